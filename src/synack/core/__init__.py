@@ -1,0 +1,1 @@
+"""The pure, sans-IO protocol core.  Imports only the standard library's pure modules."""

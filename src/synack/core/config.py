@@ -1,0 +1,94 @@
+"""Every knob of the stack, with Linux's default and where it comes from.
+
+Times are integer microseconds.  Where the RFC and Linux differ, the default is
+Linux's and the comment says what the RFC asks (shared/RFC-CHECKLIST.md §7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+SECOND: Final = 1_000_000
+MS: Final = 1_000
+
+
+def ms(n: float) -> int:
+    """Milliseconds as the core's microseconds."""
+    return int(n * MS)
+
+
+def seconds(n: float) -> int:
+    """Seconds as the core's microseconds."""
+    return int(n * SECOND)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    # -- segment size and windows ------------------------------------------------------
+    #: MSS we advertise: MTU 1500 − 40 (MUST-67).  Sent on every SYN (MAY-3).
+    mss: int = 1460
+    #: Receive buffer; the advertised window is what is free in it.  Linux tcp_rmem
+    #: starts at 131072 and lets half of it be window; we advertise all of it.
+    rcv_buf: int = 65535
+    #: Send buffer (Linux tcp_wmem default 16384, grown by autotuning; we use 256 KiB).
+    snd_buf: int = 262144
+    #: Window-scale shift we offer (RFC 7323); None sends no option.  Linux picks
+    #: the shift from tcp_rmem's maximum, 7 on most machines.
+    wscale: int | None = 7
+    #: Offer SACK-permitted (RFC 2018).  Negotiated only; SACK blocks come later.
+    sack: bool = True
+    # -- retransmission (RFC 6298; Linux include/net/tcp.h) ------------------------
+    #: RTO before any RTT sample (TCP_TIMEOUT_INIT, RFC 6298 2.1: 1 s).
+    initial_rto: int = SECOND
+    #: Lower bound of the RTO (Linux TCP_RTO_MIN 200 ms; RFC 6298 2.4 says 1 s).
+    min_rto: int = ms(200)
+    #: Upper bound of the RTO (Linux TCP_RTO_MAX 120 s; RFC 6298 2.5: at least 60 s).
+    max_rto: int = 120 * SECOND
+    #: SYN retransmissions before connect gives up (tcp_syn_retries 6: ≈127 s;
+    #: RFC 9293 MUST-23 asks for at least 3 minutes: set 7 for that).
+    syn_retries: int = 6
+    #: SYN-ACK retransmissions before a half-open entry is dropped (tcp_synack_retries 5).
+    synack_retries: int = 5
+    #: Data/FIN retransmissions before the connection is aborted (tcp_retries2 15;
+    #: Linux counts the equivalent time, we count retransmissions).
+    retries2: int = 15
+    # -- closing -----------------------------------------------------------------------
+    #: TIME-WAIT length, 2·MSL.  Linux: 60 s, fixed (TCP_TIMEWAIT_LEN); RFC: 240 s.
+    time_wait: int = 60 * SECOND
+    #: FIN-WAIT-2 timeout after a full close() (tcp_fin_timeout 60 s); not after
+    #: shutdown(), where the application still reads.
+    fin_timeout: int = 60 * SECOND
+    #: RFC 1337 fix F1: ignore RST in TIME-WAIT (tcp_rfc1337, Linux default 0 = the
+    #: RST ends TIME-WAIT early, as RFC 9293 says).
+    rfc1337: bool = False
+    # -- RFC 5961 ---------------------------------------------------------------------
+    #: Challenge ACKs allowed per second per connection; None = no limit (Linux's
+    #: net.ipv4.tcp_challenge_ack_limit is INT_MAX in current kernels).
+    challenge_ack_limit: int | None = None
+    # -- listeners (Linux: net/ipv4/tcp_input.c tcp_conn_request) --------------------
+    #: Bound of each listener's SYN queue (tcp_max_syn_backlog; Linux's floor is 128).
+    max_syn_backlog: int = 128
+    #: 0 off, 1 only when a SYN queue overflows, 2 always (tcp_syncookies, default 1).
+    syncookies: int = 1
+    #: Reset instead of dropping the final ACK when the accept queue is full
+    #: (tcp_abort_on_overflow, default 0 = drop and let SYN-ACK retransmission retry).
+    abort_on_overflow: bool = False
+    #: Ephemeral ports (ip_local_port_range).
+    ephemeral_low: int = 32768
+    ephemeral_high: int = 60999
+
+    def __post_init__(self) -> None:
+        if not 88 <= self.mss <= 65495:
+            raise ValueError(f"mss {self.mss} outside 88..65495 (Linux TCP_MIN_MSS is 88)")
+        if self.wscale is not None and not 0 <= self.wscale <= 14:
+            raise ValueError(f"wscale {self.wscale} outside 0..14 (RFC 7323 §2.3)")
+        if self.syncookies not in (0, 1, 2):
+            raise ValueError(f"syncookies {self.syncookies}: use 0 (off), 1 (on overflow) or 2 (always)")
+        if self.rcv_buf < 1 or self.snd_buf < 1:
+            raise ValueError("buffers must hold at least one byte")
+        if not 0 < self.ephemeral_low <= self.ephemeral_high <= 65535:
+            raise ValueError("ephemeral port range must be within 1..65535")
+
+
+DEFAULT_CONFIG: Final = Config()
