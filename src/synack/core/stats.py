@@ -27,12 +27,15 @@ class Stats:
     listen_overflows: int = 0
     listen_drops: int = 0
     timeouts: int = 0
+    #: The reason of the most recent drop, for the endpoint's trace record.
+    last_drop: DropReason | None = None
 
     def drop(self, reason: DropReason) -> None:
         self.dropped[reason] += 1
+        self.last_drop = reason
 
     def as_dict(self) -> dict[str, int]:
-        out = {name: getattr(self, name) for name in self.__slots__ if name != "dropped"}  # type: ignore[attr-defined]
+        out = {name: getattr(self, name) for name in self.__slots__ if name not in ("dropped", "last_drop")}
         for reason, count in sorted(self.dropped.items(), key=lambda kv: kv[0].value):
             out[f"dropped.{reason.value}"] = count
         return out

@@ -28,7 +28,7 @@ class SegmentRecord:
     event: Literal["send", "recv", "drop"]
     src: str
     dst: str
-    seg: Segment
+    seg: Segment | None  # None for bytes that did not parse (malformed)
     reason: str | None = None
 
 

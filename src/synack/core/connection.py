@@ -1,0 +1,850 @@
+"""One TCP connection: the transmission control block and RFC 9293 §3.10's event
+processing for it.
+
+Inputs: :meth:`Connection.receive_segment` (a parsed segment, with ``now``),
+:meth:`Connection.handle_timeout` (a no-op when nothing is due) and the user calls
+(``send``, ``read``, ``shutdown``, ``close``, ``abort``).  Outputs are pulled:
+:meth:`Connection.segments_to_send`, :meth:`Connection.next_event`,
+:meth:`Connection.next_timeout`.  Segment handling follows the order of §3.10.7.4
+("SEGMENT ARRIVES"): sequence check, RST, SYN, ACK, text, FIN.
+
+A connection made by a listener starts in SYN-RECEIVED when the handshake's final
+ACK arrives (the half-open state lives in the listener's compact SYN-queue entry, as
+in Linux); an active open starts in SYN-SENT.
+
+Not yet here (see the README): out-of-order reassembly (out-of-order segments are
+dropped and a duplicate ACK is sent), delayed ACKs, Nagle, fast retransmit, SACK
+blocks, timestamps/PAWS, keep-alive, urgent data.  Congestion control is the minimum
+RFC 5681 needs for RTO recovery: slow start, congestion avoidance, cwnd to one
+segment after a timeout.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Final, Protocol
+
+from .config import DEFAULT_CONFIG, SECOND, Config
+from .errors import ConnectionClosing, ConnectionDoesNotExist, DropReason, UsageError
+from .events import (
+    Closed,
+    Connected,
+    ConnectionRefused,
+    ConnectionReset,
+    ConnectionTimedOut,
+    Event,
+    PeerClosed,
+    Readable,
+    Writable,
+)
+from .rtt import FALLBACK_RTO, rto_from, rtt_update
+from .seq import MASK, in_window, seq_gt, seq_le, seq_lt, seq_sub
+from .state import TRANSITIONS, State
+from .stats import Stats
+from .trace import StateRecord, TimerRecord, Tracer, endpoint_str
+from .wire import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, Options, Segment
+
+if TYPE_CHECKING:
+    from .listener import Listener
+
+_CLOSED: Final = State.CLOSED
+_SYN_SENT: Final = State.SYN_SENT
+_SYN_RECEIVED: Final = State.SYN_RECEIVED
+_ESTABLISHED: Final = State.ESTABLISHED
+_FIN_WAIT_1: Final = State.FIN_WAIT_1
+_FIN_WAIT_2: Final = State.FIN_WAIT_2
+_CLOSE_WAIT: Final = State.CLOSE_WAIT
+_CLOSING: Final = State.CLOSING
+_LAST_ACK: Final = State.LAST_ACK
+_TIME_WAIT: Final = State.TIME_WAIT
+
+#: States in which data (and our FIN) may be sent.
+_SENDING: Final = frozenset({_ESTABLISHED, _CLOSE_WAIT, _FIN_WAIT_1, _CLOSING, _LAST_ACK})
+#: States in which received data is still delivered to the application.
+_RECEIVING: Final = frozenset({_ESTABLISHED, _FIN_WAIT_1, _FIN_WAIT_2})
+#: Initial window, in segments (Linux TCP_INIT_CWND, RFC 6928).
+INITIAL_WINDOW_SEGMENTS: Final = 10
+
+
+def default_mss(addr: str) -> int:
+    """The send MSS to assume when the peer's SYN had no MSS option (MUST-15)."""
+    return 1220 if ":" in addr else 536
+
+
+class Owner(Protocol):
+    """What a connection tells the endpoint that owns it."""
+
+    def _touch(self, conn: Connection) -> None:
+        """The connection may have segments to send or a new deadline."""
+
+    def _closed(self, conn: Connection) -> None:
+        """The connection reached CLOSED: forget its 4-tuple."""
+
+
+class Connection:
+    """The TCB of one connection (RFC 9293 §3.3.1 names)."""
+
+    __slots__ = (
+        "_ack_now", "_chal_count", "_chal_start", "_closed_by_app", "_ctl", "_events",
+        "_fin_queued", "_fin_seq", "_host", "_listener", "_owner", "_peer_fin", "_peer_ws", "_probe",
+        "_rcvbuf", "_retries", "_rto", "_rto_deadline", "_rtt_seq", "_rtt_time", "_rttvar",
+        "_sched", "_snd_data_seq", "_sndbuf", "_srtt", "_stats", "_tracer", "_tw_deadline",
+        "_want_writable", "config", "cwnd", "irs", "iss", "local_addr", "local_port",
+        "max_snd_wnd", "rcv_adv", "rcv_nxt", "rcv_wscale", "remote_addr", "remote_port",
+        "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd",
+        "snd_wscale", "ssthresh", "state",
+    )
+
+    def __init__(
+        self,
+        local_addr: str,
+        local_port: int,
+        remote_addr: str,
+        remote_port: int,
+        iss: int,
+        config: Config = DEFAULT_CONFIG,
+        *,
+        host: str = "",
+        tracer: Tracer | None = None,
+        stats: Stats | None = None,
+        owner: Owner | None = None,
+        events: deque[Event] | None = None,
+    ) -> None:
+        self.config = config
+        self.local_addr = local_addr
+        self.local_port = local_port
+        self.remote_addr = remote_addr
+        self.remote_port = remote_port
+        self.state = _CLOSED
+        self._host = host
+        self._tracer = tracer
+        self._stats = stats if stats is not None else Stats()
+        self._owner = owner
+        self._events: deque[Event] = events if events is not None else deque()
+        self._listener: Listener | None = None
+        self._peer_ws: int | None = None  # window scale the peer's SYN offered
+        # -- send sequence space (RFC 9293 §3.3.1) ---------------------------------
+        self.iss = iss
+        self.snd_una = iss
+        self.snd_nxt = iss
+        self.snd_max = iss            # highest sequence number sent (+1)
+        self.snd_wnd = 0
+        self.snd_wl1 = 0
+        self.snd_wl2 = 0
+        self.max_snd_wnd = 0          # RFC 5961 §5 MAX.SND.WND
+        self.snd_mss = default_mss(remote_addr)
+        self.snd_wscale = 0
+        self.rcv_wscale = 0
+        self.sack_ok = False
+        # -- receive sequence space ---------------------------------------------------
+        self.irs = 0
+        self.rcv_nxt = 0
+        self.rcv_adv = 0              # right edge of the window we advertised
+        # -- buffers ------------------------------------------------------------------
+        self._sndbuf = bytearray()    # unacknowledged and unsent data
+        self._snd_data_seq = (iss + 1) & MASK  # sequence number of _sndbuf[0]
+        self._fin_queued = False
+        self._fin_seq = 0
+        self._rcvbuf = bytearray()    # in-order data the application has not read
+        self._ctl: list[Segment] = []  # immediate replies (RST, SYN-ACK of simultaneous open)
+        self._ack_now = False
+        self._peer_fin = False
+        self._closed_by_app = False
+        self._want_writable = False
+        # -- timers and RTT (RFC 6298) ----------------------------------------------------
+        self._rto = config.initial_rto
+        self._rto_deadline: int | None = None
+        self._tw_deadline: int | None = None
+        self._retries = 0
+        self._probe = False
+        self._srtt: int | None = None
+        self._rttvar = 0
+        self._rtt_seq: int | None = None
+        self._rtt_time = 0
+        self._sched: int | None = None  # the owner's bookkeeping of our deadline
+        # -- congestion (RFC 5681) ------------------------------------------------------
+        self.cwnd = 0
+        self.ssthresh = 1 << 30
+        # -- RFC 5961 §7 challenge-ACK throttle ------------------------------------------
+        self._chal_start = 0
+        self._chal_count = 0
+
+    # ------------------------------------------------------------------ properties
+    def __repr__(self) -> str:
+        return (f"<Connection {endpoint_str(self.local_addr, self.local_port)} -> "
+                f"{endpoint_str(self.remote_addr, self.remote_port)} {self.state}>")
+
+    @property
+    def key(self) -> tuple[str, int, str, int]:
+        return (self.local_addr, self.local_port, self.remote_addr, self.remote_port)
+
+    @property
+    def rcv_wnd(self) -> int:
+        """RCV.WND: the free space in the receive buffer."""
+        return self.config.rcv_buf - len(self._rcvbuf)
+
+    @property
+    def bytes_readable(self) -> int:
+        return len(self._rcvbuf)
+
+    @property
+    def bytes_unacked(self) -> int:
+        """Send-Q: data written and not yet acknowledged."""
+        return len(self._sndbuf)
+
+    @property
+    def send_space(self) -> int:
+        return self.config.snd_buf - len(self._sndbuf)
+
+    @property
+    def rto(self) -> int:
+        return self._rto
+
+    @property
+    def srtt(self) -> int | None:
+        return self._srtt
+
+    @property
+    def retries(self) -> int:
+        return self._retries
+
+    @property
+    def peer_closed(self) -> bool:
+        """The peer's FIN has arrived (end of the data it will send)."""
+        return self._peer_fin
+
+    @property
+    def at_eof(self) -> bool:
+        return self._peer_fin and not self._rcvbuf
+
+    # ------------------------------------------------------------------ opening
+    def open_active(self, now: int) -> None:
+        """Active OPEN (§3.10.1): the SYN leaves with the next ``segments_to_send``."""
+        if self.state is not _CLOSED or self.snd_max != self.iss:
+            raise UsageError("connection already opened")
+        self._set_state(_SYN_SENT, now)
+        self._touch()
+
+    def open_passive(self, syn_irs: int, peer: Options, peer_window: int, now: int,
+                     listener: Listener | None) -> None:
+        """Become the SYN-RECEIVED connection of a listener whose SYN-ACK (seq ISS)
+        is already out: used when the handshake's final ACK arrives."""
+        if self.state is not _CLOSED:
+            raise UsageError("connection already opened")
+        self._listener = listener
+        self.irs = syn_irs
+        self.rcv_nxt = (syn_irs + 1) & MASK
+        self.rcv_adv = (self.rcv_nxt + min(self.config.rcv_buf, 0xFFFF)) & MASK
+        self._peer_ws = peer.wscale
+        self._negotiate(peer)
+        self.snd_wnd = peer_window
+        self.snd_nxt = self.snd_max = (self.iss + 1) & MASK
+        # The listener's half-open entry already went LISTEN -> SYN-RECEIVED (and
+        # traced it); this TCB takes over in that state.
+        self.state = _SYN_RECEIVED
+
+    def _negotiate(self, peer: Options) -> None:
+        """Options from the peer's SYN (RFC 9293 §3.7.1, RFC 7323 §2.3, RFC 2018)."""
+        cfg = self.config
+        self.snd_mss = min(peer.mss if peer.mss is not None else default_mss(self.remote_addr), cfg.mss)
+        if peer.wscale is not None and cfg.wscale is not None:
+            self.snd_wscale = min(peer.wscale, 14)  # RFC 7323 §2.3: use 14 if larger
+            self.rcv_wscale = cfg.wscale
+        else:
+            self.snd_wscale = self.rcv_wscale = 0
+        self.sack_ok = peer.sack_permitted and cfg.sack
+        self.cwnd = INITIAL_WINDOW_SEGMENTS * self.snd_mss
+
+    # ------------------------------------------------------------------ user calls
+    def send(self, data: bytes) -> int:
+        """Queue data; returns how many bytes the send buffer took (maybe 0)."""
+        st = self.state
+        if st is _CLOSED:
+            raise ConnectionDoesNotExist("connection does not exist")
+        if self._fin_queued or st in (_FIN_WAIT_1, _FIN_WAIT_2, _CLOSING, _LAST_ACK, _TIME_WAIT):
+            raise ConnectionClosing("connection closing: send after shutdown/close")
+        room = self.config.snd_buf - len(self._sndbuf)
+        n = min(room, len(data))
+        if n:
+            self._sndbuf += data[:n] if n < len(data) else data
+            self._touch()
+        if n < len(data):
+            self._want_writable = True
+        return n
+
+    def read(self, n: int = -1) -> bytes:
+        """Take up to ``n`` bytes (all with -1) of in-order received data."""
+        if self._closed_by_app:
+            raise ConnectionClosing("connection closing: read after close")
+        buf = self._rcvbuf
+        if not buf:
+            return b""
+        if n < 0 or n >= len(buf):
+            data = bytes(buf)
+            buf.clear()
+        else:
+            data = bytes(buf[:n])
+            del buf[:n]
+        # Receiver-side SWS avoidance (§3.8.6.2.2): announce the reopened window only
+        # once it grew by min(half the buffer, one MSS).
+        if self.state in _RECEIVING or self.state is _SYN_RECEIVED:
+            grown = seq_sub((self.rcv_nxt + self.rcv_wnd) & MASK, self.rcv_adv)
+            if grown >= min(self.config.rcv_buf // 2, self.snd_mss):
+                self._ack_now = True
+                self._touch()
+        return data
+
+    def shutdown(self, now: int) -> None:
+        """Half-close: send FIN after the queued data; keep receiving (§3.10.4)."""
+        st = self.state
+        if st is _CLOSED:
+            raise ConnectionDoesNotExist("connection does not exist")
+        if st is _SYN_SENT:
+            # §3.10.4: delete the TCB; nothing has to be sent.
+            self._set_state(_CLOSED, now)
+            return
+        if self._fin_queued:
+            return
+        self._fin_queued = True
+        self._fin_seq = (self._snd_data_seq + len(self._sndbuf)) & MASK
+        if st is _ESTABLISHED or st is _SYN_RECEIVED:
+            self._set_state(_FIN_WAIT_1, now)
+        elif st is _CLOSE_WAIT:
+            self._set_state(_LAST_ACK, now)
+        self._touch()
+
+    def close(self, now: int) -> None:
+        """Full close: like ``shutdown``, and the application reads no more.
+
+        With unread received data the connection is reset instead (SHLD-3, as
+        Linux does): the peer learns that data was lost.
+        """
+        st = self.state
+        if st is _CLOSED:
+            raise ConnectionDoesNotExist("connection does not exist")
+        self._closed_by_app = True
+        if self._rcvbuf and st in (_SYN_RECEIVED, _ESTABLISHED, _CLOSE_WAIT, _FIN_WAIT_1, _FIN_WAIT_2):
+            self._rcvbuf.clear()
+            self._send_reset(now)
+            return
+        self.shutdown(now)
+        if self.state is _FIN_WAIT_2 and self._tw_deadline is None:
+            self._arm_close_timer(self.config.fin_timeout, now, "fin-wait-2")
+        self._touch()
+
+    def abort(self, now: int) -> None:
+        """ABORT (§3.10.5): RST the peer (in synchronized states) and forget."""
+        st = self.state
+        if st is _CLOSED:
+            raise ConnectionDoesNotExist("connection does not exist")
+        self._closed_by_app = True
+        if st in (_SYN_RECEIVED, _ESTABLISHED, _FIN_WAIT_1, _FIN_WAIT_2, _CLOSE_WAIT):
+            self._send_reset(now)
+        else:
+            self._set_state(_CLOSED, now)
+
+    def _send_reset(self, now: int) -> None:
+        # Linux's active reset: RST|ACK at SND.NXT (RFC 9293 §3.10.5 shows a bare RST).
+        self._ctl.append(self._segment(self.snd_nxt, RST | ACK))
+        self._stats.resets_sent += 1
+        self._set_state(_CLOSED, now)
+
+    # ------------------------------------------------------------------ outputs
+    def next_event(self) -> Event | None:
+        """For a connection without an endpoint: its next event (None when none)."""
+        return self._events.popleft() if self._events else None
+
+    def next_timeout(self) -> int | None:
+        a, b = self._rto_deadline, self._tw_deadline
+        if a is None:
+            return b
+        if b is None or a < b:
+            return a
+        return b
+
+    def segments_to_send(self, now: int) -> list[Segment]:
+        """Everything to transmit now; arms the retransmission timer as data leaves."""
+        out = self._ctl
+        if out:
+            self._ctl = []
+        else:
+            out = []
+        st = self.state
+        if st is _CLOSED:
+            return out
+        if st is _SYN_SENT or st is _SYN_RECEIVED:
+            if self.snd_nxt == self.iss:
+                out.append(self._build_syn(st is _SYN_RECEIVED, now))
+            elif self._ack_now:
+                self._ack_now = False
+                out.append(self._segment(self.snd_nxt, ACK))
+            return out
+        if st in _SENDING:
+            self._send_data(out, now)
+        if self._ack_now:
+            self._ack_now = False
+            out.append(self._segment(self.snd_nxt, ACK))
+        return out
+
+    def _build_syn(self, with_ack: bool, now: int) -> Segment:
+        cfg = self.config
+        if with_ack:  # simultaneous open: SYN,ACK with what the peer's SYN allowed
+            both = self._peer_ws is not None and cfg.wscale is not None
+            opts = Options(mss=cfg.mss, wscale=cfg.wscale if both else None, sack_permitted=self.sack_ok)
+            flags = SYN | ACK
+        else:
+            opts = Options(mss=cfg.mss, wscale=cfg.wscale, sack_permitted=cfg.sack)
+            flags = SYN
+        wnd = min(self.rcv_wnd, 0xFFFF)  # never scaled on a SYN (RFC 7323 §2.2)
+        self.rcv_adv = (self.rcv_nxt + wnd) & MASK
+        seg = Segment(self.local_port, self.remote_port, self.iss, self.rcv_nxt if with_ack else 0,
+                      flags, wnd, opts)
+        self.snd_nxt = (self.iss + 1) & MASK
+        if seq_gt(self.snd_nxt, self.snd_max) or self.snd_max == self.iss:
+            self.snd_max = self.snd_nxt
+        if self._retries == 0:
+            self._rtt_seq, self._rtt_time = self.snd_nxt, now
+        if self._rto_deadline is None:
+            self._arm_rto(now)
+        return seg
+
+    def _segment(self, seq: int, flags: int, payload: bytes = b"") -> Segment:
+        """A non-SYN segment from us, carrying ACK=RCV.NXT and the current window."""
+        free = self.config.rcv_buf - len(self._rcvbuf)
+        field = free >> self.rcv_wscale
+        if field > 0xFFFF:
+            field = 0xFFFF
+        adv = (self.rcv_nxt + (field << self.rcv_wscale)) & MASK
+        if seq_gt(adv, self.rcv_adv):
+            self.rcv_adv = adv
+        return Segment(self.local_port, self.remote_port, seq, self.rcv_nxt if flags & ACK else 0,
+                       flags, field, NO_OPTIONS, payload)
+
+    def _send_data(self, out: list[Segment], now: int) -> None:
+        buf = self._sndbuf
+        mss = self.snd_mss
+        while True:
+            snd_nxt = self.snd_nxt
+            off = seq_sub(snd_nxt, self._snd_data_seq)
+            avail = len(buf) - off
+            fin_due = self._fin_queued and seq_le(snd_nxt, self._fin_seq)
+            if avail <= 0 and not fin_due:
+                return
+            in_flight = seq_sub(snd_nxt, self.snd_una)
+            room = min(seq_sub((self.snd_una + self.snd_wnd) & MASK, snd_nxt), self.cwnd - in_flight)
+            n = min(avail, mss, room) if avail > 0 else 0
+            if self._probe and avail > 0:
+                # Zero-window probe (§3.8.6.1): one octet beyond the window.
+                self._probe = False
+                n = 1
+            elif n <= 0 and avail > 0:
+                if self._rto_deadline is None:
+                    self._arm_rto(now)  # doubles as the persist timer while nothing flies
+                return
+            flags = ACK
+            last = off + n >= len(buf)
+            if last and n > 0:
+                flags |= PSH  # MUST-61: PSH when the send queue drains
+            if last and fin_due:
+                flags |= FIN
+            payload = bytes(buf[off:off + n]) if n > 0 else b""
+            out.append(self._segment(snd_nxt, flags, payload))
+            end = (snd_nxt + n + (1 if flags & FIN else 0)) & MASK
+            if seq_lt(snd_nxt, self.snd_max):
+                self._stats.retransmits += 1
+            elif self._rtt_seq is None:
+                self._rtt_seq, self._rtt_time = end, now  # time one segment per flight
+            self.snd_nxt = end
+            if seq_gt(end, self.snd_max):
+                self.snd_max = end
+            if self._rto_deadline is None:
+                self._arm_rto(now)
+            self._ack_now = False  # the ACK rides on this segment
+            if flags & FIN:
+                return
+
+    # ------------------------------------------------------------------ timers
+    def _arm_rto(self, now: int) -> None:
+        # No _touch here: every caller is an input that touches once at its end, or
+        # segments_to_send, after which the owner re-reads next_timeout anyway.
+        self._rto_deadline = now + self._rto
+
+    def _arm_close_timer(self, length: int, now: int, name: str) -> None:
+        self._rto_deadline = None
+        self._tw_deadline = now + length
+        if self._tracer is not None:
+            self._tracer(TimerRecord(now, self._host, endpoint_str(self.local_addr, self.local_port),
+                                     endpoint_str(self.remote_addr, self.remote_port), name, "armed",
+                                     self._tw_deadline))
+
+    def _timer_fired(self, now: int, name: str) -> None:
+        if self._tracer is not None:
+            self._tracer(TimerRecord(now, self._host, endpoint_str(self.local_addr, self.local_port),
+                                     endpoint_str(self.remote_addr, self.remote_port), name, "fired"))
+
+    def handle_timeout(self, now: int) -> None:
+        """Run whatever timer is due; nothing when none is (early wake-ups are safe)."""
+        tw = self._tw_deadline
+        if tw is not None and now >= tw:
+            self._tw_deadline = None
+            if self.state is _TIME_WAIT:
+                self._timer_fired(now, "time-wait")
+                self._set_state(_CLOSED, now)
+                return
+            if self.state is _FIN_WAIT_2:
+                self._timer_fired(now, "fin-wait-2")
+                self._stats.timeouts += 1
+                self._set_state(_CLOSED, now)
+                return
+        rto = self._rto_deadline
+        if rto is None or now < rto:
+            return
+        self._rto_deadline = None
+        st = self.state
+        if st is _SYN_SENT:
+            limit = self.config.syn_retries
+        elif st is _SYN_RECEIVED:
+            limit = self.config.synack_retries
+        else:
+            limit = self.config.retries2
+        # Nothing in flight but data waiting: this was the persist timer (§3.8.6.1).
+        zero_window_probe = self.snd_una == self.snd_max and bool(self._sndbuf)
+        if self._retries >= limit:
+            self._timer_fired(now, "retransmit (gave up)")
+            self._stats.timeouts += 1
+            self._events.append(ConnectionTimedOut(self))
+            self._set_state(_CLOSED, now)
+            return
+        self._retries += 1
+        self._timer_fired(now, "persist" if zero_window_probe else "retransmit")
+        self._rto = min(self._rto * 2, self.config.max_rto)  # RFC 6298 5.5
+        if zero_window_probe:
+            self._probe = True
+        else:
+            if st is _SYN_SENT:
+                self._stats.syn_retransmits += 1
+            # RFC 5681 eq. 4, once per loss episode; then one segment (LW).
+            flight = seq_sub(self.snd_max, self.snd_una)
+            if self._retries == 1:
+                self.ssthresh = max(flight // 2, 2 * self.snd_mss)
+            self.cwnd = self.snd_mss
+            self.snd_nxt = self.snd_una  # go back: resend from the first unacknowledged octet
+            self._rtt_seq = None  # Karn: no sample from retransmitted data
+        self._touch()
+
+    # ------------------------------------------------------------------ segment arrival
+    def receive_segment(self, seg: Segment, now: int) -> None:
+        """Process one segment addressed to this connection (RFC 9293 §3.10.7)."""
+        st = self.state
+        if st is _SYN_SENT:
+            self._on_segment_syn_sent(seg, now)
+            self._touch()
+            return
+        if st is _CLOSED:
+            self._stats.drop(DropReason.NO_CONNECTION)
+            return
+        self._on_segment_synchronized(seg, now)
+        self._touch()
+
+    def _on_segment_syn_sent(self, seg: Segment, now: int) -> None:
+        """§3.10.7.3."""
+        flags = seg.flags
+        if flags & ACK:
+            # first: the ACK must acknowledge our SYN: ISS < SEG.ACK <= SND.NXT
+            if not (seq_lt(self.iss, seg.ack) and seq_le(seg.ack, self.snd_max)):
+                self._stats.drop(DropReason.SYN_SENT_BAD_ACK)
+                if not flags & RST:
+                    self._ctl.append(Segment(self.local_port, self.remote_port, seg.ack, 0, RST, 0))
+                    self._stats.resets_sent += 1
+                return
+        if flags & RST:
+            # second: a RST is acceptable only if it acknowledges our SYN (RFC 5961 §3.2)
+            if flags & ACK:
+                self._stats.resets_received += 1
+                self._events.append(ConnectionRefused(self))
+                self._set_state(_CLOSED, now)
+            else:
+                self._stats.drop(DropReason.RST_OUT_OF_WINDOW)
+            return
+        if not flags & SYN:
+            self._stats.drop(DropReason.SYN_SENT_NO_SYN)
+            return
+        # fourth: SYN
+        self.irs = seg.seq
+        self.rcv_nxt = (seg.seq + 1) & MASK
+        self._peer_ws = seg.options.wscale
+        self._negotiate(seg.options)
+        if seg.payload:
+            self._stats.drop(DropReason.SYN_DATA)  # data on a SYN is not kept
+        if flags & ACK:
+            self._ack_advance(seg.ack, now)
+            self.snd_wnd = seg.window  # a SYN's window is never scaled
+            self.max_snd_wnd = max(self.max_snd_wnd, self.snd_wnd)
+            self.snd_wl1, self.snd_wl2 = seg.seq, seg.ack
+            self._ack_now = True
+            self._set_state(_ESTABLISHED, now)
+        else:
+            # Simultaneous open (MUST-10): answer with SYN,ACK from ISS.
+            self.snd_wnd = seg.window
+            self.max_snd_wnd = max(self.max_snd_wnd, self.snd_wnd)
+            self.snd_wl1, self.snd_wl2 = seg.seq, seg.ack
+            self.snd_nxt = self.iss
+            self._rto_deadline = None
+            self._set_state(_SYN_RECEIVED, now)
+
+    def _acceptable(self, seq: int, seglen: int, wnd: int) -> bool:
+        """RFC 9293 §3.10.7.4 Table 6."""
+        rcv_nxt = self.rcv_nxt
+        if seglen == 0:
+            return seq == rcv_nxt if wnd == 0 else in_window(seq, rcv_nxt, wnd)
+        if wnd == 0:
+            return False
+        return in_window(seq, rcv_nxt, wnd) or in_window((seq + seglen - 1) & MASK, rcv_nxt, wnd)
+
+    def _on_segment_synchronized(self, seg: Segment, now: int) -> None:
+        """§3.10.7.4, for SYN-RECEIVED and every synchronized state."""
+        st = self.state
+        flags = seg.flags
+        if st is _SYN_RECEIVED and flags & SYN and flags & ACK and seg.seq == self.irs:
+            # Simultaneous open: the peer's SYN,ACK repeats the SYN we already
+            # acknowledged; trim it (§3.10.7.4 "trim to the window") and go on with the ACK.
+            seg = seg._replace(seq=(seg.seq + 1) & MASK, flags=flags & ~SYN, payload=b"")
+            flags = seg.flags
+        payload = seg.payload
+        seq = seg.seq
+        wnd = self.config.rcv_buf - len(self._rcvbuf)
+        seglen = len(payload) + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
+        # -- first: sequence number --------------------------------------------------
+        if not self._acceptable(seq, seglen, wnd):
+            if wnd == 0 and seq == self.rcv_nxt:
+                # Zero window (MUST-66): still process the ACK, RST and FIN; drop the text.
+                if payload:
+                    self._stats.drop(DropReason.RCV_BUFFER_FULL)
+                    payload = b""
+                    flags &= ~FIN
+                    self._ack_now = True
+            else:
+                if flags & RST:
+                    self._stats.drop(DropReason.RST_OUT_OF_WINDOW)
+                    return
+                if st is _TIME_WAIT and flags & FIN:
+                    # A retransmitted FIN: our last ACK was lost.  ACK again and
+                    # restart the 2MSL timer (§3.10.7.4, TIME-WAIT).
+                    self._arm_close_timer(self.config.time_wait, now, "time-wait")
+                self._ack_now = True
+                self._stats.drop(DropReason.OUT_OF_WINDOW)
+                return
+        # -- second: RST (RFC 5961 §3.2) ----------------------------------------------
+        if flags & RST:
+            if seq != self.rcv_nxt:
+                self._challenge_ack(now, DropReason.RST_CHALLENGED)
+                return
+            self._on_reset(now)
+            return
+        # -- fourth: SYN (RFC 5961 §4) -------------------------------------------------
+        if flags & SYN:
+            self._challenge_ack(now, DropReason.SYN_CHALLENGED)
+            return
+        # -- fifth: ACK ------------------------------------------------------------------
+        if not flags & ACK:
+            self._stats.drop(DropReason.NO_ACK_FLAG)
+            return
+        ack = seg.ack
+        if st is _SYN_RECEIVED:
+            if not (seq_lt(self.snd_una, ack) and seq_le(ack, self.snd_max)):
+                self._ctl.append(Segment(self.local_port, self.remote_port, ack, 0, RST, 0))
+                self._stats.resets_sent += 1
+                self._stats.drop(DropReason.BAD_ACK)
+                return
+            self.snd_wnd = seg.window << self.snd_wscale
+            self.max_snd_wnd = max(self.max_snd_wnd, self.snd_wnd)
+            self.snd_wl1, self.snd_wl2 = seq, ack
+            if self._retries and self._srtt is None:
+                self._rto = max(self._rto, FALLBACK_RTO)
+            self._set_state(_ESTABLISHED, now)
+            st = _ESTABLISHED
+        if seq_gt(ack, self.snd_max):
+            self._ack_now = True
+            self._stats.drop(DropReason.ACK_OF_UNSENT)
+            return
+        if seq_lt(ack, (self.snd_una - self.max_snd_wnd) & MASK) and self.max_snd_wnd:
+            self._ack_now = True  # RFC 5961 §5: too old to be a real ACK
+            self._stats.drop(DropReason.BAD_ACK)
+            return
+        if seq_gt(ack, self.snd_una):
+            self._ack_advance(ack, now)
+        elif self.snd_wnd == 0:
+            self._retries = 0  # a probe was answered: keep the connection (MUST-37)
+        # window update (§3.10.7.4 fifth check)
+        if seq_lt(self.snd_wl1, seq) or (self.snd_wl1 == seq and seq_le(self.snd_wl2, ack)):
+            self.snd_wnd = seg.window << self.snd_wscale
+            if self.snd_wnd > self.max_snd_wnd:
+                self.max_snd_wnd = self.snd_wnd
+            self.snd_wl1, self.snd_wl2 = seq, ack
+        fin_acked = self._fin_queued and seq_gt(self.snd_una, self._fin_seq)
+        if fin_acked:
+            if st is _FIN_WAIT_1 and not flags & FIN:
+                self._set_state(_FIN_WAIT_2, now)
+                st = _FIN_WAIT_2
+                if self._closed_by_app:
+                    self._arm_close_timer(self.config.fin_timeout, now, "fin-wait-2")
+            elif st is _CLOSING:
+                self._enter_time_wait(now)
+                return
+            elif st is _LAST_ACK:
+                self._set_state(_CLOSED, now)
+                return
+        # -- seventh: segment text ----------------------------------------------------------
+        fin_in_order = True
+        if payload:
+            if st in _RECEIVING:
+                if self._closed_by_app and seq_gt((seq + len(payload)) & MASK, self.rcv_nxt):
+                    # Data after a full close: nobody will read it (SHLD-3; Linux
+                    # answers with RST and counts TCPAbortOnData).
+                    self._stats.drop(DropReason.DATA_AFTER_CLOSE)
+                    self._ctl.append(Segment(self.local_port, self.remote_port, ack, 0, RST, 0))
+                    self._stats.resets_sent += 1
+                    self._set_state(_CLOSED, now)
+                    return
+                fin_in_order = self._process_text(seq, payload)
+            else:
+                self._stats.drop(DropReason.DATA_AFTER_FIN)
+        # -- eighth: FIN ------------------------------------------------------------------------
+        if flags & FIN and fin_in_order and ((seq + len(payload)) & MASK) == self.rcv_nxt:
+            self._process_fin(now)
+
+    def _process_text(self, seq: int, payload: bytes) -> bool:
+        """Deliver in-order data; returns whether all of it was taken (so a FIN
+        behind it is in order too)."""
+        rcv_nxt = self.rcv_nxt
+        if seq != rcv_nxt:
+            if seq_lt(seq, rcv_nxt):
+                payload = payload[seq_sub(rcv_nxt, seq):]  # already have the front
+            else:
+                # Beyond RCV.NXT: no reassembly yet; a duplicate ACK tells the sender.
+                self._stats.drop(DropReason.OUT_OF_ORDER)
+                self._ack_now = True
+                return False
+        free = self.config.rcv_buf - len(self._rcvbuf)
+        taken = payload if len(payload) <= free else payload[:free]
+        if len(taken) < len(payload):
+            self._stats.drop(DropReason.RCV_BUFFER_FULL)
+        if taken:
+            was_empty = not self._rcvbuf
+            self._rcvbuf += taken
+            self.rcv_nxt = (rcv_nxt + len(taken)) & MASK
+            if was_empty:
+                self._events.append(Readable(self))
+        self._ack_now = True
+        return len(taken) == len(payload)
+
+    def _process_fin(self, now: int) -> None:
+        self.rcv_nxt = (self.rcv_nxt + 1) & MASK
+        self._ack_now = True
+        if not self._peer_fin:
+            self._peer_fin = True
+            self._events.append(PeerClosed(self))
+        st = self.state
+        if st is _ESTABLISHED:
+            self._set_state(_CLOSE_WAIT, now)
+        elif st is _FIN_WAIT_1:
+            if self._fin_queued and seq_gt(self.snd_una, self._fin_seq):
+                self._enter_time_wait(now)
+            else:
+                self._set_state(_CLOSING, now)
+        elif st is _FIN_WAIT_2:
+            self._enter_time_wait(now)
+
+    def _enter_time_wait(self, now: int) -> None:
+        self._set_state(_TIME_WAIT, now)
+        if self.config.time_wait <= 0:
+            # No TIME-WAIT at all: the final ACK still leaves, then the TCB is gone.
+            if self._ack_now:
+                self._ack_now = False
+                self._ctl.append(self._segment(self.snd_nxt, ACK))
+            self._set_state(_CLOSED, now)
+            return
+        self._arm_close_timer(self.config.time_wait, now, "time-wait")
+
+    def _ack_advance(self, ack: int, now: int) -> None:
+        """A new cumulative ACK: SND.UNA moves to ``ack`` (SND.UNA < ack <= SND.MAX)."""
+        acked = seq_sub(ack, self.snd_una)
+        data_acked = seq_sub(ack, self._snd_data_seq)
+        if data_acked > 0:
+            was_full = self._want_writable
+            n = min(data_acked, len(self._sndbuf))
+            del self._sndbuf[:n]
+            self._snd_data_seq = (self._snd_data_seq + n) & MASK
+            if was_full and n:
+                self._want_writable = False
+                self._events.append(Writable(self))
+        self.snd_una = ack
+        if seq_lt(self.snd_nxt, ack):
+            self.snd_nxt = ack
+        if self._rtt_seq is not None and seq_le(self._rtt_seq, ack):
+            self._srtt, self._rttvar = rtt_update(self._srtt, self._rttvar, now - self._rtt_time)
+            self._rto = rto_from(self._srtt, self._rttvar, self.config.min_rto, self.config.max_rto)
+            self._rtt_seq = None
+        self._retries = 0
+        # RFC 5681: slow start below ssthresh, about one segment per RTT above it.
+        if self.state is not _SYN_SENT:
+            mss = self.snd_mss
+            if self.cwnd < self.ssthresh:
+                self.cwnd += min(acked, mss)
+            else:
+                self.cwnd += max(1, mss * mss // self.cwnd)
+        # RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart it.
+        self._rto_deadline = None if ack == self.snd_max else now + self._rto
+
+    def _challenge_ack(self, now: int, reason: DropReason) -> None:
+        """RFC 5961 §3.2/§4: answer with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, throttled (§7)."""
+        limit = self.config.challenge_ack_limit
+        if limit is not None:
+            if now - self._chal_start >= SECOND:
+                self._chal_start, self._chal_count = now, 0
+            if self._chal_count >= limit:
+                self._stats.drop(DropReason.CHALLENGE_ACK_LIMIT)
+                return
+            self._chal_count += 1
+        self._stats.challenge_acks += 1
+        self._stats.drop(reason)
+        self._ack_now = True
+
+    def _on_reset(self, now: int) -> None:
+        """An acceptable RST (§3.10.7.4 second check)."""
+        st = self.state
+        if st is _TIME_WAIT and self.config.rfc1337:
+            self._stats.drop(DropReason.RST_IN_TIME_WAIT)  # RFC 1337 F1
+            return
+        self._stats.resets_received += 1
+        if st is _SYN_RECEIVED:
+            if self._listener is None:
+                self._events.append(ConnectionRefused(self))
+        elif st in (_ESTABLISHED, _FIN_WAIT_1, _FIN_WAIT_2, _CLOSE_WAIT):
+            self._events.append(ConnectionReset(self))
+        self._set_state(_CLOSED, now)
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _touch(self) -> None:
+        owner = self._owner
+        if owner is not None:
+            owner._touch(self)
+
+    def _set_state(self, new: State, now: int) -> None:
+        old = self.state
+        if (old, new) not in TRANSITIONS:
+            raise AssertionError(f"illegal transition {old} -> {new}")
+        self.state = new
+        if self._tracer is not None:
+            self._tracer(StateRecord(now, self._host, endpoint_str(self.local_addr, self.local_port),
+                                     endpoint_str(self.remote_addr, self.remote_port), old, new))
+        if new is _ESTABLISHED:
+            self._events.append(Connected(self))
+            if self._listener is not None:
+                self._listener._on_established(self, now)
+        elif new is _CLOSED:
+            self._rto_deadline = self._tw_deadline = None
+            self._sndbuf.clear()
+            self._events.append(Closed(self))
+            if self._owner is not None:
+                self._owner._closed(self)

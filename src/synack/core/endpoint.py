@@ -1,0 +1,303 @@
+"""A host's TCP: demultiplexing, listeners, connections, RSTs for strays.
+
+The endpoint has the same shape as a connection, one level up (shared/DESIGN.md):
+inputs ``receive_packet``/``receive_segment``, ``handle_timeout`` and the user calls
+``listen``/``connect``; outputs pulled with ``packets_to_send``, ``next_event`` and
+``next_timeout``.  Malformed bytes are caught here, once, and counted by reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import ipaddress
+from collections import deque
+from collections.abc import Sequence
+
+from .config import DEFAULT_CONFIG, Config
+from .connection import Connection
+from .cookies import SynCookies
+from .errors import AddressInUse, DropReason, InvalidAddress, MalformedSegment, UsageError
+from .events import Event
+from .info import SocketInfo
+from .ip import Packet, parse_packet
+from .isn import IsnSource, Rfc6528Isn
+from .listener import Listener
+from .seq import MASK, seq_gt
+from .state import State
+from .stats import Stats
+from .trace import NoteRecord, SegmentRecord, StateRecord, Tracer, endpoint_str
+from .wire import ACK, FIN, RST, SYN, Segment
+
+
+@functools.lru_cache(maxsize=65536)
+def bad_peer_address(addr: str) -> bool:
+    """True for addresses that can never be a TCP peer (MUST-46, MUST-57, MUST-63)."""
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return True
+    if ip.is_multicast or ip.is_unspecified:
+        return True
+    return isinstance(ip, ipaddress.IPv4Address) and ip == ipaddress.IPv4Address("255.255.255.255")
+
+
+class Endpoint:
+    """All of one host's TCP.  Time (``now``) is integer microseconds, always given."""
+
+    def __init__(self, addresses: Sequence[str], config: Config = DEFAULT_CONFIG, *, name: str = "",
+                 secret: bytes = b"", isn: IsnSource | None = None, ephemeral_offset: int = 0,
+                 tracer: Tracer | None = None) -> None:
+        if not addresses:
+            raise UsageError("an endpoint needs at least one address")
+        self.addresses = tuple(str(ipaddress.ip_address(a)) for a in addresses)
+        self.config = config
+        self.name = name
+        self.tracer = tracer
+        self.stats = Stats()
+        self._isn: IsnSource = isn if isn is not None else Rfc6528Isn(secret)
+        self._cookies = SynCookies(secret)
+        self._conns: dict[tuple[str, int, str, int], Connection] = {}
+        self._listeners: dict[tuple[str, int], Listener] = {}
+        self._out: list[Packet] = []
+        self._dirty: dict[Connection, None] = {}
+        self._timers: list[tuple[int, int, Connection | Listener]] = []
+        self._timer_seq = 0
+        self._events: deque[Event] = deque()
+        span = config.ephemeral_high - config.ephemeral_low + 1
+        self._next_port = ephemeral_offset % span
+
+    def __repr__(self) -> str:
+        return f"<Endpoint {self.name or self.addresses[0]} conns={len(self._conns)}>"
+
+    # ------------------------------------------------------------------ user calls
+    def listen(self, port: int, backlog: int = 128, addr: str = "") -> Listener:
+        """Passive OPEN (MUST-41: a new LISTEN record, or an error)."""
+        if not 0 < port < 65536:
+            raise UsageError(f"port {port} outside 1..65535")
+        if addr and addr not in self.addresses:
+            raise InvalidAddress(f"{addr} is not an address of this endpoint")
+        if (addr, port) in self._listeners or ("", port) in self._listeners:
+            raise AddressInUse(f"already listening on port {port}")
+        listener = Listener(self, addr, port, backlog)
+        self._listeners[(addr, port)] = listener
+        return listener
+
+    def connect(self, remote_addr: str, remote_port: int, now: int, *, local_addr: str | None = None,
+                local_port: int | None = None) -> Connection:
+        """Active OPEN: the SYN leaves with the next ``packets_to_send``."""
+        if bad_peer_address(remote_addr):
+            raise InvalidAddress(f"cannot open a connection to {remote_addr}")
+        if not 0 < remote_port < 65536:
+            raise UsageError(f"port {remote_port} outside 1..65535")
+        remote_addr = str(ipaddress.ip_address(remote_addr))
+        if local_addr is None:
+            local_addr = self._source_for(remote_addr)
+        elif local_addr not in self.addresses:
+            raise InvalidAddress(f"{local_addr} is not an address of this endpoint")
+        if local_port is None:
+            local_port = self._ephemeral_port(local_addr, remote_addr, remote_port)
+        key = (local_addr, local_port, remote_addr, remote_port)
+        if key in self._conns:
+            raise AddressInUse(f"{endpoint_str(local_addr, local_port)} -> "
+                               f"{endpoint_str(remote_addr, remote_port)} exists")
+        iss = self._isn(local_addr, local_port, remote_addr, remote_port, now)
+        conn = self._new_connection(local_addr, local_port, remote_addr, remote_port, iss)
+        self.stats.active_opens += 1
+        conn.open_active(now)
+        return conn
+
+    def _source_for(self, remote: str) -> str:
+        v6 = ":" in remote
+        for addr in self.addresses:
+            if (":" in addr) == v6:
+                return addr
+        raise InvalidAddress(f"no local address of the family of {remote}")
+
+    def _ephemeral_port(self, local: str, remote: str, rport: int) -> int:
+        low, high = self.config.ephemeral_low, self.config.ephemeral_high
+        span = high - low + 1
+        for _ in range(span):
+            port = low + self._next_port
+            self._next_port = (self._next_port + 1) % span
+            if (local, port, remote, rport) not in self._conns and ("", port) not in self._listeners \
+                    and (local, port) not in self._listeners:
+                return port
+        raise AddressInUse("no free ephemeral port")
+
+    # ------------------------------------------------------------------ inputs
+    def receive_packet(self, data: bytes, now: int) -> None:
+        """An IP packet from the network; malformed ones are dropped and counted."""
+        try:
+            src, dst, seg = parse_packet(data)
+        except MalformedSegment as exc:
+            self.stats.drop(exc.reason)
+            if self.tracer is not None:
+                self.tracer(SegmentRecord(now, self.name, "drop", "", "", None, exc.reason.value))
+            return
+        self.receive_segment(seg, src, dst, now)
+
+    def receive_segment(self, seg: Segment, src: str, dst: str, now: int) -> None:
+        """A parsed segment from ``src`` to ``dst`` (one of our addresses)."""
+        stats = self.stats
+        stats.segments_in += 1
+        tracer = self.tracer
+        if tracer is not None:
+            tracer(SegmentRecord(now, self.name, "recv", src, dst, seg))
+            stats.last_drop = None
+        if bad_peer_address(src):
+            stats.drop(DropReason.BAD_ADDRESS)
+        else:
+            conn = self._conns.get((dst, seg.dst_port, src, seg.src_port))
+            if conn is not None:
+                if conn.state is State.TIME_WAIT and seg.flags & (SYN | ACK | RST) == SYN \
+                        and seq_gt(seg.seq, conn.rcv_nxt) and self._listener_for(dst, seg.dst_port):
+                    # A new SYN above the old connection's sequence space may reuse
+                    # the 4-tuple at once (MAY-2; Linux tcp_timewait_state_process).
+                    self._trace_note(now, "TIME-WAIT 4-tuple reused by a new SYN", conn)
+                    conn._set_state(State.CLOSED, now)
+                    self._deliver_to_listener(seg, src, dst, now)
+                else:
+                    conn.receive_segment(seg, now)
+            else:
+                self._deliver_to_listener(seg, src, dst, now)
+        if tracer is not None and stats.last_drop is not None:
+            tracer(SegmentRecord(now, self.name, "drop", src, dst, seg, stats.last_drop.value))
+
+    def _listener_for(self, addr: str, port: int) -> Listener | None:
+        return self._listeners.get((addr, port)) or self._listeners.get(("", port))
+
+    def _deliver_to_listener(self, seg: Segment, src: str, dst: str, now: int) -> None:
+        listener = self._listener_for(dst, seg.dst_port)
+        if listener is not None:
+            listener.receive(seg, src, dst, now)
+            return
+        # CLOSED (§3.10.7.1): no TCB.  A RST is dropped; anything else gets a RST.
+        self.stats.drop(DropReason.NO_CONNECTION)
+        if not seg.flags & RST:
+            self._send_rst_for(seg, src, dst)
+
+    def _send_rst_for(self, seg: Segment, src: str, dst: str) -> None:
+        """The RST answering ``seg`` (§3.5.2): <SEQ=SEG.ACK><CTL=RST> if it had an
+        ACK, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>."""
+        if seg.flags & ACK:
+            rst = Segment(seg.dst_port, seg.src_port, seg.ack, 0, RST, 0)
+        else:
+            seglen = len(seg.payload) + (1 if seg.flags & SYN else 0) + (1 if seg.flags & FIN else 0)
+            rst = Segment(seg.dst_port, seg.src_port, 0, (seg.seq + seglen) & MASK, RST | ACK, 0)
+        self.stats.resets_sent += 1
+        self._out.append(Packet(dst, src, rst))
+
+    def handle_timeout(self, now: int) -> None:
+        """Run every timer due at ``now``; safe to call early or late."""
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            deadline, _, obj = heapq.heappop(timers)
+            if obj._sched != deadline:
+                continue
+            obj._sched = None
+            obj.handle_timeout(now)
+            if isinstance(obj, Connection):
+                self._dirty[obj] = None
+            else:
+                self._reschedule(obj)
+
+    # ------------------------------------------------------------------ outputs
+    def packets_to_send(self, now: int) -> list[Packet]:
+        out = self._out
+        self._out = []
+        if self._dirty:
+            dirty = self._dirty
+            self._dirty = {}
+            for conn in dirty:
+                segs = conn.segments_to_send(now)
+                if segs:
+                    src, dst = conn.local_addr, conn.remote_addr
+                    for seg in segs:
+                        out.append(Packet(src, dst, seg))
+                self._reschedule(conn)
+        if out:
+            self.stats.segments_out += len(out)
+            tracer = self.tracer
+            if tracer is not None:
+                name = self.name
+                for p in out:
+                    tracer(SegmentRecord(now, name, "send", p.src, p.dst, p.seg))
+        return out
+
+    def next_timeout(self) -> int | None:
+        """The earliest deadline (possibly of a timer since stopped: waking early is safe)."""
+        return self._timers[0][0] if self._timers else None
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    # ------------------------------------------------------------------ views
+    @property
+    def connections(self) -> list[Connection]:
+        return list(self._conns.values())
+
+    @property
+    def listeners(self) -> list[Listener]:
+        return list(self._listeners.values())
+
+    def snapshot(self, now: int) -> list[SocketInfo]:
+        """Every socket as a netstat row (listeners, SYN-queue entries, connections)."""
+        rows: list[SocketInfo] = []
+        for listener in self._listeners.values():
+            rows.extend(listener.snapshot())
+        for c in self._conns.values():
+            timer: str | None = None
+            deadline: int | None = None
+            if c._tw_deadline is not None:
+                timer = "timewait" if c.state is State.TIME_WAIT else "fin-wait-2"
+                deadline = c._tw_deadline
+            elif c._rto_deadline is not None:
+                timer, deadline = "on", c._rto_deadline
+            rows.append(SocketInfo(c.state.short, endpoint_str(c.local_addr, c.local_port),
+                                   endpoint_str(c.remote_addr, c.remote_port), c.bytes_readable,
+                                   c.bytes_unacked, timer, deadline, c.retries))
+        return rows
+
+    # ------------------------------------------------------------------ internals
+    def _new_connection(self, local: str, lport: int, remote: str, rport: int, iss: int) -> Connection:
+        conn = Connection(local, lport, remote, rport, iss, self.config, host=self.name,
+                          tracer=self.tracer, stats=self.stats, owner=self, events=self._events)
+        self._conns[(local, lport, remote, rport)] = conn
+        return conn
+
+    def _touch(self, conn: Connection) -> None:
+        self._dirty[conn] = None
+
+    def _closed(self, conn: Connection) -> None:
+        key = conn.key
+        if self._conns.get(key) is conn:
+            del self._conns[key]
+        self._dirty[conn] = None  # a final RST or ACK may still be waiting to leave
+
+    def _listener_closed(self, listener: Listener) -> None:
+        self._listeners.pop((listener.addr, listener.port), None)
+
+    def _reschedule(self, obj: Connection | Listener) -> None:
+        t = obj.next_timeout()
+        if t is not None and (obj._sched is None or t < obj._sched):
+            obj._sched = t
+            heapq.heappush(self._timers, (t, self._timer_seq, obj))
+            self._timer_seq += 1
+
+    def _emit(self, src: str, dst: str, seg: Segment) -> None:
+        self._out.append(Packet(src, dst, seg))
+
+    def _trace_state(self, now: int, local: str, lport: int, remote: str, rport: int,
+                     old: State, new: State) -> None:
+        if self.tracer is not None:
+            self.tracer(StateRecord(now, self.name, endpoint_str(local, lport), endpoint_str(remote, rport),
+                                    old, new))
+
+    def _trace_note(self, now: int, text: str, conn: Connection | None = None) -> None:
+        if self.tracer is not None:
+            if conn is None:
+                self.tracer(NoteRecord(now, self.name, text))
+            else:
+                self.tracer(NoteRecord(now, self.name, text, endpoint_str(conn.local_addr, conn.local_port),
+                                       endpoint_str(conn.remote_addr, conn.remote_port)))

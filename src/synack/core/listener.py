@@ -1,0 +1,313 @@
+"""A listening socket and its two queues, modelled on Linux.
+
+- The **SYN queue** holds half-open connections as small :class:`HalfOpen` records
+  (Linux's ``request_sock``), bounded by ``Config.max_syn_backlog``.  Each one
+  retransmits its SYN-ACK with exponential backoff (1, 2, 4, 8, 16 s ...) up to
+  ``Config.synack_retries`` times, then is dropped.
+- The **accept queue** holds connections whose handshake completed, until the
+  application calls :meth:`Listener.accept`; it is bounded by ``backlog``.
+
+Overflow follows Linux's ``tcp_conn_request``: a SYN arriving while the accept queue
+is full is dropped; while the SYN queue is full it is answered with a SYN cookie
+(``syncookies`` 1) or dropped (0); with ``syncookies`` 2 every SYN gets a cookie.
+A final ACK arriving while the accept queue is full is dropped (the SYN-ACK is
+retransmitted and the client's ACK retried later), or answered with RST when
+``abort_on_overflow`` is set.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from typing import TYPE_CHECKING
+
+from .connection import Connection
+from .errors import DropReason
+from .events import AcceptReady
+from .info import SocketInfo
+from .seq import MASK, in_window
+from .state import State
+from .trace import NoteRecord, StateRecord, TimerRecord, endpoint_str
+from .wire import ACK, RST, SYN, Options, Segment
+
+if TYPE_CHECKING:
+    from .endpoint import Endpoint
+
+
+class HalfOpen:
+    """One entry of the SYN queue: what the SYN told us, and the SYN-ACK's timer."""
+
+    __slots__ = ("deadline", "irs", "iss", "local_addr", "peer", "remote_addr", "remote_port",
+                 "retries", "window")
+
+    def __init__(self, local_addr: str, remote_addr: str, remote_port: int, irs: int, iss: int,
+                 peer: Options, window: int, deadline: int) -> None:
+        self.local_addr = local_addr
+        self.remote_addr = remote_addr
+        self.remote_port = remote_port
+        self.irs = irs
+        self.iss = iss
+        self.peer = peer
+        self.window = window
+        self.retries = 0
+        self.deadline = deadline
+
+
+_Key = tuple[str, int, str]  # (remote addr, remote port, local addr)
+
+
+class Listener:
+    """LISTEN on ``(addr, port)``; ``addr`` "" means every address of the endpoint."""
+
+    def __init__(self, endpoint: Endpoint, addr: str, port: int, backlog: int) -> None:
+        if backlog < 0:
+            raise ValueError("backlog must be >= 0")
+        self.endpoint = endpoint
+        self.config = endpoint.config
+        self.addr = addr
+        self.port = port
+        self.backlog = backlog
+        self.syn_queue: dict[_Key, HalfOpen] = {}
+        self.accept_queue: deque[Connection] = deque()
+        self.closed = False
+        self._timers: list[tuple[int, int, _Key]] = []
+        self._timer_seq = 0
+        self._last_overflow: int | None = None
+        self._sched: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<Listener {endpoint_str(self.addr or '*', self.port)} syn={len(self.syn_queue)} " \
+               f"accept={len(self.accept_queue)}/{self.backlog}>"
+
+    @property
+    def syn_queue_len(self) -> int:
+        return len(self.syn_queue)
+
+    @property
+    def accept_queue_len(self) -> int:
+        return len(self.accept_queue)
+
+    # ------------------------------------------------------------------ user calls
+    def accept(self) -> Connection | None:
+        """The oldest completed connection, or None when the accept queue is empty."""
+        return self.accept_queue.popleft() if self.accept_queue else None
+
+    def close(self, now: int) -> None:
+        """Stop listening: forget half-open entries, reset unaccepted connections."""
+        if self.closed:
+            return
+        self.closed = True
+        for key in list(self.syn_queue):
+            self._remove(key, now)
+        while self.accept_queue:
+            conn = self.accept_queue.popleft()
+            if conn.state is not State.CLOSED:
+                conn.abort(now)
+        self.endpoint._listener_closed(self)
+
+    # ------------------------------------------------------------------ segment arrival
+    def receive(self, seg: Segment, src: str, dst: str, now: int) -> None:
+        """A segment for our port that matched no connection (RFC 9293 §3.10.7.2)."""
+        ep = self.endpoint
+        stats = ep.stats
+        flags = seg.flags
+        key = (src, seg.src_port, dst)
+        half = self.syn_queue.get(key)
+        if flags & RST:
+            # first: RST.  A half-open entry is removed by an exact RST (RFC 5961);
+            # a RST for the listener itself is ignored.
+            if half is not None and seg.seq == ((half.irs + 1) & MASK):
+                stats.resets_received += 1
+                self._remove(key, now)
+            else:
+                stats.drop(DropReason.LISTEN_RST)
+            return
+        if flags & ACK:
+            # second: ACK.  Completes a half-open entry or a SYN cookie; else RST.
+            if half is not None:
+                self._complete(key, half, seg, src, dst, now)
+                return
+            if self._cookies_active(now) and not flags & SYN:
+                mss = ep._cookies.check(dst, self.port, src, seg.src_port, (seg.seq - 1) & MASK,
+                                        (seg.ack - 1) & MASK, now)
+                if mss is not None:
+                    stats.syncookies_accepted += 1
+                    self._complete_cookie(seg, src, dst, mss, now)
+                    return
+                stats.syncookies_failed += 1
+            stats.drop(DropReason.LISTEN_ACK)
+            ep._send_rst_for(seg, src, dst)
+            return
+        if not flags & SYN:
+            stats.drop(DropReason.LISTEN_NO_SYN)
+            return
+        # third: SYN
+        if half is not None:
+            if seg.seq == half.irs:
+                # The client retransmitted its SYN: our SYN-ACK was lost (or is slow).
+                self._send_synack(half, now)
+                stats.synack_retransmits += 1
+            else:
+                stats.drop(DropReason.OUT_OF_WINDOW)
+            return
+        if seg.payload:
+            stats.drop(DropReason.SYN_DATA)  # only the SYN is acknowledged
+        if len(self.accept_queue) >= self.backlog:
+            stats.listen_overflows += 1
+            stats.listen_drops += 1
+            stats.drop(DropReason.ACCEPT_QUEUE_FULL)
+            return
+        cfg = self.config
+        if cfg.syncookies == 2 or len(self.syn_queue) >= cfg.max_syn_backlog:
+            if cfg.syncookies:
+                self._last_overflow = now
+                self._send_cookie(seg, src, dst, now)
+                return
+            stats.listen_drops += 1
+            stats.drop(DropReason.SYN_QUEUE_FULL)
+            return
+        iss = ep._isn(dst, self.port, src, seg.src_port, now)
+        half = HalfOpen(dst, src, seg.src_port, seg.seq, iss, seg.options, seg.window,
+                        now + cfg.initial_rto)
+        self.syn_queue[key] = half
+        stats.passive_opens += 1
+        ep._trace_state(now, dst, self.port, src, seg.src_port, State.LISTEN, State.SYN_RECEIVED)
+        self._send_synack(half, now)
+        self._push_timer(half.deadline, key)
+
+    def _cookies_active(self, now: int) -> bool:
+        mode = self.config.syncookies
+        if mode == 2:
+            return True
+        # Mode 1: cookies are checked only while an overflow is recent (Linux: 2 min).
+        return mode == 1 and self._last_overflow is not None and now - self._last_overflow < 120_000_000
+
+    def _complete(self, key: _Key, half: HalfOpen, seg: Segment, src: str, dst: str, now: int) -> None:
+        """The ACK for a half-open entry (Linux tcp_check_req)."""
+        ep = self.endpoint
+        stats = ep.stats
+        if seg.ack != ((half.iss + 1) & MASK):
+            stats.drop(DropReason.BAD_ACK)
+            ep._send_rst_for(seg, src, dst)
+            return
+        if not in_window(seg.seq, (half.irs + 1) & MASK, max(self.config.rcv_buf, 1)):
+            stats.drop(DropReason.OUT_OF_WINDOW)
+            return
+        if len(self.accept_queue) >= self.backlog:
+            stats.listen_overflows += 1
+            stats.drop(DropReason.ACCEPT_QUEUE_FULL)
+            if self.config.abort_on_overflow:
+                ep._send_rst_for(seg, src, dst)
+                self._remove(key, now, traced=True)
+            return
+        del self.syn_queue[key]
+        conn = ep._new_connection(dst, self.port, src, seg.src_port, half.iss)
+        conn.open_passive(half.irs, half.peer, half.window, now, self)
+        conn.receive_segment(seg, now)
+
+    def _complete_cookie(self, seg: Segment, src: str, dst: str, mss: int, now: int) -> None:
+        ep = self.endpoint
+        if len(self.accept_queue) >= self.backlog:
+            ep.stats.listen_overflows += 1
+            ep.stats.drop(DropReason.ACCEPT_QUEUE_FULL)
+            return
+        conn = ep._new_connection(dst, self.port, src, seg.src_port, (seg.ack - 1) & MASK)
+        # A cookie remembers only the MSS: no window scaling, no SACK (as Linux
+        # without timestamps).
+        ep._trace_note(now, "SYN cookie accepted: connection rebuilt from the ACK", conn)
+        conn.open_passive((seg.seq - 1) & MASK, Options(mss=mss), seg.window, now, self)
+        conn.receive_segment(seg, now)
+
+    def _on_established(self, conn: Connection, now: int) -> None:
+        self.accept_queue.append(conn)
+        self.endpoint._events.append(AcceptReady(self))
+
+    # ------------------------------------------------------------------ SYN-ACKs
+    def _synack(self, iss: int, irs: int, peer: Options, sport: int, wscale_ok: bool,
+                mss: int | None = None) -> Segment:
+        cfg = self.config
+        opts = Options(mss=mss if mss is not None else cfg.mss,
+                       wscale=cfg.wscale if wscale_ok and peer.wscale is not None else None,
+                       sack_permitted=wscale_ok and peer.sack_permitted and cfg.sack)
+        return Segment(self.port, sport, iss, (irs + 1) & MASK, SYN | ACK,
+                       min(cfg.rcv_buf, 0xFFFF), opts)
+
+    def _send_synack(self, half: HalfOpen, now: int) -> None:
+        seg = self._synack(half.iss, half.irs, half.peer, half.remote_port, True)
+        self.endpoint._emit(half.local_addr, half.remote_addr, seg)
+
+    def _send_cookie(self, syn: Segment, src: str, dst: str, now: int) -> None:
+        ep = self.endpoint
+        peer_mss = syn.options.mss if syn.options.mss is not None else 536
+        # The cookie remembers the peer's MSS (rounded down to the table); the
+        # SYN-ACK offers ours, and neither window scaling nor SACK.
+        cookie, _ = ep._cookies.make(dst, self.port, src, syn.src_port, syn.seq, peer_mss, now)
+        ep.stats.syncookies_sent += 1
+        ep._emit(dst, src, self._synack(cookie, syn.seq, syn.options, syn.src_port, False))
+
+    # ------------------------------------------------------------------ timers
+    def _push_timer(self, deadline: int, key: _Key) -> None:
+        heapq.heappush(self._timers, (deadline, self._timer_seq, key))
+        self._timer_seq += 1
+        self.endpoint._reschedule(self)
+
+    def next_timeout(self) -> int | None:
+        timers = self._timers
+        while timers:
+            deadline, _, key = timers[0]
+            half = self.syn_queue.get(key)
+            if half is not None and half.deadline == deadline:
+                return deadline
+            heapq.heappop(timers)  # stale: entry gone or re-armed
+        return None
+
+    def handle_timeout(self, now: int) -> None:
+        timers = self._timers
+        cfg = self.config
+        while timers and timers[0][0] <= now:
+            deadline, _, key = heapq.heappop(timers)
+            half = self.syn_queue.get(key)
+            if half is None or half.deadline != deadline:
+                continue
+            if half.retries >= cfg.synack_retries:
+                self.endpoint.stats.timeouts += 1
+                self._trace_timer(now, half, "synack (gave up)")
+                self._remove(key, now)
+                continue
+            half.retries += 1
+            self._trace_timer(now, half, "synack retransmit")
+            self.endpoint.stats.synack_retransmits += 1
+            self._send_synack(half, now)
+            half.deadline = now + (cfg.initial_rto << half.retries)
+            heapq.heappush(timers, (half.deadline, self._timer_seq, key))
+            self._timer_seq += 1
+
+    def _trace_timer(self, now: int, half: HalfOpen, name: str) -> None:
+        ep = self.endpoint
+        if ep.tracer is not None:
+            ep.tracer(TimerRecord(now, ep.name, endpoint_str(half.local_addr, self.port),
+                                  endpoint_str(half.remote_addr, half.remote_port), name, "fired"))
+
+    def _remove(self, key: _Key, now: int, traced: bool = True) -> None:
+        half = self.syn_queue.pop(key, None)
+        if half is not None and traced:
+            ep = self.endpoint
+            if ep.tracer is not None:
+                ep.tracer(StateRecord(now, ep.name, endpoint_str(half.local_addr, self.port),
+                                      endpoint_str(half.remote_addr, half.remote_port),
+                                      State.SYN_RECEIVED, State.CLOSED))
+                ep.tracer(NoteRecord(now, ep.name, f"SYN queue {len(self.syn_queue)}"
+                                     f"/{self.config.max_syn_backlog}",
+                                     endpoint_str(half.local_addr, self.port),
+                                     endpoint_str(half.remote_addr, half.remote_port)))
+
+    # ------------------------------------------------------------------ netstat
+    def snapshot(self) -> list[SocketInfo]:
+        local = endpoint_str(self.addr or "*", self.port)
+        rows = [SocketInfo("LISTEN", local, "*:*", len(self.accept_queue), self.backlog,
+                           syn_q=len(self.syn_queue))]
+        for half in self.syn_queue.values():
+            rows.append(SocketInfo("SYN-RECV", endpoint_str(half.local_addr, self.port),
+                                   endpoint_str(half.remote_addr, half.remote_port), 0, 0,
+                                   "synack", half.deadline, half.retries))
+        return rows

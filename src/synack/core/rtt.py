@@ -1,0 +1,25 @@
+"""The retransmission timer's estimator (RFC 6298 §2), in integer microseconds."""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Clock granularity G of RFC 6298 (we count in µs; 1 ms keeps the variance term sane).
+GRANULARITY: Final = 1_000
+#: RFC 6298 5.7 / Linux TCP_TIMEOUT_FALLBACK: RTO once data flows after a SYN was
+#: retransmitted and no RTT sample exists.
+FALLBACK_RTO: Final = 3_000_000
+
+
+def rtt_update(srtt: int | None, rttvar: int, sample: int) -> tuple[int, int]:
+    """``(srtt, rttvar)`` after one RTT measurement (RFC 6298 2.2 and 2.3)."""
+    if srtt is None:
+        return sample, sample // 2
+    rttvar = (3 * rttvar + abs(srtt - sample)) // 4  # β = 1/4, using the old SRTT
+    srtt = (7 * srtt + sample) // 8                  # α = 1/8
+    return srtt, rttvar
+
+
+def rto_from(srtt: int, rttvar: int, min_rto: int, max_rto: int) -> int:
+    """RTO = SRTT + max(G, 4·RTTVAR), within [min_rto, max_rto] (2.2-2.5)."""
+    return min(max(srtt + max(GRANULARITY, 4 * rttvar), min_rto), max_rto)
