@@ -7,8 +7,9 @@ one, nothing is built.  Views (ladder, JSON Lines, netstat) read these records.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal, Union
+from typing import Literal, Union
 
 from .state import State
 from .wire import Segment
