@@ -549,14 +549,13 @@ class Connection:
     def _on_segment_syn_sent(self, seg: Segment, now: int) -> None:
         """§3.10.7.3."""
         flags = seg.flags
-        if flags & ACK:
-            # first: the ACK must acknowledge our SYN: ISS < SEG.ACK <= SND.NXT
-            if not (seq_lt(self.iss, seg.ack) and seq_le(seg.ack, self.snd_max)):
-                self._stats.drop(DropReason.SYN_SENT_BAD_ACK)
-                if not flags & RST:
-                    self._ctl.append(Segment(self.local_port, self.remote_port, seg.ack, 0, RST, 0))
-                    self._stats.resets_sent += 1
-                return
+        # first: an ACK must acknowledge our SYN: ISS < SEG.ACK <= SND.NXT
+        if flags & ACK and not (seq_lt(self.iss, seg.ack) and seq_le(seg.ack, self.snd_max)):
+            self._stats.drop(DropReason.SYN_SENT_BAD_ACK)
+            if not flags & RST:
+                self._ctl.append(Segment(self.local_port, self.remote_port, seg.ack, 0, RST, 0))
+                self._stats.resets_sent += 1
+            return
         if flags & RST:
             # second: a RST is acceptable only if it acknowledges our SYN (RFC 5961 §3.2)
             if flags & ACK:

@@ -6,9 +6,10 @@ The server keeps no state for a SYN: it encodes what it must remember in its ISN
              + ((H1(4-tuple, count) + mss_index) mod 2**24)
 
 ``count`` is a minute counter (Linux ``tcp_cookie_time``); the returning ACK's
-``ack − 1`` is the cookie and ``seq − 1`` the client ISN.  A cookie is accepted while
-the counter has moved on by less than ``MAX_AGE``.  Without timestamps there is no room for window scale or SACK,
-so a connection made from a cookie has neither (as in Linux).
+``ack − 1`` is the cookie and ``seq − 1`` the client ISN.  A cookie is accepted
+while the counter has moved on by less than ``MAX_AGE``.  Without timestamps there
+is no room for window scale or SACK, so a connection made from a cookie has
+neither (as in Linux).
 """
 
 from __future__ import annotations

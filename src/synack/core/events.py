@@ -8,7 +8,7 @@ streams API turns them into ``ConnectionResetError`` and friends.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -78,5 +78,5 @@ class AcceptReady:
     listener: Listener
 
 
-Event = Union[Connected, Readable, Writable, PeerClosed, ConnectionRefused, ConnectionReset,
-              ConnectionTimedOut, Closed, AcceptReady]
+Event = (Connected | Readable | Writable | PeerClosed | ConnectionRefused | ConnectionReset
+         | ConnectionTimedOut | Closed | AcceptReady)

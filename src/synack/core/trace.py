@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 from .state import State
 from .wire import Segment
@@ -69,5 +69,5 @@ class NoteRecord:
     remote: str | None = None
 
 
-TraceRecord = Union[SegmentRecord, StateRecord, TimerRecord, NoteRecord]
+TraceRecord = SegmentRecord | StateRecord | TimerRecord | NoteRecord
 Tracer = Callable[[TraceRecord], None]
