@@ -1,0 +1,158 @@
+"""What a scenario is: data (names, the seed's section, explanations in English and
+Chinese) plus a short script that builds one or more simulator runs.
+
+A scenario's ``build(ctx)`` makes its networks through ``ctx.network(...)`` (or the
+``two_hosts`` shortcut), schedules the application steps and faults, runs them, and
+returns the :class:`Run` objects.  Everything random comes from ``ctx.seed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from synack.core.config import DEFAULT_CONFIG, Config
+from synack.core.info import SocketInfo
+from synack.core.trace import SegmentRecord, StateRecord, TraceRecord
+from synack.core.wire import flags_str
+from synack.sim import Host, Network
+
+Lang = Literal["en", "zh"]
+LANGS: tuple[Lang, ...] = ("en", "zh")
+
+#: The addresses every two-host scenario uses (documentation range, RFC 5737).
+CLIENT_ADDR = "192.0.2.1"
+SERVER_ADDR = "192.0.2.2"
+
+
+@dataclass(frozen=True)
+class Text:
+    """The same words in English and in Chinese."""
+
+    en: str
+    zh: str
+
+    def __call__(self, lang: Lang) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+@dataclass
+class Run:
+    """One simulation run of a scenario; a scenario may compare several."""
+
+    label: Text
+    network: Network
+    left: str = "client"
+    right: str = "server"
+    #: Key outcomes, shown under the ladder ("the client saw: connection refused").
+    facts: list[Text] = field(default_factory=list)
+    #: Numbers the scenario measured (success rates ...), for tests and JSON.
+    metrics: dict[str, float] = field(default_factory=dict)
+    #: Each host's sockets at ``--netstat-at`` (virtual µs, rows), when asked for.
+    netstat: dict[str, list[SocketInfo]] = field(default_factory=dict)
+    netstat_time: int | None = None
+    #: Raw IP packets seen on the wire, for pcap: (t_us, bytes).
+    packets: list[tuple[int, bytes]] = field(default_factory=list)
+    #: Ladder rows to keep when a run is long (None: all).
+    max_rows: int | None = 80
+
+    @property
+    def records(self) -> list[TraceRecord]:
+        return self.network.trace
+
+    def host(self, name: str) -> Host[Any]:
+        return self.network.hosts[name]
+
+    # -- queries the tests use -----------------------------------------------------------
+    def sent(self, host: str | None = None) -> list[tuple[int, str, str, int, int, int]]:
+        """Segments sent, as (t_us, host, flags, seq, ack, len); ack is 0 without ACK."""
+        return [(r.t_us, r.host, flags_str(r.seg.flags), r.seg.seq, r.seg.ack, len(r.seg.payload))
+                for r in self.records
+                if isinstance(r, SegmentRecord) and r.event == "send" and r.seg is not None
+                and (host is None or r.host == host)]
+
+    def received(self, host: str | None = None) -> list[tuple[int, str, str, int, int, int]]:
+        """Segments received (after the network), same shape as :meth:`sent`."""
+        return [(r.t_us, r.host, flags_str(r.seg.flags), r.seg.seq, r.seg.ack, len(r.seg.payload))
+                for r in self.records
+                if isinstance(r, SegmentRecord) and r.event == "recv" and r.seg is not None
+                and (host is None or r.host == host)]
+
+    def drops(self, host: str | None = None) -> list[tuple[int, str, str, str]]:
+        """Drops as (t_us, host, flags or "", reason)."""
+        return [(r.t_us, r.host, flags_str(r.seg.flags) if r.seg is not None else "", r.reason or "")
+                for r in self.records
+                if isinstance(r, SegmentRecord) and r.event == "drop" and (host is None or r.host == host)]
+
+    def states(self, host: str) -> list[tuple[str, str]]:
+        """State changes of ``host``'s connections, as (from, to) RFC names."""
+        return [(r.old.value, r.new.value) for r in self.records
+                if isinstance(r, StateRecord) and r.host == host]
+
+    def state_times(self, host: str) -> list[tuple[int, str, str]]:
+        return [(r.t_us, r.old.value, r.new.value) for r in self.records
+                if isinstance(r, StateRecord) and r.host == host]
+
+
+@dataclass
+class Context:
+    """What the runner asks of a scenario run."""
+
+    seed: int = 1
+    #: Capture every host's sockets at this virtual time (µs).
+    netstat_at: int | None = None
+    #: Record raw packets for a pcap.
+    capture: bool = False
+    runs: list[Run] = field(default_factory=list)
+
+    def network(self, label: Text, *, left: str = "client", right: str = "server") -> tuple[Network, Run]:
+        """A traced network for one run, with capture and netstat wired in."""
+        net = Network(self.seed, trace=True)
+        run = Run(label, net, left, right)
+        if self.capture:
+            net.add_tap(lambda t, data: run.packets.append((t, data)))
+        if self.netstat_at is not None:
+            at = self.netstat_at
+
+            def snap() -> None:
+                run.netstat_time = at
+                for name, host in net.hosts.items():
+                    snapshot = getattr(host.endpoint, "snapshot", None)
+                    if snapshot is not None:
+                        run.netstat[name] = snapshot(at)
+
+            net.at(at, snap)
+        self.runs.append(run)
+        return net, run
+
+    def two_hosts(self, label: Text, *, delay: int = 10_000, client_config: Config = DEFAULT_CONFIG,
+                  server_config: Config = DEFAULT_CONFIG,
+                  **link: Any) -> tuple[Network, Run, Host[Any], Host[Any]]:
+        """The seed's picture: a client and a server joined by one link."""
+        net, run = self.network(label)
+        client = net.add_host("client", [CLIENT_ADDR], client_config)
+        server = net.add_host("server", [SERVER_ADDR], server_config)
+        net.connect(client, server, delay=delay, **link)
+        return net, run, client, server
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named, runnable, explained claim of the seed."""
+
+    name: str
+    title: Text
+    #: The seed's section the claim comes from (its Chinese heading), or "RFC 9293".
+    section: str
+    explanation: Text
+    build: Callable[[Context], Sequence[Run]]
+    #: Steps in seconds the tour pauses on (none by default).
+    tags: tuple[str, ...] = ()
+
+    def run(self, seed: int = 1, *, netstat_at: int | None = None, capture: bool = False) -> list[Run]:
+        ctx = Context(seed, netstat_at, capture)
+        runs = list(self.build(ctx))
+        if not runs:
+            raise RuntimeError(f"scenario {self.name} produced no run")
+        return runs
