@@ -15,7 +15,8 @@ def test_handshake_segments_and_states() -> None:
     assert (t1, h1, f1, a1, l1) == (100_000, "client", "S", 0, 0)
     assert (t2, h2, f2, a2, l2) == (110_000, "server", "SA", seq_add(x, 1), 0)
     assert (t3, h3, f3, s3, a3, l3) == (120_000, "client", "A", seq_add(x, 1), seq_add(y, 1), 0)
-    assert run.state_times("client") == [(100_000, "CLOSED", "SYN-SENT"), (120_000, "SYN-SENT", "ESTABLISHED")]
+    assert run.state_times("client") == [(100_000, "CLOSED", "SYN-SENT"),
+                                         (120_000, "SYN-SENT", "ESTABLISHED")]
     assert run.state_times("server") == [(110_000, "LISTEN", "SYN-RECEIVED"),
                                          (130_000, "SYN-RECEIVED", "ESTABLISHED")]
 
