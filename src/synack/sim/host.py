@@ -1,0 +1,236 @@
+"""A host: one endpoint, driven by the network's virtual clock.
+
+After every input (a packet, a timer, an application call) the host runs the loop
+every synack driver runs: drain ``packets_to_send`` onto the network, drain
+``next_event`` into the application callbacks (and again if they produced output),
+then re-arm one wake-up from ``next_timeout``.
+
+The wake-up is lazy: when the deadline moves later, the pending wake-up is kept and,
+when it comes, finds nothing due and re-arms; when the deadline moves earlier, an
+earlier wake-up is pushed.  ``handle_timeout`` is only called when something is due.
+This costs no cancellation on the per-packet path (the RTO moves on every ACK).
+
+The application helpers (``connect``, ``listen``, ``send``, ``close`` ...) call the
+endpoint's user API at the host's current virtual time, note the call in the trace
+("app: close()") and flush the output at once.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from synack.core.events import Event
+from synack.core.ip import Packet
+from synack.core.trace import NoteRecord, SegmentRecord, Tracer, endpoint_str
+from synack.core.wire import Segment
+
+if TYPE_CHECKING:
+    from synack.core.connection import Connection
+    from synack.core.endpoint import Endpoint
+    from synack.core.info import SocketInfo
+    from synack.core.listener import Listener
+
+    from .link import Path
+    from .network import Network
+
+
+class EndpointLike(Protocol):
+    """What a host needs from its endpoint: the core's driver contract."""
+
+    def receive_packet(self, data: bytes, now: int) -> None: ...
+
+    def receive_segment(self, seg: Segment, src: str, dst: str, now: int) -> None: ...
+
+    def handle_timeout(self, now: int) -> None: ...
+
+    def packets_to_send(self, now: int) -> list[Packet]: ...
+
+    def next_timeout(self) -> int | None: ...
+
+    def next_event(self) -> Event | None: ...
+
+
+E = TypeVar("E", bound=EndpointLike)
+EventCallback = Callable[[Event], object]
+
+
+class Host(Generic[E]):
+    """A named machine with addresses and an endpoint, attached to a :class:`Network`."""
+
+    __slots__ = ("_callbacks", "_counter", "_heap", "_routes", "_sched", "_tracer", "_wake_at",
+                 "addresses", "endpoint", "name", "network")
+
+    def __init__(self, network: Network, name: str, addresses: Sequence[str], endpoint: E,
+                 tracer: Tracer | None = None) -> None:
+        self.network = network
+        self.name = name
+        self.addresses = tuple(addresses)
+        self.endpoint = endpoint
+        self._sched = network.scheduler
+        self._heap = network.scheduler._heap
+        self._counter = network.scheduler._counter
+        self._tracer = tracer
+        self._callbacks: list[EventCallback] = []
+        self._routes: dict[str, Path] = {}
+        self._wake_at: int | None = None
+
+    # -- the driver loop -------------------------------------------------------------
+    @property
+    def now(self) -> int:
+        """The network's virtual time (µs)."""
+        return self._sched.now
+
+    def on_event(self, callback: EventCallback) -> None:
+        """Call ``callback(event)`` for every core event of this host's endpoint."""
+        self._callbacks.append(callback)
+
+    def _deliver(self, pkt: Packet) -> None:
+        src, dst, seg = pkt
+        self.endpoint.receive_segment(seg, src, dst, self._sched.now)
+        self.service()
+
+    def _deliver_raw(self, data: bytes) -> None:
+        self.endpoint.receive_packet(data, self._sched.now)
+        self.service()
+
+    def _on_timer(self, t: int) -> None:
+        if t == self._wake_at:
+            self._wake_at = None
+        now = self._sched.now
+        ep = self.endpoint
+        due = ep.next_timeout()
+        if due is not None and due <= now:
+            ep.handle_timeout(now)
+            self.service()
+        elif self._wake_at is None and due is not None:
+            self._wake_at = due
+            heapq.heappush(self._heap, (due, next(self._counter), self._on_timer, due))
+
+    def service(self) -> None:
+        """Drain packets and events, then re-arm the wake-up (after any input)."""
+        ep = self.endpoint
+        now = self._sched.now
+        while True:
+            pkts = ep.packets_to_send(now)
+            if pkts:
+                egress = self._egress
+                for pkt in pkts:
+                    egress(pkt, now)
+            ev = ep.next_event()
+            if ev is None:
+                break
+            callbacks = self._callbacks
+            while ev is not None:
+                for cb in callbacks:
+                    cb(ev)
+                ev = ep.next_event()
+        due = ep.next_timeout()
+        if due is not None:
+            wake = self._wake_at
+            if wake is None or due < wake:
+                if due < now:
+                    due = now
+                self._wake_at = due
+                heapq.heappush(self._heap, (due, next(self._counter), self._on_timer, due))
+
+    def _egress(self, pkt: Packet, now: int) -> None:
+        net = self.network
+        if net._egress_hooked:
+            net._on_egress(now, pkt)
+        path = self._routes.get(pkt.dst)
+        if path is None:
+            found = net._route(self, pkt.dst)
+            if found is None:
+                net.no_route += 1
+                if self._tracer is not None:
+                    self._tracer(SegmentRecord(now, self.name, "drop", pkt.src, pkt.dst, pkt.seg, "no-route"))
+                return
+            path = self._routes[pkt.dst] = found
+        path.transmit(pkt, now)
+
+    # -- application helpers (need a real Endpoint) ------------------------------------
+    def _note(self, text: str, local: str | None = None, remote: str | None = None) -> None:
+        if self._tracer is not None:
+            self._tracer(NoteRecord(self._sched.now, self.name, text, local, remote))
+
+    def _conn_note(self, text: str, conn: Connection) -> None:
+        if self._tracer is not None:
+            self._note(text, endpoint_str(conn.local_addr, conn.local_port),
+                       endpoint_str(conn.remote_addr, conn.remote_port))
+
+    def connect(self: Host[Endpoint], remote_addr: str, remote_port: int, *,
+                local_addr: str | None = None, local_port: int | None = None) -> Connection:
+        """Active OPEN now; the SYN leaves at once."""
+        self._note(f"app: connect({endpoint_str(remote_addr, remote_port)})",
+                   None, endpoint_str(remote_addr, remote_port))
+        conn = self.endpoint.connect(remote_addr, remote_port, self._sched.now,
+                                     local_addr=local_addr, local_port=local_port)
+        self.service()
+        return conn
+
+    def listen(self: Host[Endpoint], port: int, backlog: int = 128, addr: str = "") -> Listener:
+        """Passive OPEN on ``port``."""
+        self._note(f"app: listen({port}, backlog={backlog})",
+                   endpoint_str(addr or self.addresses[0], port) if self.addresses else None)
+        listener = self.endpoint.listen(port, backlog, addr)
+        self.service()
+        return listener
+
+    def accept(self: Host[Endpoint], listener: Listener) -> Connection | None:
+        """Take a connection from ``listener``'s accept queue (None when it is empty)."""
+        conn = listener.accept()
+        if conn is not None:
+            self._conn_note("app: accept()", conn)
+        self.service()
+        return conn
+
+    def send(self: Host[Endpoint], conn: Connection, data: bytes) -> int:
+        """Queue ``data``; returns how many bytes the send buffer took."""
+        n = conn.send(data)
+        self._conn_note(f"app: send({len(data)} bytes) -> {n}", conn)
+        self.service()
+        return n
+
+    def read(self: Host[Endpoint], conn: Connection, n: int = -1) -> bytes:
+        """Read from the receive buffer (which reopens the window)."""
+        data = conn.read(n)
+        if data:
+            self._conn_note(f"app: read() -> {len(data)} bytes", conn)
+        self.service()
+        return data
+
+    def shutdown(self: Host[Endpoint], conn: Connection) -> None:
+        """Half-close: send FIN, keep receiving."""
+        self._conn_note("app: shutdown()", conn)
+        conn.shutdown(self._sched.now)
+        self.service()
+
+    def close(self: Host[Endpoint], conn: Connection) -> None:
+        """Full close."""
+        self._conn_note("app: close()", conn)
+        conn.close(self._sched.now)
+        self.service()
+
+    def abort(self: Host[Endpoint], conn: Connection) -> None:
+        """ABORT: send RST, delete the TCB."""
+        self._conn_note("app: abort()", conn)
+        conn.abort(self._sched.now)
+        self.service()
+
+    def close_listener(self: Host[Endpoint], listener: Listener) -> None:
+        """Stop listening."""
+        self._note(f"app: close listener :{listener.port}")
+        listener.close(self._sched.now)
+        self.service()
+
+    def snapshot(self: Host[Endpoint]) -> list[SocketInfo]:
+        """The connection table now (for the netstat view)."""
+        return self.endpoint.snapshot(self._sched.now)
+
+    def __repr__(self) -> str:
+        return f"<Host {self.name} {', '.join(self.addresses)}>"
+
+
+AnyHost = Host[Any]

@@ -1,0 +1,302 @@
+"""Links: two one-way paths, each with delay, jitter, bandwidth, loss, duplication,
+reordering and corruption, all drawn from the path's own seeded stream.
+
+The order in which a packet meets a path's impairments:
+
+1. targeted faults (:mod:`synack.sim.faults`): drop, extra delay, duplicate;
+2. MTU: a packet larger than ``mtu`` is dropped ("mtu"; DF is always set);
+3. bandwidth: serialisation delay ``ceil(bits · 10⁶ / bandwidth)`` µs behind a FIFO
+   queue; with ``queue_limit``, a packet arriving when that many packets are already
+   waiting (not counting the one being serialised) is tail-dropped ("queue-full");
+4. ``loss``: dropped on the wire ("link-loss") after using its share of bandwidth;
+5. propagation: ``delay`` plus uniform ``jitter`` in ``[0, jitter]``, clamped so that
+   packets stay in order (FIFO) unless they are reordered on purpose;
+6. ``reorder``: with that probability the packet is held back ``reorder_delay`` µs
+   more and later packets may overtake it;
+7. ``corrupt``: the packet is serialised, one random bit of its TCP part flipped, and
+   the *bytes* delivered through ``Endpoint.receive_packet`` (so the receiver's
+   checksum check drops it);
+8. ``duplicate``: a second copy arrives right after the first.
+
+Packets travel as :class:`~synack.core.ip.Packet` values; bytes are built only for
+corruption (and, at the host, for taps).  Random numbers are drawn only for the
+impairments that are switched on.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Final
+
+from synack.core.ip import Packet, build_packet, is_ipv6
+from synack.core.trace import NoteRecord, SegmentRecord, Tracer
+from synack.core.wire import NO_OPTIONS, Options, encode_options
+
+from .faults import Fault
+
+if TYPE_CHECKING:
+    import random
+
+    from .host import Host
+    from .network import Network
+
+
+@functools.lru_cache(maxsize=1024)
+def _options_len(options: Options) -> int:
+    return len(encode_options(options))
+
+
+def wire_size(pkt: Packet) -> int:
+    """Bytes the packet occupies on the wire: IP header, TCP header, options, payload."""
+    seg = pkt.seg
+    opts = 0 if seg.options is NO_OPTIONS else _options_len(seg.options)
+    return (40 if is_ipv6(pkt.src) else 20) + 20 + opts + len(seg.payload)
+
+
+@dataclass(frozen=True, slots=True)
+class PathParams:
+    """One direction's impairments.  Times in µs, bandwidth in bit/s, probabilities in [0, 1]."""
+
+    delay: int = 0
+    jitter: int = 0
+    bandwidth: int | None = None
+    queue_limit: int | None = None
+    mtu: int | None = None
+    loss: float = 0.0
+    duplicate: float = 0.0
+    reorder: float = 0.0
+    reorder_delay: int = 10_000
+    corrupt: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("delay", "jitter", "reorder_delay"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)}: must be >= 0 µs")
+        for name in ("loss", "duplicate", "reorder", "corrupt"):
+            p = getattr(self, name)
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"{name}={p}: a probability is within [0, 1]")
+        if self.bandwidth is not None and self.bandwidth <= 0:
+            raise ValueError(f"bandwidth={self.bandwidth}: must be > 0 bit/s (None: unlimited)")
+        if self.queue_limit is not None:
+            if self.queue_limit < 0:
+                raise ValueError(f"queue_limit={self.queue_limit}: must be >= 0")
+            if self.bandwidth is None:
+                raise ValueError("queue_limit needs a bandwidth (without one nothing ever waits)")
+        if self.mtu is not None and self.mtu < 68:
+            raise ValueError(f"mtu={self.mtu}: below IPv4's minimum of 68")
+
+
+@dataclass(slots=True)
+class PathStats:
+    """What a path did to the packets put on it."""
+
+    sent: int = 0
+    delivered: int = 0
+    fault_drops: int = 0
+    mtu_drops: int = 0
+    queue_drops: int = 0
+    lost: int = 0
+    delayed: int = 0
+    reordered: int = 0
+    corrupted: int = 0
+    duplicated: int = 0
+    bytes_sent: int = field(default=0)
+
+    @property
+    def dropped(self) -> int:
+        return self.fault_drops + self.mtu_drops + self.queue_drops + self.lost
+
+
+_HUGE: Final = 1 << 62
+
+
+class Path:
+    """One direction of a link: from ``src`` host to ``dst`` host."""
+
+    __slots__ = ("_backlog", "_bandwidth", "_busy_until", "_corrupt", "_counter", "_delay", "_dup",
+                 "_heap", "_jitter", "_last_arrival", "_loss", "_mtu", "_qlimit", "_reorder",
+                 "_reorder_delay", "_tracer", "dst", "faults", "name", "network", "params", "rng",
+                 "src", "stats")
+
+    def __init__(self, network: Network, src: Host[Any], dst: Host[Any], params: PathParams,
+                 rng: random.Random, name: str) -> None:
+        self.network = network
+        self.src = src
+        self.dst = dst
+        self.name = name
+        self.rng = rng
+        self.stats = PathStats()
+        self.faults: list[Fault] = []
+        self._heap = network.scheduler._heap
+        self._counter = network.scheduler._counter
+        self._tracer: Tracer | None = network._tracer
+        self._last_arrival = 0
+        self._busy_until = 0
+        self._backlog: deque[int] = deque()
+        self.params = params
+        self.configure(params)
+
+    def configure(self, params: PathParams | None = None, **changes: int | float | None) -> None:
+        """Replace the parameters (or change some: ``path.configure(loss=0.1)``)."""
+        p = params if params is not None else self.params
+        if changes:
+            p = replace(p, **changes)  # type: ignore[arg-type]
+        self.params = p
+        self._delay = p.delay
+        self._jitter = p.jitter
+        self._bandwidth = p.bandwidth or 0
+        self._qlimit = p.queue_limit if p.queue_limit is not None else _HUGE
+        self._mtu = p.mtu or 0
+        self._loss = p.loss
+        self._dup = p.duplicate
+        self._reorder = p.reorder
+        self._reorder_delay = p.reorder_delay
+        self._corrupt = p.corrupt
+
+    def add_fault(self, fault: Fault) -> Fault:
+        """Apply ``fault`` to the packets on this path (in the order faults were added)."""
+        fault.bind(self.network)
+        self.faults.append(fault)
+        return fault
+
+    def _drop(self, pkt: Packet, now: int, reason: str) -> None:
+        tracer = self._tracer
+        if tracer is not None:
+            tracer(SegmentRecord(now, self.src.name, "drop", pkt.src, pkt.dst, pkt.seg, reason))
+
+    def transmit(self, pkt: Packet, now: int) -> None:
+        """Put ``pkt`` on the path at ``now``: schedule its arrival, or drop it."""
+        stats = self.stats
+        stats.sent += 1
+        extra = 0
+        copies: list[int] | None = None
+        if self.faults:
+            src, dst, seg = pkt
+            for fault in self.faults:
+                if fault.check(src, dst, seg):
+                    kind = fault.kind
+                    if kind == "drop":
+                        stats.fault_drops += 1
+                        self._drop(pkt, now, "fault: " + fault.describe())
+                        return
+                    if self._tracer is not None:
+                        self._tracer(NoteRecord(now, self.src.name, "fault: " + fault.describe()))
+                    if kind == "delay":
+                        stats.delayed += 1
+                        extra += fault.value
+                    else:
+                        if copies is None:
+                            copies = []
+                        copies.append(fault.value)
+
+        depart = now
+        if self._bandwidth or self._mtu:
+            size = wire_size(pkt)
+            if self._mtu and size > self._mtu:
+                stats.mtu_drops += 1
+                self._drop(pkt, now, "mtu")
+                return
+            if self._bandwidth:
+                backlog = self._backlog
+                while backlog and backlog[0] <= now:
+                    backlog.popleft()
+                if len(backlog) > self._qlimit:
+                    stats.queue_drops += 1
+                    self._drop(pkt, now, "queue-full")
+                    return
+                start = self._busy_until if self._busy_until > now else now
+                # ceil(bits * 1e6 / bandwidth): exact integer µs
+                depart = start - (-(size * 8_000_000) // self._bandwidth)
+                self._busy_until = depart
+                backlog.append(depart)
+            stats.bytes_sent += size
+
+        rng = self.rng
+        if self._loss and rng.random() < self._loss:
+            stats.lost += 1
+            self._drop(pkt, now, "link-loss")
+            return
+
+        arrival = depart + self._delay
+        if self._jitter:
+            arrival += int(rng.random() * (self._jitter + 1))
+        if extra or (self._reorder and rng.random() < self._reorder):
+            if not extra:
+                stats.reordered += 1
+                extra = self._reorder_delay
+            arrival += extra  # out of the FIFO: later packets may overtake it
+        else:
+            if arrival < self._last_arrival:
+                arrival = self._last_arrival
+            self._last_arrival = arrival
+
+        heap = self._heap
+        counter = self._counter
+        dst_host = self.dst
+        if self._corrupt and rng.random() < self._corrupt:
+            stats.corrupted += 1
+            raw = self._corrupt_bytes(pkt, now)
+            heapq.heappush(heap, (arrival, next(counter), dst_host._deliver_raw, raw))
+            if self._dup and rng.random() < self._dup:
+                stats.duplicated += 1
+                heapq.heappush(heap, (arrival, next(counter), dst_host._deliver_raw, raw))
+            if copies:
+                for after in copies:
+                    stats.duplicated += 1
+                    heapq.heappush(heap, (arrival + after, next(counter), dst_host._deliver_raw, raw))
+            stats.delivered += 1
+            return
+        heapq.heappush(heap, (arrival, next(counter), dst_host._deliver, pkt))
+        stats.delivered += 1
+        if self._dup and rng.random() < self._dup:
+            stats.duplicated += 1
+            heapq.heappush(heap, (arrival, next(counter), dst_host._deliver, pkt))
+        if copies:
+            for after in copies:
+                stats.duplicated += 1
+                heapq.heappush(heap, (arrival + after, next(counter), dst_host._deliver, pkt))
+
+    def _corrupt_bytes(self, pkt: Packet, now: int) -> bytes:
+        data = bytearray(build_packet(pkt.seg, pkt.src, pkt.dst))
+        ip_len = 40 if is_ipv6(pkt.src) else 20
+        bit = self.rng.randrange((len(data) - ip_len) * 8)
+        data[ip_len + bit // 8] ^= 1 << (bit % 8)
+        if self._tracer is not None:
+            self._tracer(NoteRecord(now, self.src.name,
+                                    f"link: corrupted bit {bit} of the TCP part of {pkt.seg.summary()}"))
+        return bytes(data)
+
+    def __repr__(self) -> str:
+        return f"<Path {self.name} {self.params}>"
+
+
+class Link:
+    """Two paths between two hosts: ``forward`` (a → b) and ``backward`` (b → a)."""
+
+    __slots__ = ("a", "b", "backward", "forward")
+
+    def __init__(self, a: Host[Any], b: Host[Any], forward: Path, backward: Path) -> None:
+        self.a = a
+        self.b = b
+        self.forward = forward
+        self.backward = backward
+
+    def path_from(self, host: Host[Any]) -> Path:
+        """The path that carries ``host``'s packets."""
+        if host is self.a:
+            return self.forward
+        if host is self.b:
+            return self.backward
+        raise ValueError(f"{host.name} is not on this link")
+
+    def configure(self, params: PathParams | None = None, **changes: int | float | None) -> None:
+        """Change both directions alike."""
+        self.forward.configure(params, **changes)
+        self.backward.configure(params, **changes)
+
+    def __repr__(self) -> str:
+        return f"<Link {self.a.name} <-> {self.b.name}>"
