@@ -161,9 +161,10 @@ def has_payload() -> Match:
 
 
 class _Addr(Match):
-    """Source or destination address in a set: given, or a host's (resolved by name)."""
+    """Source or destination address in a set: given, or a host's (resolved by name
+    against the network on first use, so the host may be added after the fault)."""
 
-    __slots__ = ("addrs", "field", "host_name", "label")
+    __slots__ = ("addrs", "field", "host_name", "label", "network")
 
     def __init__(self, field: Literal["src", "dst"], label: str, addrs: tuple[str, ...] | None,
                  host_name: str | None) -> None:
@@ -171,16 +172,24 @@ class _Addr(Match):
         self.label = label
         self.addrs: frozenset[str] | None = frozenset(addrs) if addrs is not None else None
         self.host_name = host_name
+        self.network: Network | None = None
 
     def bind(self, network: Network) -> None:
-        if self.addrs is None and self.host_name is not None:
-            self.addrs = frozenset(network.hosts[self.host_name].addresses)
+        self.network = network
 
-    def __call__(self, src: str, dst: str, seg: Segment) -> bool:
-        if self.addrs is None:
+    def _resolve(self) -> frozenset[str]:
+        if self.network is None:
             raise RuntimeError(f"{self!r} is not bound to a network: install the fault with "
                                "network.add_fault or path.add_fault")
-        return (src if self.field == "src" else dst) in self.addrs
+        host = self.network.hosts.get(self.host_name or "")
+        if host is None:
+            raise KeyError(f"{self!r}: the network has no host named {self.host_name!r}")
+        self.addrs = frozenset(host.addresses)
+        return self.addrs
+
+    def __call__(self, src: str, dst: str, seg: Segment) -> bool:
+        addrs = self.addrs if self.addrs is not None else self._resolve()
+        return (src if self.field == "src" else dst) in addrs
 
     def __repr__(self) -> str:
         return self.label
@@ -204,12 +213,12 @@ def to_host(host: Host[Any] | str) -> Match:
 
 def from_addr(*addrs: str) -> Match:
     """Sent from one of these addresses."""
-    return _Addr("src", f"from_addr{addrs!r}", addrs, None)
+    return _Addr("src", f"from_addr({', '.join(map(repr, addrs))})", addrs, None)
 
 
 def to_addr(*addrs: str) -> Match:
     """Sent to one of these addresses."""
-    return _Addr("dst", f"to_addr{addrs!r}", addrs, None)
+    return _Addr("dst", f"to_addr({', '.join(map(repr, addrs))})", addrs, None)
 
 
 class _Port(Match):
