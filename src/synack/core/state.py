@@ -33,6 +33,11 @@ class State(enum.Enum):
         return "SYN-RCVD" if self is State.SYN_RECEIVED else self.value
 
 
+# Members are singletons, so identity is a valid hash; it is computed in C, where
+# Enum's own __hash__ (hash of the name) is a Python call on every set or dict
+# lookup of a state on the per-segment path.
+State.__hash__ = object.__hash__  # type: ignore[method-assign]
+
 S = State
 
 #: Legal (from, to) edges, each with the RFC 9293 reason it exists.

@@ -1,0 +1,181 @@
+"""synack's benchmarks: prints a table and writes bench/results.json (a flat object).
+
+    python bench/run.py [--quick]
+
+Each figure is measured in this process with ``time.process_time`` (CPU seconds)
+or ``tracemalloc`` (bytes); nothing here sends a packet anywhere but between
+in-process endpoints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from synack.core.config import Config, ms, seconds
+from synack.core.connection import Connection
+from synack.core.endpoint import Endpoint
+from synack.core.events import AcceptReady, Closed, Connected, Event, PeerClosed, Readable
+from synack.core.listener import Listener
+from synack.core.state import State
+from synack.core.wire import SYN, Options, Segment
+from synack.sim import Host, Network
+
+RESULTS = Path(__file__).with_name("results.json")
+REQUEST = b"G" * 100
+REPLY = b"R" * 100
+
+
+def sim_lifecycles(n: int) -> tuple[float, dict[str, Any]]:
+    """Full lifecycles through the simulator: handshake, 100 B request, 100 B reply,
+    four-way close, TIME-WAIT expiry; zero-loss 1 ms link; a new connection every
+    200 µs of virtual time, so many overlap."""
+    net = Network(seed=7)
+    client = net.add_host("client", ["10.0.0.1"])
+    server = net.add_host("server", ["10.0.0.2"])
+    net.connect(client, server, delay=ms(1))
+    listener = server.endpoint.listen(80, backlog=4096)
+    done = [0]
+    sep, cep = server.endpoint, client.endpoint
+
+    def on_server(ev: Event) -> None:
+        if isinstance(ev, AcceptReady):
+            while listener.accept() is not None:
+                pass
+        elif isinstance(ev, Readable):
+            conn = ev.conn
+            if conn.read():
+                conn.send(REPLY)
+        elif isinstance(ev, PeerClosed):
+            ev.conn.close(net.now)
+
+    def on_client(ev: Event) -> None:
+        if isinstance(ev, Connected):
+            ev.conn.send(REQUEST)
+        elif isinstance(ev, Readable):
+            if len(ev.conn.read()) and True:
+                ev.conn.close(net.now)
+        elif isinstance(ev, Closed) and ev.conn.local_port:
+            done[0] += 1
+
+    server.on_event(on_server)
+    client.on_event(on_client)
+
+    def start(i: int) -> None:
+        cep.connect("10.0.0.2", 80, net.now)
+        client.service()
+
+    for i in range(n):
+        net.at(i * 200, start, i)
+    gc.collect()
+    t0 = time.process_time()
+    net.run_until_idle(max_events=100 * n + 1000)
+    cpu = time.process_time() - t0
+    if done[0] != n:
+        raise AssertionError(f"only {done[0]} of {n} lifecycles completed")
+    del sep
+    return n / cpu, {"lifecycles": n, "cpu_s": round(cpu, 3)}
+
+
+def _pump(a: Endpoint, b: Endpoint, now: int, rounds: int = 50) -> None:
+    for _ in range(rounds):
+        moved = False
+        for x, y in ((a, b), (b, a)):
+            for p in x.packets_to_send(now):
+                y.receive_segment(p.seg, p.src, p.dst, now)
+                moved = True
+        if not moved:
+            return
+    raise AssertionError("pump did not settle")
+
+
+def bytes_per_established(n: int) -> tuple[float, dict[str, Any]]:
+    """tracemalloc growth per TCB with ``n`` idle established connections open
+    (2n TCBs: each connection has one on each side)."""
+    cfg = Config(ephemeral_low=1024, ephemeral_high=65535)
+    client = Endpoint(["10.0.0.1"], cfg, secret=b"c")
+    server = Endpoint(["10.0.0.2"], cfg, secret=b"s")
+    listener = server.listen(80, backlog=n + 1)
+    _pump(client, server, 0)
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    conns: list[Connection] = []
+    for _ in range(n):
+        conns.append(client.connect("10.0.0.2", 80, 0))
+        _pump(client, server, 0)
+    accepted = [c for c in iter(listener.accept, None)]
+    while client.next_event() is not None or server.next_event() is not None:
+        pass
+    gc.collect()
+    used = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    assert len(accepted) == n and all(c.state is State.ESTABLISHED for c in conns)
+    return used / (2 * n), {"connections": n, "tcbs": 2 * n, "bytes_total": used}
+
+
+def bytes_per_half_open(n: int, syncookies: int) -> tuple[float, dict[str, Any]]:
+    """tracemalloc growth per SYN from ``n`` distinct sources that never answer."""
+    cfg = Config(max_syn_backlog=n + 1, syncookies=syncookies)
+    server = Endpoint(["10.0.0.2"], cfg, secret=b"s")
+    listener: Listener = server.listen(80, backlog=128)
+    syns = [(Segment(10000 + i % 50000, 80, i * 7919, 0, SYN, 64240,
+                     Options(mss=1460, wscale=7, sack_permitted=True)),
+             f"198.18.{(i >> 8) & 255}.{i & 255}") for i in range(n)]
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    for seg, src in syns:
+        server.receive_segment(seg, src, "10.0.0.2", 0)
+        server.packets_to_send(0)
+    gc.collect()
+    used = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    expect = 0 if syncookies == 2 else n
+    assert listener.syn_queue_len == expect, listener.syn_queue_len
+    return used / n, {"syns": n, "syn_queue": listener.syn_queue_len, "bytes_total": used}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="smaller runs (for a smoke test)")
+    args = ap.parse_args(argv)
+    k = 10 if args.quick else 1
+    benches: list[tuple[str, str, str, Callable[[], tuple[float, dict[str, Any]]], str]] = [
+        ("sim_lifecycles_per_cpu_s", "lifecycles / CPU-s", ">= 10000",
+         lambda: sim_lifecycles(20_000 // k), "ge:10000"),
+        ("bytes_per_established", "bytes / idle TCB", "<= 2048",
+         lambda: bytes_per_established(10_000 // k), "le:2048"),
+        ("bytes_per_half_open", "bytes / half-open", "<= 512",
+         lambda: bytes_per_half_open(10_000 // k, 0), "le:512"),
+        ("bytes_per_half_open_cookies", "bytes / SYN (cookies)", "<= 512",
+         lambda: bytes_per_half_open(10_000 // k, 2), "le:512"),
+    ]
+    results: dict[str, float] = {}
+    rows = []
+    for key, unit, target, fn, rule in benches:
+        value, detail = fn()
+        results[key] = round(value, 1)
+        op, limit = rule.split(":")
+        ok = value >= float(limit) if op == "ge" else value <= float(limit)
+        rows.append((key, f"{value:,.1f}", unit, target, "yes" if ok else "NO", json.dumps(detail)))
+    width = [max(len(r[i]) for r in rows + [("benchmark", "value", "unit", "target", "met", "detail")])
+             for i in range(6)]
+    header = ("benchmark", "value", "unit", "target", "met", "detail")
+    for r in [header, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(r, width, strict=True)))
+    if not args.quick:
+        RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        print(f"\nwritten {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
