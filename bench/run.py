@@ -19,14 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from synack.core.config import Config, ms, seconds
+from synack.core.config import Config, ms
 from synack.core.connection import Connection
 from synack.core.endpoint import Endpoint
 from synack.core.events import AcceptReady, Closed, Connected, Event, PeerClosed, Readable
 from synack.core.listener import Listener
 from synack.core.state import State
 from synack.core.wire import SYN, Options, Segment
-from synack.sim import Host, Network
+from synack.sim import Network
 
 RESULTS = Path(__file__).with_name("results.json")
 REQUEST = b"G" * 100
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         op, limit = rule.split(":")
         ok = value >= float(limit) if op == "ge" else value <= float(limit)
         rows.append((key, f"{value:,.1f}", unit, target, "yes" if ok else "NO", json.dumps(detail)))
-    width = [max(len(r[i]) for r in rows + [("benchmark", "value", "unit", "target", "met", "detail")])
+    width = [max(len(r[i]) for r in [*rows, ("benchmark", "value", "unit", "target", "met", "detail")])
              for i in range(6)]
     header = ("benchmark", "value", "unit", "target", "met", "detail")
     for r in [header, *rows]:
