@@ -59,7 +59,7 @@ EventCallback = Callable[[Event], object]
 class Host(Generic[E]):
     """A named machine with addresses and an endpoint, attached to a :class:`Network`."""
 
-    __slots__ = ("_callbacks", "_counter", "_heap", "_routes", "_sched", "_tracer", "_wake_at",
+    __slots__ = ("_busy", "_callbacks", "_counter", "_heap", "_routes", "_sched", "_tracer", "_wake_at",
                  "addresses", "endpoint", "name", "network")
 
     def __init__(self, network: Network, name: str, addresses: Sequence[str], endpoint: E,
@@ -75,6 +75,7 @@ class Host(Generic[E]):
         self._callbacks: list[EventCallback] = []
         self._routes: dict[str, Path] = {}
         self._wake_at: int | None = None
+        self._busy = False
 
     # -- the driver loop -------------------------------------------------------------
     @property
@@ -109,23 +110,38 @@ class Host(Generic[E]):
             heapq.heappush(self._heap, (due, next(self._counter), self._on_timer, due))
 
     def service(self) -> None:
-        """Drain packets and events, then re-arm the wake-up (after any input)."""
+        """Drain packets and events, then re-arm the wake-up (after any input).
+
+        A call from inside an event callback (an application helper) returns at once:
+        the running loop drains again after the callbacks, at the same instant.
+        """
+        if self._busy:
+            return
         ep = self.endpoint
         now = self._sched.now
+        routes = self._routes
         while True:
             pkts = ep.packets_to_send(now)
             if pkts:
-                egress = self._egress
+                hooked = self.network._egress_hooked
                 for pkt in pkts:
-                    egress(pkt, now)
+                    path = routes.get(pkt[1])
+                    if path is None or hooked:
+                        self._egress(pkt, now)
+                    else:
+                        path.transmit(pkt, now)
             ev = ep.next_event()
             if ev is None:
                 break
-            callbacks = self._callbacks
-            while ev is not None:
-                for cb in callbacks:
-                    cb(ev)
-                ev = ep.next_event()
+            self._busy = True
+            try:
+                callbacks = self._callbacks
+                while ev is not None:
+                    for cb in callbacks:
+                        cb(ev)
+                    ev = ep.next_event()
+            finally:
+                self._busy = False
         due = ep.next_timeout()
         if due is not None:
             wake = self._wake_at

@@ -95,7 +95,6 @@ class PathStats:
     """What a path did to the packets put on it."""
 
     sent: int = 0
-    delivered: int = 0
     fault_drops: int = 0
     mtu_drops: int = 0
     queue_drops: int = 0
@@ -110,6 +109,11 @@ class PathStats:
     def dropped(self) -> int:
         return self.fault_drops + self.mtu_drops + self.queue_drops + self.lost
 
+    @property
+    def delivered(self) -> int:
+        """Packets scheduled for arrival (copies not counted; corrupted ones are)."""
+        return self.sent - self.dropped
+
 
 _HUGE: Final = 1 << 62
 
@@ -118,7 +122,7 @@ class Path:
     """One direction of a link: from ``src`` host to ``dst`` host."""
 
     __slots__ = ("_backlog", "_bandwidth", "_busy_until", "_corrupt", "_counter", "_delay", "_dup",
-                 "_heap", "_jitter", "_last_arrival", "_loss", "_mtu", "_qlimit", "_reorder",
+                 "_heap", "_jitter", "_last_arrival", "_loss", "_mtu", "_plain", "_qlimit", "_reorder",
                  "_reorder_delay", "_tracer", "dst", "faults", "name", "network", "params", "rng",
                  "src", "stats")
 
@@ -156,6 +160,8 @@ class Path:
         self._reorder = p.reorder
         self._reorder_delay = p.reorder_delay
         self._corrupt = p.corrupt
+        self._plain = not (p.jitter or p.bandwidth or p.mtu or p.loss or p.duplicate or p.reorder
+                           or p.corrupt)
 
     def add_fault(self, fault: Fault) -> Fault:
         """Apply ``fault`` to the packets on this path (in the order faults were added)."""
@@ -172,6 +178,13 @@ class Path:
         """Put ``pkt`` on the path at ``now``: schedule its arrival, or drop it."""
         stats = self.stats
         stats.sent += 1
+        if self._plain and not self.faults:
+            arrival = now + self._delay
+            if arrival < self._last_arrival:
+                arrival = self._last_arrival
+            self._last_arrival = arrival
+            heapq.heappush(self._heap, (arrival, next(self._counter), self.dst._deliver, pkt))
+            return
         extra = 0
         copies: list[int] | None = None
         if self.faults:
@@ -248,10 +261,8 @@ class Path:
                 for after in copies:
                     stats.duplicated += 1
                     heapq.heappush(heap, (arrival + after, next(counter), dst_host._deliver_raw, raw))
-            stats.delivered += 1
             return
         heapq.heappush(heap, (arrival, next(counter), dst_host._deliver, pkt))
-        stats.delivered += 1
         if self._dup and rng.random() < self._dup:
             stats.duplicated += 1
             heapq.heappush(heap, (arrival, next(counter), dst_host._deliver, pkt))

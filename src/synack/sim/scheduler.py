@@ -122,18 +122,18 @@ class Scheduler:
         n = 0
         try:
             while heap:
-                entry = heap[0]
-                t = entry[0]
-                if t > limit:
-                    break
-                if n >= max_events:
+                entry = pop(heap)
+                t, _, fn, arg = entry
+                if t > limit or n >= max_events:
+                    heapq.heappush(heap, entry)  # same (t, order): it keeps its place
+                    if t > limit:
+                        break
                     raise EventLimitExceeded(
                         f"{max_events} events ran without the simulation settling (now={self.now} µs, "
                         f"next at {t} µs, {len(heap)} pending): a runaway loop, or raise max_events")
-                pop(heap)
                 self.now = t
                 n += 1
-                entry[2](entry[3])
+                fn(arg)
         finally:
             self.events_run += n
         if until is not None:
