@@ -1,0 +1,206 @@
+"""The ``synack`` command: the tour of the seed's scenarios, and one scenario at a time.
+
+    synack tour [--lang en|zh] [--seed N]
+    synack scenario list [--lang en|zh]
+    synack scenario run NAME [--seed N] [--lang en|zh] [--pcap FILE] [--json FILE]
+                             [--netstat-at T] [--relative-seq]
+
+Bad arguments or unwritable files print one line, ``synack: error: ...``, and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, NoReturn
+
+from rich.console import Console, Group
+from rich.padding import Padding
+from rich.panel import Panel
+from rich.rule import Rule
+from rich.text import Text as RichText
+
+from synack import __version__
+from synack.scenarios import LANGS, TOUR, Lang, Run, Scenario, get
+from synack.views.jsonl import record_to_dict
+from synack.views.ladder import render_ladder
+from synack.views.netstat import render_netstat
+from synack.views.pcap import write_pcap
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem with what the user asked for: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"synack: error: {message} (see 'synack --help')\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|ms|us|µs)?\s*$")
+
+
+def parse_duration(text: str) -> int:
+    """``"2.5"``/``"2.5s"`` → 2_500_000 µs; ``"500ms"``, ``"100us"`` likewise."""
+    m = _DURATION.match(text)
+    if m is None:
+        raise argparse.ArgumentTypeError(f"not a time: {text!r} (use e.g. 2.5, 2.5s, 500ms)")
+    value = float(m.group(1))
+    unit = m.group(2) or "s"
+    scale = {"s": 1_000_000, "ms": 1_000, "us": 1, "µs": 1}[unit]
+    return round(value * scale)
+
+
+def parse_seed(text: str) -> int:
+    try:
+        seed = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a seed: {text!r} (a whole number >= 0)") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"not a seed: {text!r} (a whole number >= 0)")
+    return seed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="synack", description="TCP's handshake and close, run, drawn and explained.")
+    p.add_argument("--version", action="version", version=f"synack {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    tour = sub.add_parser("tour", help="every scenario of the seed, in its order")
+    tour.add_argument("--lang", choices=LANGS, default="en")
+    tour.add_argument("--seed", type=parse_seed, default=1)
+    tour.add_argument("--relative-seq", action="store_true",
+                      help="show sequence numbers relative to each side's ISN")
+
+    scen = sub.add_parser("scenario", help="list or run scenarios")
+    ssub = scen.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    lst = ssub.add_parser("list", help="the scenarios and what they show")
+    lst.add_argument("--lang", choices=LANGS, default="en")
+    run = ssub.add_parser("run", help="run one scenario")
+    run.add_argument("name", help="a scenario name (see 'synack scenario list')")
+    run.add_argument("--seed", type=parse_seed, default=1, help="master seed of the simulation (default 1)")
+    run.add_argument("--lang", choices=LANGS, default="en")
+    run.add_argument("--pcap", metavar="FILE", help="write the packets as pcap (one file per run)")
+    run.add_argument("--json", metavar="FILE", help="write the trace as JSON Lines")
+    run.add_argument("--netstat-at", metavar="T", type=parse_duration,
+                     help="show every host's connection table at virtual time T (e.g. 2.5s)")
+    run.add_argument("--relative-seq", action="store_true",
+                     help="show sequence numbers relative to each side's ISN")
+    return p
+
+
+def _scenario(name: str) -> Scenario:
+    try:
+        return get(name)
+    except KeyError:
+        raise CliError(f"unknown scenario {name!r} (known: {', '.join(TOUR)})") from None
+
+
+def _open_for_writing(path: str) -> IO[str]:
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _pcap_paths(path: str, runs: int) -> list[str]:
+    if runs == 1:
+        return [path]
+    p = Path(path)
+    suffix = p.suffix or ".pcap"
+    return [str(p.with_name(f"{p.stem}-run{i + 1}{suffix}")) for i in range(runs)]
+
+
+def render_scenario(console: Console, scenario: Scenario, runs: Sequence[Run], lang: Lang, *,
+                    relative_seq: bool = False, index: int | None = None) -> None:
+    heading = scenario.title(lang)
+    if index is not None:
+        heading = f"{index}. {heading}"
+    console.print(Rule(RichText(f"{heading}  [{scenario.name}]", style="bold")))
+    console.print(RichText(("出处" if lang == "zh" else "Seed section") + f": {scenario.section}",
+                           style="dim"))
+    console.print(Padding(RichText(scenario.explanation(lang)), (0, 0, 1, 2)))
+    for n, run in enumerate(runs, 1):
+        label = run.label(lang)
+        title = f"{label}" if len(runs) == 1 else f"({n}/{len(runs)}) {label}"
+        ladder = render_ladder(run.records, run.left, run.right, title=title,
+                               width=min(console.width - 4, 120),
+                               relative_seq=relative_seq, max_rows=run.max_rows)
+        parts: list[object] = [ladder]
+        if run.facts:
+            parts.append(RichText("\n".join("→ " + f(lang) for f in run.facts), style="bold cyan"))
+        console.print(Panel(Group(*parts), border_style="dim"))  # type: ignore[arg-type]
+        if run.netstat_time is not None:
+            for host, rows in run.netstat.items():
+                console.print(render_netstat(rows, run.netstat_time, host=host))
+
+
+def cmd_tour(args: argparse.Namespace, console: Console) -> int:
+    for i, name in enumerate(TOUR, 1):
+        scenario = _scenario(name)
+        runs = scenario.run(args.seed)
+        render_scenario(console, scenario, runs, args.lang, relative_seq=args.relative_seq, index=i)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    for name in TOUR:
+        scenario = _scenario(name)
+        console.print(RichText.assemble((f"{name:<26}", "bold"), scenario.title(args.lang),
+                                        (f"  ({scenario.section})", "dim")))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    scenario = _scenario(args.name)
+    # Open outputs first, so a bad path fails before the work is done.
+    json_out = _open_for_writing(args.json) if args.json else None
+    try:
+        runs = scenario.run(args.seed, netstat_at=args.netstat_at, capture=bool(args.pcap))
+        render_scenario(console, scenario, runs, args.lang, relative_seq=args.relative_seq)
+        if json_out is not None:
+            for n, run in enumerate(runs, 1):
+                for rec in run.records:
+                    row = record_to_dict(rec)
+                    if len(runs) > 1:
+                        row["run"] = n
+                    json_out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+            console.print(RichText(f"trace written to {args.json}", style="dim"))
+        if args.pcap:
+            for path, run in zip(_pcap_paths(args.pcap, len(runs)), runs, strict=True):
+                try:
+                    write_pcap(path, run.packets)
+                except OSError as exc:
+                    raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+                console.print(RichText(f"pcap written to {path} ({len(run.packets)} packets)", style="dim"))
+    finally:
+        if json_out is not None:
+            json_out.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(highlight=False)
+    try:
+        if args.command == "tour":
+            return cmd_tour(args, console)
+        if args.action == "list":
+            return cmd_list(args, console)
+        return cmd_run(args, console)
+    except CliError as exc:
+        sys.stderr.write(f"synack: error: {exc}\n")
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
