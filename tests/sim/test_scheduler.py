@@ -111,3 +111,18 @@ def test_rng_streams_are_stable_and_independent() -> None:
     assert derive_seed(1, "path:a->b") != derive_seed(2, "path:a->b")
     assert derive_seed(1, "path:a->b") != derive_seed(1, "path:b->a")
     assert make_rng(7, "x").random() == make_rng(7, "x").random()
+
+
+def test_a_failing_run_reports_its_seed() -> None:
+    from synack.sim import Network
+
+    net = Network(seed=1234)
+
+    def boom() -> None:
+        raise ZeroDivisionError("bug")
+
+    net.at(77, boom)
+    with pytest.raises(ZeroDivisionError) as info:
+        net.run()
+    assert "seed=1234, at t=77 µs" in "".join(info.value.__notes__)
+    assert "seed=1234" in repr(net)

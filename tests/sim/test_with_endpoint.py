@@ -162,3 +162,17 @@ def test_syn_flood_fills_the_syn_queue_and_replies_go_nowhere() -> None:
     assert conn.state is State.SYN_SENT
     assert all(r.seg is not None and r.seg.flags & ACK for r in net.trace
                if isinstance(r, SegmentRecord) and r.reason == "no-route")
+
+
+def test_ipv6_handshake_and_tap_bytes() -> None:
+    net = Network(seed=2, trace=True)
+    c = net.add_host("client", ["fd00::1"])
+    s = net.add_host("server", ["fd00::2"])
+    net.connect(c, s, delay=ms(1))
+    captured: list[bytes] = []
+    net.add_tap(lambda t, data: captured.append(data))
+    s.listen(443)
+    conn = c.connect("fd00::2", 443)
+    net.run(until=ms(10))
+    assert conn.state is State.ESTABLISHED
+    assert [d[0] >> 4 for d in captured] == [6, 6, 6]
