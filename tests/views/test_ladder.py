@@ -250,6 +250,46 @@ def test_notes_during_a_flight_do_not_split_it() -> None:
     assert lines[row].endswith("▶│") and "arrives" not in "\n".join(lines)
 
 
+def test_retransmission_overtaking_a_held_original_pairs_by_delay() -> None:
+    syn = seg("client", SYN, X)
+    recs: list[TraceRecord] = [
+        SegmentRecord(0, "client", "send", C, S, syn),                  # held for 5 s
+        SegmentRecord(1_000 * MS, "client", "send", C, S, syn),         # the RTO's copy
+        SegmentRecord(1_010 * MS, "server", "recv", C, S, syn),
+        state(1_010 * MS, "server", State.LISTEN, State.SYN_RECEIVED),
+        SegmentRecord(5_000 * MS, "server", "recv", C, S, syn),
+    ]
+    lines = ladder(recs)
+    original = find(lines, "SYN seq=1000")
+    assert at(lines[original], "0.000s") and "⇢ arrives 5.000s" in lines[original]
+    copy = find(lines, "SYN seq=1000", original + 1)
+    assert at(lines[copy], "1.000s") and lines[copy].endswith("▶│")
+    late = find(lines, "SYN seq=1000", copy + 1)
+    assert at(lines[late], "5.000s") and "sent 0.000s" in lines[late]
+
+
+def test_duplicate_acks_pair_in_order() -> None:
+    dup = seg("server", ACK, Y + 1, X + 1)
+    recs = handshake()   # the server→client delay is known: 10 ms
+    for i in range(3):
+        recs += flight(100 * MS + i * MS, "server", dup)
+    recs.append(state(110 * MS + 500, "client", State.ESTABLISHED, State.CLOSE_WAIT))
+    lines = ladder(recs)
+    first = find(lines, "ACK seq=5001", find(lines, "0.100000s"))
+    assert lines[first].lstrip().startswith("0.100000s") and "arrives" not in lines[first]
+    second = find(lines, "ACK seq=5001", first + 1)
+    assert "arrives 0.111000s" in lines[second]   # it was in flight when CLOSE-WAIT came
+
+
+def test_options_can_be_left_out() -> None:
+    text = "\n".join(ladder(handshake(), show_options=False))
+    assert "mss" not in text and "SYN,ACK seq=5000" in text
+
+
+def test_no_records_still_draws_the_header() -> None:
+    assert ladder([])[0].split() == ["client", "server"]
+
+
 def test_duplicate_arrival_comes_from_the_edge() -> None:
     s = seg("client", ACK, X + 1, Y + 1)
     recs: list[TraceRecord] = [*flight(0, "client", s), SegmentRecord(15 * MS, "server", "recv", C, S, s)]

@@ -156,15 +156,17 @@ class _Ladder:
     """Builds the rows in one pass over the records, then draws them."""
 
     def __init__(self, records: Sequence[TraceRecord], left: str, right: str, *, width: int,
-                 relative_seq: bool) -> None:
+                 relative_seq: bool, show_options: bool) -> None:
         self.left, self.right = left, right
         self.relative_seq = relative_seq
+        self.show_options = show_options
         self.rows: list[_Row] = []
         self.addrs: dict[str, dict[str, None]] = {left: {}, right: {}}  # ordered sets
         self.ports: dict[str, dict[int, None]] = {left: {}, right: {}}
         self.initial: dict[str, State] = {}
         self.state_times: dict[str, list[int]] = {left: [], right: []}
-        self.pending: dict[Key, deque[_Arrow]] = {}
+        self.pending: dict[Key, list[_Arrow]] = {}   # open flights by segment
+        self.delays: dict[tuple[str, str], int] = {}   # last one-way delay by path
         self.by_path: dict[tuple[str, str], deque[_Arrow]] = {}
         self.last_recv: dict[tuple[str, Key], tuple[int, _Arrow]] = {}
         self.sent_keys: set[Key] = set()
@@ -311,7 +313,7 @@ class _Ladder:
         if seg.payload:
             parts.append(f"len={len(seg.payload)}")
         short = " ".join(parts)
-        opts = seg.options.describe()
+        opts = seg.options.describe() if self.show_options else []
         return (f"{short} win={seg.window}", short, f"<{','.join(opts)}>" if opts else "",
                 _flag_style(flags), names)
 
@@ -323,10 +325,38 @@ class _Ladder:
                 return a
         return None
 
-    def _take_for(self, key: Key) -> _Arrow | None:
+    def _take_for(self, key: Key, t_us: int, *, received: bool) -> _Arrow | None:
+        """The flight a receive (or a drop) of ``key`` at ``t_us`` ends.
+
+        Identical segments can be in flight together (a retransmission and its
+        original, duplicate ACKs).  A receive takes the one whose flight time is
+        nearest the path's last seen delay (or the reverse path's); with none seen, or
+        for a drop, the
+        latest sent (the network loses or overtakes the older one, as a retransmission
+        overtakes a held original).  Malformed records (no segment) go first in,
+        first out by path.
+        """
         if key[2] is None:
             return self._take(self.by_path.get((key[0], key[1])))
-        return self._take(self.pending.get(key))
+        cands = self.pending.get(key)
+        if not cands:
+            return None
+        open_ = [a for a in cands if a.open]
+        if len(open_) != len(cands):
+            cands[:] = open_
+        if not open_:
+            return None
+        best = len(open_) - 1
+        delay = None
+        if received:
+            delay = self.delays.get((key[0], key[1]), self.delays.get((key[1], key[0])))
+        if delay is not None and len(open_) > 1:
+            best = min(range(len(open_)), key=lambda i: abs(t_us - open_[i].t_us - delay))
+        a = open_[best]
+        del cands[best]
+        if received:
+            self.delays[(key[0], key[1])] = t_us - a.t_us
+        return a
 
     def _segment(self, rec: SegmentRecord) -> None:
         host = rec.host
@@ -343,7 +373,8 @@ class _Ladder:
             if known:
                 self._refuse(rec, key)
         else:
-            a = self._take_for(key)   # lost in the network: the record may be the link's
+            # Lost in the network: the record may be the link's.
+            a = self._take_for(key, rec.t_us, received=False)
             if a is not None:
                 a.open = False
                 a.lost = True
@@ -358,14 +389,14 @@ class _Ladder:
         self._row(rec.t_us, "A").arrow = a
         self.flights.append(a)
         if key[2] is not None:
-            self.pending.setdefault(key, deque()).append(a)
+            self.pending.setdefault(key, []).append(a)
             self.sent_keys.add(key)
         self.by_path.setdefault((rec.src, rec.dst), deque()).append(a)
 
     def _receive(self, rec: SegmentRecord, key: Key) -> _Arrow:
         """Match a received segment to its flight, or draw it in from the edge."""
         host, t = rec.host, rec.t_us
-        a = self._take_for(key)
+        a = self._take_for(key, t, received=True)
         if a is None:
             target = self._arrow(t, host == self.right, rec.src, rec.dst, key[2], kind="edge",
                                  peer=rec.src, dup=key in self.sent_keys)
@@ -494,10 +525,10 @@ class _Ladder:
         elif a.lost and (a.reason or a.peer):
             fate = ", ".join(x for x in (f"to {a.peer}" if a.peer else "", a.reason or "") if x)
         fate = _fit(fate, mid)
-        if a.rightwards:   # under the arrow's end, or flush with the lifeline
-            fate_col = min(end_col, mid - cell_len(fate))
+        if a.rightwards:   # under the arrow's end, or a space short of the lifeline
+            fate_col = max(0, min(end_col, mid - 1 - cell_len(fate)))
         else:
-            fate_col = max(0, min(end_col + cell_len(end), mid) - cell_len(fate))
+            fate_col = max(min(1, mid - cell_len(fate)), end_col + cell_len(end) - cell_len(fate))
         if opts and fate:
             o_lo, o_hi = label_col, label_col + cell_len(opts)
             f_lo, f_hi = fate_col, fate_col + cell_len(fate)
@@ -595,26 +626,29 @@ class _Ladder:
 
 
 def render_ladder(records: Sequence[TraceRecord], left: str, right: str, *, title: str | None = None,
-                  width: int = 100, relative_seq: bool = False, max_rows: int | None = None) -> Text:
+                  width: int = 100, relative_seq: bool = False, max_rows: int | None = None,
+                  show_options: bool = True) -> Text:
     """The ladder diagram of ``records`` between hosts ``left`` and ``right`` (host
     names as in the records' ``host`` field), as a rich :class:`~rich.text.Text`.
 
     ``width`` is the total width in cells (the middle shrinks to fit, down to a
     minimum).  ``relative_seq`` shows seq/ack relative to each side's ISN, as
     Wireshark does.  ``max_rows`` keeps the first and last rows and replaces the rest
-    with one "… N rows …" line.
+    with one "… N rows …" line.  ``show_options=False`` leaves out the line of TCP
+    options under each segment that carries some (compact ladders of floods).
     """
-    ladder = _Ladder(records, left, right, width=width, relative_seq=relative_seq)
+    ladder = _Ladder(records, left, right, width=width, relative_seq=relative_seq,
+                     show_options=show_options)
     return ladder.render(title, max_rows)
 
 
 def ladder_text(records: Sequence[TraceRecord], left: str, right: str, *, title: str | None = None,
                 width: int = 100, relative_seq: bool = False, max_rows: int | None = None,
-                color: bool = False) -> str:
+                show_options: bool = True, color: bool = False) -> str:
     """:func:`render_ladder` as a string: plain text (trailing spaces removed), or
     with ANSI colours when ``color`` is true."""
     text = render_ladder(records, left, right, title=title, width=width, relative_seq=relative_seq,
-                         max_rows=max_rows)
+                         max_rows=max_rows, show_options=show_options)
     if not color:
         return "\n".join(line.rstrip() for line in text.plain.split("\n")) + "\n"
     buf = io.StringIO()
