@@ -8,12 +8,17 @@ refused reaches the lifeline and says ``dropped: <reason>``.  State changes stan
 beside the lifeline of the host that changed, application calls and timers are notes
 next to its lifeline::
 
-              client                                       server
-          10.0.0.1:40000                                 10.0.0.2:80
-      CLOSED │                                             │ LISTEN
-  0.000s     │ app: connect()                              │
-    SYN-SENT ├─── SYN seq=0 win=64240 ────────────────────▶│
-  0.010s     │◀─── SYN,ACK seq=0 ack=1 win=65160 ──────────┤ SYN-RCVD
+                     client                                         server
+                 192.0.2.1:48995                                 192.0.2.2:80
+                 CLOSED │                                              │ LISTEN
+    0.000s              │                 app: listen(80, backlog=128) │
+    0.100s     SYN-SENT │ app: connect(192.0.2.2:80)                   │
+                        ├─── SYN seq=0 win=65535 ─────────────────────▶│
+                        │    <mss 1460,sackOK,wscale 7>                │
+    0.110s              │◀─────────── SYN,ACK seq=0 ack=1 win=65535 ───┤ SYN-RCVD
+                        │             <mss 1460,sackOK,wscale 7>       │
+    0.120s  ESTABLISHED ├─── ACK seq=1 ack=1 win=511 ─────────────────▶│
+    0.130s              │                                app: accept() │ ESTABLISHED
 
 A segment that stays in flight while its receiver changes state (a delayed
 duplicate, an old segment of a previous connection) is drawn twice: a dashed
@@ -112,6 +117,11 @@ class _Row:
     arrow: _Arrow | None = None
 
 
+def _refused(reason: str | None) -> bool:
+    """A drop reason of the receiving stack (``"out-of-window"``), not the network's."""
+    return reason is not None and reason.split(":", 1)[0].strip() in _STACK_REASONS
+
+
 def _split_endpoint(ep: str) -> str:
     """The address part of ``"10.0.0.1:80"`` or ``"[fd00::1]:80"``."""
     if ep.startswith("["):
@@ -200,7 +210,7 @@ class _Ladder:
                     if rec.seg is not None:
                         self.ports[host].setdefault(rec.seg.src_port)
                         conns.add(frozenset({(rec.src, rec.seg.src_port), (rec.dst, rec.seg.dst_port)}))
-                else:
+                elif rec.event == "recv" or _refused(rec.reason):   # not the link's drops
                     self.addrs[host].setdefault(rec.dst)
                     if rec.seg is not None:
                         conns.add(frozenset({(rec.src, rec.seg.src_port), (rec.dst, rec.seg.dst_port)}))
@@ -369,7 +379,7 @@ class _Ladder:
         elif rec.event == "recv":
             if known:
                 self._receive(rec, key)
-        elif (rec.reason or "").split(":", 1)[0].strip() in _STACK_REASONS:
+        elif _refused(rec.reason):
             if known:
                 self._refuse(rec, key)
         else:
