@@ -67,7 +67,8 @@ class Config:
     #: net.ipv4.tcp_challenge_ack_limit is INT_MAX in current kernels).
     challenge_ack_limit: int | None = None
     # -- listeners (Linux: net/ipv4/tcp_input.c tcp_conn_request) --------------------
-    #: Bound of each listener's SYN queue (tcp_max_syn_backlog; Linux's floor is 128).
+    #: Bound of each listener's SYN queue (tcp_max_syn_backlog; Linux's floor is 128);
+    #: the listen backlog bounds it too (``Listener.syn_queue_limit``).
     max_syn_backlog: int = 128
     #: 0 off, 1 only when a SYN queue overflows, 2 always (tcp_syncookies, default 1).
     syncookies: int = 1

@@ -1,7 +1,8 @@
 """A listening socket and its two queues, modelled on Linux.
 
 - The **SYN queue** holds half-open connections as small :class:`HalfOpen` records
-  (Linux's ``request_sock``), bounded by ``Config.max_syn_backlog``.  Each one
+  (Linux's ``request_sock``), bounded by the listen backlog and
+  ``Config.max_syn_backlog`` (:attr:`Listener.syn_queue_limit`).  Each one
   retransmits its SYN-ACK with exponential backoff (1, 2, 4, 8, 16 s ...) up to
   ``Config.synack_retries`` times, then is dropped.
 - The **accept queue** holds connections whose handshake completed, until the
@@ -84,6 +85,13 @@ class Listener:
         return len(self.syn_queue)
 
     @property
+    def syn_queue_limit(self) -> int:
+        """When the SYN queue counts as full.  Linux (since 4.4) bounds it by the listen
+        backlog (``inet_csk_reqsk_queue_is_full``: length >= ``sk_max_ack_backlog``);
+        older kernels by min(backlog, tcp_max_syn_backlog): the smaller of the two."""
+        return min(self.backlog, self.config.max_syn_backlog)
+
+    @property
     def accept_queue_len(self) -> int:
         return len(self.accept_queue)
 
@@ -158,7 +166,7 @@ class Listener:
             stats.drop(DropReason.ACCEPT_QUEUE_FULL)
             return
         cfg = self.config
-        if cfg.syncookies == 2 or len(self.syn_queue) >= cfg.max_syn_backlog:
+        if cfg.syncookies == 2 or len(self.syn_queue) >= self.syn_queue_limit:
             if cfg.syncookies:
                 self._last_overflow = now
                 self._send_cookie(seg, src, dst, now)
@@ -297,7 +305,7 @@ class Listener:
                                       endpoint_str(half.remote_addr, half.remote_port),
                                       State.SYN_RECEIVED, State.CLOSED))
                 ep.tracer(NoteRecord(now, ep.name, f"SYN queue {len(self.syn_queue)}"
-                                     f"/{self.config.max_syn_backlog}",
+                                     f"/{self.syn_queue_limit}",
                                      endpoint_str(half.local_addr, self.port),
                                      endpoint_str(half.remote_addr, half.remote_port)))
 
