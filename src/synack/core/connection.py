@@ -819,7 +819,10 @@ class Connection:
         if st is _SYN_RECEIVED:
             if self._listener is None:
                 self._events.append(ConnectionRefused(self))
-        elif st in (_ESTABLISHED, _FIN_WAIT_1, _FIN_WAIT_2, _CLOSE_WAIT):
+        elif st is not _TIME_WAIT:
+            # Also in CLOSING and LAST-ACK, where RFC 9293 just deletes the TCB: our
+            # FIN was never acknowledged, so the close was not clean (Linux tcp_reset
+            # reports ECONNRESET there too).  TIME-WAIT has nothing left to report.
             self._events.append(ConnectionReset(self))
         self._set_state(_CLOSED, now)
 
