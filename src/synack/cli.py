@@ -3,7 +3,7 @@
     synack tour [--lang en|zh] [--seed N]
     synack scenario list [--lang en|zh]
     synack scenario run NAME [--seed N] [--lang en|zh] [--pcap FILE] [--json FILE]
-                             [--netstat-at T] [--relative-seq]
+                             [--netstat-at T] [--absolute-seq]
 
 Bad arguments or unwritable files print one line, ``synack: error: ...``, and exit 2.
 """
@@ -76,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     tour = sub.add_parser("tour", help="every scenario of the seed, in its order")
     tour.add_argument("--lang", choices=LANGS, default="en")
     tour.add_argument("--seed", type=parse_seed, default=1)
-    tour.add_argument("--relative-seq", action="store_true",
-                      help="show sequence numbers relative to each side's ISN")
+    tour.add_argument("--absolute-seq", action="store_true",
+                      help="show raw sequence numbers (default: relative to each side's ISN)")
 
     scen = sub.add_parser("scenario", help="list or run scenarios")
     ssub = scen.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -91,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="FILE", help="write the trace as JSON Lines")
     run.add_argument("--netstat-at", metavar="T", type=parse_duration,
                      help="show every host's connection table at virtual time T (e.g. 2.5s)")
-    run.add_argument("--relative-seq", action="store_true",
-                     help="show sequence numbers relative to each side's ISN")
+    run.add_argument("--absolute-seq", action="store_true",
+                     help="show raw sequence numbers (default: relative to each side's ISN, as Wireshark)")
     return p
 
 
@@ -146,7 +146,7 @@ def cmd_tour(args: argparse.Namespace, console: Console) -> int:
     for i, name in enumerate(TOUR, 1):
         scenario = _scenario(name)
         runs = scenario.run(args.seed)
-        render_scenario(console, scenario, runs, args.lang, relative_seq=args.relative_seq, index=i)
+        render_scenario(console, scenario, runs, args.lang, relative_seq=not args.absolute_seq, index=i)
     return 0
 
 
@@ -164,7 +164,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     json_out = _open_for_writing(args.json) if args.json else None
     try:
         runs = scenario.run(args.seed, netstat_at=args.netstat_at, capture=bool(args.pcap))
-        render_scenario(console, scenario, runs, args.lang, relative_seq=args.relative_seq)
+        render_scenario(console, scenario, runs, args.lang, relative_seq=not args.absolute_seq)
         if json_out is not None:
             for n, run in enumerate(runs, 1):
                 for rec in run.records:
