@@ -62,6 +62,12 @@ class Config:
     #: RFC 1337 fix F1: ignore RST in TIME-WAIT (tcp_rfc1337, Linux default 0 = the
     #: RST ends TIME-WAIT early, as RFC 9293 says).
     rfc1337: bool = False
+    #: Delay of the ACK of a FIN that moves ESTABLISHED to CLOSE-WAIT: an application
+    #: that closes within it sends its FIN on that ACK (the three-segment close).
+    #: Linux: tcp_fin() enters "pingpong" mode, so this ACK waits for the delayed-ACK
+    #: timer (TCP_DELACK_MIN 40 ms).  0 (the default until delayed ACKs exist in
+    #: general) ACKs at once.  MUST-40: less than 0.5 s.
+    fin_ack_delay: int = 0
     # -- RFC 5961 ---------------------------------------------------------------------
     #: Challenge ACKs allowed per second per connection; None = no limit (Linux's
     #: net.ipv4.tcp_challenge_ack_limit is INT_MAX in current kernels).
@@ -86,6 +92,8 @@ class Config:
             raise ValueError(f"wscale {self.wscale} outside 0..14 (RFC 7323 §2.3)")
         if self.syncookies not in (0, 1, 2):
             raise ValueError(f"syncookies {self.syncookies}: use 0 (off), 1 (on overflow) or 2 (always)")
+        if not 0 <= self.fin_ack_delay < 500 * MS:
+            raise ValueError(f"fin_ack_delay {self.fin_ack_delay} µs outside 0 .. 0.5 s (MUST-40)")
         if self.rcv_buf < 1 or self.snd_buf < 1:
             raise ValueError("buffers must hold at least one byte")
         if not 0 < self.ephemeral_low <= self.ephemeral_high <= 65535:

@@ -85,7 +85,7 @@ class Connection:
     """The TCB of one connection (RFC 9293 §3.3.1 names)."""
 
     __slots__ = (
-        "_ack_now", "_chal_count", "_chal_start", "_closed_by_app", "_ctl", "_events",
+        "_ack_now", "_chal_count", "_chal_start", "_closed_by_app", "_ctl", "_delack_deadline", "_events",
         "_fin_queued", "_fin_seq", "_host", "_listener", "_owner", "_peer_fin", "_peer_ws", "_probe",
         "_rcvbuf", "_retries", "_rto", "_rto_deadline", "_rtt_seq", "_rtt_time", "_rttvar",
         "_sched", "_snd_data_seq", "_sndbuf", "_srtt", "_stats", "_tracer", "_tw_deadline",
@@ -155,6 +155,7 @@ class Connection:
         self._rto = config.initial_rto
         self._rto_deadline: int | None = None
         self._tw_deadline: int | None = None
+        self._delack_deadline: int | None = None  # the delayed ACK of a FIN (fin_ack_delay)
         self._retries = 0
         self._probe = False
         self._srtt: int | None = None
@@ -356,11 +357,12 @@ class Connection:
 
     def next_timeout(self) -> int | None:
         a, b = self._rto_deadline, self._tw_deadline
-        if a is None:
-            return b
-        if b is None or a < b:
-            return a
-        return b
+        if a is None or (b is not None and b < a):
+            a = b
+        d = self._delack_deadline
+        if d is not None and (a is None or d < a):
+            return d
+        return a
 
     def segments_to_send(self, now: int) -> list[Segment]:
         """Everything to transmit now; arms the retransmission timer as data leaves."""
@@ -417,6 +419,8 @@ class Connection:
         adv = (self.rcv_nxt + (field << self.rcv_wscale)) & MASK
         if seq_gt(adv, self.rcv_adv):
             self.rcv_adv = adv
+        if flags & ACK:
+            self._delack_deadline = None  # a delayed ACK rides on this segment
         return Segment(self.local_port, self.remote_port, seq, self.rcv_nxt if flags & ACK else 0,
                        flags, field, NO_OPTIONS, payload)
 
@@ -484,6 +488,10 @@ class Connection:
 
     def handle_timeout(self, now: int) -> None:
         """Run whatever timer is due; nothing when none is (early wake-ups are safe)."""
+        dl = self._delack_deadline
+        if dl is not None and now >= dl:
+            self._delack_deadline = None
+            self._ack_now = True
         tw = self._tw_deadline
         if tw is not None and now >= tw:
             self._tw_deadline = None
@@ -746,6 +754,11 @@ class Connection:
         st = self.state
         if st is _ESTABLISHED:
             self._set_state(_CLOSE_WAIT, now)
+            if self.config.fin_ack_delay > 0:
+                # Linux tcp_fin(): the ACK waits for the delayed-ACK timer, and rides
+                # on our FIN if the application closes by then (three-segment close).
+                self._ack_now = False
+                self._delack_deadline = now + self.config.fin_ack_delay
         elif st is _FIN_WAIT_1:
             if self._fin_queued and seq_gt(self.snd_una, self._fin_seq):
                 self._enter_time_wait(now)
@@ -845,7 +858,7 @@ class Connection:
             if self._listener is not None:
                 self._listener._on_established(self, now)
         elif new is _CLOSED:
-            self._rto_deadline = self._tw_deadline = None
+            self._rto_deadline = self._tw_deadline = self._delack_deadline = None
             self._sndbuf.clear()
             self._events.append(Closed(self))
             if self._owner is not None:
