@@ -584,7 +584,10 @@ class Connection:
         if seg.payload:
             self._stats.drop(DropReason.SYN_DATA)  # data on a SYN is not kept
         if flags & ACK:
+            syn_retransmitted = self._retries > 0
             self._ack_advance(seg.ack, now)
+            if syn_retransmitted and self._srtt is None:
+                self._rto = max(self._rto, FALLBACK_RTO)  # RFC 6298 5.7 (MUST)
             self.snd_wnd = seg.window  # a SYN's window is never scaled
             self.max_snd_wnd = max(self.max_snd_wnd, self.snd_wnd)
             self.snd_wl1, self.snd_wl2 = seg.seq, seg.ack
