@@ -8,7 +8,9 @@ from typing import Any
 from synack.core.connection import Connection
 from synack.core.events import AcceptReady, Event, PeerClosed, Readable
 from synack.core.listener import Listener
-from synack.sim import Host
+from synack.sim import Host, Network
+
+from .base import Context, Run
 
 
 def accept_all(host: Host[Any], listener: Listener) -> list[Connection]:
@@ -55,3 +57,20 @@ def events_of(host: Host[Any]) -> list[tuple[int, str]]:
     seen: list[tuple[int, str]] = []
     host.on_event(lambda ev: seen.append((host.now, type(ev).__name__)))
     return seen
+
+
+def netstat_at(ctx: Context, net: Network, run: Run, at: int) -> None:
+    """Snapshot every host's sockets at ``at`` µs for the netstat view, unless the
+    runner asked for another moment (``--netstat-at``): a scenario's own choice of
+    the moment that shows its queues."""
+    if ctx.netstat_at is not None:
+        return
+
+    def snap() -> None:
+        run.netstat_time = at
+        for name, host in net.hosts.items():
+            snapshot = getattr(host.endpoint, "snapshot", None)
+            if snapshot is not None:
+                run.netstat[name] = snapshot(at)
+
+    net.at(at, snap)
