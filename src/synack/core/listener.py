@@ -29,7 +29,7 @@ from .info import SocketInfo
 from .seq import MASK, in_window
 from .state import State
 from .trace import NoteRecord, StateRecord, TimerRecord, endpoint_str
-from .wire import ACK, RST, SYN, Options, Segment
+from .wire import ACK, FIN, RST, SYN, Options, Segment
 
 if TYPE_CHECKING:
     from .endpoint import Endpoint
@@ -121,20 +121,15 @@ class Listener:
         flags = seg.flags
         key = (src, seg.src_port, dst)
         half = self.syn_queue.get(key)
+        if half is not None:
+            self._on_half_open(key, half, seg, src, dst, now)
+            return
         if flags & RST:
-            # first: RST.  A half-open entry is removed by an exact RST (RFC 5961);
-            # a RST for the listener itself is ignored.
-            if half is not None and seg.seq == ((half.irs + 1) & MASK):
-                stats.resets_received += 1
-                self._remove(key, now)
-            else:
-                stats.drop(DropReason.LISTEN_RST)
+            # first: RST.  A RST for the listener itself is ignored.
+            stats.drop(DropReason.LISTEN_RST)
             return
         if flags & ACK:
-            # second: ACK.  Completes a half-open entry or a SYN cookie; else RST.
-            if half is not None:
-                self._complete(key, half, seg, src, dst, now)
-                return
+            # second: ACK.  Completes a SYN cookie; else RST.
             if self._cookies_active(now) and not flags & SYN:
                 mss = ep._cookies.check(dst, self.port, src, seg.src_port, (seg.seq - 1) & MASK,
                                         (seg.ack - 1) & MASK, now)
@@ -150,14 +145,6 @@ class Listener:
             stats.drop(DropReason.LISTEN_NO_SYN)
             return
         # third: SYN
-        if half is not None:
-            if seg.seq == half.irs:
-                # The client retransmitted its SYN: our SYN-ACK was lost (or is slow).
-                self._send_synack(half, now)
-                stats.synack_retransmits += 1
-            else:
-                stats.drop(DropReason.OUT_OF_WINDOW)
-            return
         if seg.payload:
             stats.drop(DropReason.SYN_DATA)  # only the SYN is acknowledged
         if len(self.accept_queue) >= self.backlog:
@@ -190,17 +177,77 @@ class Listener:
         # Mode 1: cookies are checked only while an overflow is recent (Linux: 2 min).
         return mode == 1 and self._last_overflow is not None and now - self._last_overflow < 120_000_000
 
-    def _complete(self, key: _Key, half: HalfOpen, seg: Segment, src: str, dst: str, now: int) -> None:
-        """The ACK for a half-open entry (Linux tcp_check_req)."""
+    def _on_half_open(self, key: _Key, half: HalfOpen, seg: Segment, src: str, dst: str, now: int) -> None:
+        """A segment for a SYN-queue entry: §3.10.7.4 in SYN-RECEIVED, in Linux's
+        order (tcp_check_req): retransmitted SYN, ACK value, sequence, RST, SYN, ACK bit."""
         ep = self.endpoint
         stats = ep.stats
-        if seg.ack != ((half.iss + 1) & MASK):
-            stats.drop(DropReason.BAD_ACK)
+        flags = seg.flags
+        seq = seg.seq
+        if flags & (SYN | RST | ACK) == SYN and seq == half.irs:
+            # The client retransmitted its SYN: our SYN-ACK was lost (or is slow).
+            self._send_synack(half, now)
+            stats.synack_retransmits += 1
+            return
+        if flags & ACK and seg.ack != ((half.iss + 1) & MASK):
+            # §3.5.2: an ACK of something not yet sent gets <SEQ=SEG.ACK><CTL=RST>
+            # (a RST carrying one is dropped, as in LISTEN).
+            if flags & RST:
+                stats.drop(DropReason.LISTEN_RST)
+            else:
+                stats.drop(DropReason.BAD_ACK)
+                ep._send_rst_for(seg, src, dst)
+            return
+        # first: sequence number (Table 6), against RCV.NXT = IRS+1 and our SYN-ACK's window.
+        rcv_nxt = (half.irs + 1) & MASK
+        wnd = min(self.config.rcv_buf, 0xFFFF)
+        seglen = len(seg.payload) + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
+        if not (in_window(seq, rcv_nxt, wnd)
+                or (seglen > 1 and in_window((seq + seglen - 1) & MASK, rcv_nxt, wnd))):
+            if flags & RST:
+                stats.drop(DropReason.RST_OUT_OF_WINDOW)
+            else:
+                stats.drop(DropReason.OUT_OF_WINDOW)
+                self._send_ack(half)
+            return
+        if flags & SYN and seq == half.irs:
+            # The peer's SYN again, with more behind it: trim the SYN ("trim to the window").
+            seg = seg._replace(seq=rcv_nxt, flags=flags & ~SYN)
+            flags = seg.flags
+        # second: RST (RFC 5961 §3.2).  Exact: back to LISTEN, the user is not told.
+        if flags & RST:
+            if seq == rcv_nxt:
+                stats.resets_received += 1
+                self._remove(key, now)
+            else:
+                stats.challenge_acks += 1
+                stats.drop(DropReason.RST_CHALLENGED)
+                self._send_ack(half)
+            return
+        # fourth: SYN.  Passive OPEN: return to LISTEN (Linux also resets the peer).
+        if flags & SYN:
+            stats.drop(DropReason.SYN_CHALLENGED)
             ep._send_rst_for(seg, src, dst)
+            self._remove(key, now)
             return
-        if not in_window(seg.seq, (half.irs + 1) & MASK, max(self.config.rcv_buf, 1)):
-            stats.drop(DropReason.OUT_OF_WINDOW)
+        # fifth: the ACK bit.
+        if not flags & ACK:
+            stats.drop(DropReason.NO_ACK_FLAG)
             return
+        self._complete(key, half, seg, src, dst, now)
+
+    def _send_ack(self, half: HalfOpen) -> None:
+        """<SEQ=ISS+1><ACK=IRS+1><CTL=ACK>, the window scaled as the connection's will be."""
+        cfg = self.config
+        shift = cfg.wscale if cfg.wscale is not None and half.peer.wscale is not None else 0
+        self.endpoint._emit(half.local_addr, half.remote_addr,
+                            Segment(self.port, half.remote_port, (half.iss + 1) & MASK,
+                                    (half.irs + 1) & MASK, ACK, min(cfg.rcv_buf, 0xFFFF) >> shift))
+
+    def _complete(self, key: _Key, half: HalfOpen, seg: Segment, src: str, dst: str, now: int) -> None:
+        """The handshake's final ACK, checked by ``_on_half_open``."""
+        ep = self.endpoint
+        stats = ep.stats
         if len(self.accept_queue) >= self.backlog:
             stats.listen_overflows += 1
             stats.drop(DropReason.ACCEPT_QUEUE_FULL)
