@@ -381,6 +381,10 @@ class Connection:
                 self._ack_now = False
                 out.append(self._segment(self.snd_nxt, ACK))
             return out
+        if self.snd_nxt == self.iss:
+            # FIN-WAIT-1 entered from SYN-RECEIVED, and the timer went back to our
+            # unacknowledged SYN: the SYN,ACK goes again, then the FIN.
+            out.append(self._build_syn(True, now))
         if st in _SENDING:
             self._send_data(out, now)
         if self._ack_now:
@@ -615,9 +619,10 @@ class Connection:
         """§3.10.7.4, for SYN-RECEIVED and every synchronized state."""
         st = self.state
         flags = seg.flags
-        if st is _SYN_RECEIVED and flags & SYN and flags & ACK and seg.seq == self.irs:
+        if flags & SYN and flags & ACK and seg.seq == self.irs and self.snd_una == self.iss:
             # Simultaneous open: the peer's SYN,ACK repeats the SYN we already
             # acknowledged; trim it (§3.10.7.4 "trim to the window") and go on with the ACK.
+            # (In SYN-RECEIVED, or FIN-WAIT-1 after a close there.)
             seg = seg._replace(seq=(seg.seq + 1) & MASK, flags=flags & ~SYN, payload=b"")
             flags = seg.flags
         payload = seg.payload
