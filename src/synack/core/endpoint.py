@@ -30,16 +30,18 @@ from .trace import NoteRecord, SegmentRecord, StateRecord, Tracer, endpoint_str
 from .wire import ACK, FIN, RST, SYN, Segment
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def bad_peer_address(addr: str) -> bool:
-    """True for addresses that can never be a TCP peer (MUST-46, MUST-57, MUST-63)."""
-    try:
-        ip = ipaddress.ip_address(addr)
-    except ValueError:
-        return True
-    if ip.is_multicast or ip.is_unspecified:
-        return True
-    return isinstance(ip, ipaddress.IPv4Address) and ip == ipaddress.IPv4Address("255.255.255.255")
+    """True for addresses that can never be a TCP peer (MUST-46, MUST-57, MUST-63):
+    unspecified, multicast, and IPv4's class E and limited broadcast.
+
+    Addresses arrive in canonical text form (the parser and the drivers make them),
+    so the first label decides; the cache is small because spoofed floods never hit it.
+    """
+    if ":" in addr:
+        return addr == "::" or addr[:2].lower() == "ff"
+    head, _, _ = addr.partition(".")
+    return not head.isdigit() or int(head) >= 224 or addr == "0.0.0.0"
 
 
 class Endpoint:
