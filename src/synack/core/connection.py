@@ -441,11 +441,21 @@ class Connection:
             in_flight = seq_sub(snd_nxt, self.snd_una)
             room = min(seq_sub((self.snd_una + self.snd_wnd) & MASK, snd_nxt), self.cwnd - in_flight)
             n = min(avail, mss, room) if avail > 0 else 0
-            if self._probe and avail > 0:
-                # Zero-window probe (§3.8.6.1): one octet beyond the window.
+            if self._probe and avail > 0 and n <= 0:
+                # Zero-window probe (§3.8.6.1, MUST-36): the first unacknowledged octet,
+                # beyond the window.  SND.NXT does not move: if the peer drops the octet
+                # and later opens its window, sending resumes from it.
                 self._probe = False
-                n = 1
-            elif n <= 0 and avail > 0:
+                out.append(self._segment(snd_nxt, ACK, bytes(buf[off:off + 1])))
+                end = (snd_nxt + 1) & MASK
+                if seq_gt(end, self.snd_max):
+                    self.snd_max = end
+                if self._rto_deadline is None:
+                    self._arm_rto(now)
+                self._ack_now = False
+                return
+            self._probe = False
+            if n <= 0 and avail > 0:
                 if self._rto_deadline is None:
                     self._arm_rto(now)  # doubles as the persist timer while nothing flies
                 return
@@ -520,7 +530,9 @@ class Connection:
         else:
             limit = self.config.retries2
         # Nothing in flight but data waiting: this was the persist timer (§3.8.6.1).
-        zero_window_probe = self.snd_una == self.snd_max and bool(self._sndbuf)
+        # The peer's window is closed and data waits: the persist timer (§3.8.6.1),
+        # whether or not the previous probe's octet is still unacknowledged.
+        zero_window_probe = self.snd_wnd == 0 and bool(self._sndbuf)
         if self._retries >= limit:
             self._timer_fired(now, "retransmit (gave up)")
             self._stats.timeouts += 1
@@ -532,6 +544,7 @@ class Connection:
         self._rto = min(self._rto * 2, self.config.max_rto)  # RFC 6298 5.5
         if zero_window_probe:
             self._probe = True
+            self.snd_nxt = self.snd_una  # resume from the first unacknowledged octet
         else:
             if st is _SYN_SENT:
                 self._stats.syn_retransmits += 1
