@@ -529,7 +529,6 @@ class Connection:
             limit = self.config.synack_retries
         else:
             limit = self.config.retries2
-        # Nothing in flight but data waiting: this was the persist timer (§3.8.6.1).
         # The peer's window is closed and data waits: the persist timer (§3.8.6.1),
         # whether or not the previous probe's octet is still unacknowledged.
         zero_window_probe = self.snd_wnd == 0 and bool(self._sndbuf)
