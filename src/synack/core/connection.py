@@ -702,8 +702,9 @@ class Connection:
             self._ack_advance(ack, now)
         elif self.snd_wnd == 0:
             self._retries = 0  # a probe was answered: keep the connection (MUST-37)
-        # window update (§3.10.7.4 fifth check)
-        if seq_lt(self.snd_wl1, seq) or (self.snd_wl1 == seq and seq_le(self.snd_wl2, ack)):
+        # window update (§3.10.7.4 fifth check): only when SND.UNA =< SEG.ACK
+        if seq_le(self.snd_una, ack) and (
+                seq_lt(self.snd_wl1, seq) or (self.snd_wl1 == seq and seq_le(self.snd_wl2, ack))):
             self.snd_wnd = seg.window << self.snd_wscale
             if self.snd_wnd > self.max_snd_wnd:
                 self.max_snd_wnd = self.snd_wnd
