@@ -644,8 +644,9 @@ class Connection:
         # -- first: sequence number --------------------------------------------------
         if not self._acceptable(seq, seglen, wnd):
             if wnd == 0 and seq == self.rcv_nxt:
-                # Zero window (MUST-66): still process the ACK, RST and FIN; drop the text.
-                if payload:
+                # Zero window (MUST-66): still process the ACK and RST; the text and a
+                # FIN are not acceptable (Table 6: SEG.LEN > 0 with RCV.WND = 0).
+                if payload or flags & FIN:
                     self._stats.drop(DropReason.RCV_BUFFER_FULL)
                     payload = b""
                     flags &= ~FIN
