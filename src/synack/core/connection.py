@@ -739,8 +739,11 @@ class Connection:
             else:
                 self._stats.drop(DropReason.DATA_AFTER_FIN)
         # -- eighth: FIN ------------------------------------------------------------------------
-        if flags & FIN and fin_in_order and ((seq + len(payload)) & MASK) == self.rcv_nxt:
-            self._process_fin(now)
+        if flags & FIN:
+            if fin_in_order and ((seq + len(payload)) & MASK) == self.rcv_nxt:
+                self._process_fin(now)
+            else:
+                self._ack_now = True  # beyond RCV.NXT: a duplicate ACK (RFC 5681 §4.2)
 
     def _process_text(self, seq: int, payload: bytes) -> bool:
         """Deliver in-order data; returns whether all of it was taken (so a FIN
