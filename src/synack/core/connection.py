@@ -713,10 +713,8 @@ class Connection:
         fin_acked = self._fin_queued and seq_gt(self.snd_una, self._fin_seq)
         if fin_acked:
             if st is _FIN_WAIT_1 and not flags & FIN:
-                self._set_state(_FIN_WAIT_2, now)
+                self._enter_fin_wait_2(now)
                 st = _FIN_WAIT_2
-                if self._closed_by_app:
-                    self._arm_close_timer(self.config.fin_timeout, now, "fin-wait-2")
             elif st is _CLOSING:
                 self._enter_time_wait(now)
                 return
@@ -744,6 +742,8 @@ class Connection:
                 self._process_fin(now)
             else:
                 self._ack_now = True  # beyond RCV.NXT: a duplicate ACK (RFC 5681 §4.2)
+                if fin_acked and st is _FIN_WAIT_1:
+                    self._enter_fin_wait_2(now)  # the ACK of our FIN still counts
 
     def _process_text(self, seq: int, payload: bytes) -> bool:
         """Deliver in-order data; returns whether all of it was taken (so a FIN
@@ -791,6 +791,12 @@ class Connection:
                 self._set_state(_CLOSING, now)
         elif st is _FIN_WAIT_2:
             self._enter_time_wait(now)
+
+    def _enter_fin_wait_2(self, now: int) -> None:
+        self._set_state(_FIN_WAIT_2, now)
+        if self._closed_by_app:
+            # Orphaned by close(): Linux's tcp_fin_timeout bounds FIN-WAIT-2.
+            self._arm_close_timer(self.config.fin_timeout, now, "fin-wait-2")
 
     def _enter_time_wait(self, now: int) -> None:
         self._set_state(_TIME_WAIT, now)
