@@ -771,12 +771,16 @@ class Connection:
         return len(taken) == len(payload)
 
     def _process_fin(self, now: int) -> None:
-        self.rcv_nxt = (self.rcv_nxt + 1) & MASK
         self._ack_now = True
-        if not self._peer_fin:
-            self._peer_fin = True
-            self._events.append(PeerClosed(self))
         st = self.state
+        if self._peer_fin:
+            # One FIN per connection: another one is ACKed, not consumed.
+            if st is _TIME_WAIT:
+                self._arm_close_timer(self.config.time_wait, now, "time-wait")
+            return
+        self.rcv_nxt = (self.rcv_nxt + 1) & MASK
+        self._peer_fin = True
+        self._events.append(PeerClosed(self))
         if st is _ESTABLISHED:
             self._set_state(_CLOSE_WAIT, now)
             if self.config.fin_ack_delay > 0:
