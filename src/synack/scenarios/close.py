@@ -25,8 +25,8 @@ def _entered(run: Run, host: str, state: str) -> int | None:
 
 def build(ctx: Context) -> list[Run]:
     net, run, client, server = ctx.two_hosts(Text(
-        "the client closes first; the server application closes 1 s later (Linux defaults)",
-        "客户端先关闭；服务器应用 1 秒后关闭（Linux 默认值）"))
+        "the client closes first; the server application closes 1 s later",
+        "客户端先关闭；服务器应用 1 秒后关闭"))
     listener = server.listen(80)
     accept_all(server, listener)
     client_events = events_of(client)
@@ -83,34 +83,37 @@ SCENARIO = Scenario(
     title=Text("The four-way close", "四次挥手"),
     section="四次挥手",
     explanation=Text(
-        "Each direction of a TCP connection is closed on its own, so closing takes a FIN and an ACK per "
-        "direction. After a small request and reply, the client application calls close(): the client sends "
-        "FIN (seq = its next sequence number; the ACK flag is set too, as on every segment after the "
-        "handshake) and enters FIN-WAIT-1. The FIN consumes one sequence number, just like a SYN, because "
-        "it must be acknowledged. The server's TCP acknowledges it at once (ack = FIN + 1) and enters "
-        "CLOSE-WAIT (the seed writes CLOSED-WAIT; the RFC name is CLOSE-WAIT); when that ACK arrives the "
-        "client is in FIN-WAIT-2 (and, since its application closed fully, Linux gives the peer 60 s, "
-        "tcp_fin_timeout, to send its FIN). The server's TCP cannot send its own FIN yet: only its "
-        "application knows whether it has more to send. The application sees the FIN as end-of-file, "
-        "finishes its work and calls close() one second later; now the server sends FIN and enters "
-        "LAST-ACK. The client answers with the last ACK and enters TIME-WAIT; the server is CLOSED as soon "
-        "as that ACK arrives. The client, the side that closed first, stays in TIME-WAIT for 2MSL before it "
-        "is CLOSED: 60 s here, Linux's fixed TCP_TIMEWAIT_LEN (RFC 9293 sets MSL to 2 minutes, so 240 s). "
-        "It waits so that it can answer again if its last ACK was lost (scenario time-wait-lost-ack) and so "
-        "that old segments of this connection die out before the same addresses and ports can be used again "
-        "(time-wait-old-segment). The netstat at 30 s shows the client socket in TIME-WAIT with its timer.",
+        "Each direction of a TCP connection is closed on its own, so closing takes a FIN and an ACK per dir"
+        "ection. After a small request and reply, the client application calls close(): the client sends FI"
+        "N (seq = its next sequence number; the ACK flag is set too, as on every segment after the handshak"
+        "e) and enters FIN-WAIT-1. The FIN consumes one sequence number, just like a SYN, because it must b"
+        "e acknowledged. The server's TCP acknowledges it (ack = FIN + 1; at once here, while Linux holds t"
+        "his ACK for its delayed-ACK time, at least 40 ms, in case its application closes at once, see clos"
+        "e-fin-ack-combined) and enters CLOSE-WAIT (the seed writes CLOSED-WAIT; the RFC name is CLOSE-WAIT"
+        "); when that ACK arrives the client is in FIN-WAIT-2 (and, since its application closed fully, Lin"
+        "ux gives the peer 60 s, tcp_fin_timeout, to send its FIN). The server's TCP cannot send its own FI"
+        "N yet: only its application knows whether it has more to send. The application sees the FIN as end"
+        "-of-file, finishes its work and calls close() one second later; now the server sends FIN and enter"
+        "s LAST-ACK. The client answers with the last ACK and enters TIME-WAIT; the server is CLOSED as soo"
+        "n as that ACK arrives. The client, the side that closed first, stays in TIME-WAIT for 2MSL before "
+        "it is CLOSED: 60 s here, Linux's fixed TCP_TIMEWAIT_LEN (RFC 9293 sets MSL to 2 minutes, so 240 s)"
+        ". It waits so that it can answer again if its last ACK was lost (scenario time-wait-lost-ack) and "
+        "so that old segments of this connection die out before the same addresses and ports can be used ag"
+        "ain (time-wait-old-segment). The netstat at 30 s shows the client socket in TIME-WAIT with its tim"
+        "er.",
         "TCP 连接的两个方向各自独立关闭，所以每个方向都需要一个 FIN 和一个 ACK。经过一次小小的请求和应答之"
         "后，客户端应用调用 close()：客户端发送 FIN（seq 为它的下一个序列号；ACK 标志也置位，握手之后的每个"
         "报文都是如此），进入 FIN-WAIT-1。FIN 和 SYN 一样消耗一个序列号，因为它需要对方确认。服务器的 TCP "
-        "立即确认它（ack = FIN + 1），进入 CLOSE-WAIT（原文写作 CLOSED-WAIT，RFC 中的名字是 CLOSE-WAIT）；"
-        "客户端收到这个 ACK 后进入 FIN-WAIT-2（由于它的应用已完全关闭，Linux 给对方 60 秒，即 "
-        "tcp_fin_timeout，来发送 FIN）。服务器的 TCP 此时还不能发送自己的 FIN：只有它的应用知道是否还有数据"
-        "要发。应用把 FIN 看作文件结束（end-of-file），处理完手头的工作，一秒后才调用 close()；这时服务器发"
-        "送 FIN，进入 LAST-ACK。客户端回复最后一个 ACK，进入 TIME-WAIT；服务器一收到这个 ACK 就进入 CLOSED"
-        "。先关闭的一方（客户端）要在 TIME-WAIT 中停留 2MSL 才进入 CLOSED：这里是 60 秒，即 Linux 固定的 "
-        "TCP_TIMEWAIT_LEN（RFC 9293 规定 MSL 为 2 分钟，即 240 秒）。它这样等待，一是为了在最后的 ACK 丢失"
-        "时还能再次应答（见场景 time-wait-lost-ack），二是让这个连接的旧报文在相同的地址和端口被重新使用之"
-        "前从网络中消失（见 time-wait-old-segment）。30 秒时的 netstat 显示客户端套接字处于 TIME-WAIT 及其"
-        "定时器。"),
+        "确认它（ack = FIN + 1；这里是立即确认，而 Linux 会把这个 ACK 推迟一个延迟确认时间（至少 40 毫秒）"
+        "，以防应用马上关闭，见 close-fin-ack-combined），进入 CLOSE-WAIT（原文写作 CLOSED-WAIT，RFC 中的名"
+        "字是 CLOSE-WAIT）；客户端收到这个 ACK 后进入 FIN-WAIT-2（由于它的应用已完全关闭，Linux 给对方 60 "
+        "秒，即 tcp_fin_timeout，来发送 FIN）。服务器的 TCP 此时还不能发送自己的 FIN：只有它的应用知道是否"
+        "还有数据要发。应用把 FIN 看作文件结束（end-of-file），处理完手头的工作，一秒后才调用 close()；这时"
+        "服务器发送 FIN，进入 LAST-ACK。客户端回复最后一个 ACK，进入 TIME-WAIT；服务器一收到这个 ACK 就进入"
+        " CLOSED。先关闭的一方（客户端）要在 TIME-WAIT 中停留 2MSL 才进入 CLOSED：这里是 60 秒，即 Linux 固"
+        "定的 TCP_TIMEWAIT_LEN（RFC 9293 规定 MSL 为 2 分钟，即 240 秒）。它这样等待，一是为了在最后的 ACK "
+        "丢失时还能再次应答（见场景 time-wait-lost-ack），二是让这个连接的旧报文在相同的地址和端口被重新使"
+        "用之前从网络中消失（见 time-wait-old-segment）。30 秒时的 netstat 显示客户端套接字处于 TIME-WAIT "
+        "及其定时器。"),
     build=build,
 )
