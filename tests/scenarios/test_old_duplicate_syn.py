@@ -105,3 +105,13 @@ def test_other_seed_same_story() -> None:
     for run in _runs(seed=9):
         _first_connection(run)
         assert [s[2] for s in run.sent()[10:]] == ["SA", "R"]
+
+
+def test_netstat_after_the_old_syn() -> None:
+    three, two = _runs()
+    assert three.netstat_time == two.netstat_time == 71 * S
+    assert three.netstat["client"] == [] and two.netstat["client"] == []
+    assert [(r.state, r.syn_q, r.recv_q) for r in three.netstat["server"]] == [("LISTEN", 0, 0)]
+    (phantom,) = two.host("server").endpoint.connections.values()
+    peer = f"{phantom.remote[0]}:{phantom.remote[1]}"
+    assert [(r.state, r.remote) for r in two.netstat["server"]] == [("LISTEN", "*:*"), ("ESTABLISHED", peer)]

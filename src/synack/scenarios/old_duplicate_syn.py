@@ -11,6 +11,7 @@ from typing import Any
 from synack.core.config import seconds
 from synack.core.connection import Connection
 from synack.core.events import Event
+from synack.core.info import SocketInfo
 from synack.core.ip import Packet, parse_packet
 from synack.core.seq import MASK
 from synack.core.state import State
@@ -18,7 +19,7 @@ from synack.core.trace import NoteRecord, SegmentRecord, StateRecord, Tracer, en
 from synack.core.wire import ACK, FIN, RST, SYN, Options, Segment
 from synack.sim import Delay, Host, Network, flags_are, from_host
 
-from .apps import accept_all, events_of, on_peer_closed, read_all
+from .apps import accept_all, events_of, netstat_at, on_peer_closed, read_all
 from .base import CLIENT_ADDR, SERVER_ADDR, Context, Run, Scenario, Text
 
 CONNECT_AT = seconds(0.1)
@@ -28,6 +29,8 @@ CLOSE_AT = seconds(2)
 #: the client's TIME-WAIT (60 s) that follows it, so the client has no TCB left for it.
 STUCK_FOR = seconds(70)
 END = seconds(75)
+#: After the old SYN has been answered and refused: what is left on each side.
+NETSTAT_AT = seconds(71)
 DATA = b"hello"
 
 
@@ -128,6 +131,14 @@ class TwoWayServer:
             self._state(now, conn, State.LAST_ACK, State.CLOSED)
             del self.connections[key]
 
+    def snapshot(self, now: int) -> list[SocketInfo]:
+        """Its sockets as netstat rows: the listening port, then every connection."""
+        local = endpoint_str(self.addr, self.port)
+        rows = [SocketInfo("LISTEN", endpoint_str("*", self.port), "*:*", 0, 0)]
+        rows += [SocketInfo(c.state.value, local, endpoint_str(*c.remote), 0, 0)
+                 for c in self.connections.values()]
+        return rows
+
     # -- helpers ------------------------------------------------------------------------
     def _send(self, conn: _NaiveConn, seq: int, flags: int, options: Options | None = None) -> None:
         addr, port = conn.remote
@@ -179,6 +190,7 @@ def _three_way(ctx: Context) -> Run:
     got = read_all(server)
     on_peer_closed(server, server.close)
     _conns, events = _client_story(net, client)
+    netstat_at(ctx, net, run, NETSTAT_AT)
     net.run(until=END)
 
     _old_syn_facts(run, events)
@@ -216,6 +228,7 @@ def _two_way(ctx: Context) -> Run:
     server = net.add_node("server", [SERVER_ADDR], naive)
     net.connect(client, server, delay=10_000)
     _conns, events = _client_story(net, client)
+    netstat_at(ctx, net, run, NETSTAT_AT)
     net.run(until=END)
 
     _old_syn_facts(run, events)
