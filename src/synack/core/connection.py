@@ -689,6 +689,10 @@ class Connection:
             self.snd_wl1, self.snd_wl2 = seq, ack
             if self._retries and self._srtt is None:
                 self._rto = max(self._rto, FALLBACK_RTO)
+            if self.snd_nxt == self.iss:
+                # Our SYN,ACK is still waiting to be pulled and now never will be:
+                # the peer's SYN must be acknowledged all the same.
+                self._ack_now = True
             self._set_state(_ESTABLISHED, now)
             st = _ESTABLISHED
         if seq_gt(ack, self.snd_max):
