@@ -22,7 +22,7 @@ from typing import Any
 from synack.core.config import Config, ms
 from synack.core.connection import Connection
 from synack.core.endpoint import Endpoint
-from synack.core.events import AcceptReady, Closed, Connected, Event, PeerClosed, Readable
+from synack.core.events import AcceptReady, Closed, Connected, Event, PeerClosed, Readable, Writable
 from synack.core.listener import Listener
 from synack.core.state import State
 from synack.core.wire import SYN, Options, Segment
@@ -84,6 +84,52 @@ def sim_lifecycles(n: int) -> tuple[float, dict[str, Any]]:
     return n / cpu, {"lifecycles": n, "cpu_s": round(cpu, 3)}
 
 
+def sim_segments(megabytes: int) -> tuple[float, dict[str, Any]]:
+    """Segments (data and ACKs) per CPU-second through the simulator: one bulk
+    transfer over a lossless 1 Gbit/s, 1 ms link (the "million segments must not
+    take minutes" check)."""
+    net = Network(seed=3)
+    client = net.add_host("client", ["10.0.0.1"], Config(snd_buf=1 << 20))
+    server = net.add_host("server", ["10.0.0.2"], Config(rcv_buf=1 << 20))
+    net.connect(client, server, delay=ms(1), bandwidth=1_000_000_000)
+    listener = server.endpoint.listen(80)
+    total = megabytes * 1_000_000
+    got = [0]
+    chunk = b"x" * 65536
+    left = [total]
+
+    def on_server(ev: Event) -> None:
+        if isinstance(ev, AcceptReady):
+            listener.accept()
+        elif isinstance(ev, Readable):
+            got[0] += len(ev.conn.read())
+
+    def pour(conn: Connection) -> None:
+        while left[0] > 0:
+            n = conn.send(chunk[:left[0]])
+            if n == 0:
+                return
+            left[0] -= n
+
+    def on_client(ev: Event) -> None:
+        if isinstance(ev, Connected | Writable):
+            pour(ev.conn)
+
+    server.on_event(on_server)
+    client.on_event(on_client)
+    net.at(0, lambda: client.endpoint.connect("10.0.0.2", 80, 0))
+    net.at(0, client.service)
+    gc.collect()
+    t0 = time.process_time()
+    net.run_until_idle(max_events=50_000_000)
+    cpu = time.process_time() - t0
+    if got[0] != total:
+        raise AssertionError(f"received {got[0]} of {total} bytes")
+    segments = client.endpoint.stats.segments_out + server.endpoint.stats.segments_out
+    return segments / cpu, {"megabytes": megabytes, "segments": segments, "cpu_s": round(cpu, 3),
+                            "virtual_s": round(net.now / 1e6, 3)}
+
+
 def _pump(a: Endpoint, b: Endpoint, now: int, rounds: int = 50) -> None:
     for _ in range(rounds):
         moved = False
@@ -125,7 +171,7 @@ def bytes_per_half_open(n: int, syncookies: int) -> tuple[float, dict[str, Any]]
     """tracemalloc growth per SYN from ``n`` distinct sources that never answer."""
     cfg = Config(max_syn_backlog=n + 1, syncookies=syncookies)
     server = Endpoint(["10.0.0.2"], cfg, secret=b"s")
-    listener: Listener = server.listen(80, backlog=128)
+    listener: Listener = server.listen(80, backlog=n + 1)
     syns = [(Segment(10000 + i % 50000, 80, i * 7919, 0, SYN, 64240,
                      Options(mss=1460, wscale=7, sack_permitted=True)),
              f"198.18.{(i >> 8) & 255}.{i & 255}") for i in range(n)]
@@ -151,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     benches: list[tuple[str, str, str, Callable[[], tuple[float, dict[str, Any]]], str]] = [
         ("sim_lifecycles_per_cpu_s", "lifecycles / CPU-s", ">= 10000",
          lambda: sim_lifecycles(20_000 // k), "ge:10000"),
+        ("sim_segments_per_cpu_s", "segments / CPU-s", "(info)",
+         lambda: sim_segments(20 // k), "ge:0"),
         ("bytes_per_established", "bytes / idle TCB", "<= 2048",
          lambda: bytes_per_established(10_000 // k), "le:2048"),
         ("bytes_per_half_open", "bytes / half-open", "<= 512",
