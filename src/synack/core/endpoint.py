@@ -128,10 +128,14 @@ class Endpoint:
         raise AddressInUse("no free ephemeral port")
 
     # ------------------------------------------------------------------ inputs
-    def receive_packet(self, data: bytes, now: int) -> None:
-        """An IP packet from the network; malformed ones are dropped and counted."""
+    def receive_packet(self, data: bytes, now: int, verify_checksum: bool = True) -> None:
+        """An IP packet from the network; malformed ones are dropped and counted.
+
+        ``verify_checksum=False`` is for drivers whose device already checked the TCP
+        checksum, or leaves it unfilled (a TUN with checksum offload).
+        """
         try:
-            src, dst, seg = parse_packet(data)
+            src, dst, seg = parse_packet(data, verify_checksum)
         except MalformedSegment as exc:
             self.stats.drop(exc.reason)
             if self.tracer is not None:
