@@ -38,6 +38,8 @@ class Config:
     wscale: int | None = 7
     #: Offer SACK-permitted (RFC 2018).  Negotiated only; SACK blocks come later.
     sack: bool = True
+    #: Smallest send MSS accepted from a peer (Linux tcp_min_snd_mss, 48).
+    min_snd_mss: int = 48
     # -- retransmission (RFC 6298; Linux include/net/tcp.h) ------------------------
     #: RTO before any RTT sample (TCP_TIMEOUT_INIT, RFC 6298 2.1: 1 s).
     initial_rto: int = SECOND
@@ -72,6 +74,9 @@ class Config:
     #: Challenge ACKs allowed per second per connection; None = no limit (Linux's
     #: net.ipv4.tcp_challenge_ack_limit is INT_MAX in current kernels).
     challenge_ack_limit: int | None = None
+    #: Least time between two ACKs answering unacceptable segments (out of window,
+    #: ACK of unsent data): Linux net.ipv4.tcp_invalid_ratelimit, 500 ms.
+    oow_ack_interval: int = ms(500)
     # -- listeners (Linux: net/ipv4/tcp_input.c tcp_conn_request) --------------------
     #: Bound of each listener's SYN queue (tcp_max_syn_backlog; Linux's floor is 128);
     #: the listen backlog bounds it too (``Listener.syn_queue_limit``).

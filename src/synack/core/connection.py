@@ -86,7 +86,8 @@ class Connection:
 
     __slots__ = (
         "_ack_now", "_chal_count", "_chal_start", "_closed_by_app", "_ctl", "_delack_deadline", "_events",
-        "_fin_queued", "_fin_seq", "_host", "_listener", "_owner", "_peer_fin", "_peer_ws", "_probe",
+        "_fin_queued", "_fin_seq", "_host", "_last_oow_ack", "_listener", "_owner", "_peer_fin",
+        "_peer_ws", "_probe",
         "_rcvbuf", "_retries", "_rto", "_rto_deadline", "_rtt_seq", "_rtt_time", "_rttvar",
         "_sched", "_snd_data_seq", "_sndbuf", "_srtt", "_stats", "_tracer", "_tw_deadline",
         "_want_writable", "config", "cwnd", "irs", "iss", "local_addr", "local_port",
@@ -169,6 +170,7 @@ class Connection:
         # -- RFC 5961 §7 challenge-ACK throttle ------------------------------------------
         self._chal_start = 0
         self._chal_count = 0
+        self._last_oow_ack: int | None = None
 
     # ------------------------------------------------------------------ properties
     def __repr__(self) -> str:
@@ -227,9 +229,11 @@ class Connection:
         self._touch()
 
     def open_passive(self, syn_irs: int, peer: Options, peer_window: int, now: int,
-                     listener: Listener | None) -> None:
+                     listener: Listener | None, synack_rtt: int | None = None, *,
+                     handshake_retransmitted: bool = False) -> None:
         """Become the SYN-RECEIVED connection of a listener whose SYN-ACK (seq ISS)
-        is already out: used when the handshake's final ACK arrives."""
+        is already out: used when the handshake's final ACK arrives.  ``synack_rtt``
+        is the SYN-ACK's round trip, when it can be measured."""
         if self.state is not _CLOSED:
             raise UsageError("connection already opened")
         self._listener = listener
@@ -240,6 +244,11 @@ class Connection:
         self._negotiate(peer)
         self.snd_wnd = peer_window
         self.snd_nxt = self.snd_max = (self.iss + 1) & MASK
+        if synack_rtt is not None:
+            self._srtt, self._rttvar = rtt_update(None, 0, synack_rtt)
+            self._rto = rto_from(self._srtt, self._rttvar, self.config.min_rto, self.config.max_rto)
+        elif handshake_retransmitted:
+            self._rto = max(self._rto, FALLBACK_RTO)  # RFC 6298 5.7
         # The listener's half-open entry already went LISTEN -> SYN-RECEIVED (and
         # traced it); this TCB takes over in that state.
         self.state = _SYN_RECEIVED
@@ -247,7 +256,9 @@ class Connection:
     def _negotiate(self, peer: Options) -> None:
         """Options from the peer's SYN (RFC 9293 §3.7.1, RFC 7323 §2.3, RFC 2018)."""
         cfg = self.config
-        self.snd_mss = min(peer.mss if peer.mss is not None else default_mss(self.remote_addr), cfg.mss)
+        peer_mss = peer.mss if peer.mss is not None else default_mss(self.remote_addr)
+        # Linux clamps a tiny peer MSS (tcp_min_snd_mss 48; CVE-2019-11479).
+        self.snd_mss = max(min(peer_mss, cfg.mss), cfg.min_snd_mss)
         if peer.wscale is not None and cfg.wscale is not None:
             self.snd_wscale = min(peer.wscale, 14)  # RFC 7323 §2.3: use 14 if larger
             self.rcv_wscale = cfg.wscale
@@ -655,12 +666,14 @@ class Connection:
                 if flags & RST:
                     self._stats.drop(DropReason.RST_OUT_OF_WINDOW)
                     return
+                self._stats.drop(DropReason.OUT_OF_WINDOW)
                 if st is _TIME_WAIT and flags & FIN:
                     # A retransmitted FIN: our last ACK was lost.  ACK again and
                     # restart the 2MSL timer (§3.10.7.4, TIME-WAIT).
                     self._arm_close_timer(self.config.time_wait, now, "time-wait")
-                self._ack_now = True
-                self._stats.drop(DropReason.OUT_OF_WINDOW)
+                    self._ack_now = True
+                else:
+                    self._oow_ack(now)
                 return
         # -- second: RST (RFC 5961 §3.2) ----------------------------------------------
         if flags & RST:
@@ -696,12 +709,12 @@ class Connection:
             self._set_state(_ESTABLISHED, now)
             st = _ESTABLISHED
         if seq_gt(ack, self.snd_max):
-            self._ack_now = True
             self._stats.drop(DropReason.ACK_OF_UNSENT)
+            self._oow_ack(now)
             return
         if seq_lt(ack, (self.snd_una - self.max_snd_wnd) & MASK) and self.max_snd_wnd:
-            self._ack_now = True  # RFC 5961 §5: too old to be a real ACK
-            self._stats.drop(DropReason.BAD_ACK)
+            self._stats.drop(DropReason.BAD_ACK)  # RFC 5961 §5: too old to be a real ACK
+            self._oow_ack(now)
             return
         if seq_gt(ack, self.snd_una):
             self._ack_advance(ack, now)
@@ -846,6 +859,17 @@ class Connection:
                 self.cwnd += max(1, mss * mss // self.cwnd)
         # RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart it.
         self._rto_deadline = None if ack == self.snd_max else now + self._rto
+
+    def _oow_ack(self, now: int) -> None:
+        """The ACK answering an unacceptable segment (§3.10.7.4), at most one per
+        ``Config.oow_ack_interval`` (Linux tcp_invalid_ratelimit), so that two ends
+        that disagree about the sequence space cannot ACK each other in a loop."""
+        last = self._last_oow_ack
+        if last is not None and now - last < self.config.oow_ack_interval:
+            self._stats.drop(DropReason.OOW_ACK_LIMIT)
+            return
+        self._last_oow_ack = now
+        self._ack_now = True
 
     def _challenge_ack(self, now: int, reason: DropReason) -> None:
         """RFC 5961 §3.2/§4: answer with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, throttled (§7)."""

@@ -160,9 +160,13 @@ class Endpoint:
                         and seq_gt(seg.seq, conn.rcv_nxt) and self._listener_for(dst, seg.dst_port):
                     # A new SYN above the old connection's sequence space may reuse
                     # the 4-tuple at once (MAY-2; Linux tcp_timewait_state_process).
+                    # The new ISS starts well above anything the old incarnation sent
+                    # (Linux: tw_snd_nxt + 65535 + 2), so its old segments cannot fit.
                     self._trace_note(now, "TIME-WAIT 4-tuple reused by a new SYN", conn)
                     conn._set_state(State.CLOSED, now)
-                    self._deliver_to_listener(seg, src, dst, now)
+                    listener = self._listener_for(dst, seg.dst_port)
+                    assert listener is not None
+                    listener.receive(seg, src, dst, now, iss=(conn.snd_nxt + 65537) & MASK)
                 else:
                     conn.receive_segment(seg, now)
             else:

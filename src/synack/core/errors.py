@@ -43,6 +43,8 @@ class DropReason(enum.Enum):
     RST_IN_TIME_WAIT = "rst-in-time-wait"
     SYN_CHALLENGED = "syn-challenged"
     CHALLENGE_ACK_LIMIT = "challenge-ack-limit"
+    OOW_ACK_LIMIT = "out-of-window-ack-limit"
+    HALF_OPEN_SYN = "syn-in-half-open-window"
     NO_ACK_FLAG = "no-ack-flag"
     BAD_ACK = "unacceptable-ack"
     ACK_OF_UNSENT = "ack-of-unsent-data"

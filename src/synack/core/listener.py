@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 class HalfOpen:
     """One entry of the SYN queue: what the SYN told us, and the SYN-ACK's timer."""
 
-    __slots__ = ("deadline", "irs", "iss", "local_addr", "peer", "remote_addr", "remote_port",
+    __slots__ = ("deadline", "irs", "iss", "local_addr", "peer", "remote_addr", "remote_port", "resent",
                  "retries", "window")
 
     def __init__(self, local_addr: str, remote_addr: str, remote_port: int, irs: int, iss: int,
@@ -51,6 +51,7 @@ class HalfOpen:
         self.peer = peer
         self.window = window
         self.retries = 0
+        self.resent = False  # a SYN-ACK went out more than once: no RTT sample (Karn)
         self.deadline = deadline
 
 
@@ -114,7 +115,7 @@ class Listener:
         self.endpoint._listener_closed(self)
 
     # ------------------------------------------------------------------ segment arrival
-    def receive(self, seg: Segment, src: str, dst: str, now: int) -> None:
+    def receive(self, seg: Segment, src: str, dst: str, now: int, iss: int | None = None) -> None:
         """A segment for our port that matched no connection (RFC 9293 §3.10.7.2)."""
         ep = self.endpoint
         stats = ep.stats
@@ -161,7 +162,8 @@ class Listener:
             stats.listen_drops += 1
             stats.drop(DropReason.SYN_QUEUE_FULL)
             return
-        iss = ep._isn(dst, self.port, src, seg.src_port, now)
+        if iss is None:
+            iss = ep._isn(dst, self.port, src, seg.src_port, now)
         half = HalfOpen(dst, src, seg.src_port, seg.seq, iss, seg.options, seg.window,
                         now + cfg.initial_rto)
         self.syn_queue[key] = half
@@ -187,6 +189,7 @@ class Listener:
         if flags & (SYN | RST | ACK) == SYN and seq == half.irs:
             # The client retransmitted its SYN: our SYN-ACK was lost (or is slow).
             self._send_synack(half, now)
+            half.resent = True
             stats.synack_retransmits += 1
             return
         if flags & ACK and seg.ack != ((half.iss + 1) & MASK):
@@ -226,7 +229,7 @@ class Listener:
             return
         # fourth: SYN.  Passive OPEN: return to LISTEN (Linux also resets the peer).
         if flags & SYN:
-            stats.drop(DropReason.SYN_CHALLENGED)
+            stats.drop(DropReason.HALF_OPEN_SYN)
             ep._send_rst_for(seg, src, dst)
             self._remove(key, now)
             return
@@ -257,7 +260,11 @@ class Listener:
             return
         del self.syn_queue[key]
         conn = ep._new_connection(dst, self.port, src, seg.src_port, half.iss)
-        conn.open_passive(half.irs, half.peer, half.window, now, self)
+        # Linux measures the RTT from the SYN-ACK (tcp_synack_rtt_meas) unless it went
+        # out more than once; then RFC 6298 5.7's 3 s fallback applies instead.
+        rtt = None if half.retries or half.resent else now - (half.deadline - self.config.initial_rto)
+        conn.open_passive(half.irs, half.peer, half.window, now, self, rtt,
+                          handshake_retransmitted=bool(half.retries or half.resent))
         conn.receive_segment(seg, now)
 
     def _complete_cookie(self, seg: Segment, src: str, dst: str, mss: int, now: int) -> None:

@@ -146,12 +146,13 @@ def _facts(run: Run, conns: list[Connection], accepted: list[Connection], got: d
             f"the two ends were out of step: {len(loop)} bare ACKs went back and forth from {t0:g} s "
             f"to {t1:g} s (the server acknowledged bytes the client had not sent; the client answered "
             "that ACK of unsent data with an ACK, the server answered its old sequence number with an "
-            "ACK ...) until the client's real request caught up; those bytes then looked old to the "
-            "server, which dropped them yet acknowledged them, so the client believes they were delivered",
+            "ACK), then the 500 ms limit on such ACKs silenced both; the client's real request looked "
+            "old to the server and was dropped, and the ACK of the client's FIN covered it, so the client "
+            "believes it was delivered",
             f"两端失去了同步：从 {t0:g} 秒到 {t1:g} 秒，{len(loop)} 个纯 ACK 在它们之间来回"
             "（服务器确认了客户端没发送过的字节；客户端对这个确认了未发送数据的 ACK 回以 ACK，服务器又对它"
-            "的旧序列号回以 ACK……），直到客户端真正的请求赶上来；这时那些字节在服务器看来是旧的，服务器丢弃"
-            "了它们却仍然确认，所以客户端以为它们已经送达"))
+            "的旧序列号回以 ACK），随后对这类 ACK 的 500 毫秒限制让双方都沉默了；客户端真正的请求在服务器"
+            "看来是旧的，被丢弃，而对客户端 FIN 的确认也覆盖了它，所以客户端以为它已经送达"))
         run.metrics["ack_loop_segments"] = float(len(loop))
 
 
@@ -194,9 +195,12 @@ SCENARIO = Scenario(
         ".NXT, it is accepted, and the server application reads \"SET x=1\" as the new connection's request"
         ". The ends are now out of step: the server acknowledges 8 bytes the client never sent, the client "
         "answers that ACK of unsent data with an ACK (RFC 9293), the server answers the client's old sequen"
-        "ce number with an ACK, and so on, every round trip, until the client sends its real request, which"
-        " the server drops as a duplicate yet acknowledges. The client believes \"SET x=2\" was delivered; "
-        "the server executed \"SET x=1\". These are the hazards RFC 1337 lists for a shortened TIME-WAIT. ("
+        "ce number with an ACK; both sides then fall silent, because each answers unacceptable segments at "
+        "most every 500 ms (Linux's tcp_invalid_ratelimit; without it the two would ACK each other every rou"
+        "nd trip). The client's real request looks like a duplicate to the server, which drops it; when the"
+        " client closes, the server acknowledges its FIN, and with it the 8 bytes it never received. The cl"
+        "ient believes \"SET x=2\" was delivered; the server executed \"SET x=1\". "
+        "These are the hazards RFC 1337 lists for a shortened TIME-WAIT. ("
         "When it is the server that holds TIME-WAIT, RFC 9293 and Linux let a new SYN whose ISN is above th"
         "e old connection's sequence numbers reopen the 4-tuple early: the sequence-number argument of run "
         "2.)",
@@ -214,9 +218,11 @@ SCENARIO = Scenario(
         "号比时钟慢（每秒 250,000）时才有效；更快的连接的旧报文会落入下一个连接的窗口之内。第三次运行让双方"
         "重复使用原来的 ISN 来展示这种情况：旧报文的序列号恰好等于新的 RCV.NXT，被接收了，服务器应用把“SET "
         "x=1”当作新连接的请求读了出来。此时两端失去了同步：服务器确认了客户端从未发送的 8 个字节，客户端对"
-        "这个确认了未发送数据的 ACK 回以一个 ACK（RFC 9293），服务器又对客户端的旧序列号回以 ACK，如此每个"
-        "往返一次，直到客户端发出真正的请求，而服务器把它当作重复数据丢弃却仍然确认。客户端以为“SET x=2”已"
-        "经送达；服务器执行的却是“SET x=1”。这正是 RFC 1337 列出的缩短 TIME-WAIT 带来的危险。（如果持有 TIM"
+        "这个确认了未发送数据的 ACK 回以一个 ACK（RFC 9293），服务器又对客户端的旧序列号回以 ACK；之后双方"
+        "都沉默了，因为对不可接受的报文每 500 毫秒最多回应一次（Linux 的 tcp_invalid_ratelimit；没有这个限"
+        "制，两端会每个往返互相 ACK 一次）。客户端真正的请求在服务器看来是重复数据，被丢弃；客户端关闭时，服"
+        "务器确认了它的 FIN，也就一并确认了那 8 个从未收到的字节。客户端以为“SET x=2”已经送达；"
+        "服务器执行的却是“SET x=1”。这正是 RFC 1337 列出的缩短 TIME-WAIT 带来的危险。（如果持有 TIM"
         "E-WAIT 的是服务器，RFC 9293 和 Linux 允许 ISN 高于旧连接序列号的新 SYN 提前重新打开这个四元组：依"
         "据的正是第二次运行中的序列号道理。）"),
     build=build,

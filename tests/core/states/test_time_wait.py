@@ -144,12 +144,16 @@ def test_time_wait_rst_out_of_window_is_dropped(time_wait: Case) -> None:
 def test_time_wait_new_syn_above_rcv_nxt_reuses_the_4_tuple(iss: tuple[int, int]) -> None:
     c = time_wait(*iss, "passive")
     new_isn = c.rseq(100000)
+    # Linux's rule for the new ISS: the old SND.NXT + 65537, above all the old
+    # incarnation sent, whatever the ISN source would say.
+    new_iss = (c.c.snd_nxt + 65537) & 0xFFFFFFFF
     c.deliver(peer_syn(c)._replace(seq=new_isn), c.now + seconds(5))
-    c.expect([our_synack(c)._replace(ack=(new_isn + 1) & 0xFFFFFFFF)], c.now + seconds(5))
+    c.expect([our_synack(c)._replace(seq=new_iss, ack=(new_isn + 1) & 0xFFFFFFFF)], c.now + seconds(5))
     assert c.c.state is State.CLOSED
     assert c.transitions()[-2:] == [(State.TIME_WAIT, State.CLOSED), (State.LISTEN, State.SYN_RECEIVED)]
     assert c.listener is not None and c.listener.syn_queue_len == 1
-    c.deliver(Segment(c.rport, c.lport, (new_isn + 1) & 0xFFFFFFFF, c.lseq(1), ACK, 512), c.now + seconds(5))
+    c.deliver(Segment(c.rport, c.lport, (new_isn + 1) & 0xFFFFFFFF, (new_iss + 1) & 0xFFFFFFFF, ACK, 512),
+              c.now + seconds(5))
     c.expect_nothing(c.now + seconds(5))
     conn = c.listener.accept()
     assert conn is not None and conn is not c.c and conn.state is State.ESTABLISHED
