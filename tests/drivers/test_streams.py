@@ -1,0 +1,196 @@
+"""The streams API over an in-process link (no privileges needed)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+import synack
+from synack.core.config import Config, ms
+from synack.core.endpoint import Endpoint
+from synack.core.state import State
+from synack.drivers.stack import MemoryStack, default_stack, memory_pair
+from synack.drivers.streams import SynackTransport, open_connection, start_server
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def run(coro: Awaitable[None], timeout: float = 20.0) -> None:
+    async def main() -> None:
+        await asyncio.wait_for(coro, timeout)
+    asyncio.run(main())
+
+
+async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while data := await reader.read(65536):
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+
+async def _pair_with_server(handler: Handler, port: int = 7) -> tuple[MemoryStack, MemoryStack]:
+    client, server = memory_pair()
+    await start_server(handler, None, port, stack=server)
+    return client, server
+
+
+def test_echo_round_trip_and_extra_info() -> None:
+    async def main() -> None:
+        client, _ = await _pair_with_server(echo)
+        reader, writer = await open_connection("10.0.0.2", 7, stack=client)
+        assert writer.get_extra_info("peername") == ("10.0.0.2", 7)
+        sockname = writer.get_extra_info("sockname")
+        assert sockname[0] == "10.0.0.1" and 32768 <= sockname[1] <= 60999
+        writer.write(b"hello\nworld\n")
+        writer.writelines([b"abc", b"def|tail"])
+        await writer.drain()
+        assert await reader.readline() == b"hello\n"
+        assert await reader.readexactly(6) == b"world\n"
+        assert await reader.readuntil(b"|") == b"abcdef|"
+        writer.write_eof()
+        assert await reader.read() == b"tail"
+        assert reader.at_eof()
+        writer.close()
+        await writer.wait_closed()
+    run(main())
+
+
+def test_ipv6() -> None:
+    async def main() -> None:
+        client, _ = await _pair_with_server(echo, 8080)
+        reader, writer = await open_connection("fd00::2", 8080, stack=client)
+        assert writer.get_extra_info("peername") == ("fd00::2", 8080, 0, 0)
+        writer.write(b"six")
+        writer.write_eof()
+        assert await reader.read() == b"six"
+        writer.close()
+        await writer.wait_closed()
+    run(main())
+
+
+def test_bulk_with_a_slow_reader_is_exact() -> None:
+    payload = bytes(range(256)) * 8192  # 2 MiB
+
+    async def slow_sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        digest = hashlib.sha256()
+        while data := await reader.read(10000):
+            digest.update(data)
+            await asyncio.sleep(0)
+        writer.write(digest.hexdigest().encode())
+        writer.close()
+
+    async def main() -> None:
+        client, server = await _pair_with_server(slow_sink)
+        reader, writer = await open_connection("10.0.0.2", 7, stack=client)
+        transport = writer.transport
+        assert isinstance(transport, SynackTransport)
+        paused = False
+        for i in range(0, len(payload), 100_000):
+            writer.write(payload[i:i + 100_000])
+            paused = paused or transport.get_write_buffer_size() > 0
+            await writer.drain()
+        writer.write_eof()
+        assert paused, "the core's send buffer should have filled and applied back-pressure"
+        assert (await reader.read()).decode() == hashlib.sha256(payload).hexdigest()
+        writer.close()
+        await writer.wait_closed()
+        assert server.endpoint.stats.retransmits == 0
+    run(main())
+
+
+def test_refused_without_listener() -> None:
+    async def main() -> None:
+        client, _ = memory_pair()
+        with pytest.raises(ConnectionRefusedError):
+            await open_connection("10.0.0.2", 9, stack=client)
+    run(main())
+
+
+def test_connect_times_out_when_nothing_answers() -> None:
+    async def main() -> None:
+        quick = Config(syn_retries=1, initial_rto=ms(30))
+        client, server = memory_pair(Endpoint(["10.0.0.1"], quick), Endpoint(["10.0.0.2"]))
+        server.close()  # a dead peer: every packet vanishes
+        with pytest.raises(TimeoutError):
+            await open_connection("10.0.0.2", 80, stack=client)
+    run(main())
+
+
+def test_peer_reset_raises_connection_reset() -> None:
+    async def resetter(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readexactly(4)
+        writer.transport.abort()
+
+    async def main() -> None:
+        client, _ = await _pair_with_server(resetter)
+        reader, writer = await open_connection("10.0.0.2", 7, stack=client)
+        writer.write(b"ping")
+        with pytest.raises(ConnectionResetError):
+            await reader.read()
+    run(main())
+
+
+def test_server_sees_half_close_and_replies() -> None:
+    async def upper(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        data = await reader.read()  # until the client's FIN
+        writer.write(data.upper())
+        await writer.drain()
+        writer.close()
+
+    async def main() -> None:
+        client, server = await _pair_with_server(upper)
+        reader, writer = await open_connection("10.0.0.2", 7, stack=client)
+        writer.write(b"half closed")
+        writer.write_eof()
+        assert await reader.read() == b"HALF CLOSED"
+        conn = writer.get_extra_info("synack_connection")
+        writer.close()
+        await writer.wait_closed()
+        for _ in range(100):
+            if conn.state is State.TIME_WAIT:
+                break
+            await asyncio.sleep(0.01)
+        assert conn.state is State.TIME_WAIT  # our FIN went first: we wait 2MSL
+        assert not server.busy_connections()
+    run(main())
+
+
+def test_default_stack_and_package_exports() -> None:
+    async def main() -> None:
+        with pytest.raises(RuntimeError):
+            default_stack()
+        client, _ = await _pair_with_server(echo)
+        assert default_stack() is client
+        reader, writer = await synack.open_connection("10.0.0.2", 7)
+        writer.write(b"x")
+        assert await reader.readexactly(1) == b"x"
+        writer.close()
+        await writer.wait_closed()
+        server = await synack.start_server(echo, "10.0.0.1", 0)
+        assert 32768 <= server.port <= 60999
+        server.close()
+        await server.wait_closed()
+        await client.aclose()
+        with pytest.raises(RuntimeError):
+            default_stack()
+    run(main())
+
+
+def test_host_names_are_rejected() -> None:
+    async def main() -> None:
+        client, _ = memory_pair()
+        with pytest.raises(ValueError, match="IP addresses"):
+            await open_connection("example.com", 80, stack=client)
+    run(main())
+
+
+def test_import_synack_stays_light() -> None:
+    import subprocess
+    import sys
+    code = "import sys, synack; assert 'asyncio' not in sys.modules; synack.open_connection; " \
+           "assert 'asyncio' in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
