@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from synack.core.seq import seq_sub
 from synack.core.trace import TimerRecord
-from synack.scenarios import Run, get
+from synack.scenarios import get
 
 Seg = tuple[int, str, str, int, int, int]
 
 
-def relative(run: Run) -> list[Seg]:
-    """Every segment sent, seq and ack relative to the sender's and the receiver's ISN
-    (the client's SYN gives x, the server's SYN,ACK gives y); the raw 0 without ACK."""
-    sent = run.sent()
-    x = next(s[3] for s in sent if s[1] == "client" and s[2] == "S")
-    y = next(s[3] for s in sent if s[1] == "server" and s[2] == "SA")
-    out = []
-    for t, host, flags, seq, ack, n in sent:
-        mine, theirs = (x, y) if host == "client" else (y, x)
-        out.append((t, host, flags, seq_sub(seq, mine), seq_sub(ack, theirs) if "A" in flags else ack, n))
-    return out
 
 
 def test_close_segments() -> None:
     run = get("close").run(seed=1)[0]
-    assert relative(run) == [
+    assert run.relative_sent() == [
         (100_000, "client", "S", 0, 0, 0),
         (110_000, "server", "SA", 0, 1, 0),
         (120_000, "client", "A", 1, 1, 0),
@@ -87,5 +75,5 @@ def test_close_timers_events_and_netstat() -> None:
 def test_close_other_seed_same_shape() -> None:
     a = get("close").run(seed=1)[0]
     b = get("close").run(seed=7)[0]
-    assert relative(a) == relative(b)
+    assert a.relative_sent() == b.relative_sent()
     assert a.sent()[0][3] != b.sent()[0][3]

@@ -3,23 +3,12 @@ delayed ACK of the client's FIN), four when it closes later."""
 
 from __future__ import annotations
 
-from synack.core.seq import seq_sub
 from synack.core.trace import TimerRecord
-from synack.scenarios import Run, get
+from synack.scenarios import get
 
 Seg = tuple[int, str, str, int, int, int]
 
 
-def relative(run: Run) -> list[Seg]:
-    """Segments sent, seq and ack relative to the ISNs (x client, y server); raw 0 without ACK."""
-    sent = run.sent()
-    x = next(s[3] for s in sent if s[1] == "client" and s[2] == "S")
-    y = next(s[3] for s in sent if s[1] == "server" and s[2] == "SA")
-    out = []
-    for t, host, flags, seq, ack, n in sent:
-        mine, theirs = (x, y) if host == "client" else (y, x)
-        out.append((t, host, flags, seq_sub(seq, mine), seq_sub(ack, theirs) if "A" in flags else ack, n))
-    return out
 
 
 HANDSHAKE: list[Seg] = [
@@ -39,7 +28,7 @@ def test_two_runs_side_by_side() -> None:
 
 def test_close_at_once_three_segments() -> None:
     run = get("close-fin-ack-combined").run(seed=1)[0]
-    assert relative(run) == [*HANDSHAKE,
+    assert run.relative_sent() == [*HANDSHAKE,
                              (300_000, "client", "FA", 1, 1, 0),
                              (310_000, "server", "FA", 1, 2, 0),   # ACK of x+1's FIN and FIN y+1 in one
                              (320_000, "client", "A", 2, 2, 0)]
@@ -65,7 +54,7 @@ def test_close_at_once_three_segments() -> None:
 
 def test_close_later_four_segments() -> None:
     run = get("close-fin-ack-combined").run(seed=1)[1]
-    assert relative(run) == [*HANDSHAKE,
+    assert run.relative_sent() == [*HANDSHAKE,
                              (300_000, "client", "FA", 1, 1, 0),
                              (350_000, "server", "A", 1, 2, 0),      # delayed ACK: 40 ms after the FIN
                              (1_310_000, "server", "FA", 1, 2, 0),   # the application closes 1 s later

@@ -4,7 +4,6 @@ without TIME-WAIT the FIN is answered with RST and the server sees a reset."""
 from __future__ import annotations
 
 from synack.core.errors import DropReason
-from synack.core.seq import seq_sub
 from synack.core.trace import TimerRecord
 from synack.scenarios import Run, get
 
@@ -12,16 +11,6 @@ Seg = tuple[int, str, str, int, int, int]
 LOSS = "fault: drop #3 (from_host('client') & flags_are('A'))"
 
 
-def relative(run: Run) -> list[Seg]:
-    """Segments sent, seq and ack relative to the ISNs (x client, y server); raw 0 without ACK."""
-    sent = run.sent()
-    x = next(s[3] for s in sent if s[1] == "client" and s[2] == "S")
-    y = next(s[3] for s in sent if s[1] == "server" and s[2] == "SA")
-    out = []
-    for t, host, flags, seq, ack, n in sent:
-        mine, theirs = (x, y) if host == "client" else (y, x)
-        out.append((t, host, flags, seq_sub(seq, mine), seq_sub(ack, theirs) if "A" in flags else ack, n))
-    return out
 
 
 BEFORE_LOSS: list[Seg] = [
@@ -47,7 +36,7 @@ def timers(run: Run, host: str) -> list[tuple[int, str, str, int | None]]:
 
 def test_time_wait_re_acks_and_restarts() -> None:
     run = get("time-wait-lost-ack").run(seed=1)[0]
-    assert relative(run) == [*BEFORE_LOSS, (1_520_000, "client", "A", 6, 6, 0)]   # a new ACK
+    assert run.relative_sent() == [*BEFORE_LOSS, (1_520_000, "client", "A", 6, 6, 0)]   # a new ACK
     assert run.drops() == [
         (1_320_000, "client", "A", LOSS),
         # the FIN is old news in TIME-WAIT (seq below RCV.NXT): ACKed, not processed again
@@ -84,7 +73,7 @@ def test_time_wait_re_acks_and_restarts() -> None:
 def test_no_time_wait_rst_instead_of_clean_close() -> None:
     run = get("time-wait-lost-ack").run(seed=1)[1]
     # RST <SEQ=SEG.ACK> for the FIN (it had ACK set): exactly the server's RCV.NXT
-    assert relative(run) == [*BEFORE_LOSS, (1_520_000, "client", "R", 6, 0, 0)]
+    assert run.relative_sent() == [*BEFORE_LOSS, (1_520_000, "client", "R", 6, 0, 0)]
     assert run.drops() == [
         (1_320_000, "client", "A", LOSS),
         (1_520_000, "client", "FA", "no-connection"),

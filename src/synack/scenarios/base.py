@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from synack.core.config import DEFAULT_CONFIG, Config
 from synack.core.info import SocketInfo
+from synack.core.seq import seq_sub
 from synack.core.trace import SegmentRecord, StateRecord, TraceRecord
 from synack.core.wire import flags_str
 from synack.sim import Host, Network
@@ -71,6 +72,19 @@ class Run:
                 for r in self.records
                 if isinstance(r, SegmentRecord) and r.event == "send" and r.seg is not None
                 and (host is None or r.host == host)]
+
+    def relative_sent(self) -> list[tuple[int, str, str, int, int, int]]:
+        """:meth:`sent` with seq and ack relative to the ISNs, as Wireshark shows them:
+        the client's SYN gives x, the server's SYN,ACK gives y; an ack without the ACK
+        flag stays raw (0).  For runs with one client-server connection."""
+        sent = self.sent()
+        x = next(s[3] for s in sent if s[1] == self.left and s[2] == "S")
+        y = next(s[3] for s in sent if s[1] == self.right and s[2] == "SA")
+        out = []
+        for t, host, flags, seq, ack, n in sent:
+            mine, theirs = (x, y) if host == self.left else (y, x)
+            out.append((t, host, flags, seq_sub(seq, mine), seq_sub(ack, theirs) if "A" in flags else ack, n))
+        return out
 
     def received(self, host: str | None = None) -> list[tuple[int, str, str, int, int, int]]:
         """Segments received (after the network), same shape as :meth:`sent`."""
