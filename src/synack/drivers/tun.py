@@ -1,0 +1,308 @@
+"""The Linux TUN driver: synack on a real network, inside a private namespace.
+
+:func:`open_tun` creates (or joins) a network namespace, opens a TUN device in it
+(``IFF_TUN | IFF_NO_PI``), configures it with pyroute2 (addresses, MTU, queue
+length, link up) and runs an :class:`~synack.core.endpoint.Endpoint` on it from
+asyncio (:class:`TunStack`): packets in through the loop's reader, a burst at a
+time; segments out with one ``writev`` each; one timer.
+
+Speed (shared/TUN-NOTES.md): the device's MTU is 65535 and synack advertises the
+matching MSS, so the kernel sends 64 KB segments; checksums are the kernel's work.
+With ``offload`` (the default) the device has a virtio-net header
+(``IFF_VNET_HDR``): every write says ``NEEDS_CSUM`` so the kernel takes our TCP
+segments without a checksum, and ``TUNSETOFFLOAD(TUN_F_CSUM)`` lets it hand over
+its own segments with the checksum unfilled, which the core is told not to verify.
+
+The pcap tap (``pcap=``) records every packet that crosses the device, with the
+TCP checksums filled in for the capture, so Wireshark sees valid packets.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import functools
+import ipaddress
+import os
+import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Final
+
+from synack.core.config import Config
+from synack.core.endpoint import Endpoint
+from synack.core.ip import Packet, ipv4_header, ipv6_header
+from synack.core.wire import NO_OPTIONS, encode_options, pack_addr, tcp_checksum
+from synack.views.pcap import PcapWriter
+
+from .netns import (
+    DEFAULT_NETNS,
+    KERNEL_V4,
+    KERNEL_V6,
+    SYNACK_V4,
+    SYNACK_V6,
+    V4_PREFIXLEN,
+    V6_PREFIXLEN,
+    Namespace,
+    NetnsError,
+    write_sysctl,
+)
+from .stack import Stack, monotonic_us
+
+__all__ = ["DEFAULT_IFNAME", "TunDevice", "TunSettings", "TunStack", "open_tun", "tun_config"]
+
+# <linux/if_tun.h>
+TUNSETIFF: Final = 0x400454CA
+TUNSETOFFLOAD: Final = 0x400454D0
+IFF_TUN: Final = 0x0001
+IFF_NO_PI: Final = 0x1000
+IFF_VNET_HDR: Final = 0x4000
+TUN_F_CSUM: Final = 0x01
+# <linux/virtio_net.h>: struct virtio_net_hdr, little-endian on the machines we run on
+VNET_HDR_LEN: Final = 10
+VIRTIO_NET_HDR_F_NEEDS_CSUM: Final = 1
+_VNET: Final = struct.Struct("<BBHHHH")
+_VNET_V4: Final = _VNET.pack(VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, 20, 16)
+_VNET_V6: Final = _VNET.pack(VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, 40, 16)
+_TCP: Final = struct.Struct("!HHIIBBHHH")
+
+DEFAULT_IFNAME: Final = "synack0"
+MAX_MTU: Final = 65535
+#: Packets read per wake-up before the output is flushed.
+READ_BURST: Final = 128
+
+
+@dataclass(frozen=True, slots=True)
+class TunSettings:
+    """How the device is set up.  Defaults: the README's addresses, MTU 65535."""
+
+    netns: str = DEFAULT_NETNS
+    ifname: str = DEFAULT_IFNAME
+    mtu: int = MAX_MTU
+    kernel_v4: str = KERNEL_V4
+    synack_v4: str = SYNACK_V4
+    kernel_v6: str = KERNEL_V6
+    synack_v6: str = SYNACK_V6
+    #: virtio-net header with checksum offload (no checksums computed in Python).
+    offload: bool = True
+    #: Generous, so the kernel rarely drops while Python catches up (TUN-NOTES §12):
+    #: the core does not reassemble out-of-order segments yet.
+    txqueuelen: int = 20000
+
+    def __post_init__(self) -> None:
+        if not 1280 <= self.mtu <= MAX_MTU:
+            raise ValueError(f"mtu {self.mtu} outside 1280..65535")
+        if not 0 < len(self.ifname) < 16:
+            raise ValueError(f"interface name {self.ifname!r} must have 1..15 characters")
+
+
+def tun_config(mtu: int = MAX_MTU, **overrides: int | bool | None) -> Config:
+    """A core Config for a TUN of this MTU: MSS = MTU − 40, large buffers."""
+    values: dict[str, int | bool | None] = {"mss": min(mtu - 40, 65495), "rcv_buf": 4 << 20,
+                                            "snd_buf": 4 << 20}
+    values.update(overrides)
+    return Config(**values)  # type: ignore[arg-type]
+
+
+class TunDevice:
+    """An open TUN device (non-blocking fd) inside a namespace."""
+
+    def __init__(self, fd: int, settings: TunSettings) -> None:
+        self.fd = fd
+        self.settings = settings
+        self.name = settings.ifname
+        self.vnet = settings.offload
+
+    @classmethod
+    def open(cls, ns: Namespace, settings: TunSettings) -> TunDevice:
+        """Create and configure the device inside ``ns``."""
+        return ns.run(lambda: cls._open_here(settings))
+
+    @classmethod
+    def _open_here(cls, s: TunSettings) -> TunDevice:
+        from pyroute2 import IPRoute  # type: ignore[import-untyped]
+        from pyroute2.netlink.rtnl.ifaddrmsg import IFA_F_NODAD  # type: ignore[import-untyped]
+
+        fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            flags = IFF_TUN | IFF_NO_PI | (IFF_VNET_HDR if s.offload else 0)
+            try:
+                fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", s.ifname.encode(), flags))
+            except OSError as exc:
+                if exc.errno == errno.EBUSY:
+                    raise NetnsError(f"device {s.ifname} is busy in namespace {s.netns!r}: "
+                                     "is another synack running there?") from None
+                raise
+            if s.offload:
+                fcntl.ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM)
+            dev = s.ifname
+            # IPv6 on, but quiet: no router solicitations, no DAD, no link-local address
+            # (TUN-NOTES §2); a strict reverse-path filter like the rest of the namespace.
+            write_sysctl(f"net.ipv6.conf.{dev}.disable_ipv6", 0)
+            write_sysctl(f"net.ipv6.conf.{dev}.accept_ra", 0)
+            write_sysctl(f"net.ipv6.conf.{dev}.router_solicitations", 0)
+            write_sysctl(f"net.ipv6.conf.{dev}.accept_dad", 0)
+            write_sysctl(f"net.ipv6.conf.{dev}.addr_gen_mode", 1)
+            write_sysctl(f"net.ipv4.conf.{dev}.rp_filter", 1)
+            with IPRoute() as ipr:
+                (index,) = ipr.link_lookup(ifname=dev)
+                ipr.link("set", index=index, mtu=s.mtu, txqlen=s.txqueuelen)
+                ipr.addr("add", index=index, address=s.kernel_v4, prefixlen=V4_PREFIXLEN)
+                ipr.addr("add", index=index, address=s.kernel_v6, prefixlen=V6_PREFIXLEN, flags=IFA_F_NODAD)
+                ipr.link("set", index=index, state="up")
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(fd, s)
+
+    def close(self) -> None:
+        """Close the fd: the device, its addresses and routes vanish (TUN-NOTES §13)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+@functools.lru_cache(maxsize=1024)
+def _pseudo(src: str, dst: str) -> int:
+    return (int.from_bytes(pack_addr(src) + pack_addr(dst), "big") + 6) % 0xFFFF
+
+
+def encode_offloaded(p: Packet) -> tuple[bytes, bytes]:
+    """(virtio header + IP header + TCP header, payload) for a NEEDS_CSUM write.
+
+    The checksum field holds the pseudo-header sum, as for any CHECKSUM_PARTIAL
+    packet; the kernel does not verify a locally delivered partial checksum.
+    """
+    seg, src, dst = p.seg, p.src, p.dst
+    opts = b"" if seg.options is NO_OPTIONS else encode_options(seg.options)
+    tcp_len = 20 + len(opts) + len(seg.payload)
+    partial = (_pseudo(src, dst) + tcp_len) % 0xFFFF
+    tcph = _TCP.pack(seg.src_port, seg.dst_port, seg.seq, seg.ack, (5 + len(opts) // 4) << 4, seg.flags,
+                     seg.window, partial, seg.urg)
+    if ":" in src:
+        return _VNET_V6 + ipv6_header(src, dst, tcp_len) + tcph + opts, seg.payload
+    return _VNET_V4 + ipv4_header(src, dst, tcp_len) + tcph + opts, seg.payload
+
+
+def encode_plain(p: Packet) -> tuple[bytes, bytes]:
+    """(IP header + TCP header, payload) with the TCP checksum computed here."""
+    seg, src, dst = p.seg, p.src, p.dst
+    opts = b"" if seg.options is NO_OPTIONS else encode_options(seg.options)
+    tcp_len = 20 + len(opts) + len(seg.payload)
+    head = _TCP.pack(seg.src_port, seg.dst_port, seg.seq, seg.ack, (5 + len(opts) // 4) << 4, seg.flags,
+                     seg.window, 0, seg.urg) + opts
+    csum = tcp_checksum(head + seg.payload, src, dst)
+    tcph = head[:16] + csum.to_bytes(2, "big") + head[18:]
+    if ":" in src:
+        return ipv6_header(src, dst, tcp_len) + tcph, seg.payload
+    return ipv4_header(src, dst, tcp_len) + tcph, seg.payload
+
+
+def with_tcp_checksum(packet: bytes) -> bytes:
+    """``packet`` (IPv4 or IPv6 carrying TCP) with its TCP checksum computed."""
+    if packet[0] >> 4 == 6:
+        ihl, src, dst = 40, packet[8:24], packet[24:40]
+    else:
+        ihl, src, dst = (packet[0] & 0x0F) * 4, packet[12:16], packet[16:20]
+    tcp = packet[ihl:]
+    if len(tcp) < 20:
+        return packet
+    zeroed = tcp[:16] + b"\x00\x00" + tcp[18:]
+    csum = tcp_checksum(zeroed, str(ipaddress.ip_address(src)), str(ipaddress.ip_address(dst)))
+    return packet[:ihl] + tcp[:16] + csum.to_bytes(2, "big") + tcp[18:]
+
+
+class TunStack(Stack):
+    """An endpoint on a TUN device, driven by the running asyncio loop."""
+
+    def __init__(self, endpoint: Endpoint, device: TunDevice, *, pcap: PcapWriter | None = None) -> None:
+        super().__init__(endpoint, pcap=pcap)
+        self.device = device
+        self.settings = device.settings
+        self.write_errors = 0
+        self._fd = device.fd
+        self._vnet = device.vnet
+        self._bufsize = self.settings.mtu + (VNET_HDR_LEN if self._vnet else 0) + 64
+        self._encode = encode_offloaded if self._vnet else encode_plain
+        self.loop.add_reader(self._fd, self._on_readable)
+
+    def _on_readable(self) -> None:
+        if self.closed:
+            return
+        fd, size, vnet = self._fd, self._bufsize, self._vnet
+        ep = self.endpoint
+        tap = self.pcap
+        now = monotonic_us()
+        n = 0
+        for _ in range(READ_BURST):
+            try:
+                data = os.read(fd, size)
+            except (BlockingIOError, InterruptedError):
+                break
+            if vnet:
+                csum_partial = data[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM
+                data = data[VNET_HDR_LEN:]
+                if tap is not None:
+                    tap.write(now, with_tcp_checksum(data) if csum_partial else data)
+                ep.receive_packet(data, now, verify_checksum=False)
+            else:
+                if tap is not None:
+                    tap.write(now, data)
+                ep.receive_packet(data, now)
+            n += 1
+        self.packets_in += n
+        if n:
+            self._flush()
+
+    def _transmit(self, packets: list[Packet], now: int) -> None:
+        fd, encode, tap = self._fd, self._encode, self.pcap
+        for p in packets:
+            head, payload = encode(p)
+            try:
+                if payload:
+                    os.writev(fd, (head, payload))
+                else:
+                    os.write(fd, head)
+            except OSError:
+                # The device refused it (queue full, or going away): a loss TCP recovers.
+                self.write_errors += 1
+                continue
+            if tap is not None:
+                ip = head[VNET_HDR_LEN:] if self._vnet else head
+                tap.write(now, with_tcp_checksum(ip + payload) if self._vnet else ip + payload)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.loop.remove_reader(self._fd)
+        super().close()
+        self.device.close()
+
+
+@asynccontextmanager
+async def open_tun(settings: TunSettings | None = None, *, config: Config | None = None,
+                   pcap: str | None = None, name: str = "synack") -> AsyncIterator[TunStack]:
+    """A running :class:`TunStack` in the namespace ``settings.netns`` (joined if it
+    exists, else created and removed on exit).  It becomes the loop's default stack,
+    so ``synack.open_connection``/``start_server`` use it.  On exit, connections that
+    are closing get up to 2 s to finish, the rest are reset, the device goes."""
+    s = settings if settings is not None else TunSettings()
+    ns = Namespace.join_or_create(s.netns)
+    try:
+        device = TunDevice.open(ns, s)
+        try:
+            cfg = config if config is not None else tun_config(s.mtu)
+            endpoint = Endpoint([s.synack_v4, s.synack_v6], cfg, name=name)
+            writer = PcapWriter.open(pcap) if pcap else None
+        except BaseException:
+            device.close()
+            raise
+        stack = TunStack(endpoint, device, pcap=writer)
+        try:
+            yield stack
+        finally:
+            await stack.aclose()
+    finally:
+        ns.close()
+
