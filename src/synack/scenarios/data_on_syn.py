@@ -6,22 +6,21 @@ from __future__ import annotations
 
 from synack.core.config import seconds
 from synack.core.errors import DropReason
-from synack.core.events import Event
-from synack.core.ip import Packet, parse_packet
 from synack.core.seq import MASK, seq_le, seq_lt, seq_sub
 from synack.core.state import State
-from synack.core.trace import SegmentRecord, StateRecord, Tracer, endpoint_str
+from synack.core.trace import StateRecord, Tracer, endpoint_str
 from synack.core.wire import ACK, PSH, RST, SYN, Options, Segment
 
 from .apps import accept_all, events_of, read_all
 from .base import CLIENT_ADDR, SERVER_ADDR, Context, Run, Scenario, Text
+from .models import ModelEndpoint
 
 CONNECT_AT = seconds(0.1)
 CLIENT_PORT = 40000
 REQUEST = b"GET / HTTP/1.1\r\nHost: example\r\n\r\n"
 
 
-class SynDataClient:
+class SynDataClient(ModelEndpoint):
     """A client that puts its first bytes on its SYN, as RFC 9293 allows and as a TCP
     Fast Open client does, but without a Fast Open cookie.  synack's own stack, like
     Linux without Fast Open, never does this, so this small model (written for this
@@ -34,14 +33,12 @@ class SynDataClient:
 
     def __init__(self, name: str, addr: str, port: int, remote: tuple[str, int], isn: int, data: bytes,
                  tracer: Tracer | None) -> None:
-        self.name = name
+        super().__init__(name, tracer)
         self.addr = addr
         self.port = port
         self.remote = remote
         self.iss = isn
         self.data = data
-        self._tracer = tracer
-        self._out: list[Packet] = []
         self.state = State.CLOSED
         self.snd_una = isn
         self.rcv_nxt = 0
@@ -53,30 +50,7 @@ class SynDataClient:
         self._state(now, State.SYN_SENT)
         self._send(self.iss, SYN, self.data, Options(mss=1460))
 
-    # -- the driver contract --------------------------------------------------------------
-    def receive_packet(self, data: bytes, now: int) -> None:
-        src, dst, seg = parse_packet(data)
-        self.receive_segment(seg, src, dst, now)
-
-    def handle_timeout(self, now: int) -> None:
-        return None
-
-    def next_timeout(self) -> int | None:
-        return None
-
-    def next_event(self) -> Event | None:
-        return None
-
-    def packets_to_send(self, now: int) -> list[Packet]:
-        out, self._out = self._out, []
-        if self._tracer is not None:
-            for p in out:
-                self._tracer(SegmentRecord(now, self.name, "send", p.src, p.dst, p.seg))
-        return out
-
-    def receive_segment(self, seg: Segment, src: str, dst: str, now: int) -> None:
-        if self._tracer is not None:
-            self._tracer(SegmentRecord(now, self.name, "recv", src, dst, seg))
+    def on_segment(self, seg: Segment, src: str, dst: str, now: int) -> None:
         data_start = (self.iss + 1) & MASK
         data_end = (data_start + len(self.data)) & MASK
         if seg.flags & RST:
@@ -103,7 +77,7 @@ class SynDataClient:
         addr, port = self.remote
         seg = Segment(self.port, port, seq, self.rcv_nxt if flags & ACK else 0, flags, 65535,
                       options or Options(), payload)
-        self._out.append(Packet(self.addr, addr, seg))
+        self.emit(self.addr, addr, seg)
 
     def _state(self, now: int, new: State) -> None:
         old, self.state = self.state, new

@@ -10,17 +10,16 @@ from typing import Any
 
 from synack.core.config import seconds
 from synack.core.connection import Connection
-from synack.core.events import Event
 from synack.core.info import SocketInfo
-from synack.core.ip import Packet, parse_packet
 from synack.core.seq import MASK
 from synack.core.state import State
-from synack.core.trace import NoteRecord, SegmentRecord, StateRecord, Tracer, endpoint_str
+from synack.core.trace import NoteRecord, StateRecord, Tracer, endpoint_str
 from synack.core.wire import ACK, FIN, RST, SYN, Options, Segment
 from synack.sim import Delay, Host, Network, flags_are, from_host
 
 from .apps import accept_all, events_of, netstat_at, on_peer_closed, read_all
 from .base import CLIENT_ADDR, SERVER_ADDR, Context, Run, Scenario, Text
+from .models import ModelEndpoint
 
 CONNECT_AT = seconds(0.1)
 SEND_AT = seconds(1.5)
@@ -46,7 +45,7 @@ class _NaiveConn:
     received: bytearray = field(default_factory=bytearray)
 
 
-class TwoWayServer:
+class TwoWayServer(ModelEndpoint):
     """A server that trusts a two-way handshake: a SYN creates a connection which is
     ESTABLISHED (and handed to its application) the moment the SYN-ACK leaves.  It answers
     data with ACKs, closes when the peer closes, and ignores RST, as in the seed's story,
@@ -58,41 +57,16 @@ class TwoWayServer:
 
     def __init__(self, name: str, addr: str, port: int, isns: Callable[[], int],
                  tracer: Tracer | None) -> None:
-        self.name = name
+        super().__init__(name, tracer)
         self.addr = addr
         self.port = port
         self._isns = isns
-        self._tracer = tracer
-        self._out: list[Packet] = []
         self.connections: dict[tuple[str, int], _NaiveConn] = {}
         #: Every connection its application was handed, in order.
         self.accepted: list[_NaiveConn] = []
         self.resets_ignored = 0
 
-    # -- the driver contract --------------------------------------------------------------
-    def receive_packet(self, data: bytes, now: int) -> None:
-        src, dst, seg = parse_packet(data)
-        self.receive_segment(seg, src, dst, now)
-
-    def handle_timeout(self, now: int) -> None:
-        return None
-
-    def next_timeout(self) -> int | None:
-        return None
-
-    def next_event(self) -> Event | None:
-        return None
-
-    def packets_to_send(self, now: int) -> list[Packet]:
-        out, self._out = self._out, []
-        if self._tracer is not None:
-            for p in out:
-                self._tracer(SegmentRecord(now, self.name, "send", p.src, p.dst, p.seg))
-        return out
-
-    def receive_segment(self, seg: Segment, src: str, dst: str, now: int) -> None:
-        if self._tracer is not None:
-            self._tracer(SegmentRecord(now, self.name, "recv", src, dst, seg))
+    def on_segment(self, seg: Segment, src: str, dst: str, now: int) -> None:
         if seg.dst_port != self.port:
             return
         key = (src, seg.src_port)
@@ -143,7 +117,7 @@ class TwoWayServer:
     def _send(self, conn: _NaiveConn, seq: int, flags: int, options: Options | None = None) -> None:
         addr, port = conn.remote
         seg = Segment(self.port, port, seq, conn.rcv_nxt, flags, 65535, options or Options())
-        self._out.append(Packet(self.addr, addr, seg))
+        self.emit(self.addr, addr, seg)
 
     def _state(self, now: int, conn: _NaiveConn, old: State, new: State) -> None:
         conn.state = new
