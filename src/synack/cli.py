@@ -4,6 +4,12 @@
     synack scenario list [--lang en|zh]
     synack scenario run NAME [--seed N] [--lang en|zh] [--pcap FILE] [--json FILE]
                              [--netstat-at T] [--absolute-seq]
+    synack serve [--echo | --http DIR] [--port P] [--netns NAME] [--pcap FILE]
+    synack connect HOST PORT [--send FILE] [--output FILE] [--netns NAME] [--pcap FILE]
+    synack ss [--netns NAME]
+
+serve, connect and ss run synack on a TUN device in a private network namespace
+(root needed); see the README's "Real network (TUN)".
 
 Bad arguments or unwritable files print one line, ``synack: error: ...``, and exit 2.
 """
@@ -20,6 +26,7 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.rule import Rule
@@ -94,7 +101,62 @@ def build_parser() -> argparse.ArgumentParser:
                      help="show every host's connection table at virtual time T (e.g. 2.5s)")
     run.add_argument("--absolute-seq", action="store_true",
                      help="show raw sequence numbers (default: relative to each side's ISN, as Wireshark)")
+
+    def net_options(cmd: argparse.ArgumentParser, pcap: bool = True) -> None:
+        cmd.add_argument("--netns", metavar="NAME", default="synack",
+                         help="network namespace: joined if it exists, else created and removed on exit "
+                              "(default: synack)")
+        if pcap:
+            cmd.add_argument("--pcap", metavar="FILE", help="capture everything crossing the TUN device")
+
+    serve = sub.add_parser("serve", help="serve on a TUN device (root): echo, or files over HTTP")
+    mode = serve.add_mutually_exclusive_group()
+    mode.add_argument("--echo", action="store_true", help="send every byte back (the default)")
+    mode.add_argument("--http", metavar="DIR", help="serve the files under DIR over HTTP/1.1")
+    serve.add_argument("--port", type=parse_port, default=8080, help="port to listen on (default 8080)")
+    net_options(serve)
+
+    conn = sub.add_parser("connect", help="a netcat-like client on a TUN device (root)")
+    conn.add_argument("host", help="peer address, e.g. 198.18.0.1 (the namespace's kernel side)")
+    conn.add_argument("port", type=parse_port)
+    conn.add_argument("--send", metavar="FILE", help="send FILE instead of standard input")
+    conn.add_argument("--output", metavar="FILE", help="write the peer's bytes to FILE, not standard output")
+    net_options(conn)
+
+    ss = sub.add_parser("ss", help="the connection table of the synack running in a namespace (like ss -tan)")
+    net_options(ss, pcap=False)
     return p
+
+
+def parse_port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port: {text!r}") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"not a port: {text!r} (1..65535)")
+    return port
+
+
+def cmd_net(args: argparse.Namespace, console: Console) -> int:
+    """serve / connect / ss (imported here: asyncio and pyroute2 only when needed)."""
+    from synack.drivers import commands
+
+    try:
+        if args.command == "serve":
+            commands.serve(args.netns, args.pcap, args.port, args.http)
+        elif args.command == "connect":
+            commands.connect(args.netns, args.pcap, args.host, args.port, args.send, args.output)
+        else:
+            now, rows = commands.show_table(args.netns)
+            # "[fd00::2]:80" must not be read as rich markup.
+            rows = [r._replace(local=escape(r.local), remote=escape(r.remote)) for r in rows]
+            console.print(render_netstat(rows, now, host=f"synack@{args.netns}"))
+    except commands.CommandError as exc:
+        raise CliError(str(exc)) from None
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 def _scenario(name: str) -> Scenario:
@@ -195,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "tour":
             return cmd_tour(args, console)
+        if args.command in ("serve", "connect", "ss"):
+            return cmd_net(args, console)
         if args.action == "list":
             return cmd_list(args, console)
         return cmd_run(args, console)
