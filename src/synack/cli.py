@@ -224,6 +224,10 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     scenario = _scenario(args.name)
     # Open outputs first, so a bad path fails before the work is done.
+    if args.pcap:
+        folder = Path(args.pcap).parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise CliError(f"cannot write {args.pcap}: no writable directory {folder}")
     json_out = _open_for_writing(args.json) if args.json else None
     try:
         runs = scenario.run(args.seed, netstat_at=args.netstat_at, capture=bool(args.pcap))
