@@ -151,6 +151,8 @@ def cmd_net(args: argparse.Namespace, console: Console) -> int:
             now, rows = commands.show_table(args.netns)
             # "[fd00::2]:80" must not be read as rich markup.
             rows = [r._replace(local=escape(r.local), remote=escape(r.remote)) for r in rows]
+            if not console.is_terminal:
+                console.width = max(console.width, 160)  # IPv6 rows whole when piped
             console.print(render_netstat(rows, now, host=f"synack@{args.netns}"))
     except commands.CommandError as exc:
         raise CliError(str(exc)) from None

@@ -227,6 +227,17 @@ class TunStack(Stack):
         self._encode = encode_offloaded if self._vnet else encode_plain
         self.loop.add_reader(self._fd, self._on_readable)
 
+    def pause_input(self) -> None:
+        """Stop reading the device: what the kernel sends waits in the device's queue
+        (for demos and tests that need a segment held back, e.g. to cross FINs)."""
+        if not self.closed:
+            self.loop.remove_reader(self._fd)
+
+    def resume_input(self) -> None:
+        if not self.closed:
+            self.loop.add_reader(self._fd, self._on_readable)
+            self.loop.call_soon(self._on_readable)
+
     def _on_readable(self) -> None:
         if self.closed:
             return

@@ -1,0 +1,24 @@
+"""Interop with the Linux kernel through a TUN device in a private namespace.
+
+These tests need root and /dev/net/tun (and ``ip``, ``curl``, ``ss``, ``tshark``).
+Without them they skip with the reason -- except under CI (``CI=true``), where a
+missing requirement is a failure: CI runs as root on a machine that has everything.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from tunhelp import problem
+
+
+@pytest.fixture
+def tun_ok() -> None:
+    problem_text = problem()
+    if problem_text is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"interop test cannot run under CI: {problem_text}")
+        pytest.skip(problem_text)
+
+
