@@ -31,6 +31,10 @@ class Config:
     #: Receive buffer; the advertised window is what is free in it.  Linux tcp_rmem
     #: starts at 131072 and lets half of it be window; we advertise all of it.
     rcv_buf: int = 65535
+    #: Memory budget of the out-of-order (reassembly) queue: payload plus 256 octets
+    #: per held block; a segment beyond it is dropped.  Linux charges its out-of-order
+    #: queue against the receive buffer (tcp_rmem default 131072).
+    ooo_budget: int = 131072
     #: Send buffer (Linux tcp_wmem default 16384, grown by autotuning; we use 256 KiB).
     snd_buf: int = 262144
     #: Window-scale shift we offer (RFC 7323); None sends no option.  Linux picks

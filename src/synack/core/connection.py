@@ -12,8 +12,10 @@ A connection made by a listener starts in SYN-RECEIVED when the handshake's fina
 ACK arrives (the half-open state lives in the listener's compact SYN-queue entry, as
 in Linux); an active open starts in SYN-SENT.
 
-Not yet here (see the README): out-of-order reassembly (out-of-order segments are
-dropped and a duplicate ACK is sent), delayed ACKs, Nagle, fast retransmit, SACK
+Out-of-order data is held for reassembly (``buffers.Reassembler``, only while a hole
+exists) and answered by an immediate duplicate ACK.
+
+Not yet here (see the README): delayed ACKs, Nagle, fast retransmit, SACK
 blocks, timestamps/PAWS, keep-alive, urgent data.  Congestion control is the minimum
 RFC 5681 needs for RTO recovery: slow start, congestion avoidance, cwnd to one
 segment after a timeout.
@@ -24,6 +26,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Final, Protocol
 
+from .buffers import Reassembler
 from .config import DEFAULT_CONFIG, SECOND, Config
 from .errors import ConnectionClosing, ConnectionDoesNotExist, DropReason, UsageError
 from .events import (
@@ -86,7 +89,7 @@ class Connection:
 
     __slots__ = (
         "_ack_now", "_chal_count", "_chal_start", "_closed_by_app", "_ctl", "_delack_deadline", "_events",
-        "_fin_queued", "_fin_seq", "_host", "_last_oow_ack", "_listener", "_owner", "_peer_fin",
+        "_fin_queued", "_fin_seq", "_host", "_last_oow_ack", "_listener", "_ooo", "_owner", "_peer_fin",
         "_peer_ws", "_probe",
         "_rcvbuf", "_retries", "_rto", "_rto_deadline", "_rtt_seq", "_rtt_time", "_rttvar",
         "_sched", "_snd_data_seq", "_sndbuf", "_srtt", "_stats", "_tracer", "_tw_deadline",
@@ -147,6 +150,7 @@ class Connection:
         self._fin_queued = False
         self._fin_seq = 0
         self._rcvbuf = bytearray()    # in-order data the application has not read
+        self._ooo: Reassembler | None = None  # data beyond RCV.NXT, while a hole exists
         self._ctl: list[Segment] = []  # immediate replies (RST, SYN-ACK of simultaneous open)
         self._ack_now = False
         self._peer_fin = False
@@ -758,21 +762,20 @@ class Connection:
             if fin_in_order and ((seq + len(payload)) & MASK) == self.rcv_nxt:
                 self._process_fin(now)
             else:
-                self._ack_now = True  # beyond RCV.NXT: a duplicate ACK (RFC 5681 §4.2)
+                if not payload:  # (with data, _process_text has answered already)
+                    self._ack_now = True  # beyond RCV.NXT: a duplicate ACK (RFC 5681 §4.2)
                 if fin_acked and st is _FIN_WAIT_1:
                     self._enter_fin_wait_2(now)  # the ACK of our FIN still counts
 
     def _process_text(self, seq: int, payload: bytes) -> bool:
-        """Deliver in-order data; returns whether all of it was taken (so a FIN
-        behind it is in order too)."""
+        """Deliver in-order data (and what it joins from the reassembly queue);
+        returns whether all of it was taken (so a FIN behind it is in order too)."""
         rcv_nxt = self.rcv_nxt
         if seq != rcv_nxt:
             if seq_lt(seq, rcv_nxt):
                 payload = payload[seq_sub(rcv_nxt, seq):]  # already have the front
             else:
-                # Beyond RCV.NXT: no reassembly yet; a duplicate ACK tells the sender.
-                self._stats.drop(DropReason.OUT_OF_ORDER)
-                self._ack_now = True
+                self._queue_out_of_order(seq, payload)
                 return False
         free = self.config.rcv_buf - len(self._rcvbuf)
         taken = payload if len(payload) <= free else payload[:free]
@@ -781,11 +784,41 @@ class Connection:
         if taken:
             was_empty = not self._rcvbuf
             self._rcvbuf += taken
-            self.rcv_nxt = (rcv_nxt + len(taken)) & MASK
+            rcv_nxt = self.rcv_nxt = (rcv_nxt + len(taken)) & MASK
+            ooo = self._ooo
+            if ooo is not None:
+                # The segment filled (part of) a hole: join what was held behind it.
+                held = ooo.pop(rcv_nxt)
+                if held is not None:
+                    self._rcvbuf += held
+                    self.rcv_nxt = (rcv_nxt + len(held)) & MASK
+                if not len(ooo):
+                    self._ooo = None
             if was_empty:
                 self._events.append(Readable(self))
         self._ack_now = True
         return len(taken) == len(payload)
+
+    def _queue_out_of_order(self, seq: int, payload: bytes) -> None:
+        """Data beyond RCV.NXT (a segment before it was lost or is late): hold it
+        (RFC 1122 4.2.2.20, RFC 9293 §3.10.7.4 seventh) within the window and the
+        reassembly budget, and send an immediate duplicate ACK (RFC 5681 §4.2): one
+        per such segment, built now, since the sender counts them (§3.2)."""
+        rcv_nxt = self.rcv_nxt
+        right = seq_sub((rcv_nxt + self.config.rcv_buf - len(self._rcvbuf)) & MASK, seq)
+        if right < len(payload):
+            payload = payload[:right]  # beyond the window's right edge
+            self._stats.drop(DropReason.RCV_BUFFER_FULL)
+        ooo = self._ooo
+        if ooo is None:
+            ooo = self._ooo = Reassembler(self.config.ooo_budget)
+        if ooo.add(rcv_nxt, seq, payload):
+            self._stats.out_of_order += 1
+        else:
+            self._stats.drop(DropReason.OOO_BUDGET)
+            if not len(ooo):
+                self._ooo = None
+        self._ctl.append(self._segment(self.snd_nxt, ACK))
 
     def _process_fin(self, now: int) -> None:
         self._ack_now = True
@@ -923,6 +956,7 @@ class Connection:
         elif new is _CLOSED:
             self._rto_deadline = self._tw_deadline = self._delack_deadline = None
             self._sndbuf.clear()
+            self._ooo = None
             self._events.append(Closed(self))
             if self._owner is not None:
                 self._owner._closed(self)

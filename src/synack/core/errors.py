@@ -48,7 +48,7 @@ class DropReason(enum.Enum):
     NO_ACK_FLAG = "no-ack-flag"
     BAD_ACK = "unacceptable-ack"
     ACK_OF_UNSENT = "ack-of-unsent-data"
-    OUT_OF_ORDER = "out-of-order"
+    OOO_BUDGET = "out-of-order-budget"
     DATA_AFTER_FIN = "data-after-fin"
     DATA_AFTER_CLOSE = "data-after-close"
     RCV_BUFFER_FULL = "receive-buffer-full"

@@ -21,6 +21,8 @@ class Stats:
     syn_retransmits: int = 0
     synack_retransmits: int = 0
     challenge_acks: int = 0
+    #: Segments held for reassembly (beyond RCV.NXT).
+    out_of_order: int = 0
     syncookies_sent: int = 0
     syncookies_accepted: int = 0
     syncookies_failed: int = 0

@@ -1,0 +1,116 @@
+"""Out-of-order reassembly (RFC 1122 4.2.2.20, RFC 9293 §3.10.7.4 seventh step;
+RFC 5681 §4.2 immediate ACKs): data beyond RCV.NXT is held within the window and a
+counted budget, answered by a duplicate ACK, and delivered when the hole fills."""
+
+from __future__ import annotations
+
+from helpers import ACK, PSH, WIN, WSCALE, Case, established
+
+from synack.core.buffers import BLOCK_OVERHEAD, Reassembler
+from synack.core.config import Config
+from synack.core.errors import DropReason
+from synack.core.events import Readable
+from synack.core.wire import Segment
+
+NO_SACK = Config(sack=False)
+
+
+def data(c: Case, off: int, payload: bytes) -> Segment:
+    return c.peer._replace(seq=c.rseq(1 + off), flags=ACK | PSH, payload=payload)
+
+
+def ack_for(c: Case, n: int, held: int = 0) -> Segment:
+    """Our ACK of ``n`` octets; ``held`` octets more sit in the buffer unread."""
+    return c.ours._replace(ack=c.rseq(1 + n), window=(65535 - n - held) >> WSCALE)
+
+
+def test_reassembly_hole_filled_delivers_everything_with_an_immediate_ack(iss: tuple[int, int]) -> None:
+    c = established(*iss, config=NO_SACK)
+    c.deliver(data(c, 3, b"def"))
+    c.expect([c.ours])  # duplicate ACK, at once
+    c.deliver(data(c, 9, b"jkl"))
+    c.expect([c.ours])
+    assert c.c.bytes_readable == 0 and c.events() == []
+    c.deliver(data(c, 0, b"abc"))
+    c.expect([ack_for(c, 6)])  # the gap-filling segment is ACKed at once
+    c.deliver(data(c, 6, b"ghi"))
+    c.expect([ack_for(c, 12)])
+    assert c.events() == [Readable(c.c)]
+    assert c.c.read() == b"abcdefghijkl"
+    assert c.ep.stats.out_of_order == 2
+
+
+def test_reassembly_overlapping_and_touching_segments_merge(iss: tuple[int, int]) -> None:
+    c = established(*iss, config=NO_SACK)
+    for off, payload in [(10, b"klmno"), (5, b"fghij"), (8, b"ijklm"), (20, b"uv"), (15, b"pqrst")]:
+        c.deliver(data(c, off, payload))
+        c.expect([c.ours])
+    ooo = c.c._ooo
+    assert ooo is not None and ooo.blocks == [(c.rseq(6), c.rseq(23))]
+    c.deliver(data(c, 0, b"abcdefg"))  # overlaps the held block's front
+    c.expect([ack_for(c, 22)])
+    assert c.c.read() == b"abcdefghijklmnopqrstuv"
+    assert c.c._ooo is None  # no hole, no queue
+
+
+def test_reassembly_data_beyond_the_right_edge_is_trimmed(iss: tuple[int, int]) -> None:
+    c = established(*iss, config=NO_SACK)
+    c.deliver(data(c, 65530, b"0123456789"))  # the window is 65535 octets
+    c.expect([c.ours])
+    ooo = c.c._ooo
+    assert ooo is not None and ooo.blocks == [(c.rseq(1 + 65530), c.rseq(1 + 65535))]
+    assert c.ep.stats.dropped[DropReason.RCV_BUFFER_FULL] == 1
+
+
+def test_reassembly_budget_drops_the_excess(iss: tuple[int, int]) -> None:
+    budget = 2 * (100 + BLOCK_OVERHEAD)
+    c = established(*iss, config=Config(sack=False, ooo_budget=budget))
+    c.deliver(data(c, 100, b"x" * 100))
+    c.deliver(data(c, 300, b"y" * 100))
+    c.deliver(data(c, 500, b"z" * 100))  # a third block does not fit
+    c.expect([c.ours] * 3)
+    assert c.ep.stats.dropped[DropReason.OOO_BUDGET] == 1
+    ooo = c.c._ooo
+    assert ooo is not None and ooo.held == budget
+    c.deliver(data(c, 200, b"w" * 100))  # joins two blocks: needs less, fits
+    c.expect([c.ours])
+    assert ooo.held == 300 + BLOCK_OVERHEAD
+    c.deliver(data(c, 0, b"v" * 100))
+    c.expect([ack_for(c, 400)])
+    assert c.c.read() == b"v" * 100 + b"x" * 100 + b"w" * 100 + b"y" * 100
+
+
+def test_reassembly_held_data_counts_against_the_window_only_when_delivered(iss: tuple[int, int]) -> None:
+    c = established(*iss, config=NO_SACK)
+    c.deliver(data(c, 1000, b"b" * 1000))
+    c.expect([c.ours])  # the window is unchanged: held data is not yet in the buffer
+    c.deliver(data(c, 0, b"a" * 1000))
+    c.expect([ack_for(c, 2000)])
+    assert c.c.bytes_readable == 2000
+
+
+def test_reassembler_unit_merge_pop_and_recent() -> None:
+    r = Reassembler(10_000)
+    assert r.add(100, 110, b"kl")
+    assert r.add(100, 105, b"fg")
+    assert r.recent == [(105, 107), (110, 112)]
+    assert r.add(100, 107, b"hij")  # fills between them: one block
+    assert r.blocks == [(105, 112)] and r.recent == [(105, 112)]
+    assert r.held == 7 + BLOCK_OVERHEAD
+    assert r.pop(100) is None
+    assert r.pop(106) == b"ghijkl"
+    assert len(r) == 0 and r.held == 0 and r.recent == []
+
+
+def test_reassembler_unit_wraps_the_sequence_space() -> None:
+    r = Reassembler(10_000)
+    top = 2**32 - 3
+    assert r.add(top - 2, top, b"abcde")  # spans the wrap
+    assert r.blocks == [(top, 2)]
+    assert r.pop(top) == b"abcde"
+
+
+def test_established_window_field_is_unchanged_by_held_data(iss: tuple[int, int]) -> None:
+    c = established(*iss, config=NO_SACK)
+    c.deliver(data(c, 1, b"x"))
+    c.expect([c.ours._replace(window=WIN)])
