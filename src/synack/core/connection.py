@@ -610,6 +610,9 @@ class Connection:
         # fourth: SYN
         self.irs = seg.seq
         self.rcv_nxt = (seg.seq + 1) & MASK
+        # The window our SYN offered, now relative to the real RCV.NXT (it was sent
+        # before the peer's ISN was known); read() measures reopening from this edge.
+        self.rcv_adv = (self.rcv_nxt + min(self.config.rcv_buf, 0xFFFF)) & MASK
         self._peer_ws = seg.options.wscale
         self._negotiate(seg.options)
         if seg.payload:
