@@ -68,11 +68,23 @@ class Config:
     #: RFC 1337 fix F1: ignore RST in TIME-WAIT (tcp_rfc1337, Linux default 0 = the
     #: RST ends TIME-WAIT early, as RFC 9293 says).
     rfc1337: bool = False
+    # -- delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2, RFC 1122 4.2.3.2) ------------
+    #: Least delayed-ACK timeout (Linux TCP_DELACK_MIN / TCP_ATO_MIN, 40 ms).  Linux
+    #: adapts the timeout ("ato") to the data's inter-arrival times within
+    #: [delack_min, delack_max]; so does synack.
+    delack_min: int = ms(40)
+    #: Most delayed-ACK timeout (Linux TCP_DELACK_MAX, 200 ms; MUST-40: under 0.5 s).
+    delack_max: int = ms(200)
+    #: Segments ACKed at once at the start of a connection and after an idle period
+    #: (Linux TCP_MAX_QUICKACKS 16, further bounded by RCV.WND / (2 · MSS)).  0 delays
+    #: from the first segment.
+    quickacks: int = 16
     #: Delay of the ACK of a FIN that moves ESTABLISHED to CLOSE-WAIT: an application
     #: that closes within it sends its FIN on that ACK (the three-segment close).
     #: Linux: tcp_fin() enters "pingpong" mode, so this ACK waits for the delayed-ACK
-    #: timer (TCP_DELACK_MIN 40 ms).  0 (the default until delayed ACKs exist in
-    #: general) ACKs at once.  MUST-40: less than 0.5 s.
+    #: timer (TCP_DELACK_MIN 40 ms).  0 (the default) ACKs at once, as a connection
+    #: still in quick-ack mode does; the ACK shares the delayed-ACK timer otherwise.
+    #: MUST-40: less than 0.5 s.
     fin_ack_delay: int = 0
     # -- RFC 5961 ---------------------------------------------------------------------
     #: Challenge ACKs allowed per second per connection; None = no limit (Linux's
@@ -103,6 +115,10 @@ class Config:
             raise ValueError(f"syncookies {self.syncookies}: use 0 (off), 1 (on overflow) or 2 (always)")
         if not 0 <= self.fin_ack_delay < 500 * MS:
             raise ValueError(f"fin_ack_delay {self.fin_ack_delay} µs outside 0 .. 0.5 s (MUST-40)")
+        if not 0 < self.delack_min <= self.delack_max < 500 * MS:
+            raise ValueError("need 0 < delack_min <= delack_max < 0.5 s (MUST-40)")
+        if self.quickacks < 0:
+            raise ValueError("quickacks must not be negative")
         if self.rcv_buf < 1 or self.snd_buf < 1:
             raise ValueError("buffers must hold at least one byte")
         if not 0 < self.ephemeral_low <= self.ephemeral_high <= 65535:

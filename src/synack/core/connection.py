@@ -15,7 +15,10 @@ in Linux); an active open starts in SYN-SENT.
 Out-of-order data is held for reassembly (``buffers.Reassembler``, only while a hole
 exists) and answered by an immediate duplicate ACK.
 
-Not yet here (see the README): delayed ACKs, Nagle, fast retransmit, SACK
+In-order data is ACKed as Linux does: at once for the first segments (quick-ack),
+then at least every second full-sized segment, else after the delayed-ACK timeout.
+
+Not yet here (see the README): Nagle, fast retransmit, SACK
 blocks, timestamps/PAWS, keep-alive, urgent data.  Congestion control is the minimum
 RFC 5681 needs for RTO recovery: slow start, congestion avoidance, cwnd to one
 segment after a timeout.
@@ -69,6 +72,12 @@ _RECEIVING: Final = frozenset({_ESTABLISHED, _FIN_WAIT_1, _FIN_WAIT_2})
 INITIAL_WINDOW_SEGMENTS: Final = 10
 
 
+def quickacks(config: Config) -> int:
+    """Segments ACKed at once at the start of a connection: Linux tcp_incr_quickack,
+    min(RCV.WND / (2 · MSS), TCP_MAX_QUICKACKS), at least 2."""
+    return min(max(config.rcv_buf // (2 * config.mss), 2), config.quickacks)
+
+
 def default_mss(addr: str) -> int:
     """The send MSS to assume when the peer's SYN had no MSS option (MUST-15)."""
     return 1220 if ":" in addr else 536
@@ -88,15 +97,14 @@ class Connection:
     """The TCB of one connection (RFC 9293 §3.3.1 names)."""
 
     __slots__ = (
-        "_ack_now", "_chal_count", "_chal_start", "_closed_by_app", "_ctl", "_delack_deadline", "_events",
-        "_fin_queued", "_fin_seq", "_host", "_last_oow_ack", "_listener", "_ooo", "_owner", "_peer_fin",
-        "_peer_ws", "_probe",
-        "_rcvbuf", "_retries", "_rto", "_rto_deadline", "_rtt_seq", "_rtt_time", "_rttvar",
-        "_sched", "_snd_data_seq", "_sndbuf", "_srtt", "_stats", "_tracer", "_tw_deadline",
-        "_want_writable", "config", "cwnd", "irs", "iss", "local_addr", "local_port",
-        "max_snd_wnd", "rcv_adv", "rcv_nxt", "rcv_wscale", "remote_addr", "remote_port",
-        "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd",
-        "snd_wscale", "ssthresh", "state",
+        "_ack_now", "_ato", "_chal_count", "_chal_start", "_closed_by_app", "_ctl", "_delack_deadline",
+        "_events", "_fin_queued", "_fin_seq", "_host", "_last_oow_ack", "_last_rcv", "_listener", "_ooo",
+        "_owner", "_peer_fin", "_peer_ws", "_probe", "_quick", "_rcv_wup", "_rcvbuf", "_retries", "_rto",
+        "_rto_deadline", "_rtt_seq", "_rtt_time", "_rttvar", "_sched", "_snd_data_seq", "_sndbuf", "_srtt",
+        "_stats", "_tracer", "_tw_deadline", "_want_writable", "config", "cwnd", "irs", "iss", "local_addr",
+        "local_port", "max_snd_wnd", "rcv_adv", "rcv_nxt", "rcv_wscale", "remote_addr", "remote_port",
+        "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale",
+        "ssthresh", "state",
     )
 
     def __init__(
@@ -160,7 +168,12 @@ class Connection:
         self._rto = config.initial_rto
         self._rto_deadline: int | None = None
         self._tw_deadline: int | None = None
-        self._delack_deadline: int | None = None  # the delayed ACK of a FIN (fin_ack_delay)
+        # -- delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2; Linux's quick-ack start) ------
+        self._delack_deadline: int | None = None  # a delayed ACK (of data, or of a FIN)
+        self._quick = quickacks(config)  # segments still ACKed at once (Linux icsk_ack.quick)
+        self._ato = config.delack_min      # the delayed-ACK timeout (Linux icsk_ack.ato)
+        self._last_rcv = 0                # when data last arrived (Linux icsk_ack.lrcvtime)
+        self._rcv_wup = 0                 # RCV.NXT carried by our last ACK (Linux rcv_wup)
         self._retries = 0
         self._probe = False
         self._srtt: int | None = None
@@ -440,6 +453,7 @@ class Connection:
             self.rcv_adv = adv
         if flags & ACK:
             self._delack_deadline = None  # a delayed ACK rides on this segment
+            self._rcv_wup = self.rcv_nxt
         return Segment(self.local_port, self.remote_port, seq, self.rcv_nxt if flags & ACK else 0,
                        flags, field, NO_OPTIONS, payload)
 
@@ -757,7 +771,7 @@ class Connection:
                     self._stats.resets_sent += 1
                     self._set_state(_CLOSED, now)
                     return
-                fin_in_order = self._process_text(seq, payload)
+                fin_in_order = self._process_text(seq, payload, now)
             else:
                 self._stats.drop(DropReason.DATA_AFTER_FIN)
         # -- eighth: FIN ------------------------------------------------------------------------
@@ -770,7 +784,7 @@ class Connection:
                 if fin_acked and st is _FIN_WAIT_1:
                     self._enter_fin_wait_2(now)  # the ACK of our FIN still counts
 
-    def _process_text(self, seq: int, payload: bytes) -> bool:
+    def _process_text(self, seq: int, payload: bytes, now: int) -> bool:
         """Deliver in-order data (and what it joins from the reassembly queue);
         returns whether all of it was taken (so a FIN behind it is in order too)."""
         rcv_nxt = self.rcv_nxt
@@ -790,17 +804,51 @@ class Connection:
             rcv_nxt = self.rcv_nxt = (rcv_nxt + len(taken)) & MASK
             ooo = self._ooo
             if ooo is not None:
-                # The segment filled (part of) a hole: join what was held behind it.
+                # The segment filled (part of) a hole: join what was held behind it,
+                # and ACK at once (RFC 5681 §4.2).
                 held = ooo.pop(rcv_nxt)
                 if held is not None:
                     self._rcvbuf += held
                     self.rcv_nxt = (rcv_nxt + len(held)) & MASK
                 if not len(ooo):
                     self._ooo = None
+                self._ack_now = True
+            else:
+                self._ack_data(now)
             if was_empty:
                 self._events.append(Readable(self))
-        self._ack_now = True
+        else:
+            self._ack_now = True
         return len(taken) == len(payload)
+
+    def _ack_data(self, now: int) -> None:
+        """ACK new in-order data now or later (RFC 9293 §3.8.6.3, RFC 5681 §4.2,
+        RFC 1122 4.2.3.2), as Linux's __tcp_ack_snd_check and tcp_event_data_recv do:
+        at once in quick-ack mode (the first segments of a connection, or after an
+        idle RTO), at once when more than one full-sized segment is unacknowledged
+        (so at least every second one), else within the delayed-ACK timeout."""
+        cfg = self.config
+        m = now - self._last_rcv
+        self._last_rcv = now
+        if m > self._rto:
+            # Data after an idle period: quick-ack again (Linux tcp_incr_quickack).
+            self._quick = max(self._quick, quickacks(cfg))
+        elif m <= cfg.delack_min // 2:
+            self._ato = self._ato // 2 + cfg.delack_min // 2
+        elif m < self._ato:
+            self._ato = min(self._ato // 2 + m, self._rto)
+        if self._quick > 0:
+            self._quick -= 1
+            self._ack_now = True
+        elif seq_sub(self.rcv_nxt, self._rcv_wup) > self.snd_mss:
+            self._ack_now = True
+        elif self._delack_deadline is None:
+            ato = self._ato
+            if ato < cfg.delack_min:
+                ato = cfg.delack_min
+            elif ato > cfg.delack_max:
+                ato = cfg.delack_max
+            self._delack_deadline = now + ato
 
     def _queue_out_of_order(self, seq: int, payload: bytes) -> None:
         """Data beyond RCV.NXT (a segment before it was lost or is late): hold it
