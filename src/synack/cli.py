@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.rule import Rule
@@ -149,8 +148,6 @@ def cmd_net(args: argparse.Namespace, console: Console) -> int:
             commands.connect(args.netns, args.pcap, args.host, args.port, args.send, args.output)
         else:
             now, rows = commands.show_table(args.netns)
-            # "[fd00::2]:80" must not be read as rich markup.
-            rows = [r._replace(local=escape(r.local), remote=escape(r.remote)) for r in rows]
             if not console.is_terminal:
                 console.width = max(console.width, 160)  # IPv6 rows whole when piped
             console.print(render_netstat(rows, now, host=f"synack@{args.netns}"))

@@ -73,3 +73,11 @@ def test_render_is_coloured_in_a_terminal() -> None:
         console.print(render_netstat([LISTENER, HALF_OPEN], NOW))
     out = capture.get()
     assert "\x1b[" in out and "SYN-RECV" in out
+
+
+def test_ipv6_addresses_are_not_read_as_markup() -> None:
+    from synack.core.info import SocketInfo
+    from synack.views.netstat import netstat_text
+
+    text = netstat_text([SocketInfo("ESTABLISHED", "[fd00:5ac::2]:8080", "[fd00:5ac::1]:40000", 0, 0)], 0)
+    assert "[fd00:5ac::2]:8080" in text and "[fd00:5ac::1]:40000" in text

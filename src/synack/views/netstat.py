@@ -95,7 +95,7 @@ def render_netstat(rows: Sequence[SocketInfo], now_us: int, *, host: str | None 
     table.add_column("Timer")
     for r in rows:
         table.add_row("tcp", Text(r.state, style=_STATE_STYLE.get(r.state, "bold magenta")),
-                      str(r.recv_q), str(r.send_q), r.local, r.remote,
+                      str(r.recv_q), str(r.send_q), Text(r.local), Text(r.remote),  # "[v6]:p" is no markup
                       Text(timer_text(r, now_us), style="yellow"))
     parts: list[RenderableType] = []
     if host is not None:
