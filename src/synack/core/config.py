@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from .congestion import CONGESTION_CONTROLS
+
 SECOND: Final = 1_000_000
 MS: Final = 1_000
 
@@ -44,6 +46,13 @@ class Config:
     sack: bool = True
     #: Smallest send MSS accepted from a peer (Linux tcp_min_snd_mss, 48).
     min_snd_mss: int = 48
+    # -- congestion control (RFC 5681, RFC 6582, RFC 9438) ----------------------------
+    #: Controller by name: "cubic" (Linux's default, net.ipv4.tcp_congestion_control)
+    #: or "newreno" (see ``synack.core.congestion``).
+    congestion: str = "cubic"
+    #: Initial window in segments (Linux TCP_INIT_CWND 10, RFC 6928; RFC 5681 §3.1
+    #: allows 2-4).
+    initial_window: int = 10
     # -- retransmission (RFC 6298; Linux include/net/tcp.h) ------------------------
     #: RTO before any RTT sample (TCP_TIMEOUT_INIT, RFC 6298 2.1: 1 s).
     initial_rto: int = SECOND
@@ -117,6 +126,10 @@ class Config:
             raise ValueError(f"fin_ack_delay {self.fin_ack_delay} µs outside 0 .. 0.5 s (MUST-40)")
         if not 0 < self.delack_min <= self.delack_max < 500 * MS:
             raise ValueError("need 0 < delack_min <= delack_max < 0.5 s (MUST-40)")
+        if self.congestion not in CONGESTION_CONTROLS:
+            raise ValueError(f"congestion {self.congestion!r}: one of {sorted(CONGESTION_CONTROLS)}")
+        if self.initial_window < 1:
+            raise ValueError("initial_window must be at least one segment")
         if self.quickacks < 0:
             raise ValueError("quickacks must not be negative")
         if self.rcv_buf < 1 or self.snd_buf < 1:

@@ -18,10 +18,12 @@ exists) and answered by an immediate duplicate ACK.
 In-order data is ACKed as Linux does: at once for the first segments (quick-ack),
 then at least every second full-sized segment, else after the delayed-ACK timeout.
 
-Not yet here (see the README): Nagle, fast retransmit, SACK
-blocks, timestamps/PAWS, keep-alive, urgent data.  Congestion control is the minimum
-RFC 5681 needs for RTO recovery: slow start, congestion avoidance, cwnd to one
-segment after a timeout.
+Losses are recovered by fast retransmit and NewReno's fast recovery (RFC 5681 §3.2,
+RFC 6582) or by the RTO (go-back-N); the window arithmetic is a pluggable
+controller (``congestion/``: CUBIC by default, NewReno).
+
+Not yet here (see the README): Nagle, SACK blocks, timestamps/PAWS, keep-alive,
+urgent data.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from .buffers import Reassembler
 from .config import DEFAULT_CONFIG, SECOND, Config
+from .congestion import CongestionControl, new_congestion_control
 from .errors import ConnectionClosing, ConnectionDoesNotExist, DropReason, UsageError
 from .events import (
     Closed,
@@ -44,10 +47,10 @@ from .events import (
     Writable,
 )
 from .rtt import FALLBACK_RTO, rto_from, rtt_update
-from .seq import MASK, in_window, seq_gt, seq_le, seq_lt, seq_sub
+from .seq import MASK, in_window, seq_ge, seq_gt, seq_le, seq_lt, seq_sub
 from .state import TRANSITIONS, State
 from .stats import Stats
-from .trace import StateRecord, TimerRecord, Tracer, endpoint_str
+from .trace import CongestionRecord, StateRecord, TimerRecord, Tracer, endpoint_str
 from .wire import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, Options, Segment
 
 if TYPE_CHECKING:
@@ -68,8 +71,8 @@ _TIME_WAIT: Final = State.TIME_WAIT
 _SENDING: Final = frozenset({_ESTABLISHED, _CLOSE_WAIT, _FIN_WAIT_1, _CLOSING, _LAST_ACK})
 #: States in which received data is still delivered to the application.
 _RECEIVING: Final = frozenset({_ESTABLISHED, _FIN_WAIT_1, _FIN_WAIT_2})
-#: Initial window, in segments (Linux TCP_INIT_CWND, RFC 6928).
-INITIAL_WINDOW_SEGMENTS: Final = 10
+#: Duplicate ACKs that signal a loss (RFC 5681 §3.2; Linux TCP_FASTRETRANS_THRESH).
+DUPTHRESH: Final = 3
 
 
 def quickacks(config: Config) -> int:
@@ -97,14 +100,14 @@ class Connection:
     """The TCB of one connection (RFC 9293 §3.3.1 names)."""
 
     __slots__ = (
-        "_ack_now", "_ato", "_chal_count", "_chal_start", "_closed_by_app", "_ctl", "_delack_deadline",
-        "_events", "_fin_queued", "_fin_seq", "_host", "_last_oow_ack", "_last_rcv", "_listener", "_ooo",
-        "_owner", "_peer_fin", "_peer_ws", "_probe", "_quick", "_rcv_wup", "_rcvbuf", "_retries", "_rto",
-        "_rto_deadline", "_rtt_seq", "_rtt_time", "_rttvar", "_sched", "_snd_data_seq", "_sndbuf", "_srtt",
-        "_stats", "_tracer", "_tw_deadline", "_want_writable", "config", "cwnd", "irs", "iss", "local_addr",
-        "local_port", "max_snd_wnd", "rcv_adv", "rcv_nxt", "rcv_wscale", "remote_addr", "remote_port",
-        "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale",
-        "ssthresh", "state",
+        "_ack_now", "_ato", "_cc", "_cc_last", "_chal_count", "_chal_start", "_closed_by_app", "_ctl",
+        "_delack_deadline", "_dupacks", "_events", "_fin_queued", "_fin_seq", "_host", "_in_recovery",
+        "_last_oow_ack", "_last_rcv", "_listener", "_ooo", "_owner", "_peer_fin", "_peer_ws", "_probe",
+        "_quick", "_rcv_wup", "_rcvbuf", "_recover", "_retries", "_rexmit", "_rto", "_rto_deadline",
+        "_rtt_seq", "_rtt_time", "_rttvar", "_sched", "_snd_data_seq", "_sndbuf", "_srtt", "_stats",
+        "_tracer", "_tw_deadline", "_want_writable", "config", "irs", "iss", "local_addr", "local_port",
+        "max_snd_wnd", "rcv_adv", "rcv_nxt", "rcv_wscale", "remote_addr", "remote_port", "sack_ok", "snd_max",
+        "snd_mss", "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "state",
     )
 
     def __init__(
@@ -181,9 +184,14 @@ class Connection:
         self._rtt_seq: int | None = None
         self._rtt_time = 0
         self._sched: int | None = None  # the owner's bookkeeping of our deadline
-        # -- congestion (RFC 5681) ------------------------------------------------------
-        self.cwnd = 0
-        self.ssthresh = 1 << 30
+        # -- congestion control and loss recovery (RFC 5681, RFC 6582) -----------------
+        self._cc: CongestionControl = new_congestion_control(
+            config.congestion, self.snd_mss, config.initial_window * self.snd_mss)
+        self._dupacks = 0
+        self._in_recovery = False     # in fast recovery (RFC 5681 §3.2 / RFC 6582)
+        self._recover: int | None = None  # RFC 6582 "recover", until SND.UNA passes it
+        self._rexmit = False          # retransmit the segment at SND.UNA (fast retransmit)
+        self._cc_last: tuple[int, int, int, int, int] | None = None  # last CongestionRecord
         # -- RFC 5961 §7 challenge-ACK throttle ------------------------------------------
         self._chal_start = 0
         self._chal_count = 0
@@ -215,6 +223,20 @@ class Connection:
     @property
     def send_space(self) -> int:
         return self.config.snd_buf - len(self._sndbuf)
+
+    @property
+    def cwnd(self) -> int:
+        """The congestion window (octets)."""
+        return self._cc.cwnd
+
+    @property
+    def ssthresh(self) -> int:
+        return self._cc.ssthresh
+
+    @property
+    def in_recovery(self) -> bool:
+        """In fast recovery (RFC 5681 §3.2, RFC 6582)."""
+        return self._in_recovery
 
     @property
     def rto(self) -> int:
@@ -282,7 +304,7 @@ class Connection:
         else:
             self.snd_wscale = self.rcv_wscale = 0
         self.sack_ok = peer.sack_permitted and cfg.sack
-        self.cwnd = INITIAL_WINDOW_SEGMENTS * self.snd_mss
+        self._cc = new_congestion_control(cfg.congestion, self.snd_mss, cfg.initial_window * self.snd_mss)
 
     # ------------------------------------------------------------------ user calls
     def send(self, data: bytes) -> int:
@@ -414,11 +436,42 @@ class Connection:
             # unacknowledged SYN: the SYN,ACK goes again, then the FIN.
             out.append(self._build_syn(True, now))
         if st in _SENDING:
+            if self._rexmit:
+                self._retransmit_head(out, now)
             self._send_data(out, now)
         if self._ack_now:
             self._ack_now = False
             out.append(self._segment(self.snd_nxt, ACK))
+        if self._tracer is not None:
+            self._trace_cc(now)
         return out
+
+    def _retransmit_head(self, out: list[Segment], now: int) -> None:
+        """Fast retransmit (RFC 5681 §3.2 step 3, RFC 6582 partial ACK): the first
+        unacknowledged segment, whatever cwnd says; SND.NXT stays where it is."""
+        self._rexmit = False
+        una = self.snd_una
+        if una == self.snd_max:
+            return
+        buf = self._sndbuf
+        off = seq_sub(una, self._snd_data_seq)
+        n = min(self.snd_mss, len(buf) - off, seq_sub(self.snd_max, una))
+        if n < 0:
+            n = 0
+        flags = ACK
+        if off + n >= len(buf):
+            if n:
+                flags |= PSH
+            if self._fin_queued and seq_gt(self.snd_max, self._fin_seq):
+                flags |= FIN
+        if not n and not flags & FIN:
+            return
+        out.append(self._segment(una, flags, bytes(buf[off:off + n])))
+        self._stats.retransmits += 1
+        self._rtt_seq = None  # Karn: no sample across a retransmission
+        self._ack_now = False
+        if self._rto_deadline is None:
+            self._arm_rto(now)
 
     def _build_syn(self, with_ack: bool, now: int) -> Segment:
         cfg = self.config
@@ -468,7 +521,10 @@ class Connection:
             if avail <= 0 and not fin_due:
                 return
             in_flight = seq_sub(snd_nxt, self.snd_una)
-            room = min(seq_sub((self.snd_una + self.snd_wnd) & MASK, snd_nxt), self.cwnd - in_flight)
+            cwnd = self._cc.cwnd
+            if 0 < self._dupacks < DUPTHRESH and not self._in_recovery and snd_nxt == self.snd_max:
+                cwnd += self._dupacks * mss  # limited transmit (RFC 3042)
+            room = min(seq_sub((self.snd_una + self.snd_wnd) & MASK, snd_nxt), cwnd - in_flight)
             n = min(avail, mss, room) if avail > 0 else 0
             if self._probe and avail > 0 and n <= 0:
                 # Zero-window probe (§3.8.6.1, MUST-36): the first unacknowledged octet,
@@ -576,11 +632,14 @@ class Connection:
         else:
             if st is _SYN_SENT:
                 self._stats.syn_retransmits += 1
-            # RFC 5681 eq. 4, once per loss episode; then one segment (LW).
-            flight = seq_sub(self.snd_max, self.snd_una)
-            if self._retries == 1:
-                self.ssthresh = max(flight // 2, 2 * self.snd_mss)
-            self.cwnd = self.snd_mss
+            elif st is not _SYN_RECEIVED:
+                # RFC 5681 eq. 4, once per loss episode; then one segment (LW).
+                # RFC 6582 step 4: leave fast recovery, remember the highest sent.
+                self._cc.on_rto(seq_sub(self.snd_max, self.snd_una), self._retries == 1, now)
+                self._in_recovery = False
+                self._dupacks = 0
+                self._recover = self.snd_max
+                self._rexmit = False
             self.snd_nxt = self.snd_una  # go back: resend from the first unacknowledged octet
             self._rtt_seq = None  # Karn: no sample from retransmitted data
         self._touch()
@@ -597,6 +656,8 @@ class Connection:
             self._stats.drop(DropReason.NO_CONNECTION)
             return
         self._on_segment_synchronized(seg, now)
+        if self._tracer is not None and self.state is not _CLOSED:
+            self._trace_cc(now)
         self._touch()
 
     def _on_segment_syn_sent(self, seg: Segment, now: int) -> None:
@@ -741,6 +802,9 @@ class Connection:
             self._ack_advance(ack, now)
         elif self.snd_wnd == 0:
             self._retries = 0  # a probe was answered: keep the connection (MUST-37)
+        elif (ack == self.snd_una and not payload and not flags & (SYN | FIN)
+              and self.snd_max != ack and seg.window << self.snd_wscale == self.snd_wnd):
+            self._on_dup_ack(now)  # RFC 5681 §2's definition of a duplicate ACK
         # window update (§3.10.7.4 fifth check): only when SND.UNA =< SEG.ACK
         if seq_le(self.snd_una, ack) and (
                 seq_lt(self.snd_wl1, seq) or (self.snd_wl1 == seq and seq_le(self.snd_wl2, ack))):
@@ -934,15 +998,58 @@ class Connection:
             self._rto = rto_from(self._srtt, self._rttvar, self.config.min_rto, self.config.max_rto)
             self._rtt_seq = None
         self._retries = 0
-        # RFC 5681: slow start below ssthresh, about one segment per RTT above it.
-        if self.state is not _SYN_SENT:
+        self._dupacks = 0
+        if self._in_recovery:
+            cc = self._cc
             mss = self.snd_mss
-            if self.cwnd < self.ssthresh:
-                self.cwnd += min(acked, mss)
+            if self._recover is None or seq_ge(ack, self._recover):
+                # RFC 6582 step 3, full ACK: deflate and leave fast recovery.
+                self._in_recovery = False
+                self._recover = None
+                cc.cwnd = min(cc.ssthresh, max(seq_sub(self.snd_max, ack), mss) + mss)
             else:
-                self.cwnd += max(1, mss * mss // self.cwnd)
+                # Partial ACK: the next hole is lost too; resend it at once and
+                # deflate by what was ACKed (adding one segment back when ≥ SMSS).
+                self._rexmit = True
+                cc.cwnd = max(cc.cwnd - acked + (mss if acked >= mss else 0), mss)
+        elif data_acked > 0 and self.state is not _SYN_SENT:
+            # RFC 5681 §3.1: the ACK of a SYN never grows cwnd; data (and FIN) does.
+            self._cc.on_ack(data_acked, self._srtt, now)
+            if self._recover is not None and seq_ge(ack, self._recover):
+                self._recover = None  # past the data of the last RTO
         # RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart it.
         self._rto_deadline = None if ack == self.snd_max else now + self._rto
+
+    def _on_dup_ack(self, now: int) -> None:
+        """Fast retransmit and fast recovery (RFC 5681 §3.2 with RFC 6582)."""
+        self._dupacks += 1
+        cc = self._cc
+        if self._in_recovery:
+            cc.cwnd += self.snd_mss  # step 4: each further dup ACK inflates cwnd
+        elif self._dupacks == DUPTHRESH:
+            if self._recover is not None:
+                return  # RFC 6582 step 2: dup ACKs for data sent before the last recovery
+            # Steps 2-3: ssthresh from the controller, retransmit SND.UNA's segment,
+            # cwnd = ssthresh + 3·SMSS; "recover" = the highest sequence number sent.
+            self._recover = self.snd_max
+            cc.on_loss(seq_sub(self.snd_max, self.snd_una), now)
+            cc.cwnd = cc.ssthresh + DUPTHRESH * self.snd_mss
+            self._in_recovery = True
+            self._rexmit = True
+            self._stats.fast_retransmits += 1
+
+    def _trace_cc(self, now: int) -> None:
+        """A CongestionRecord when cwnd, ssthresh, SRTT, RTO or the flight changed."""
+        if self.state is _SYN_SENT or self.state is _SYN_RECEIVED:
+            return
+        cc = self._cc
+        cur = (cc.cwnd, cc.ssthresh, self._srtt or 0, self._rto, seq_sub(self.snd_nxt, self.snd_una))
+        if cur != self._cc_last:
+            self._cc_last = cur
+            assert self._tracer is not None
+            self._tracer(CongestionRecord(now, self._host, endpoint_str(self.local_addr, self.local_port),
+                                          endpoint_str(self.remote_addr, self.remote_port), cur[0], cur[1],
+                                          self._srtt, cur[3], cur[4]))
 
     def _oow_ack(self, now: int) -> None:
         """The ACK answering an unacceptable segment (§3.10.7.4), at most one per

@@ -18,6 +18,8 @@ class Stats:
     resets_sent: int = 0
     resets_received: int = 0
     retransmits: int = 0
+    #: Losses detected by three duplicate ACKs (RFC 5681 §3.2).
+    fast_retransmits: int = 0
     syn_retransmits: int = 0
     synack_retransmits: int = 0
     challenge_acks: int = 0

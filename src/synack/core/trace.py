@@ -69,5 +69,22 @@ class NoteRecord:
     remote: str | None = None
 
 
-TraceRecord = SegmentRecord | StateRecord | TimerRecord | NoteRecord
+@dataclass(frozen=True, slots=True)
+class CongestionRecord:
+    """A connection's congestion state after an input or output that changed it:
+    cwnd, ssthresh, SRTT (None before a sample), RTO and bytes in flight (SND.NXT −
+    SND.UNA), in octets and µs.  Only built when tracing is on."""
+
+    t_us: int
+    host: str
+    local: str
+    remote: str
+    cwnd: int
+    ssthresh: int
+    srtt: int | None
+    rto: int
+    inflight: int
+
+
+TraceRecord = SegmentRecord | StateRecord | TimerRecord | NoteRecord | CongestionRecord
 Tracer = Callable[[TraceRecord], None]

@@ -1,7 +1,7 @@
 """Trace records as JSON Lines: one object per record, for tools and notebooks.
 
 Every object has ``t_us`` (int), ``host`` and ``event``, one of ``"send"``,
-``"recv"``, ``"drop"``, ``"state"``, ``"timer"`` or ``"note"``.  The rest depends on
+``"recv"``, ``"drop"``, ``"state"``, ``"timer"``, ``"note"`` or ``"cc"``.  The rest depends on
 the event::
 
     {"t_us": 1000, "host": "client", "event": "send",
@@ -15,6 +15,8 @@ the event::
     {"t_us": 1000, "host": "client", "event": "timer", "conn": {...},
      "timer": "rto", "action": "armed", "deadline_us": 1001000}
     {"t_us": 1000, "host": "client", "event": "note", "text": "connect()"}
+    {"t_us": 1000, "host": "client", "event": "cc", "conn": {...}, "cwnd": 14600,
+     "ssthresh": 1073741824, "srtt_us": 20000, "rto_us": 220000, "inflight": 2920}
 
 Segment ``flags`` are tcpdump's letters (``"S"``, ``"SA"``, ``"FA"``, ``"RA"``,
 ``"PA"``, ``"."`` for none); ``ack`` is the raw field, meaningful when ``flags``
@@ -30,6 +32,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from synack.core.trace import (
+    CongestionRecord,
     NoteRecord,
     SegmentRecord,
     StateRecord,
@@ -101,6 +104,10 @@ def record_to_dict(rec: TraceRecord) -> dict[str, object]:
         if rec.local is not None or rec.remote is not None:
             out["conn"] = _conn(rec.local, rec.remote)
         return out
+    if isinstance(rec, CongestionRecord):
+        return {"t_us": rec.t_us, "host": rec.host, "event": "cc", "conn": _conn(rec.local, rec.remote),
+                "cwnd": rec.cwnd, "ssthresh": rec.ssthresh, "srtt_us": rec.srtt, "rto_us": rec.rto,
+                "inflight": rec.inflight}
     raise TypeError(f"not a trace record: {rec!r}")
 
 

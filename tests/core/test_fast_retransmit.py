@@ -1,0 +1,120 @@
+"""Fast retransmit and fast recovery (RFC 5681 §3.2) with NewReno's partial ACKs
+(RFC 6582), and limited transmit (RFC 3042): three duplicate ACKs cause exactly one
+retransmission, long before the RTO."""
+
+from __future__ import annotations
+
+from helpers import ACK, PSH, Case, established, ms
+
+from synack.core.config import Config
+from synack.core.wire import Segment
+
+MSS = 1460
+NEWRENO = Config(congestion="newreno", sack=False)
+
+
+def sent(c: Case, off: int, payload: bytes, flags: int = ACK) -> Segment:
+    return c.ours._replace(seq=c.lseq(1 + off), flags=flags, payload=payload)
+
+
+def chunk(i: int) -> bytes:
+    return bytes([65 + i]) * MSS
+
+
+def acked(c: Case, off: int) -> Segment:
+    """The peer's ACK of our first ``off`` data octets."""
+    return c.peer._replace(ack=c.lseq(1 + off))
+
+
+def five_out(c: Case) -> None:
+    c.c.send(b"".join(chunk(i) for i in range(5)))
+    c.expect([sent(c, i * MSS, chunk(i)) for i in range(5)])
+
+
+def test_three_dup_acks_cause_one_retransmission_and_no_rto(iss: tuple[int, int]) -> None:
+    c = established(*iss, config=NEWRENO)
+    five_out(c)
+    t = c.now + ms(20)
+    c.deliver(acked(c, MSS), t)          # the first segment arrived; the second was lost
+    c.expect_nothing(t)
+    for _ in range(2):
+        c.deliver(acked(c, MSS), t)      # dup ACKs 1 and 2: nothing to send (no new data)
+        c.expect_nothing(t)
+    assert not c.c.in_recovery
+    c.deliver(acked(c, MSS), t)          # the third: fast retransmit
+    c.expect([sent(c, MSS, chunk(1))], t)
+    assert c.c.in_recovery
+    assert c.ep.stats.fast_retransmits == 1 and c.ep.stats.retransmits == 1
+    # RFC 5681 §3.2 steps 2-3: ssthresh = FlightSize / 2, cwnd = ssthresh + 3·SMSS.
+    assert c.c.ssthresh == 4 * MSS // 2
+    assert c.c.cwnd == c.c.ssthresh + 3 * MSS
+    c.deliver(acked(c, MSS), t)          # step 4: inflation
+    assert c.c.cwnd == c.c.ssthresh + 4 * MSS
+    c.expect_nothing(t)
+    c.deliver(acked(c, 5 * MSS), t + ms(20))  # full ACK: leave recovery, deflate
+    c.expect_nothing(t + ms(20))
+    assert not c.c.in_recovery
+    assert c.c.cwnd == min(c.c.ssthresh, MSS + MSS)
+    assert c.ep.stats.timeouts == 0 and c.c.next_timeout() is None
+
+
+def test_partial_ack_retransmits_the_next_hole_at_once(iss: tuple[int, int]) -> None:
+    c = established(*iss, config=NEWRENO)
+    five_out(c)
+    t = c.now + ms(20)
+    for _ in range(4):
+        c.deliver(acked(c, MSS), t)
+    c.expect([sent(c, MSS, chunk(1))], t)
+    c.deliver(acked(c, 3 * MSS), t + ms(20))  # partial: segment 4 was lost as well
+    c.expect([sent(c, 3 * MSS, chunk(3))], t + ms(20))
+    assert c.c.in_recovery
+    c.deliver(acked(c, 5 * MSS), t + ms(40))
+    c.expect_nothing(t + ms(40))
+    assert not c.c.in_recovery and c.ep.stats.retransmits == 2
+
+
+def test_limited_transmit_sends_new_data_on_the_first_two_dup_acks(iss: tuple[int, int]) -> None:
+    c = established(*iss, config=Config(congestion="newreno", sack=False, initial_window=2))
+    c.c.send(b"".join(chunk(i) for i in range(6)))
+    c.expect([sent(c, 0, chunk(0)), sent(c, MSS, chunk(1))])
+    t = c.now + ms(20)
+    c.deliver(acked(c, MSS), t)          # new ACK: cwnd 3 segments, 2 more leave
+    c.expect([sent(c, 2 * MSS, chunk(2)), sent(c, 3 * MSS, chunk(3))], t)
+    c.deliver(acked(c, MSS), t)          # dup 1: one new segment (RFC 3042)
+    c.expect([sent(c, 4 * MSS, chunk(4))], t)
+    c.deliver(acked(c, MSS), t)          # dup 2: another
+    c.expect([sent(c, 5 * MSS, chunk(5), ACK | PSH)], t)
+    c.deliver(acked(c, MSS), t)          # dup 3: fast retransmit
+    c.expect([sent(c, MSS, chunk(1))], t)
+
+
+def test_dup_acks_after_an_rto_do_not_reenter_recovery(iss: tuple[int, int]) -> None:
+    # RFC 6582 step 2: dup ACKs that do not cover "recover" (set at the RTO) are
+    # for data sent before it: no second reduction.
+    c = established(*iss, config=NEWRENO)
+    five_out(c)
+    t = c.now + c.c.rto
+    c.expect([sent(c, 0, chunk(0))], t)  # RTO: back to SND.UNA, one segment
+    for _ in range(3):
+        c.deliver(c.peer, t + ms(1))
+    c.expect_nothing(t + ms(1))
+    assert not c.c.in_recovery and c.ep.stats.fast_retransmits == 0
+
+
+def test_a_window_update_is_not_a_dup_ack(iss: tuple[int, int]) -> None:
+    c = established(*iss, config=NEWRENO)
+    five_out(c)
+    t = c.now + ms(20)
+    for w in (100, 101, 102):
+        c.deliver(acked(c, MSS)._replace(window=w), t)
+    c.expect_nothing(t)
+    assert not c.c.in_recovery
+
+
+def test_data_segments_are_not_dup_acks(iss: tuple[int, int]) -> None:
+    c = established(*iss, config=NEWRENO)
+    five_out(c)
+    t = c.now + ms(20)
+    for i in range(3):
+        c.deliver(c.peer._replace(seq=c.rseq(1 + i), flags=ACK | PSH, payload=b"x"), t)
+    assert not c.c.in_recovery
