@@ -32,7 +32,7 @@ from rich.rule import Rule
 from rich.text import Text as RichText
 
 from synack import __version__
-from synack.scenarios import LANGS, TOUR, Lang, Run, Scenario, get
+from synack.scenarios import ALL, LANGS, TOUR, Lang, Run, Scenario, get
 from synack.views.jsonl import record_to_dict
 from synack.views.ladder import render_ladder
 from synack.views.netstat import render_netstat
@@ -162,7 +162,7 @@ def _scenario(name: str) -> Scenario:
     try:
         return get(name)
     except KeyError:
-        raise CliError(f"unknown scenario {name!r} (known: {', '.join(TOUR)})") from None
+        raise CliError(f"unknown scenario {name!r} (known: {', '.join(ALL)})") from None
 
 
 def _open_for_writing(path: str) -> IO[str]:
@@ -213,7 +213,7 @@ def cmd_tour(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
-    for name in TOUR:
+    for name in ALL:
         scenario = _scenario(name)
         console.print(RichText.assemble((f"{name:<26}", "bold"), scenario.title(args.lang),
                                         (f"  ({scenario.section})", "dim")))

@@ -1,7 +1,8 @@
 """Every claim of the seed as a named, deterministic, explained scenario.
 
-``TOUR`` lists them in the seed's order (shared/SCENARIOS.md); each lives in its own
-module exposing ``SCENARIO``.
+``TOUR`` lists them in the seed's order (shared/SCENARIOS.md), ``STREAM`` the
+byte-stream scenarios (windows, loss, reordering, retransmission); each lives in its
+own module exposing ``SCENARIO``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import importlib
 
 from .base import LANGS, Context, Lang, Run, Scenario, Text
 
-__all__ = ["LANGS", "TOUR", "Context", "Lang", "Run", "Scenario", "Text", "all_scenarios", "get"]
+__all__ = ["ALL", "LANGS", "STREAM", "TOUR", "Context", "Lang", "Run", "Scenario", "Text", "all_scenarios",
+           "get"]
 
 #: Scenario names in the order of the seed document.
 TOUR: tuple[str, ...] = (
@@ -34,15 +36,27 @@ TOUR: tuple[str, ...] = (
     "refused",
 )
 
+#: The byte stream: throughput, loss, reordering, flow control, fast retransmit.
+STREAM: tuple[str, ...] = (
+    "bulk",
+    "bulk-lossy",
+    "reorder",
+    "zero-window",
+    "fast-retransmit",
+)
+
+#: Every scenario ``get`` knows: the tour, then the stream scenarios.
+ALL: tuple[str, ...] = TOUR + STREAM
+
 
 def get(name: str) -> Scenario:
     """The scenario called ``name``; KeyError with the known names otherwise."""
-    if name not in TOUR:
-        raise KeyError(f"unknown scenario {name!r}; known: {', '.join(TOUR)}")
+    if name not in ALL:
+        raise KeyError(f"unknown scenario {name!r}; known: {', '.join(ALL)}")
     module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
     scenario: Scenario = module.SCENARIO
     return scenario
 
 
 def all_scenarios() -> list[Scenario]:
-    return [get(name) for name in TOUR]
+    return [get(name) for name in ALL]
