@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from stream_checks import assert_clean_close
 
 from synack.scenarios import get
@@ -10,7 +9,6 @@ from synack.scenarios.fast_retransmit import SIZE
 from synack.scenarios.transfer import duplicate_acks, retransmissions, timers_fired
 
 
-@pytest.mark.xfail(strict=True, reason="needs fast retransmit (core)")
 def test_one_loss_three_duplicate_acks_one_retransmission_no_timeout() -> None:
     run = get("fast-retransmit").run(seed=1)[0]
     m = run.metrics
