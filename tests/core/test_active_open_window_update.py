@@ -38,6 +38,8 @@ def test_read_announces_the_reopened_window(server_isn: int) -> None:
     assert peer is not None
     assert peer.send(b"x" * 30000) == 30000
     _pump(client, server)
+    client.handle_timeout(200_000)  # the delayed ACK of the last segment (window 0)
+    _pump(client, server)
     assert conn.bytes_readable == 20000 and peer.snd_wnd == 0  # the window is full
     assert len(conn.read()) == 20000
     updates = [p.seg for p in client.packets_to_send(0)]

@@ -46,6 +46,9 @@ class Config:
     sack: bool = True
     #: Smallest send MSS accepted from a peer (Linux tcp_min_snd_mss, 48).
     min_snd_mss: int = 48
+    #: TCP_NODELAY for new connections: False keeps Nagle's algorithm on (RFC 9293
+    #: §3.7.4 SHLD-7; Linux's default).  Per connection: ``Connection.nodelay``.
+    nodelay: bool = False
     # -- congestion control (RFC 5681, RFC 6582, RFC 9438) ----------------------------
     #: Controller by name: "cubic" (Linux's default, net.ipv4.tcp_congestion_control)
     #: or "newreno" (see ``synack.core.congestion``).

@@ -22,7 +22,10 @@ Losses are recovered by fast retransmit and NewReno's fast recovery (RFC 5681 §
 RFC 6582) or by the RTO (go-back-N); the window arithmetic is a pluggable
 controller (``congestion/``: CUBIC by default, NewReno).
 
-Not yet here (see the README): Nagle, SACK blocks, timestamps/PAWS, keep-alive,
+Small segments follow Nagle's algorithm (Linux's Minshall variant; ``nodelay`` turns
+it off) and sender-side silly-window avoidance.
+
+Not yet here (see the README): SACK blocks, timestamps/PAWS, keep-alive,
 urgent data.
 """
 
@@ -102,12 +105,13 @@ class Connection:
     __slots__ = (
         "_ack_now", "_ato", "_cc", "_cc_last", "_chal_count", "_chal_start", "_closed_by_app", "_ctl",
         "_delack_deadline", "_dupacks", "_events", "_fin_queued", "_fin_seq", "_host", "_in_recovery",
-        "_last_oow_ack", "_last_rcv", "_listener", "_ooo", "_owner", "_peer_fin", "_peer_ws", "_probe",
-        "_quick", "_rcv_wup", "_rcvbuf", "_recover", "_retries", "_rexmit", "_rto", "_rto_deadline",
-        "_rtt_seq", "_rtt_time", "_rttvar", "_sched", "_snd_data_seq", "_sndbuf", "_srtt", "_stats",
-        "_tracer", "_tw_deadline", "_want_writable", "config", "irs", "iss", "local_addr", "local_port",
-        "max_snd_wnd", "rcv_adv", "rcv_nxt", "rcv_wscale", "remote_addr", "remote_port", "sack_ok", "snd_max",
-        "snd_mss", "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "state",
+        "_last_oow_ack", "_last_rcv", "_listener", "_nodelay", "_ooo", "_owner", "_peer_fin", "_peer_ws",
+        "_probe", "_quick", "_rcv_wup", "_rcvbuf", "_recover", "_retries", "_rexmit", "_rto", "_rto_deadline",
+        "_rtt_seq", "_rtt_time", "_rttvar", "_sched", "_snd_data_seq", "_snd_sml", "_sndbuf", "_srtt",
+        "_stats", "_tracer", "_tw_deadline", "_want_writable", "config", "irs", "iss", "local_addr",
+        "local_port", "max_snd_wnd", "rcv_adv", "rcv_nxt", "rcv_wscale", "remote_addr", "remote_port",
+        "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale",
+        "state",
     )
 
     def __init__(
@@ -159,6 +163,8 @@ class Connection:
         self._sndbuf = bytearray()    # unacknowledged and unsent data
         self._snd_data_seq = (iss + 1) & MASK  # sequence number of _sndbuf[0]
         self._fin_queued = False
+        self._nodelay = config.nodelay
+        self._snd_sml = iss           # end of the last small segment sent (Linux snd_sml)
         self._fin_seq = 0
         self._rcvbuf = bytearray()    # in-order data the application has not read
         self._ooo: Reassembler | None = None  # data beyond RCV.NXT, while a hole exists
@@ -223,6 +229,17 @@ class Connection:
     @property
     def send_space(self) -> int:
         return self.config.snd_buf - len(self._sndbuf)
+
+    @property
+    def nodelay(self) -> bool:
+        """Nagle's algorithm off (TCP_NODELAY); from ``Config.nodelay`` at first."""
+        return self._nodelay
+
+    @nodelay.setter
+    def nodelay(self, value: bool) -> None:
+        self._nodelay = value
+        if value and self._sndbuf:
+            self._touch()  # as Linux's setsockopt(TCP_NODELAY): push what Nagle held
 
     @property
     def cwnd(self) -> int:
@@ -544,6 +561,19 @@ class Connection:
                 if self._rto_deadline is None:
                     self._arm_rto(now)  # doubles as the persist timer while nothing flies
                 return
+            if 0 < n < mss and in_flight > 0 and snd_nxt == self.snd_max:
+                if n < avail:
+                    # Sender SWS avoidance (§3.8.6.2.1): less than a full segment fits
+                    # the window or cwnd.  Wait for ACKs (data is in flight) unless at
+                    # least half the peer's largest window can go (Fs = 1/2).
+                    wnd_room = seq_sub((self.snd_una + self.snd_wnd) & MASK, snd_nxt)
+                    if n < self.max_snd_wnd >> 1 or n < wnd_room:
+                        return
+                elif not self._nodelay and not fin_due and seq_gt(self._snd_sml, self.snd_una):
+                    # Nagle (§3.7.4, RFC 896) in Linux's form (Minshall's variant,
+                    # tcp_minshall_check): a small segment waits while an earlier
+                    # small segment is unacknowledged.
+                    return
             flags = ACK
             last = off + n >= len(buf)
             if last and n > 0:
@@ -551,6 +581,8 @@ class Connection:
             if last and fin_due:
                 flags |= FIN
             payload = bytes(buf[off:off + n]) if n > 0 else b""
+            if n < mss:
+                self._snd_sml = (snd_nxt + n) & MASK
             out.append(self._segment(snd_nxt, flags, payload))
             end = (snd_nxt + n + (1 if flags & FIN else 0)) & MASK
             if seq_lt(snd_nxt, self.snd_max):
