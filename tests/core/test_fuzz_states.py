@@ -184,8 +184,10 @@ def check(c: Case, now: int) -> None:
         assert parse_segment(serialize(seg, p.src, p.dst), p.src, p.dst) == seg
         # Only our first SYN and a RST answering a segment without ACK lack ACK...
         assert seg.flags & (ACK | RST) or seg.flags == SYN, seg
-        # ...options ride only on SYNs (MUST-65), and a RST carries no data.
-        assert seg.options == Options() or seg.flags & SYN, seg
+        # ...options ride only on SYNs (MUST-65) - except SACK blocks on ACKs while
+        # out-of-order data is held (RFC 2018) - and a RST carries no data.
+        assert seg.options._replace(sack_blocks=()) == Options() or seg.flags & SYN, seg
+        assert not seg.options.sack_blocks or seg.flags & ACK, seg
         assert not (seg.flags & RST and seg.payload), seg
         assert not (seg.flags & SYN and seg.flags & (RST | FIN)), seg
     while c.ep.next_event() is not None:

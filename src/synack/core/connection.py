@@ -74,6 +74,8 @@ _TIME_WAIT: Final = State.TIME_WAIT
 _SENDING: Final = frozenset({_ESTABLISHED, _CLOSE_WAIT, _FIN_WAIT_1, _CLOSING, _LAST_ACK})
 #: States in which received data is still delivered to the application.
 _RECEIVING: Final = frozenset({_ESTABLISHED, _FIN_WAIT_1, _FIN_WAIT_2})
+#: SACK blocks per segment: 4 fit the 40 option octets (RFC 2018 §3; 3 beside timestamps).
+MAX_SACK_BLOCKS: Final = 4
 #: Duplicate ACKs that signal a loss (RFC 5681 §3.2; Linux TCP_FASTRETRANS_THRESH).
 DUPTHRESH: Final = 3
 
@@ -521,11 +523,16 @@ class Connection:
         adv = (self.rcv_nxt + (field << self.rcv_wscale)) & MASK
         if seq_gt(adv, self.rcv_adv):
             self.rcv_adv = adv
+        opts = NO_OPTIONS
         if flags & ACK:
             self._delack_deadline = None  # a delayed ACK rides on this segment
             self._rcv_wup = self.rcv_nxt
+            if self._ooo is not None and self.sack_ok:
+                # RFC 2018 §4: report the held blocks, the most recently changed
+                # first (it holds the segment that triggered this ACK).
+                opts = Options(sack_blocks=tuple(self._ooo.recent[:MAX_SACK_BLOCKS]))
         return Segment(self.local_port, self.remote_port, seq, self.rcv_nxt if flags & ACK else 0,
-                       flags, field, NO_OPTIONS, payload)
+                       flags, field, opts, payload)
 
     def _send_data(self, out: list[Segment], now: int) -> None:
         buf = self._sndbuf

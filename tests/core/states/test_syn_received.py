@@ -242,7 +242,8 @@ def test_syn_received_passive_segment_without_ack_is_dropped(half_open: Case) ->
 def test_syn_received_passive_third_ack_data_beyond_rcv_nxt_is_not_delivered(half_open: Case) -> None:
     c = half_open
     c.deliver(c.peer._replace(seq=c.rseq(5), flags=ACK | PSH, payload=b"later"))
-    c.expect([c.ours])  # established; the data is out of order: a duplicate ACK
+    # Established; the data is out of order, held: a duplicate ACK with its SACK block.
+    c.expect([c.ours._replace(options=Options(sack_blocks=((c.rseq(5), c.rseq(10)),)))])
     assert c.listener is not None
     conn = c.listener.accept()
     assert conn is not None and conn.state is State.ESTABLISHED and conn.bytes_readable == 0
