@@ -3,7 +3,7 @@
     synack tour [--lang en|zh] [--seed N]
     synack scenario list [--lang en|zh]
     synack scenario run NAME [--seed N] [--lang en|zh] [--pcap FILE] [--json FILE]
-                             [--netstat-at T] [--absolute-seq]
+                             [--netstat-at T] [--absolute-seq] [--plot FILE.png|FILE.svg]
     synack serve [--echo | --http DIR] [--port P] [--netns NAME] [--pcap FILE]
     synack connect HOST PORT [--send FILE] [--output FILE] [--netns NAME] [--pcap FILE]
     synack ss [--netns NAME]
@@ -37,6 +37,7 @@ from synack.views.jsonl import record_to_dict
 from synack.views.ladder import render_ladder
 from synack.views.netstat import render_netstat
 from synack.views.pcap import write_pcap
+from synack.views.plot import PlotError, plot_format, plot_runs
 
 EXIT_USAGE = 2
 
@@ -100,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="show every host's connection table at virtual time T (e.g. 2.5s)")
     run.add_argument("--absolute-seq", action="store_true",
                      help="show raw sequence numbers (default: relative to each side's ISN, as Wireshark)")
+    run.add_argument("--plot", metavar="FILE",
+                     help="draw sequence numbers (and cwnd) over time into FILE.png or FILE.svg")
 
     def net_options(cmd: argparse.ArgumentParser, pcap: bool = True) -> None:
         cmd.add_argument("--netns", metavar="NAME", default="synack",
@@ -172,6 +175,22 @@ def _open_for_writing(path: str) -> IO[str]:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _check_plot_path(path: str) -> None:
+    """A known image format and a file we can create, before running anything."""
+    try:
+        plot_format(path)
+    except PlotError as exc:
+        raise CliError(str(exc)) from None
+    existed = os.path.exists(path)
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if not existed:
+        os.remove(path)
+
+
 def _pcap_paths(path: str, runs: int) -> list[str]:
     if runs == 1:
         return [path]
@@ -227,6 +246,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         folder = Path(args.pcap).parent
         if not folder.is_dir() or not os.access(folder, os.W_OK):
             raise CliError(f"cannot write {args.pcap}: no writable directory {folder}")
+    if args.plot:
+        _check_plot_path(args.plot)
     json_out = _open_for_writing(args.json) if args.json else None
     try:
         runs = scenario.run(args.seed, netstat_at=args.netstat_at, capture=bool(args.pcap))
@@ -246,6 +267,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 except OSError as exc:
                     raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
                 console.print(RichText(f"pcap written to {path} ({len(run.packets)} packets)", style="dim"))
+        if args.plot:
+            try:
+                plot_runs(runs, args.plot, title=f"{scenario.name}: {scenario.title('en')}")
+            except OSError as exc:
+                raise CliError(f"cannot write {args.plot}: {exc.strerror or exc}") from None
+            except PlotError as exc:
+                raise CliError(str(exc)) from None
+            console.print(RichText(f"plot written to {args.plot}", style="dim"))
     finally:
         if json_out is not None:
             json_out.close()
