@@ -4,12 +4,13 @@ counted budget, answered by a duplicate ACK, and delivered when the hole fills."
 
 from __future__ import annotations
 
-from helpers import ACK, PSH, WIN, WSCALE, Case, established
+from helpers import ACK, FIN, PSH, WIN, WSCALE, Case, established
 
 from synack.core.buffers import BLOCK_OVERHEAD, Reassembler
 from synack.core.config import Config
 from synack.core.errors import DropReason
 from synack.core.events import Readable
+from synack.core.state import State
 from synack.core.wire import Segment
 
 NO_SACK = Config(sack=False)
@@ -114,3 +115,15 @@ def test_established_window_field_is_unchanged_by_held_data(iss: tuple[int, int]
     c = established(*iss, config=NO_SACK)
     c.deliver(data(c, 1, b"x"))
     c.expect([c.ours._replace(window=WIN)])
+
+
+def test_reassembly_holds_a_fin_beyond_the_hole(iss: tuple[int, int]) -> None:
+    # Linux keeps the FIN in its out-of-order queue: once the hole fills, the FIN is
+    # in order and consumed (no retransmission of it needed).
+    c = established(*iss, config=NO_SACK)
+    c.deliver(data(c, 3, b"def")._replace(flags=ACK | PSH | FIN))
+    c.expect([c.ours])
+    assert c.c.state is State.ESTABLISHED
+    c.deliver(data(c, 0, b"abc"))
+    c.expect([ack_for(c, 7, held=-1)])  # ACK covers the FIN (one more than the data)
+    assert c.c.state is State.CLOSE_WAIT and c.c.read() == b"abcdef" and c.c.at_eof

@@ -18,14 +18,15 @@ exists) and answered by an immediate duplicate ACK.
 In-order data is ACKed as Linux does: at once for the first segments (quick-ack),
 then at least every second full-sized segment, else after the delayed-ACK timeout.
 
-Losses are recovered by fast retransmit and NewReno's fast recovery (RFC 5681 §3.2,
-RFC 6582) or by the RTO (go-back-N); the window arithmetic is a pluggable
+Losses are recovered by fast retransmit and fast recovery: SACK-based (RFC 6675,
+``sender.Scoreboard``) when the peer sends SACK blocks, NewReno's (RFC 5681 §3.2, RFC
+6582) otherwise; or by the RTO (go-back-N).  The window arithmetic is a pluggable
 controller (``congestion/``: CUBIC by default, NewReno).
 
 Small segments follow Nagle's algorithm (Linux's Minshall variant; ``nodelay`` turns
 it off) and sender-side silly-window avoidance.
 
-Not yet here (see the README): SACK blocks, timestamps/PAWS, keep-alive,
+Not yet here (see the README): timestamps/PAWS, keep-alive,
 urgent data.
 """
 
@@ -50,6 +51,7 @@ from .events import (
     Writable,
 )
 from .rtt import FALLBACK_RTO, rto_from, rtt_update
+from .sender import Scoreboard
 from .seq import MASK, in_window, seq_ge, seq_gt, seq_le, seq_lt, seq_sub
 from .state import TRANSITIONS, State
 from .stats import Stats
@@ -107,13 +109,13 @@ class Connection:
     __slots__ = (
         "_ack_now", "_ato", "_cc", "_cc_last", "_chal_count", "_chal_start", "_closed_by_app", "_ctl",
         "_delack_deadline", "_dupacks", "_events", "_fin_queued", "_fin_seq", "_host", "_in_recovery",
-        "_last_oow_ack", "_last_rcv", "_listener", "_nodelay", "_ooo", "_owner", "_peer_fin", "_peer_ws",
-        "_probe", "_quick", "_rcv_wup", "_rcvbuf", "_recover", "_retries", "_rexmit", "_rto", "_rto_deadline",
-        "_rtt_seq", "_rtt_time", "_rttvar", "_sched", "_snd_data_seq", "_snd_sml", "_sndbuf", "_srtt",
-        "_stats", "_tracer", "_tw_deadline", "_want_writable", "config", "irs", "iss", "local_addr",
-        "local_port", "max_snd_wnd", "rcv_adv", "rcv_nxt", "rcv_wscale", "remote_addr", "remote_port",
-        "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale",
-        "state",
+        "_last_oow_ack", "_last_rcv", "_listener", "_nodelay", "_ooo", "_ooo_fin", "_owner", "_peer_fin",
+        "_peer_ws", "_probe", "_quick", "_rcv_wup", "_rcvbuf", "_recover", "_retries", "_rexmit", "_rto",
+        "_rto_deadline", "_rtt_seq", "_rtt_time", "_rttvar", "_sb", "_sched", "_snd_data_seq", "_snd_sml",
+        "_sndbuf", "_srtt", "_stats", "_tracer", "_tw_deadline", "_want_writable", "config", "irs", "iss",
+        "local_addr", "local_port", "max_snd_wnd", "rcv_adv", "rcv_nxt", "rcv_wscale", "remote_addr",
+        "remote_port", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd",
+        "snd_wscale", "state",
     )
 
     def __init__(
@@ -170,6 +172,7 @@ class Connection:
         self._fin_seq = 0
         self._rcvbuf = bytearray()    # in-order data the application has not read
         self._ooo: Reassembler | None = None  # data beyond RCV.NXT, while a hole exists
+        self._ooo_fin: int | None = None  # the sequence number of a FIN beyond RCV.NXT
         self._ctl: list[Segment] = []  # immediate replies (RST, SYN-ACK of simultaneous open)
         self._ack_now = False
         self._peer_fin = False
@@ -199,6 +202,7 @@ class Connection:
         self._in_recovery = False     # in fast recovery (RFC 5681 §3.2 / RFC 6582)
         self._recover: int | None = None  # RFC 6582 "recover", until SND.UNA passes it
         self._rexmit = False          # retransmit the segment at SND.UNA (fast retransmit)
+        self._sb: Scoreboard | None = None  # SACK scoreboard (RFC 6675), while SACK info exists
         self._cc_last: tuple[int, int, int, int, int] | None = None  # last CongestionRecord
         # -- RFC 5961 §7 challenge-ACK throttle ------------------------------------------
         self._chal_start = 0
@@ -455,9 +459,18 @@ class Connection:
             # unacknowledged SYN: the SYN,ACK goes again, then the FIN.
             out.append(self._build_syn(True, now))
         if st in _SENDING:
+            adjust = 0
             if self._rexmit:
-                self._retransmit_head(out, now)
-            self._send_data(out, now)
+                # Fast retransmit / a NewReno partial ACK: the first unacknowledged segment.
+                self._rexmit = False
+                una = self.snd_una
+                if una != self.snd_max:
+                    sent = self._retransmit(out, una, self.snd_mss, now)
+                    if self._sb is not None:
+                        self._sb.high_rxt = (una + sent) & MASK
+            if self._in_recovery and self._sb is not None:
+                adjust = self._sack_recovery_send(out, now)
+            self._send_data(out, now, adjust)
         if self._ack_now:
             self._ack_now = False
             out.append(self._segment(self.snd_nxt, ACK))
@@ -465,16 +478,12 @@ class Connection:
             self._trace_cc(now)
         return out
 
-    def _retransmit_head(self, out: list[Segment], now: int) -> None:
-        """Fast retransmit (RFC 5681 §3.2 step 3, RFC 6582 partial ACK): the first
-        unacknowledged segment, whatever cwnd says; SND.NXT stays where it is."""
-        self._rexmit = False
-        una = self.snd_una
-        if una == self.snd_max:
-            return
+    def _retransmit(self, out: list[Segment], seq: int, limit: int, now: int) -> int:
+        """Resend up to ``limit`` octets from ``seq`` (already sent once), whatever
+        cwnd says; SND.NXT stays where it is.  Returns the sequence space resent."""
         buf = self._sndbuf
-        off = seq_sub(una, self._snd_data_seq)
-        n = min(self.snd_mss, len(buf) - off, seq_sub(self.snd_max, una))
+        off = seq_sub(seq, self._snd_data_seq)
+        n = min(limit, len(buf) - off, seq_sub(self.snd_max, seq))
         if n < 0:
             n = 0
         flags = ACK
@@ -484,13 +493,38 @@ class Connection:
             if self._fin_queued and seq_gt(self.snd_max, self._fin_seq):
                 flags |= FIN
         if not n and not flags & FIN:
-            return
-        out.append(self._segment(una, flags, bytes(buf[off:off + n])))
+            return 0
+        out.append(self._segment(seq, flags, bytes(buf[off:off + n])))
         self._stats.retransmits += 1
         self._rtt_seq = None  # Karn: no sample across a retransmission
         self._ack_now = False
         if self._rto_deadline is None:
             self._arm_rto(now)
+        return n + (1 if flags & FIN else 0)
+
+    def _sack_recovery_send(self, out: list[Segment], now: int) -> int:
+        """RFC 6675 §5 (C): while cwnd − pipe ≥ 1 SMSS, NextSeg(): lost holes first
+        (rule 1), then new data (rule 2, by ``_send_data``), then not-yet-lost holes
+        when no new data can go (rule 3).  Returns pipe − (SND.NXT − SND.UNA), the
+        flight correction ``_send_data`` applies."""
+        sb = self._sb
+        assert sb is not None
+        una, top, mss = self.snd_una, self.snd_max, self.snd_mss
+        cwnd = self._cc.cwnd
+        pipe = sb.pipe(una, top, mss)
+        while cwnd - pipe >= mss:
+            new_data = len(self._sndbuf) - seq_sub(self.snd_nxt, self._snd_data_seq) > 0 and \
+                seq_sub((una + self.snd_wnd) & MASK, self.snd_nxt) >= min(mss, self.snd_wnd)
+            nxt = sb.next_seg(una, top, mss, rule3=not new_data)
+            if nxt is None:
+                break
+            seq, n = nxt
+            sent = self._retransmit(out, seq, n, now)
+            if not sent:
+                break
+            sb.high_rxt = (seq + sent) & MASK
+            pipe += sent
+        return pipe - seq_sub(self.snd_nxt, una)
 
     def _build_syn(self, with_ack: bool, now: int) -> Segment:
         cfg = self.config
@@ -534,7 +568,9 @@ class Connection:
         return Segment(self.local_port, self.remote_port, seq, self.rcv_nxt if flags & ACK else 0,
                        flags, field, opts, payload)
 
-    def _send_data(self, out: list[Segment], now: int) -> None:
+    def _send_data(self, out: list[Segment], now: int, adjust: int = 0) -> None:
+        """New data (and the FIN) as the windows, Nagle and SWS avoidance allow;
+        ``adjust`` corrects SND.NXT − SND.UNA to RFC 6675's pipe in SACK recovery."""
         buf = self._sndbuf
         mss = self.snd_mss
         while True:
@@ -544,7 +580,7 @@ class Connection:
             fin_due = self._fin_queued and seq_le(snd_nxt, self._fin_seq)
             if avail <= 0 and not fin_due:
                 return
-            in_flight = seq_sub(snd_nxt, self.snd_una)
+            in_flight = seq_sub(snd_nxt, self.snd_una) + adjust
             cwnd = self._cc.cwnd
             if 0 < self._dupacks < DUPTHRESH and not self._in_recovery and snd_nxt == self.snd_max:
                 cwnd += self._dupacks * mss  # limited transmit (RFC 3042)
@@ -679,6 +715,7 @@ class Connection:
                 self._dupacks = 0
                 self._recover = self.snd_max
                 self._rexmit = False
+                self._sb = None  # go-back-N resends everything; SACK info restarts
             self.snd_nxt = self.snd_una  # go back: resend from the first unacknowledged octet
             self._rtt_seq = None  # Karn: no sample from retransmitted data
         self._touch()
@@ -837,6 +874,12 @@ class Connection:
             self._stats.drop(DropReason.BAD_ACK)  # RFC 5961 §5: too old to be a real ACK
             self._oow_ack(now)
             return
+        sack_blocks = seg.options.sack_blocks
+        if sack_blocks and self.sack_ok:
+            sb = self._sb
+            if sb is None:
+                sb = self._sb = Scoreboard(self.snd_una)
+            sb.update(self.snd_una, self.snd_max, sack_blocks)
         if seq_gt(ack, self.snd_una):
             self._ack_advance(ack, now)
         elif self.snd_wnd == 0:
@@ -879,13 +922,19 @@ class Connection:
                 self._stats.drop(DropReason.DATA_AFTER_FIN)
         # -- eighth: FIN ------------------------------------------------------------------------
         if flags & FIN:
-            if fin_in_order and ((seq + len(payload)) & MASK) == self.rcv_nxt:
+            fin_at = (seq + len(payload)) & MASK
+            if fin_in_order and fin_at == self.rcv_nxt:
                 self._process_fin(now)
             else:
                 if not payload:  # (with data, _process_text has answered already)
                     self._ack_now = True  # beyond RCV.NXT: a duplicate ACK (RFC 5681 §4.2)
+                if st in _RECEIVING and not self._peer_fin and seq_gt(fin_at, self.rcv_nxt):
+                    self._ooo_fin = fin_at  # held with the out-of-order data (as Linux does)
                 if fin_acked and st is _FIN_WAIT_1:
                     self._enter_fin_wait_2(now)  # the ACK of our FIN still counts
+        elif self._ooo_fin is not None and self._ooo_fin == self.rcv_nxt and payload:
+            self._ooo_fin = None
+            self._process_fin(now)  # a hole before a held FIN was filled
 
     def _process_text(self, seq: int, payload: bytes, now: int) -> bool:
         """Deliver in-order data (and what it joins from the reassembly queue);
@@ -1038,6 +1087,11 @@ class Connection:
             self._rtt_seq = None
         self._retries = 0
         self._dupacks = 0
+        sb = self._sb
+        if sb is not None:
+            sb.advance(ack)
+            if not len(sb) and not self._in_recovery:
+                self._sb = None
         if self._in_recovery:
             cc = self._cc
             mss = self.snd_mss
@@ -1046,6 +1100,15 @@ class Connection:
                 self._in_recovery = False
                 self._recover = None
                 cc.cwnd = min(cc.ssthresh, max(seq_sub(self.snd_max, ack), mss) + mss)
+                if sb is not None and not len(sb):
+                    self._sb = None
+            elif sb is not None:
+                # RFC 6675: the scoreboard decides what to resend (segments_to_send).
+                # A partial ACK also says the hole now at SND.UNA is lost (RFC 6582's
+                # reasoning): resend it unless done already, even with nothing SACKed
+                # above it (a lost tail, which NextSeg alone would leave to the RTO).
+                if seq_le(sb.high_rxt, ack):
+                    self._rexmit = True
             else:
                 # Partial ACK: the next hole is lost too; resend it at once and
                 # deflate by what was ACKed (adding one segment back when ≥ SMSS).
@@ -1063,16 +1126,22 @@ class Connection:
         """Fast retransmit and fast recovery (RFC 5681 §3.2 with RFC 6582)."""
         self._dupacks += 1
         cc = self._cc
+        sb = self._sb
         if self._in_recovery:
-            cc.cwnd += self.snd_mss  # step 4: each further dup ACK inflates cwnd
-        elif self._dupacks == DUPTHRESH:
+            if sb is None:
+                cc.cwnd += self.snd_mss  # step 4: each further dup ACK inflates cwnd
+        elif self._dupacks >= DUPTHRESH or (
+                sb is not None and sb.is_lost(self.snd_una, self.snd_max, self.snd_mss)):
             if self._recover is not None:
                 return  # RFC 6582 step 2: dup ACKs for data sent before the last recovery
-            # Steps 2-3: ssthresh from the controller, retransmit SND.UNA's segment,
-            # cwnd = ssthresh + 3·SMSS; "recover" = the highest sequence number sent.
+            # Steps 2-3: ssthresh from the controller, retransmit SND.UNA's segment;
+            # "recover" (RFC 6675 RecoveryPoint) = the highest sequence number sent.
+            # Without SACK, cwnd = ssthresh + 3·SMSS and inflates (RFC 5681); with a
+            # scoreboard, cwnd = ssthresh and the pipe decides (RFC 6675 §5 4.2).
             self._recover = self.snd_max
             cc.on_loss(seq_sub(self.snd_max, self.snd_una), now)
-            cc.cwnd = cc.ssthresh + DUPTHRESH * self.snd_mss
+            if sb is None:
+                cc.cwnd = cc.ssthresh + DUPTHRESH * self.snd_mss
             self._in_recovery = True
             self._rexmit = True
             self._stats.fast_retransmits += 1

@@ -1,0 +1,97 @@
+"""SACK-based loss recovery (RFC 6675): the scoreboard, IsLost, pipe, NextSeg, and a
+recovery that resends two holes of one window without waiting for partial ACKs."""
+
+from __future__ import annotations
+
+from helpers import ACK, Case, established, ms
+
+from synack.core.config import Config
+from synack.core.sender import Scoreboard
+from synack.core.wire import Options, Segment
+
+MSS = 1460
+NEWRENO = Config(congestion="newreno")
+
+
+def sent(c: Case, i: int) -> Segment:
+    """Our i-th full segment (0-based)."""
+    return c.ours._replace(seq=c.lseq(1 + i * MSS), flags=ACK, payload=bytes([65 + i]) * MSS)
+
+
+def sack_ack(c: Case, ack_segs: int, *blocks: tuple[int, int]) -> Segment:
+    """The peer's ACK of ``ack_segs`` segments, SACKing [a, b) in segment numbers."""
+    edges = tuple((c.lseq(1 + a * MSS), c.lseq(1 + b * MSS)) for a, b in blocks)
+    return c.peer._replace(ack=c.lseq(1 + ack_segs * MSS), options=Options(sack_blocks=edges))
+
+
+def test_sack_recovery_resends_every_lost_hole_in_one_round_trip(iss: tuple[int, int]) -> None:
+    c = established(*iss, config=NEWRENO)
+    c.c.send(b"".join(bytes([65 + i]) * MSS for i in range(10)))
+    c.expect([sent(c, i) for i in range(10)])  # segments 1 and 4 will be lost
+    t = c.now + ms(20)
+    c.deliver(sack_ack(c, 1), t)
+    c.deliver(sack_ack(c, 1, (2, 3)), t)
+    c.deliver(sack_ack(c, 1, (2, 4)), t)
+    c.expect_nothing(t)
+    c.deliver(sack_ack(c, 1, (5, 6), (2, 4)), t)  # third duplicate ACK
+    c.expect([sent(c, 1)], t)
+    assert c.c.in_recovery and c.c.cwnd == c.c.ssthresh == 9 * MSS // 2  # no inflation
+    c.deliver(sack_ack(c, 1, (5, 7), (2, 4)), t)
+    c.expect_nothing(t)  # 2 segments SACKed above segment 4: not yet deemed lost
+    c.deliver(sack_ack(c, 1, (5, 8), (2, 4)), t)
+    c.expect([sent(c, 4)], t)  # IsLost: more than 2·SMSS SACKed above it
+    assert c.ep.stats.fast_retransmits == 1 and c.ep.stats.retransmits == 2
+    c.deliver(sack_ack(c, 1, (5, 10), (2, 4)), t)
+    c.expect_nothing(t)
+    c.deliver(sack_ack(c, 4, (5, 10)), t + ms(20))  # the first resend arrived
+    c.expect_nothing(t + ms(20))  # segment 4 was resent already
+    c.deliver(sack_ack(c, 10), t + ms(20))
+    c.expect_nothing(t + ms(20))
+    assert not c.c.in_recovery and c.c._sb is None
+    assert c.ep.stats.timeouts == 0 and c.c.next_timeout() is None
+
+
+def test_sack_recovery_partial_ack_resends_a_lost_tail(iss: tuple[int, int]) -> None:
+    # The last two segments are lost: nothing is SACKed above them, so only the
+    # partial ACK tells (RFC 6582's reasoning, kept in SACK recovery).
+    c = established(*iss, config=NEWRENO)
+    c.c.send(b"".join(bytes([65 + i]) * MSS for i in range(6)))
+    c.expect([sent(c, i) for i in range(6)])  # 0 and 4, 5 will be lost
+    t = c.now + ms(20)
+    for b in (2, 3, 4):
+        c.deliver(sack_ack(c, 0, (1, b)), t)
+    c.expect([sent(c, 0)], t)
+    c.deliver(sack_ack(c, 4), t + ms(20))  # partial ACK
+    c.expect([sent(c, 4)], t + ms(20))
+    c.deliver(sack_ack(c, 5), t + ms(40))
+    c.expect([sent(c, 5)], t + ms(40))
+    c.deliver(sack_ack(c, 6), t + ms(60))
+    assert not c.c.in_recovery and c.ep.stats.timeouts == 0
+
+
+def test_scoreboard_merges_and_ignores_invalid_blocks() -> None:
+    sb = Scoreboard(1000)
+    assert sb.update(1000, 9000, ((2000, 3000), (5000, 6000)))
+    assert sb.update(1000, 9000, ((3000, 4000),))
+    assert sb.blocks == [(2000, 4000), (5000, 6000)]
+    assert not sb.update(1000, 9000, ((500, 900), (8000, 9500), (2500, 2600)))  # D-SACK, beyond, dup
+    sb.advance(2500)
+    assert sb.blocks == [(2500, 4000), (5000, 6000)]
+    sb.advance(6000)
+    assert len(sb) == 0
+
+
+def test_scoreboard_is_lost_and_pipe() -> None:
+    mss = 100
+    sb = Scoreboard(0)
+    sb.update(0, 1000, ((100, 200), (300, 400)))
+    assert not sb.is_lost(0, 1000, mss)  # 200 SACKed above: not more than 2·SMSS
+    assert sb.pipe(0, 1000, mss) == 100 + 100 + 600
+    sb.update(0, 1000, ((500, 600),))
+    assert sb.is_lost(0, 1000, mss)      # three blocks above
+    assert sb.pipe(0, 1000, mss) == 0 + 100 + 100 + 400  # hole 0 lost; 200-300 has 2 blocks above
+    assert sb.next_seg(0, 1000, mss, rule3=False) == (0, 100)
+    sb.high_rxt = 100
+    assert sb.pipe(0, 1000, mss) == 100 + 100 + 100 + 400
+    assert sb.next_seg(0, 1000, mss, rule3=False) is None
+    assert sb.next_seg(0, 1000, mss, rule3=True) == (200, 100)  # rule 3: not yet lost
