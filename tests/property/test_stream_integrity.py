@@ -182,9 +182,32 @@ def path_params(draw: st.DrawFn, lossless: bool = False) -> PathParams:
     )
 
 
-def _config(rcv_buf: int, snd_buf: int) -> Config:
-    return Config(rcv_buf=rcv_buf, snd_buf=snd_buf, syn_retries=30, synack_retries=30, retries2=30,
-                  time_wait=seconds(240), fin_timeout=seconds(1200))
+@dataclass(frozen=True)
+class Stack:
+    """The knobs of one side's stack the examples vary."""
+
+    rcv_buf: int = 65535
+    snd_buf: int = 262144
+    mss: int = 1460
+    wscale: int | None = 7
+    sack: bool = True
+    nodelay: bool = False
+    congestion: str = "cubic"
+
+
+@st.composite
+def stacks(draw: st.DrawFn) -> Stack:
+    rcv_buf, snd_buf = draw(st.sampled_from([(65535, 262144), (65535, 262144), (8000, 6000), (3000, 70_000),
+                                             (200_000, 20_000)]))
+    return Stack(rcv_buf, snd_buf, mss=draw(st.sampled_from([1460, 1460, 536])),
+                 wscale=draw(st.sampled_from([7, 7, 0, 2, None])), sack=draw(st.booleans()),
+                 nodelay=draw(st.booleans()), congestion=draw(st.sampled_from(["cubic", "newreno"])))
+
+
+def _config(stack: Stack) -> Config:
+    return Config(rcv_buf=stack.rcv_buf, snd_buf=stack.snd_buf, mss=stack.mss, wscale=stack.wscale,
+                  sack=stack.sack, nodelay=stack.nodelay, congestion=stack.congestion, syn_retries=30,
+                  synack_retries=30, retries2=30, time_wait=seconds(240), fin_timeout=seconds(1200))
 
 
 @dataclass
@@ -272,7 +295,7 @@ def check_clean(out: Outcome, up: bytes, down: bytes) -> None:
 PROPERTY = settings(max_examples=400, deadline=None, derandomize=True, database=None,
                     phases=[Phase.explicit, Phase.generate])
 SIZES = st.one_of(st.integers(0, 3000), st.integers(50_000, 200_000), st.integers(3000, 50_000))
-BUFFERS = st.sampled_from([(65535, 262144), (65535, 262144), (8000, 6000), (3000, 70_000), (200_000, 20_000)])
+STACKS = stacks()
 
 
 def _pattern_bytes(n: int, k: int, mod: int) -> bytes:
@@ -281,42 +304,42 @@ def _pattern_bytes(n: int, k: int, mod: int) -> bytes:
 
 
 def _run(seed: int, up_size: int, down_size: int, forward: PathParams, backward: PathParams,
-         client_pattern: Pattern, server_pattern: Pattern, client_buffers: tuple[int, int],
-         server_buffers: tuple[int, int]) -> None:
+         client_pattern: Pattern, server_pattern: Pattern, client_stack: Stack,
+         server_stack: Stack) -> None:
     up = _pattern_bytes(up_size, 7, 251)
     down = _pattern_bytes(down_size, 13, 241)
     out = transfer(seed, forward, backward, up, down, client_pattern, server_pattern,
-                   _config(*client_buffers), _config(*server_buffers))
+                   _config(client_stack), _config(server_stack))
     check_clean(out, up, down)
 
 
 @PROPERTY
 @given(seed=st.integers(0, 2**32 - 1), upload=st.booleans(), size=SIZES, forward=path_params(),
        backward=path_params(), client_pattern=patterns(), server_pattern=patterns(),
-       client_buffers=BUFFERS, server_buffers=BUFFERS)
+       client_stack=STACKS, server_stack=STACKS)
 def test_one_way_stream_arrives_intact_and_closes_cleanly(
         seed: int, upload: bool, size: int, forward: PathParams, backward: PathParams,
-        client_pattern: Pattern, server_pattern: Pattern, client_buffers: tuple[int, int],
-        server_buffers: tuple[int, int]) -> None:
+        client_pattern: Pattern, server_pattern: Pattern, client_stack: Stack,
+        server_stack: Stack) -> None:
     """Client to server or server to client, over any link."""
     _run(seed, size if upload else 0, 0 if upload else size, forward, backward, client_pattern,
-         server_pattern, client_buffers, server_buffers)
+         server_pattern, client_stack, server_stack)
 
 
 @settings(PROPERTY, max_examples=100)
 @given(seed=st.integers(0, 2**32 - 1), up_size=SIZES, down_size=SIZES,
        forward=path_params(lossless=True), backward=path_params(lossless=True),
-       client_pattern=patterns(), server_pattern=patterns(), client_buffers=BUFFERS,
-       server_buffers=BUFFERS)
+       client_pattern=patterns(), server_pattern=patterns(), client_stack=STACKS,
+       server_stack=STACKS)
 def test_two_way_stream_arrives_intact_and_closes_cleanly(
         seed: int, up_size: int, down_size: int, forward: PathParams, backward: PathParams,
-        client_pattern: Pattern, server_pattern: Pattern, client_buffers: tuple[int, int],
-        server_buffers: tuple[int, int]) -> None:
+        client_pattern: Pattern, server_pattern: Pattern, client_stack: Stack,
+        server_stack: Stack) -> None:
     """Both directions at once, over links that delay, jitter, throttle and duplicate but
     lose nothing, the client reading at once (see the next test for the rest)."""
     prompt = replace(client_pattern, read_sizes=(1 << 20,), read_pauses=(0,))
-    _run(seed, up_size, down_size, forward, backward, prompt, server_pattern, client_buffers,
-         server_buffers)
+    _run(seed, up_size, down_size, forward, backward, prompt, server_pattern, client_stack,
+         server_stack)
 
 
 #: A livelock in the core (the deterministic reproduction is
@@ -332,14 +355,14 @@ TWO_WAY_LIVELOCK = ("core: pure ACKs carry SND.NXT, which after a go-back-N rewi
 @settings(PROPERTY, max_examples=60)
 @given(seed=st.integers(0, 2**32 - 1), up_size=SIZES, down_size=SIZES, forward=path_params(),
        backward=path_params(), client_pattern=patterns(), server_pattern=patterns(),
-       client_buffers=BUFFERS, server_buffers=BUFFERS)
+       client_stack=STACKS, server_stack=STACKS)
 def test_two_way_stream_under_loss_arrives_intact_and_closes_cleanly(
         seed: int, up_size: int, down_size: int, forward: PathParams, backward: PathParams,
-        client_pattern: Pattern, server_pattern: Pattern, client_buffers: tuple[int, int],
-        server_buffers: tuple[int, int]) -> None:
+        client_pattern: Pattern, server_pattern: Pattern, client_stack: Stack,
+        server_stack: Stack) -> None:
     """Both directions at once, over any link, both readers maybe slow."""
     _run(seed, up_size, down_size, forward, backward, client_pattern, server_pattern,
-         client_buffers, server_buffers)
+         client_stack, server_stack)
 
 
 @pytest.mark.xfail(strict=True, reason=TWO_WAY_LIVELOCK)
@@ -348,8 +371,8 @@ def test_two_way_lost_pure_acks_recover() -> None:
     the link loses nothing, and the retransmissions must get both streams through and
     acknowledged."""
     net = Network(1, trace=True, max_events=MAX_EVENTS)
-    ch = net.add_host("client", [CLIENT], _config(65535, 262144))
-    sh = net.add_host("server", [SERVER], _config(65535, 262144))
+    ch = net.add_host("client", [CLIENT], _config(Stack()))
+    sh = net.add_host("server", [SERVER], _config(Stack()))
     net.connect(ch, sh, delay=ms(10))
     listener = sh.listen(PORT)
     accepted = accept_all(sh, listener)
@@ -374,8 +397,8 @@ def test_transfer_harness_detects_a_broken_stream() -> None:
     lossless = PathParams(delay=ms(5))
     pattern = Pattern((1000,), 0, (1000,), (0,), True)
     data = bytes(range(200)) * 50
-    out = transfer(1, lossless, lossless, data, b"", pattern, pattern, _config(65535, 262144),
-                   _config(65535, 262144))
+    out = transfer(1, lossless, lossless, data, b"", pattern, pattern, _config(Stack()),
+                   _config(Stack()))
     check_clean(out, data, b"")
     out.server.got[100] ^= 1
     try:
@@ -394,4 +417,4 @@ def test_a_heavy_one_way_example(upload: bool) -> None:
     pattern = Pattern((5000, 1, 70_000), 0, (3000, 40_000), (0, ms(400)), True)
     size = 200_000
     _run(42, size if upload else 0, 0 if upload else size, path, path, pattern, pattern,
-         (20_000, 50_000), (65535, 262144))
+         Stack(rcv_buf=20_000, snd_buf=50_000), Stack())
