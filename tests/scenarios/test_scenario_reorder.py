@@ -17,6 +17,9 @@ def test_reordered_segments_arrive_intact_with_duplicate_acks() -> None:
     assert m["bytes"] == SIZE and m["bytes_intact"] == 1.0
     assert m["reordered"] >= 1
     assert m["duplicate_acks"] >= 1
+    # The link lost nothing, so whatever was sent again the server already had.
+    assert all(link.forward.stats.dropped == link.backward.stats.dropped == 0 for link in run.network.links)
+    assert m["spurious_retransmissions"] == m["retransmissions"]
     assert_clean_close(run)
     # The server received data out of order: some segment began above an earlier one.
     data = [(t, seq) for t, host, _f, seq, _a, n in run.received("server") if n]

@@ -9,7 +9,7 @@ from synack.core.config import ms
 from synack.sim import PathParams
 
 from .base import Context, Run, Scenario, Text
-from .transfer import bulk, data_sent, duplicate_acks, retransmissions
+from .transfer import bulk, data_sent, duplicate_acks, retransmissions, spurious_retransmissions
 
 SIZE: Final = 60_000
 #: One data segment in ten is held back 5 ms on the way to the server (a parallel path,
@@ -26,9 +26,11 @@ def build(ctx: Context) -> list[Run]:
     reordered = net.path(net.hosts["client"], net.hosts["server"]).stats.reordered
     dups = duplicate_acks(run, "server")
     resent = len(retransmissions(run, "client"))
+    spurious = len(spurious_retransmissions(run, "client", "server"))
     run.metrics.update({
         "bytes": float(SIZE), "bytes_intact": float(t.intact), "reordered": float(reordered),
         "duplicate_acks": float(len(dups)), "retransmissions": float(resent),
+        "spurious_retransmissions": float(spurious),
         "data_segments": float(len(data_sent(run, "client"))),
     })
     run.facts.append(Text(
@@ -38,9 +40,11 @@ def build(ctx: Context) -> list[Run]:
         f"{'顺序正确、完好无损' if t.intact else '已损坏'}"))
     run.facts.append(Text(
         f"server: {len(dups)} duplicate ACKs (the same ack number again: 'I still miss the byte "
-        f"at this number'); client: {resent} segments sent again",
+        f"at this number'); client: {resent} segments sent again, {spurious} of them already at "
+        "the server (nothing was lost: the reordering looked like loss)",
         f"服务器：{len(dups)} 个重复 ACK（确认号不变：'我"
-        f"还缺这个序号处的字节'）；客户端：重发了 {resent} 个报文"))
+        f"还缺这个序号处的字节'）；客户端：重发了 {resent} 个报文，其中 {spurious} 个"
+        "服务器早已收到（什么也没丢：乱序看起来像丢包）"))
     return [run]
 
 

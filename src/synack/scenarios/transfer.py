@@ -172,6 +172,18 @@ def retransmissions(run: Run, host: str) -> list[tuple[int, int, int]]:
     return again
 
 
+def spurious_retransmissions(run: Run, sender: str, receiver: str) -> list[tuple[int, int, int]]:
+    """Retransmissions by ``sender`` of a segment ``receiver`` had already received when
+    it was sent again (reordering or a late ACK taken for a loss)."""
+    arrived: dict[tuple[int, int], int] = {}
+    for r in run.records:
+        if (isinstance(r, SegmentRecord) and r.event == "recv" and r.host == receiver and r.seg is not None
+                and r.seg.payload):
+            arrived.setdefault((r.seg.seq, len(r.seg.payload)), r.t_us)
+    return [(t, seq, n) for t, seq, n in retransmissions(run, sender)
+            if arrived.get((seq, n), t + 1) <= t]
+
+
 def timers_fired(run: Run, host: str, name: str) -> list[int]:
     """When ``host``'s timer ``name`` (``"retransmit"``, ``"persist"``...) fired."""
     return [r.t_us for r in run.records
