@@ -9,7 +9,6 @@ from __future__ import annotations
 from helpers import ACK, PSH, WSCALE, Case, established, ms
 
 from synack.core.config import Config
-from synack.core.connection import quickacks
 from synack.core.wire import Segment
 
 DELAYED = Config(quickacks=0, sack=False)
@@ -25,10 +24,10 @@ def ack_for(c: Case, n: int) -> Segment:
 
 
 def test_quickack_count_follows_linux() -> None:
-    assert quickacks(Config()) == 16                 # 65535 // 2920 = 22, capped at 16
-    assert quickacks(Config(rcv_buf=8000)) == 2      # 8000 // 2920 = 2
-    assert quickacks(Config(rcv_buf=1000)) == 2      # never below 2
-    assert quickacks(Config(quickacks=0)) == 0
+    assert Config().quickack_start == 16                # 65535 // 2920 = 22, capped at 16
+    assert Config(rcv_buf=8000).quickack_start == 2     # 8000 // 2920 = 2
+    assert Config(rcv_buf=1000).quickack_start == 2     # never below 2
+    assert Config(quickacks=0).quickack_start == 0
 
 
 def test_delayed_ack_single_segment_waits_40ms(iss: tuple[int, int]) -> None:

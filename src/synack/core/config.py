@@ -6,7 +6,7 @@ Linux's and the comment says what the RFC asks (shared/RFC-CHECKLIST.md §7).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from .congestion import CONGESTION_CONTROLS
@@ -91,6 +91,9 @@ class Config:
     #: (Linux TCP_MAX_QUICKACKS 16, further bounded by RCV.WND / (2 · MSS)).  0 delays
     #: from the first segment.
     quickacks: int = 16
+    #: Derived: segments ACKed at once at the start (Linux tcp_incr_quickack:
+    #: min(RCV.WND / (2 · MSS), TCP_MAX_QUICKACKS), at least 2; 0 when quickacks is 0).
+    quickack_start: int = field(init=False, repr=False, compare=False)
     #: Delay of the ACK of a FIN that moves ESTABLISHED to CLOSE-WAIT: an application
     #: that closes within it sends its FIN on that ACK (the three-segment close).
     #: Linux: tcp_fin() enters "pingpong" mode, so this ACK waits for the delayed-ACK
@@ -135,6 +138,8 @@ class Config:
             raise ValueError("initial_window must be at least one segment")
         if self.quickacks < 0:
             raise ValueError("quickacks must not be negative")
+        quick = min(max(self.rcv_buf // (2 * self.mss), 2), self.quickacks)
+        object.__setattr__(self, "quickack_start", quick)
         if self.rcv_buf < 1 or self.snd_buf < 1:
             raise ValueError("buffers must hold at least one byte")
         if not 0 < self.ephemeral_low <= self.ephemeral_high <= 65535:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from .buffers import Reassembler
 from .config import DEFAULT_CONFIG, SECOND, Config
-from .congestion import CongestionControl, new_congestion_control
+from .congestion import CongestionControl, NewReno, new_congestion_control
 from .errors import ConnectionClosing, ConnectionDoesNotExist, DropReason, UsageError
 from .events import (
     Closed,
@@ -52,7 +52,7 @@ from .events import (
 )
 from .rtt import FALLBACK_RTO, rto_from, rtt_update
 from .sender import Scoreboard
-from .seq import MASK, in_window, seq_ge, seq_gt, seq_le, seq_lt, seq_sub
+from .seq import HALF, MASK, MOD, in_window, seq_ge, seq_gt, seq_le, seq_lt, seq_sub
 from .state import TRANSITIONS, State
 from .stats import Stats
 from .trace import CongestionRecord, StateRecord, TimerRecord, Tracer, endpoint_str
@@ -82,10 +82,10 @@ MAX_SACK_BLOCKS: Final = 4
 DUPTHRESH: Final = 3
 
 
-def quickacks(config: Config) -> int:
-    """Segments ACKed at once at the start of a connection: Linux tcp_incr_quickack,
-    min(RCV.WND / (2 · MSS), TCP_MAX_QUICKACKS), at least 2."""
-    return min(max(config.rcv_buf // (2 * config.mss), 2), config.quickacks)
+#: TRANSITIONS as state -> the states that may follow it (one dict and set lookup).
+_LEGAL: Final = {a: frozenset(b for (x, b) in TRANSITIONS if x is a) for a in State}
+#: The congestion controller of a connection not yet synchronized (never updated).
+_NO_CC: Final = NewReno(536, 536)
 
 
 def default_mss(addr: str) -> int:
@@ -184,7 +184,7 @@ class Connection:
         self._tw_deadline: int | None = None
         # -- delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2; Linux's quick-ack start) ------
         self._delack_deadline: int | None = None  # a delayed ACK (of data, or of a FIN)
-        self._quick = quickacks(config)  # segments still ACKed at once (Linux icsk_ack.quick)
+        self._quick = config.quickack_start  # segments still ACKed at once (Linux icsk_ack.quick)
         self._ato = config.delack_min      # the delayed-ACK timeout (Linux icsk_ack.ato)
         self._last_rcv = 0                # when data last arrived (Linux icsk_ack.lrcvtime)
         self._rcv_wup = 0                 # RCV.NXT carried by our last ACK (Linux rcv_wup)
@@ -196,8 +196,9 @@ class Connection:
         self._rtt_time = 0
         self._sched: int | None = None  # the owner's bookkeeping of our deadline
         # -- congestion control and loss recovery (RFC 5681, RFC 6582) -----------------
-        self._cc: CongestionControl = new_congestion_control(
-            config.congestion, self.snd_mss, config.initial_window * self.snd_mss)
+        # (The controller is made once the send MSS is known, by _negotiate; until then
+        # a shared placeholder that nothing before synchronisation touches.)
+        self._cc: CongestionControl = _NO_CC
         self._dupacks = 0
         self._in_recovery = False     # in fast recovery (RFC 5681 §3.2 / RFC 6582)
         self._recover: int | None = None  # RFC 6582 "recover", until SND.UNA passes it
@@ -458,7 +459,7 @@ class Connection:
             # FIN-WAIT-1 entered from SYN-RECEIVED, and the timer went back to our
             # unacknowledged SYN: the SYN,ACK goes again, then the FIN.
             out.append(self._build_syn(True, now))
-        if st in _SENDING:
+        if st in _SENDING and (self._sndbuf or self._fin_queued):
             adjust = 0
             if self._rexmit:
                 # Fast retransmit / a NewReno partial ACK: the first unacknowledged segment.
@@ -555,7 +556,7 @@ class Connection:
         if field > 0xFFFF:
             field = 0xFFFF
         adv = (self.rcv_nxt + (field << self.rcv_wscale)) & MASK
-        if seq_gt(adv, self.rcv_adv):
+        if 0 < ((adv - self.rcv_adv) & MASK) < HALF:  # seq_gt, inlined
             self.rcv_adv = adv
         opts = NO_OPTIONS
         if flags & ACK:
@@ -575,16 +576,22 @@ class Connection:
         mss = self.snd_mss
         while True:
             snd_nxt = self.snd_nxt
-            off = seq_sub(snd_nxt, self._snd_data_seq)
+            off = (snd_nxt - self._snd_data_seq) & MASK  # (seq_sub, inlined: per segment)
+            if off >= HALF:
+                off -= MOD
             avail = len(buf) - off
             fin_due = self._fin_queued and seq_le(snd_nxt, self._fin_seq)
             if avail <= 0 and not fin_due:
                 return
-            in_flight = seq_sub(snd_nxt, self.snd_una) + adjust
+            in_flight = ((snd_nxt - self.snd_una) & MASK) + adjust  # SND.NXT >= SND.UNA
             cwnd = self._cc.cwnd
             if 0 < self._dupacks < DUPTHRESH and not self._in_recovery and snd_nxt == self.snd_max:
                 cwnd += self._dupacks * mss  # limited transmit (RFC 3042)
-            room = min(seq_sub((self.snd_una + self.snd_wnd) & MASK, snd_nxt), cwnd - in_flight)
+            room = (self.snd_una + self.snd_wnd - snd_nxt) & MASK  # may be < 0: a shrunk window
+            if room >= HALF:
+                room -= MOD
+            if cwnd - in_flight < room:
+                room = cwnd - in_flight
             n = min(avail, mss, room) if avail > 0 else 0
             if self._probe and avail > 0 and n <= 0:
                 # Zero-window probe (§3.8.6.1, MUST-36): the first unacknowledged octet,
@@ -628,7 +635,7 @@ class Connection:
                 self._snd_sml = (snd_nxt + n) & MASK
             out.append(self._segment(snd_nxt, flags, payload))
             end = (snd_nxt + n + (1 if flags & FIN else 0)) & MASK
-            if seq_lt(snd_nxt, self.snd_max):
+            if snd_nxt != self.snd_max and seq_lt(snd_nxt, self.snd_max):
                 self._stats.retransmits += 1
             elif self._rtt_seq is None:
                 self._rtt_seq, self._rtt_time = end, now  # time one segment per flight
@@ -810,8 +817,8 @@ class Connection:
         seq = seg.seq
         wnd = self.config.rcv_buf - len(self._rcvbuf)
         seglen = len(payload) + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
-        # -- first: sequence number --------------------------------------------------
-        if not self._acceptable(seq, seglen, wnd):
+        # -- first: sequence number (in order with an open window: acceptable) -----------
+        if (seq != self.rcv_nxt or wnd == 0) and not self._acceptable(seq, seglen, wnd):
             if wnd == 0 and seq == self.rcv_nxt:
                 # Zero window (MUST-66): still process the ACK and RST; the text and a
                 # FIN are not acceptable (Table 6: SEG.LEN > 0 with RCV.WND = 0).
@@ -866,11 +873,11 @@ class Connection:
                 self._ack_now = True
             self._set_state(_ESTABLISHED, now)
             st = _ESTABLISHED
-        if seq_gt(ack, self.snd_max):
+        if 0 < ((ack - self.snd_max) & MASK) < HALF:  # SEG.ACK > SND.MAX
             self._stats.drop(DropReason.ACK_OF_UNSENT)
             self._oow_ack(now)
             return
-        if seq_lt(ack, (self.snd_una - self.max_snd_wnd) & MASK) and self.max_snd_wnd:
+        if self.max_snd_wnd and 0 < ((self.snd_una - self.max_snd_wnd - ack) & MASK) < HALF:
             self._stats.drop(DropReason.BAD_ACK)  # RFC 5961 §5: too old to be a real ACK
             self._oow_ack(now)
             return
@@ -880,7 +887,7 @@ class Connection:
             if sb is None:
                 sb = self._sb = Scoreboard(self.snd_una)
             sb.update(self.snd_una, self.snd_max, sack_blocks)
-        if seq_gt(ack, self.snd_una):
+        if 0 < ((ack - self.snd_una) & MASK) < HALF:  # SEG.ACK > SND.UNA
             self._ack_advance(ack, now)
         elif self.snd_wnd == 0:
             self._retries = 0  # a probe was answered: keep the connection (MUST-37)
@@ -888,8 +895,10 @@ class Connection:
               and self.snd_max != ack and seg.window << self.snd_wscale == self.snd_wnd):
             self._on_dup_ack(now)  # RFC 5681 §2's definition of a duplicate ACK
         # window update (§3.10.7.4 fifth check): only when SND.UNA =< SEG.ACK
-        if seq_le(self.snd_una, ack) and (
-                seq_lt(self.snd_wl1, seq) or (self.snd_wl1 == seq and seq_le(self.snd_wl2, ack))):
+        # (seq_le / seq_lt inlined: this runs for every segment)
+        wl1 = self.snd_wl1
+        if ((ack - self.snd_una) & MASK) < HALF and (
+                0 < ((seq - wl1) & MASK) < HALF or (wl1 == seq and ((ack - self.snd_wl2) & MASK) < HALF)):
             self.snd_wnd = seg.window << self.snd_wscale
             if self.snd_wnd > self.max_snd_wnd:
                 self.max_snd_wnd = self.snd_wnd
@@ -984,7 +993,7 @@ class Connection:
         self._last_rcv = now
         if m > self._rto:
             # Data after an idle period: quick-ack again (Linux tcp_incr_quickack).
-            self._quick = max(self._quick, quickacks(cfg))
+            self._quick = max(self._quick, cfg.quickack_start)
         elif m <= cfg.delack_min // 2:
             self._ato = self._ato // 2 + cfg.delack_min // 2
         elif m < self._ato:
@@ -1068,8 +1077,10 @@ class Connection:
 
     def _ack_advance(self, ack: int, now: int) -> None:
         """A new cumulative ACK: SND.UNA moves to ``ack`` (SND.UNA < ack <= SND.MAX)."""
-        acked = seq_sub(ack, self.snd_una)
-        data_acked = seq_sub(ack, self._snd_data_seq)
+        acked = (ack - self.snd_una) & MASK  # > 0: the caller checked SEG.ACK > SND.UNA
+        data_acked = (ack - self._snd_data_seq) & MASK
+        if data_acked >= HALF:
+            data_acked -= MOD
         if data_acked > 0:
             was_full = self._want_writable
             n = min(data_acked, len(self._sndbuf))
@@ -1079,9 +1090,9 @@ class Connection:
                 self._want_writable = False
                 self._events.append(Writable(self))
         self.snd_una = ack
-        if seq_lt(self.snd_nxt, ack):
+        if 0 < ((ack - self.snd_nxt) & MASK) < HALF:  # SND.NXT < SEG.ACK (after go-back)
             self.snd_nxt = ack
-        if self._rtt_seq is not None and seq_le(self._rtt_seq, ack):
+        if self._rtt_seq is not None and ((ack - self._rtt_seq) & MASK) < HALF:
             self._srtt, self._rttvar = rtt_update(self._srtt, self._rttvar, now - self._rtt_time)
             self._rto = rto_from(self._srtt, self._rttvar, self.config.min_rto, self.config.max_rto)
             self._rtt_seq = None
@@ -1209,7 +1220,7 @@ class Connection:
 
     def _set_state(self, new: State, now: int) -> None:
         old = self.state
-        if (old, new) not in TRANSITIONS:
+        if new not in _LEGAL[old]:
             raise AssertionError(f"illegal transition {old} -> {new}")
         self.state = new
         if self._tracer is not None:

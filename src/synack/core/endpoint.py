@@ -29,6 +29,8 @@ from .stats import Stats
 from .trace import NoteRecord, SegmentRecord, StateRecord, Tracer, endpoint_str
 from .wire import ACK, FIN, RST, SYN, Segment
 
+_TIME_WAIT = State.TIME_WAIT
+
 
 @functools.lru_cache(maxsize=4096)
 def bad_peer_address(addr: str) -> bool:
@@ -151,26 +153,27 @@ class Endpoint:
         if tracer is not None:
             tracer(SegmentRecord(now, self.name, "recv", src, dst, seg))
             stats.last_drop = None
-        if bad_peer_address(src):
+        # (A connection's peer address was checked when it was made, so only
+        # segments matching no connection need bad_peer_address.)
+        conn = self._conns.get((dst, seg.dst_port, src, seg.src_port))
+        if conn is not None:
+            if conn.state is _TIME_WAIT and seg.flags & (SYN | ACK | RST) == SYN \
+                    and seq_gt(seg.seq, conn.rcv_nxt) and self._listener_for(dst, seg.dst_port):
+                # A new SYN above the old connection's sequence space may reuse
+                # the 4-tuple at once (MAY-2; Linux tcp_timewait_state_process).
+                # The new ISS starts well above anything the old incarnation sent
+                # (Linux: tw_snd_nxt + 65535 + 2), so its old segments cannot fit.
+                self._trace_note(now, "TIME-WAIT 4-tuple reused by a new SYN", conn)
+                conn._set_state(State.CLOSED, now)
+                listener = self._listener_for(dst, seg.dst_port)
+                assert listener is not None
+                listener.receive(seg, src, dst, now, iss=(conn.snd_nxt + 65537) & MASK)
+            else:
+                conn.receive_segment(seg, now)
+        elif bad_peer_address(src):
             stats.drop(DropReason.BAD_ADDRESS)
         else:
-            conn = self._conns.get((dst, seg.dst_port, src, seg.src_port))
-            if conn is not None:
-                if conn.state is State.TIME_WAIT and seg.flags & (SYN | ACK | RST) == SYN \
-                        and seq_gt(seg.seq, conn.rcv_nxt) and self._listener_for(dst, seg.dst_port):
-                    # A new SYN above the old connection's sequence space may reuse
-                    # the 4-tuple at once (MAY-2; Linux tcp_timewait_state_process).
-                    # The new ISS starts well above anything the old incarnation sent
-                    # (Linux: tw_snd_nxt + 65535 + 2), so its old segments cannot fit.
-                    self._trace_note(now, "TIME-WAIT 4-tuple reused by a new SYN", conn)
-                    conn._set_state(State.CLOSED, now)
-                    listener = self._listener_for(dst, seg.dst_port)
-                    assert listener is not None
-                    listener.receive(seg, src, dst, now, iss=(conn.snd_nxt + 65537) & MASK)
-                else:
-                    conn.receive_segment(seg, now)
-            else:
-                self._deliver_to_listener(seg, src, dst, now)
+            self._deliver_to_listener(seg, src, dst, now)
         if tracer is not None and stats.last_drop is not None:
             tracer(SegmentRecord(now, self.name, "drop", src, dst, seg, stats.last_drop.value))
 
