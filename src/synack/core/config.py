@@ -71,6 +71,18 @@ class Config:
     #: Data/FIN retransmissions before the connection is aborted (tcp_retries2 15;
     #: Linux counts the equivalent time, we count retransmissions).
     retries2: int = 15
+    #: TCP_USER_TIMEOUT (RFC 5482, RFC 9293 §3.8.3): abort when data stays
+    #: unacknowledged (or zero-window probes unanswered) this long; None = off (Linux 0).
+    user_timeout: int | None = None
+    # -- keep-alive (RFC 9293 §3.8.4, RFC 1122 4.2.3.6; Linux include/net/tcp.h) ------
+    #: SO_KEEPALIVE for new connections (off by default, as RFC 1122 and Linux).
+    keepalive: bool = False
+    #: Idle time before the first probe (tcp_keepalive_time, TCP_KEEPALIVE_TIME 2 h).
+    keepalive_time: int = 2 * 3600 * SECOND
+    #: Between probes (tcp_keepalive_intvl, TCP_KEEPALIVE_INTVL 75 s).
+    keepalive_intvl: int = 75 * SECOND
+    #: Unanswered probes before the connection is reset (tcp_keepalive_probes, 9).
+    keepalive_probes: int = 9
     # -- closing -----------------------------------------------------------------------
     #: TIME-WAIT length, 2·MSL.  Linux: 60 s, fixed (TCP_TIMEWAIT_LEN); RFC: 240 s.
     time_wait: int = 60 * SECOND
@@ -136,6 +148,10 @@ class Config:
             raise ValueError(f"congestion {self.congestion!r}: one of {sorted(CONGESTION_CONTROLS)}")
         if self.initial_window < 1:
             raise ValueError("initial_window must be at least one segment")
+        if self.user_timeout is not None and self.user_timeout <= 0:
+            raise ValueError("user_timeout must be positive (None for off)")
+        if self.keepalive_time <= 0 or self.keepalive_intvl <= 0 or self.keepalive_probes < 1:
+            raise ValueError("keep-alive time and interval must be positive, probes at least 1")
         if self.quickacks < 0:
             raise ValueError("quickacks must not be negative")
         quick = min(max(self.rcv_buf // (2 * self.mss), 2), self.quickacks)

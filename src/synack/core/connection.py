@@ -26,8 +26,11 @@ controller (``congestion/``: CUBIC by default, NewReno).
 Small segments follow Nagle's algorithm (Linux's Minshall variant; ``nodelay`` turns
 it off) and sender-side silly-window avoidance.
 
-Not yet here (see the README): timestamps/PAWS, keep-alive,
-urgent data.
+Timers: retransmission (RFC 6298), persist (zero-window probes with their own
+exponential backoff), delayed ACK, keep-alive (off by default), user timeout
+(RFC 5482), TIME-WAIT / FIN-WAIT-2.
+
+Not yet here (see the README): timestamps/PAWS, urgent data.
 """
 
 from __future__ import annotations
@@ -109,13 +112,14 @@ class Connection:
     __slots__ = (
         "_ack_now", "_ato", "_cc", "_cc_last", "_chal_count", "_chal_start", "_closed_by_app", "_ctl",
         "_delack_deadline", "_dupacks", "_events", "_fin_queued", "_fin_seq", "_host", "_in_recovery",
-        "_last_oow_ack", "_last_rcv", "_listener", "_nodelay", "_ooo", "_ooo_fin", "_owner", "_peer_fin",
-        "_peer_ws", "_probe", "_quick", "_rcv_wup", "_rcvbuf", "_recover", "_retries", "_rexmit", "_rto",
-        "_rto_deadline", "_rtt_seq", "_rtt_time", "_rttvar", "_sb", "_sched", "_snd_data_seq", "_snd_sml",
-        "_sndbuf", "_srtt", "_stats", "_tracer", "_tw_deadline", "_want_writable", "config", "irs", "iss",
-        "local_addr", "local_port", "max_snd_wnd", "rcv_adv", "rcv_nxt", "rcv_wscale", "remote_addr",
-        "remote_port", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd",
-        "snd_wscale", "state",
+        "_ka_deadline", "_ka_on", "_ka_probes", "_ka_sent", "_last_heard", "_last_oow_ack", "_last_rcv",
+        "_listener", "_nodelay", "_ooo", "_ooo_fin", "_owner", "_peer_fin", "_peer_ws", "_persist_backoff",
+        "_probe", "_quick", "_rcv_wup", "_rcvbuf", "_recover", "_retries", "_rexmit", "_rto", "_rto_deadline",
+        "_rtt_seq", "_rtt_time", "_rttvar", "_sb", "_sched", "_snd_data_seq", "_snd_sml", "_sndbuf", "_srtt",
+        "_stalled_since", "_stats", "_tracer", "_tw_deadline", "_user_timeout", "_want_writable", "config",
+        "irs", "iss", "local_addr", "local_port", "max_snd_wnd", "rcv_adv", "rcv_nxt", "rcv_wscale",
+        "remote_addr", "remote_port", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_wl1",
+        "snd_wl2", "snd_wnd", "snd_wscale", "state",
     )
 
     def __init__(
@@ -195,6 +199,15 @@ class Connection:
         self._rtt_seq: int | None = None
         self._rtt_time = 0
         self._sched: int | None = None  # the owner's bookkeeping of our deadline
+        self._persist_backoff = 0     # zero-window probes sent unanswered by a window
+        # -- keep-alive (RFC 9293 §3.8.4, RFC 1122 4.2.3.6) and user timeout (RFC 5482) --
+        self._ka_on = config.keepalive
+        self._ka_deadline: int | None = None
+        self._ka_probes = 0           # keep-alive probes sent since the peer was last heard
+        self._ka_sent = 0             # when the last one left
+        self._last_heard = 0          # when a segment last arrived (Linux rcv_tstamp)
+        self._user_timeout = config.user_timeout
+        self._stalled_since: int | None = None  # start of the retransmission/probe episode
         # -- congestion control and loss recovery (RFC 5681, RFC 6582) -----------------
         # (The controller is made once the send MSS is known, by _negotiate; until then
         # a shared placeholder that nothing before synchronisation touches.)
@@ -247,6 +260,33 @@ class Connection:
         self._nodelay = value
         if value and self._sndbuf:
             self._touch()  # as Linux's setsockopt(TCP_NODELAY): push what Nagle held
+
+    @property
+    def keepalive(self) -> bool:
+        """SO_KEEPALIVE: probe an idle connection; from ``Config.keepalive`` at first."""
+        return self._ka_on
+
+    def set_keepalive(self, on: bool, now: int) -> None:
+        """Turn keep-alive on or off (setsockopt SO_KEEPALIVE); the idle time counts
+        from ``now`` or the last segment heard, whichever is later."""
+        self._ka_on = on
+        self._ka_probes = 0
+        self._ka_deadline = None
+        if on and self.state is not _CLOSED and self.state is not _SYN_SENT:
+            self._arm_keepalive(max(now, self._last_heard))
+        self._touch()
+
+    @property
+    def user_timeout(self) -> int | None:
+        """TCP_USER_TIMEOUT (RFC 5482): how long data may stay unacknowledged (or
+        zero-window probes unanswered) before the connection is aborted; None = off."""
+        return self._user_timeout
+
+    @user_timeout.setter
+    def user_timeout(self, value: int | None) -> None:
+        if value is not None and value <= 0:
+            raise UsageError("user_timeout must be positive (or None for off)")
+        self._user_timeout = value
 
     @property
     def cwnd(self) -> int:
@@ -434,6 +474,9 @@ class Connection:
         if a is None or (b is not None and b < a):
             a = b
         d = self._delack_deadline
+        if d is not None and (a is None or d < a):
+            a = d
+        d = self._ka_deadline
         if d is not None and (a is None or d < a):
             return d
         return a
@@ -652,7 +695,56 @@ class Connection:
     def _arm_rto(self, now: int) -> None:
         # No _touch here: every caller is an input that touches once at its end, or
         # segments_to_send, after which the owner re-reads next_timeout anyway.
-        self._rto_deadline = now + self._rto
+        rto = self._rto
+        b = self._persist_backoff
+        if b:
+            # Persist timer (§3.8.6.1): exponential backoff of the probe interval,
+            # kept apart from the RTO itself (Linux tcp_probe0_when).
+            rto = min(rto << b, self.config.max_rto)
+        deadline = now + rto
+        ut = self._user_timeout
+        if ut is not None and self._stalled_since is not None and self._stalled_since + ut < deadline:
+            deadline = max(self._stalled_since + ut, now)  # Linux tcp_clamp_rto_to_user_timeout
+        self._rto_deadline = deadline
+
+    def _arm_keepalive(self, since: int) -> None:
+        self._ka_deadline = since + self.config.keepalive_time
+
+    def _on_keepalive_timer(self, now: int) -> None:
+        """Keep-alive (RFC 9293 §3.8.4, RFC 1122 4.2.3.6; Linux tcp_keepalive_timer):
+        after keepalive_time without a segment from the peer, probe every
+        keepalive_intvl with <SEQ=SND.NXT-1><ACK=RCV.NXT><CTL=ACK> and no data (the
+        peer must answer with an ACK, or a RST if it lost the connection); after
+        keepalive_probes unanswered probes (or the user timeout), reset and report."""
+        cfg = self.config
+        self._ka_deadline = None
+        st = self.state
+        if not self._ka_on or st is _CLOSED or st is _TIME_WAIT or st is _SYN_SENT or st is _SYN_RECEIVED:
+            return
+        if self._ka_probes and self._last_heard > self._ka_sent:
+            self._ka_probes = 0  # the peer answered
+        if not self._ka_probes and now - self._last_heard < cfg.keepalive_time:
+            self._arm_keepalive(self._last_heard)
+            return
+        if self.snd_una != self.snd_max or self._sndbuf:
+            # Data in flight or queued: the retransmission timer watches the peer.
+            self._ka_probes = 0
+            self._arm_keepalive(now)
+            return
+        ut = self._user_timeout
+        if self._ka_probes >= cfg.keepalive_probes or (
+                ut is not None and self._ka_probes and now - self._last_heard >= ut):
+            self._timer_fired(now, "keepalive (gave up)")
+            self._stats.timeouts += 1
+            self._events.append(ConnectionTimedOut(self))
+            self._send_reset(now)  # Linux: tcp_send_active_reset, then ETIMEDOUT
+            return
+        self._timer_fired(now, "keepalive")
+        self._ka_probes += 1
+        self._ka_sent = now
+        self._stats.keepalive_probes += 1
+        self._ctl.append(self._segment((self.snd_nxt - 1) & MASK, ACK))
+        self._ka_deadline = now + cfg.keepalive_intvl
 
     def _arm_close_timer(self, length: int, now: int, name: str) -> None:
         self._rto_deadline = None
@@ -685,6 +777,11 @@ class Connection:
                 self._stats.timeouts += 1
                 self._set_state(_CLOSED, now)
                 return
+        ka = self._ka_deadline
+        if ka is not None and now >= ka:
+            self._on_keepalive_timer(now)
+            if self.state is _CLOSED:
+                return
         rto = self._rto_deadline
         if rto is None or now < rto:
             return
@@ -699,6 +796,18 @@ class Connection:
         # The peer's window is closed and data waits: the persist timer (§3.8.6.1),
         # whether or not the previous probe's octet is still unacknowledged.
         zero_window_probe = self.snd_wnd == 0 and bool(self._sndbuf)
+        if self._stalled_since is None:
+            # The episode began when the timer was last started (a send or an ACK).
+            self._stalled_since = now - self._rto
+        ut = self._user_timeout
+        if ut is not None and st is not _SYN_SENT and st is not _SYN_RECEIVED \
+                and now - self._stalled_since >= ut:
+            # RFC 5482 / Linux TCP_USER_TIMEOUT: unacknowledged for too long.
+            self._timer_fired(now, "user timeout")
+            self._stats.timeouts += 1
+            self._events.append(ConnectionTimedOut(self))
+            self._set_state(_CLOSED, now)
+            return
         if self._retries >= limit:
             self._timer_fired(now, "retransmit (gave up)")
             self._stats.timeouts += 1
@@ -707,11 +816,12 @@ class Connection:
             return
         self._retries += 1
         self._timer_fired(now, "persist" if zero_window_probe else "retransmit")
-        self._rto = min(self._rto * 2, self.config.max_rto)  # RFC 6298 5.5
         if zero_window_probe:
+            self._persist_backoff += 1  # the probe interval doubles (§3.8.6.1)
             self._probe = True
             self.snd_nxt = self.snd_una  # resume from the first unacknowledged octet
         else:
+            self._rto = min(self._rto * 2, self.config.max_rto)  # RFC 6298 5.5
             if st is _SYN_SENT:
                 self._stats.syn_retransmits += 1
             elif st is not _SYN_RECEIVED:
@@ -738,6 +848,7 @@ class Connection:
         if st is _CLOSED:
             self._stats.drop(DropReason.NO_CONNECTION)
             return
+        self._last_heard = now
         self._on_segment_synchronized(seg, now)
         if self._tracer is not None and self.state is not _CLOSED:
             self._trace_cc(now)
@@ -903,6 +1014,12 @@ class Connection:
             if self.snd_wnd > self.max_snd_wnd:
                 self.max_snd_wnd = self.snd_wnd
             self.snd_wl1, self.snd_wl2 = seq, ack
+            if self._persist_backoff and self.snd_wnd:
+                # The window opened: probing is over; an ordinary RTO runs again.
+                self._persist_backoff = 0
+                self._stalled_since = None
+                if self._rto_deadline is not None:
+                    self._rto_deadline = now + self._rto
         fin_acked = self._fin_queued and seq_gt(self.snd_una, self._fin_seq)
         if fin_acked:
             if st is _FIN_WAIT_1 and not flags & FIN:
@@ -1098,6 +1215,8 @@ class Connection:
             self._rtt_seq = None
         self._retries = 0
         self._dupacks = 0
+        self._persist_backoff = 0
+        self._stalled_since = None
         sb = self._sb
         if sb is not None:
             sb.advance(ack)
@@ -1228,10 +1347,12 @@ class Connection:
                                      endpoint_str(self.remote_addr, self.remote_port), old, new))
         if new is _ESTABLISHED:
             self._events.append(Connected(self))
+            if self._ka_on:
+                self._arm_keepalive(now)
             if self._listener is not None:
                 self._listener._on_established(self, now)
         elif new is _CLOSED:
-            self._rto_deadline = self._tw_deadline = self._delack_deadline = None
+            self._rto_deadline = self._tw_deadline = self._delack_deadline = self._ka_deadline = None
             self._sndbuf.clear()
             self._ooo = None
             self._events.append(Closed(self))

@@ -31,6 +31,8 @@ class Stats:
     listen_overflows: int = 0
     listen_drops: int = 0
     timeouts: int = 0
+    #: Keep-alive probes sent.
+    keepalive_probes: int = 0
     #: The reason of the most recent drop, for the endpoint's trace record.
     last_drop: DropReason | None = None
 
