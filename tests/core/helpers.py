@@ -249,10 +249,14 @@ def peer_syn(c: Case, options: Options = PEER_SYN_OPTS, payload: bytes = b"") ->
 def our_syn_options(c: Case, peer: Options | None = None) -> Options:
     """What our SYN offers (``peer`` None), or our SYN-ACK answers to ``peer``'s SYN."""
     cfg = c.config
+    # (With Config.timestamps, the fixtures' SYNs leave at t=0: TSval 0.)
     if peer is None:
-        return Options(mss=cfg.mss, wscale=cfg.wscale, sack_permitted=cfg.sack)
+        return Options(mss=cfg.mss, wscale=cfg.wscale, sack_permitted=cfg.sack,
+                       timestamps=(0, 0) if cfg.timestamps else None)
+    ts = peer.timestamps
     return Options(mss=cfg.mss, wscale=cfg.wscale if peer.wscale is not None else None,
-                   sack_permitted=cfg.sack and peer.sack_permitted)
+                   sack_permitted=cfg.sack and peer.sack_permitted,
+                   timestamps=(0, ts[0]) if cfg.timestamps and ts is not None else None)
 
 
 def our_synack(c: Case, options: Options | None = None) -> Segment:

@@ -44,6 +44,11 @@ class Config:
     wscale: int | None = 7
     #: Offer SACK-permitted (RFC 2018).  Negotiated only; SACK blocks come later.
     sack: bool = True
+    #: Offer timestamps (RFC 7323: PAWS, echoed TSval) on our SYNs and accept them
+    #: on a peer's.  Linux's default is on (tcp_timestamps 1, with a random offset);
+    #: synack's is off, so that the seed's handshake pictures keep their options; TSval
+    #: is ``now`` in ms without an offset when on.
+    timestamps: bool = False
     #: Smallest send MSS accepted from a peer (Linux tcp_min_snd_mss, 48).
     min_snd_mss: int = 48
     #: TCP_NODELAY for new connections: False keeps Nagle's algorithm on (RFC 9293

@@ -30,7 +30,10 @@ Timers: retransmission (RFC 6298), persist (zero-window probes with their own
 exponential backoff), delayed ACK, keep-alive (off by default), user timeout
 (RFC 5482), TIME-WAIT / FIN-WAIT-2.
 
-Not yet here (see the README): timestamps/PAWS, urgent data.
+Timestamps (RFC 7323, ``Config.timestamps``, off by default) are echoed and guard
+against old duplicates (PAWS); they are not used for RTT measurement.
+
+Not yet here (see the README): urgent data.
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ _TIME_WAIT: Final = State.TIME_WAIT
 _SENDING: Final = frozenset({_ESTABLISHED, _CLOSE_WAIT, _FIN_WAIT_1, _CLOSING, _LAST_ACK})
 #: States in which received data is still delivered to the application.
 _RECEIVING: Final = frozenset({_ESTABLISHED, _FIN_WAIT_1, _FIN_WAIT_2})
+#: RFC 7323 §5.5 / Linux TCP_PAWS_24DAYS: TS.Recent older than this is outdated.
+PAWS_24DAYS: Final = 24 * 86400 * SECOND
 #: SACK blocks per segment: 4 fit the 40 option octets (RFC 2018 §3; 3 beside timestamps).
 MAX_SACK_BLOCKS: Final = 4
 #: Duplicate ACKs that signal a loss (RFC 5681 §3.2; Linux TCP_FASTRETRANS_THRESH).
@@ -116,10 +121,10 @@ class Connection:
         "_listener", "_nodelay", "_ooo", "_ooo_fin", "_owner", "_peer_fin", "_peer_ws", "_persist_backoff",
         "_probe", "_quick", "_rcv_wup", "_rcvbuf", "_recover", "_retries", "_rexmit", "_rto", "_rto_deadline",
         "_rtt_seq", "_rtt_time", "_rttvar", "_sb", "_sched", "_snd_data_seq", "_snd_sml", "_sndbuf", "_srtt",
-        "_stalled_since", "_stats", "_tracer", "_tw_deadline", "_user_timeout", "_want_writable", "config",
-        "irs", "iss", "local_addr", "local_port", "max_snd_wnd", "rcv_adv", "rcv_nxt", "rcv_wscale",
-        "remote_addr", "remote_port", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_wl1",
-        "snd_wl2", "snd_wnd", "snd_wscale", "state",
+        "_stalled_since", "_stats", "_tracer", "_ts_clock", "_ts_recent", "_ts_recent_at", "_tw_deadline",
+        "_user_timeout", "_want_writable", "config", "irs", "iss", "local_addr", "local_port", "max_snd_wnd",
+        "rcv_adv", "rcv_nxt", "rcv_wscale", "remote_addr", "remote_port", "sack_ok", "snd_max", "snd_mss",
+        "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "state", "ts_ok",
     )
 
     def __init__(
@@ -163,6 +168,11 @@ class Connection:
         self.snd_wscale = 0
         self.rcv_wscale = 0
         self.sack_ok = False
+        # -- timestamps (RFC 7323 §3-5) ------------------------------------------------------
+        self.ts_ok = False            # both SYNs carried the option
+        self._ts_recent = 0           # TS.Recent: the TSval to echo, and PAWS's reference
+        self._ts_recent_at = 0        # when TS.Recent was set (§5.5: outdated after 24 days)
+        self._ts_clock = 0            # ``now`` of the latest input: TSval = now in ms
         # -- receive sequence space ---------------------------------------------------
         self.irs = 0
         self.rcv_nxt = 0
@@ -344,6 +354,8 @@ class Connection:
         self.rcv_nxt = (syn_irs + 1) & MASK
         self.rcv_adv = (self.rcv_nxt + min(self.config.rcv_buf, 0xFFFF)) & MASK
         self._peer_ws = peer.wscale
+        self._ts_clock = now
+        self._rcv_wup = self.rcv_nxt  # our SYN-ACK acknowledged the SYN
         self._negotiate(peer)
         self.snd_wnd = peer_window
         self.snd_nxt = self.snd_max = (self.iss + 1) & MASK
@@ -368,6 +380,10 @@ class Connection:
         else:
             self.snd_wscale = self.rcv_wscale = 0
         self.sack_ok = peer.sack_permitted and cfg.sack
+        if cfg.timestamps and peer.timestamps is not None:
+            self.ts_ok = True
+            self._ts_recent = peer.timestamps[0]  # the SYN's TSval initialises PAWS (§5.2)
+            self._ts_recent_at = self._ts_clock
         self._cc = new_congestion_control(cfg.congestion, self.snd_mss, cfg.initial_window * self.snd_mss)
 
     # ------------------------------------------------------------------ user calls
@@ -483,6 +499,7 @@ class Connection:
 
     def segments_to_send(self, now: int) -> list[Segment]:
         """Everything to transmit now; arms the retransmission timer as data leaves."""
+        self._ts_clock = now
         out = self._ctl
         if out:
             self._ctl = []
@@ -572,12 +589,15 @@ class Connection:
 
     def _build_syn(self, with_ack: bool, now: int) -> Segment:
         cfg = self.config
+        tsval = (now // 1000) & MASK  # RFC 7323 §5.4: a 1 ms clock (Linux), no offset
         if with_ack:  # simultaneous open: SYN,ACK with what the peer's SYN allowed
             both = self._peer_ws is not None and cfg.wscale is not None
-            opts = Options(mss=cfg.mss, wscale=cfg.wscale if both else None, sack_permitted=self.sack_ok)
+            opts = Options(mss=cfg.mss, wscale=cfg.wscale if both else None, sack_permitted=self.sack_ok,
+                           timestamps=(tsval, self._ts_recent) if self.ts_ok else None)
             flags = SYN | ACK
         else:
-            opts = Options(mss=cfg.mss, wscale=cfg.wscale, sack_permitted=cfg.sack)
+            opts = Options(mss=cfg.mss, wscale=cfg.wscale, sack_permitted=cfg.sack,
+                           timestamps=(tsval, 0) if cfg.timestamps else None)
             flags = SYN
         wnd = min(self.rcv_wnd, 0xFFFF)  # never scaled on a SYN (RFC 7323 §2.2)
         self.rcv_adv = (self.rcv_nxt + wnd) & MASK
@@ -607,8 +627,13 @@ class Connection:
             self._rcv_wup = self.rcv_nxt
             if self._ooo is not None and self.sack_ok:
                 # RFC 2018 §4: report the held blocks, the most recently changed
-                # first (it holds the segment that triggered this ACK).
-                opts = Options(sack_blocks=tuple(self._ooo.recent[:MAX_SACK_BLOCKS]))
+                # first (it holds the segment that triggered this ACK); 3 beside
+                # the timestamps option.
+                n = MAX_SACK_BLOCKS - 1 if self.ts_ok else MAX_SACK_BLOCKS
+                opts = Options(sack_blocks=tuple(self._ooo.recent[:n]))
+        if self.ts_ok:
+            # RFC 7323 §3.2: on every segment once negotiated; TSecr = TS.Recent (§4.3).
+            opts = opts._replace(timestamps=((self._ts_clock // 1000) & MASK, self._ts_recent))
         return Segment(self.local_port, self.remote_port, seq, self.rcv_nxt if flags & ACK else 0,
                        flags, field, opts, payload)
 
@@ -761,6 +786,7 @@ class Connection:
 
     def handle_timeout(self, now: int) -> None:
         """Run whatever timer is due; nothing when none is (early wake-ups are safe)."""
+        self._ts_clock = now
         dl = self._delack_deadline
         if dl is not None and now >= dl:
             self._delack_deadline = None
@@ -849,6 +875,7 @@ class Connection:
             self._stats.drop(DropReason.NO_CONNECTION)
             return
         self._last_heard = now
+        self._ts_clock = now
         self._on_segment_synchronized(seg, now)
         if self._tracer is not None and self.state is not _CLOSED:
             self._trace_cc(now)
@@ -883,6 +910,7 @@ class Connection:
         # before the peer's ISN was known); read() measures reopening from this edge.
         self.rcv_adv = (self.rcv_nxt + min(self.config.rcv_buf, 0xFFFF)) & MASK
         self._peer_ws = seg.options.wscale
+        self._ts_clock = now
         self._negotiate(seg.options)
         if seg.payload:
             self._stats.drop(DropReason.SYN_DATA)  # data on a SYN is not kept
@@ -928,6 +956,17 @@ class Connection:
         seq = seg.seq
         wnd = self.config.rcv_buf - len(self._rcvbuf)
         seglen = len(payload) + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
+        # -- PAWS (RFC 7323 §5.3 R1), before the sequence check ------------------------
+        ts = seg.options.timestamps if self.ts_ok else None
+        if ts is not None and not flags & RST and 0 < ((self._ts_recent - ts[0]) & MASK) < HALF:
+            if now - self._ts_recent_at <= PAWS_24DAYS:
+                # SEG.TSval < TS.Recent: an old duplicate.  ACK (rate-limited, as
+                # Linux's tcp_invalid_ratelimit) and drop.
+                self._stats.drop(DropReason.PAWS)
+                self._oow_ack(now)
+                return
+            # §5.5: TS.Recent is outdated after 24 idle days: accept, and start over.
+            self._ts_recent, self._ts_recent_at = ts[0], now
         # -- first: sequence number (in order with an open window: acceptable) -----------
         if (seq != self.rcv_nxt or wnd == 0) and not self._acceptable(seq, seglen, wnd):
             if wnd == 0 and seq == self.rcv_nxt:
@@ -951,6 +990,11 @@ class Connection:
                 else:
                     self._oow_ack(now)
                 return
+        if ts is not None and not flags & RST and ((self._rcv_wup - seq) & MASK) < HALF \
+                and ((ts[0] - self._ts_recent) & MASK) < HALF:
+            # R3: SEG.SEQ =< Last.ACK.sent and SEG.TSval >= TS.Recent: echo it from now on.
+            self._ts_recent = ts[0]
+            self._ts_recent_at = now
         # -- second: RST (RFC 5961 §3.2) ----------------------------------------------
         if flags & RST:
             if seq != self.rcv_nxt:

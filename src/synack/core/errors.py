@@ -38,6 +38,7 @@ class DropReason(enum.Enum):
     SYN_SENT_BAD_ACK = "syn-sent-bad-ack"
     SYN_SENT_NO_SYN = "syn-sent-no-syn"
     OUT_OF_WINDOW = "out-of-window"
+    PAWS = "paws"
     RST_OUT_OF_WINDOW = "rst-out-of-window"
     RST_CHALLENGED = "rst-challenged"
     RST_IN_TIME_WAIT = "rst-in-time-wait"

@@ -29,7 +29,7 @@ from .info import SocketInfo
 from .seq import MASK, in_window
 from .state import State
 from .trace import NoteRecord, StateRecord, TimerRecord, endpoint_str
-from .wire import ACK, FIN, RST, SYN, Options, Segment
+from .wire import ACK, FIN, NO_OPTIONS, RST, SYN, Options, Segment
 
 if TYPE_CHECKING:
     from .endpoint import Endpoint
@@ -211,7 +211,7 @@ class Listener:
                 stats.drop(DropReason.RST_OUT_OF_WINDOW)
             else:
                 stats.drop(DropReason.OUT_OF_WINDOW)
-                self._send_ack(half)
+                self._send_ack(half, now)
             return
         if flags & SYN and seq == half.irs:
             # The peer's SYN again, with more behind it: trim the SYN ("trim to the window").
@@ -225,7 +225,7 @@ class Listener:
             else:
                 stats.challenge_acks += 1
                 stats.drop(DropReason.RST_CHALLENGED)
-                self._send_ack(half)
+                self._send_ack(half, now)
             return
         # fourth: SYN.  Passive OPEN: return to LISTEN (Linux also resets the peer).
         if flags & SYN:
@@ -239,13 +239,17 @@ class Listener:
             return
         self._complete(key, half, seg, src, dst, now)
 
-    def _send_ack(self, half: HalfOpen) -> None:
-        """<SEQ=ISS+1><ACK=IRS+1><CTL=ACK>, the window scaled as the connection's will be."""
+    def _send_ack(self, half: HalfOpen, now: int) -> None:
+        """<SEQ=ISS+1><ACK=IRS+1><CTL=ACK>, the window scaled as the connection's will be
+        (with timestamps when they were negotiated, RFC 7323 §3.2)."""
         cfg = self.config
         shift = cfg.wscale if cfg.wscale is not None and half.peer.wscale is not None else 0
+        ts = half.peer.timestamps
+        opts = Options(timestamps=((now // 1000) & MASK, ts[0])) if ts is not None and cfg.timestamps \
+            else NO_OPTIONS
         self.endpoint._emit(half.local_addr, half.remote_addr,
                             Segment(self.port, half.remote_port, (half.iss + 1) & MASK,
-                                    (half.irs + 1) & MASK, ACK, min(cfg.rcv_buf, 0xFFFF) >> shift))
+                                    (half.irs + 1) & MASK, ACK, min(cfg.rcv_buf, 0xFFFF) >> shift, opts))
 
     def _complete(self, key: _Key, half: HalfOpen, seg: Segment, src: str, dst: str, now: int) -> None:
         """The handshake's final ACK, checked by ``_on_half_open``."""
@@ -286,16 +290,21 @@ class Listener:
 
     # ------------------------------------------------------------------ SYN-ACKs
     def _synack(self, iss: int, irs: int, peer: Options, sport: int, wscale_ok: bool,
-                mss: int | None = None) -> Segment:
+                mss: int | None = None, now: int = 0) -> Segment:
         cfg = self.config
+        # RFC 7323 §3.2: timestamps on the SYN-ACK only if the SYN had them (TSecr
+        # echoes its TSval); not with a cookie, which cannot remember them.
+        ts = peer.timestamps
         opts = Options(mss=mss if mss is not None else cfg.mss,
                        wscale=cfg.wscale if wscale_ok and peer.wscale is not None else None,
-                       sack_permitted=wscale_ok and peer.sack_permitted and cfg.sack)
+                       sack_permitted=wscale_ok and peer.sack_permitted and cfg.sack,
+                       timestamps=((now // 1000) & MASK, ts[0])
+                       if wscale_ok and ts is not None and cfg.timestamps else None)
         return Segment(self.port, sport, iss, (irs + 1) & MASK, SYN | ACK,
                        min(cfg.rcv_buf, 0xFFFF), opts)
 
     def _send_synack(self, half: HalfOpen, now: int) -> None:
-        seg = self._synack(half.iss, half.irs, half.peer, half.remote_port, True)
+        seg = self._synack(half.iss, half.irs, half.peer, half.remote_port, True, now=now)
         self.endpoint._emit(half.local_addr, half.remote_addr, seg)
 
     def _send_cookie(self, syn: Segment, src: str, dst: str, now: int) -> None:

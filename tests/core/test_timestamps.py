@@ -1,0 +1,153 @@
+"""Timestamps and PAWS (RFC 7323 §3-5), with ``Config(timestamps=True)`` (synack's
+default is off; Linux's is on): negotiated only when both SYNs carry the option, then
+on every segment with TSecr = TS.Recent; TS.Recent follows R3; an in-window segment
+whose TSval is older than TS.Recent is an old duplicate: ACKed and dropped."""
+
+from __future__ import annotations
+
+from helpers import (
+    ACK,
+    PEER_SYN_OPTS,
+    PSH,
+    SYN,
+    SYN_WIN,
+    WSCALE,
+    Case,
+    listen,
+    ms,
+    our_syn_options,
+    peer_syn,
+    seconds,
+    syn_sent,
+)
+
+from synack.core.config import Config
+from synack.core.errors import DropReason
+from synack.core.state import State
+from synack.core.wire import Options, Segment
+
+TS = Config(timestamps=True)
+PEER_TS = 5000  # the peer's TSval on its SYN-ACK
+
+
+def ts_established(iss: tuple[int, int]) -> Case:
+    """Active open with timestamps on both SYNs; the handshake takes 10 ms."""
+    c = syn_sent(*iss, config=TS)
+    c.deliver(Segment(c.rport, c.lport, c.riss, c.lseq(1), SYN | ACK, SYN_WIN,
+                      PEER_SYN_OPTS._replace(timestamps=(PEER_TS, 0))), ms(10))
+    c.now = ms(10)
+    c.expect([c.ours._replace(options=Options(timestamps=(10, PEER_TS)))])
+    assert c.c.ts_ok and c.c.state is State.ESTABLISHED
+    return c
+
+
+def data(c: Case, off: int, payload: bytes, tsval: int) -> Segment:
+    return c.peer._replace(seq=c.rseq(1 + off), flags=ACK | PSH, payload=payload,
+                           options=Options(timestamps=(tsval, 10)))
+
+
+def ack_for(c: Case, n: int, tsval: int, ecr: int) -> Segment:
+    return c.ours._replace(ack=c.rseq(1 + n), window=(65535 - n) >> WSCALE,
+                           options=Options(timestamps=(tsval, ecr)))
+
+
+def test_timestamps_off_by_default_and_offered_on_our_syn_when_on(iss: tuple[int, int]) -> None:
+    assert not Config().timestamps
+    c = syn_sent(*iss, config=TS)  # (the fixture checks our SYN at t=0)
+    assert our_syn_options(c)._replace(timestamps=(0, 0)) == Options(
+        mss=1460, wscale=7, sack_permitted=True, timestamps=(0, 0))
+
+
+def test_timestamps_our_syn_carries_tsval_and_zero_ecr(iss: tuple[int, int]) -> None:
+    from helpers import new_endpoint
+
+    ep, _ = new_endpoint(iss[0], TS)
+    ep.connect("10.0.0.2", 80, ms(1234), local_port=49152)
+    (p,) = ep.packets_to_send(ms(1234))
+    assert p.seg.options.timestamps == (1234, 0)  # TSval: now in ms (no offset)
+
+
+def test_timestamps_synack_echoes_the_syn_only_when_it_had_them(iss: tuple[int, int]) -> None:
+    c = listen(*iss, config=TS)
+    c.deliver(peer_syn(c, PEER_SYN_OPTS._replace(timestamps=(777, 0))), ms(3))
+    (p,) = c.ep.packets_to_send(ms(3))
+    assert p.seg.flags == SYN | ACK and p.seg.options.timestamps == (3, 777)
+    c2 = listen(*iss, config=TS)
+    c2.deliver(peer_syn(c2), ms(3))
+    (p,) = c2.ep.packets_to_send(ms(3))
+    assert p.seg.options.timestamps is None  # RFC 7323 §3.2: only if the SYN had them
+
+
+def test_timestamps_not_negotiated_when_the_peer_does_not_offer(iss: tuple[int, int]) -> None:
+    c = syn_sent(*iss, config=TS)
+    c.deliver(Segment(c.rport, c.lport, c.riss, c.lseq(1), SYN | ACK, SYN_WIN, PEER_SYN_OPTS), ms(10))
+    c.expect([c.ours], ms(10))  # no option on our ACK
+    assert not c.c.ts_ok
+
+
+def test_timestamps_every_segment_echoes_ts_recent(iss: tuple[int, int]) -> None:
+    c = ts_established(iss)
+    c.deliver(data(c, 0, b"abc", 6000), ms(20))
+    c.expect([ack_for(c, 3, 20, 6000)], ms(20))
+    c.c.send(b"hi")
+    c.expect([c.ours._replace(ack=c.rseq(4), window=(65535 - 3) >> WSCALE, flags=ACK | PSH,
+                              payload=b"hi", options=Options(timestamps=(25, 6000)))], ms(25))
+
+
+def test_paws_drops_an_old_duplicate_and_acks(iss: tuple[int, int]) -> None:
+    c = ts_established(iss)
+    c.deliver(data(c, 0, b"abc", 6000), ms(20))
+    c.expect([ack_for(c, 3, 20, 6000)], ms(20))
+    # An old segment from an earlier incarnation of the sequence space: in the window,
+    # but its TSval is older than TS.Recent (§5.3 R1).
+    c.deliver(data(c, 3, b"OLD", 5999), ms(30))
+    c.expect([ack_for(c, 3, 30, 6000)], ms(30))
+    assert c.ep.stats.dropped[DropReason.PAWS] == 1
+    assert c.c.read() == b"abc"
+    c.deliver(data(c, 3, b"new", 6001), ms(40))
+    c.expect([ack_for(c, 6, 40, 6001)], ms(40))
+    assert c.c.read() == b"new"
+
+
+def test_paws_wraps_like_sequence_numbers(iss: tuple[int, int]) -> None:
+    c = ts_established(iss)
+    for i, tsval in enumerate([2**31 + 4000, 2**32 - 10, 5]):  # each newer than the last
+        c.deliver(data(c, i, b"a", tsval), ms(20 + i))
+        c.expect([ack_for(c, i + 1, 20 + i, tsval)], ms(20 + i))
+    c.deliver(data(c, 3, b"b", 2**32 - 5), ms(30))  # older than 5 across the wrap
+    c.expect([ack_for(c, 3, 30, 5)], ms(30))
+    assert c.ep.stats.dropped[DropReason.PAWS] == 1
+
+
+def test_paws_does_not_apply_to_rst(iss: tuple[int, int]) -> None:
+    c = ts_established(iss)
+    c.deliver(c.rst(c.rseq(1))._replace(options=Options(timestamps=(1, 0))), ms(20))
+    assert c.c.state is State.CLOSED  # (TSval 1 is older than TS.Recent: RSTs are exempt)
+
+
+def test_paws_outdated_ts_recent_after_24_days(iss: tuple[int, int]) -> None:
+    c = ts_established(iss)
+    t = ms(10) + seconds(25 * 86400)
+    c.deliver(data(c, 0, b"late", 4000), t)  # older TSval, but TS.Recent is outdated (§5.5)
+    c.expect([ack_for(c, 4, t // 1000 & 0xFFFFFFFF, 4000)], t)
+    assert c.c.read() == b"late"
+
+
+def test_timestamps_ts_recent_only_from_segments_at_or_below_last_ack_sent(iss: tuple[int, int]) -> None:
+    # R3 with delayed ACKs: echo the earliest unacknowledged segment's TSval (§4.3).
+    c = ts_established(iss)
+    for i in range(16):  # use up the quick ACKs
+        c.deliver(data(c, i, b"x", 6000 + i), ms(20))
+        c.expect([ack_for(c, i + 1, 20, 6000 + i)], ms(20))
+    c.deliver(data(c, 16, b"y", 7000), ms(21))
+    c.expect_nothing(ms(21))          # delayed
+    c.deliver(data(c, 17, b"z", 7001), ms(22))  # beyond Last.ACK.sent: TS.Recent stays
+    c.expect([ack_for(c, 18, 61, 7000)], ms(61))
+
+
+def test_timestamps_leave_room_for_three_sack_blocks(iss: tuple[int, int]) -> None:
+    c = ts_established(iss)
+    for k in range(4):
+        c.deliver(data(c, 10 * k + 5, b"x", 6000), ms(20))
+        (p,) = c.ep.packets_to_send(ms(20))
+        assert len(p.seg.options.sack_blocks) == min(k + 1, 3)
