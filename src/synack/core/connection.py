@@ -8,6 +8,10 @@ Inputs: :meth:`Connection.receive_segment` (a parsed segment, with ``now``),
 :meth:`Connection.next_timeout`.  Segment handling follows the order of §3.10.7.4
 ("SEGMENT ARRIVES"): sequence check, RST, SYN, ACK, text, FIN.
 
+The TCB and the §3.10 order live here; the sender's work on it (sending, ACK
+processing, loss recovery, keep-alive probes) is in :mod:`sender`, the receiver's
+(in-order and out-of-order data, when to ACK) in :mod:`receiver`.
+
 A connection made by a listener starts in SYN-RECEIVED when the handshake's final
 ACK arrives (the half-open state lives in the listener's compact SYN-queue entry, as
 in Linux); an active open starts in SYN-SENT.
@@ -53,16 +57,24 @@ from .events import (
     ConnectionTimedOut,
     Event,
     PeerClosed,
-    Readable,
-    Writable,
 )
+from .receiver import process_text
 from .rtt import FALLBACK_RTO, rto_from, rtt_update
-from .sender import Scoreboard
-from .seq import HALF, MASK, MOD, in_window, seq_ge, seq_gt, seq_le, seq_lt, seq_sub
+from .sender import (
+    Scoreboard,
+    ack_advance,
+    on_dup_ack,
+    on_keepalive_timer,
+    retransmit,
+    sack_recovery_send,
+    send_data,
+    trace_cc,
+)
+from .seq import HALF, MASK, in_window, seq_gt, seq_le, seq_lt, seq_sub
 from .state import TRANSITIONS, State
 from .stats import Stats
-from .trace import CongestionRecord, StateRecord, TimerRecord, Tracer, endpoint_str
-from .wire import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, Options, Segment
+from .trace import StateRecord, TimerRecord, Tracer, endpoint_str
+from .wire import ACK, FIN, NO_OPTIONS, RST, SYN, Options, Segment
 
 if TYPE_CHECKING:
     from .listener import Listener
@@ -86,8 +98,6 @@ _RECEIVING: Final = frozenset({_ESTABLISHED, _FIN_WAIT_1, _FIN_WAIT_2})
 PAWS_24DAYS: Final = 24 * 86400 * SECOND
 #: SACK blocks per segment: 4 fit the 40 option octets (RFC 2018 §3; 3 beside timestamps).
 MAX_SACK_BLOCKS: Final = 4
-#: Duplicate ACKs that signal a loss (RFC 5681 §3.2; Linux TCP_FASTRETRANS_THRESH).
-DUPTHRESH: Final = 3
 
 
 #: TRANSITIONS as state -> the states that may follow it (one dict and set lookup).
@@ -526,66 +536,18 @@ class Connection:
                 self._rexmit = False
                 una = self.snd_una
                 if una != self.snd_max:
-                    sent = self._retransmit(out, una, self.snd_mss, now)
+                    sent = retransmit(self, out, una, self.snd_mss, now)
                     if self._sb is not None:
                         self._sb.high_rxt = (una + sent) & MASK
             if self._in_recovery and self._sb is not None:
-                adjust = self._sack_recovery_send(out, now)
-            self._send_data(out, now, adjust)
+                adjust = sack_recovery_send(self, out, now)
+            send_data(self, out, now, adjust)
         if self._ack_now:
             self._ack_now = False
             out.append(self._segment(self.snd_nxt, ACK))
         if self._tracer is not None:
-            self._trace_cc(now)
+            trace_cc(self, now)
         return out
-
-    def _retransmit(self, out: list[Segment], seq: int, limit: int, now: int) -> int:
-        """Resend up to ``limit`` octets from ``seq`` (already sent once), whatever
-        cwnd says; SND.NXT stays where it is.  Returns the sequence space resent."""
-        buf = self._sndbuf
-        off = seq_sub(seq, self._snd_data_seq)
-        n = min(limit, len(buf) - off, seq_sub(self.snd_max, seq))
-        if n < 0:
-            n = 0
-        flags = ACK
-        if off + n >= len(buf):
-            if n:
-                flags |= PSH
-            if self._fin_queued and seq_gt(self.snd_max, self._fin_seq):
-                flags |= FIN
-        if not n and not flags & FIN:
-            return 0
-        out.append(self._segment(seq, flags, bytes(buf[off:off + n])))
-        self._stats.retransmits += 1
-        self._rtt_seq = None  # Karn: no sample across a retransmission
-        self._ack_now = False
-        if self._rto_deadline is None:
-            self._arm_rto(now)
-        return n + (1 if flags & FIN else 0)
-
-    def _sack_recovery_send(self, out: list[Segment], now: int) -> int:
-        """RFC 6675 §5 (C): while cwnd − pipe ≥ 1 SMSS, NextSeg(): lost holes first
-        (rule 1), then new data (rule 2, by ``_send_data``), then not-yet-lost holes
-        when no new data can go (rule 3).  Returns pipe − (SND.NXT − SND.UNA), the
-        flight correction ``_send_data`` applies."""
-        sb = self._sb
-        assert sb is not None
-        una, top, mss = self.snd_una, self.snd_max, self.snd_mss
-        cwnd = self._cc.cwnd
-        pipe = sb.pipe(una, top, mss)
-        while cwnd - pipe >= mss:
-            new_data = len(self._sndbuf) - seq_sub(self.snd_nxt, self._snd_data_seq) > 0 and \
-                seq_sub((una + self.snd_wnd) & MASK, self.snd_nxt) >= min(mss, self.snd_wnd)
-            nxt = sb.next_seg(una, top, mss, rule3=not new_data)
-            if nxt is None:
-                break
-            seq, n = nxt
-            sent = self._retransmit(out, seq, n, now)
-            if not sent:
-                break
-            sb.high_rxt = (seq + sent) & MASK
-            pipe += sent
-        return pipe - seq_sub(self.snd_nxt, una)
 
     def _build_syn(self, with_ack: bool, now: int) -> Segment:
         cfg = self.config
@@ -637,85 +599,6 @@ class Connection:
         return Segment(self.local_port, self.remote_port, seq, self.rcv_nxt if flags & ACK else 0,
                        flags, field, opts, payload)
 
-    def _send_data(self, out: list[Segment], now: int, adjust: int = 0) -> None:
-        """New data (and the FIN) as the windows, Nagle and SWS avoidance allow;
-        ``adjust`` corrects SND.NXT − SND.UNA to RFC 6675's pipe in SACK recovery."""
-        buf = self._sndbuf
-        mss = self.snd_mss
-        while True:
-            snd_nxt = self.snd_nxt
-            off = (snd_nxt - self._snd_data_seq) & MASK  # (seq_sub, inlined: per segment)
-            if off >= HALF:
-                off -= MOD
-            avail = len(buf) - off
-            fin_due = self._fin_queued and seq_le(snd_nxt, self._fin_seq)
-            if avail <= 0 and not fin_due:
-                return
-            in_flight = ((snd_nxt - self.snd_una) & MASK) + adjust  # SND.NXT >= SND.UNA
-            cwnd = self._cc.cwnd
-            if 0 < self._dupacks < DUPTHRESH and not self._in_recovery and snd_nxt == self.snd_max:
-                cwnd += self._dupacks * mss  # limited transmit (RFC 3042)
-            room = (self.snd_una + self.snd_wnd - snd_nxt) & MASK  # may be < 0: a shrunk window
-            if room >= HALF:
-                room -= MOD
-            if cwnd - in_flight < room:
-                room = cwnd - in_flight
-            n = min(avail, mss, room) if avail > 0 else 0
-            if self._probe and avail > 0 and n <= 0:
-                # Zero-window probe (§3.8.6.1, MUST-36): the first unacknowledged octet,
-                # beyond the window.  SND.NXT does not move: if the peer drops the octet
-                # and later opens its window, sending resumes from it.
-                self._probe = False
-                out.append(self._segment(snd_nxt, ACK, bytes(buf[off:off + 1])))
-                end = (snd_nxt + 1) & MASK
-                if seq_gt(end, self.snd_max):
-                    self.snd_max = end
-                if self._rto_deadline is None:
-                    self._arm_rto(now)
-                self._ack_now = False
-                return
-            self._probe = False
-            if n <= 0 and avail > 0:
-                if self._rto_deadline is None:
-                    self._arm_rto(now)  # doubles as the persist timer while nothing flies
-                return
-            if 0 < n < mss and in_flight > 0 and snd_nxt == self.snd_max:
-                if n < avail:
-                    # Sender SWS avoidance (§3.8.6.2.1): less than a full segment fits
-                    # the window or cwnd.  Wait for ACKs (data is in flight) unless at
-                    # least half the peer's largest window can go (Fs = 1/2).
-                    wnd_room = seq_sub((self.snd_una + self.snd_wnd) & MASK, snd_nxt)
-                    if n < self.max_snd_wnd >> 1 or n < wnd_room:
-                        return
-                elif not self._nodelay and not fin_due and seq_gt(self._snd_sml, self.snd_una):
-                    # Nagle (§3.7.4, RFC 896) in Linux's form (Minshall's variant,
-                    # tcp_minshall_check): a small segment waits while an earlier
-                    # small segment is unacknowledged.
-                    return
-            flags = ACK
-            last = off + n >= len(buf)
-            if last and n > 0:
-                flags |= PSH  # MUST-61: PSH when the send queue drains
-            if last and fin_due:
-                flags |= FIN
-            payload = bytes(buf[off:off + n]) if n > 0 else b""
-            if n < mss:
-                self._snd_sml = (snd_nxt + n) & MASK
-            out.append(self._segment(snd_nxt, flags, payload))
-            end = (snd_nxt + n + (1 if flags & FIN else 0)) & MASK
-            if snd_nxt != self.snd_max and seq_lt(snd_nxt, self.snd_max):
-                self._stats.retransmits += 1
-            elif self._rtt_seq is None:
-                self._rtt_seq, self._rtt_time = end, now  # time one segment per flight
-            self.snd_nxt = end
-            if seq_gt(end, self.snd_max):
-                self.snd_max = end
-            if self._rto_deadline is None:
-                self._arm_rto(now)
-            self._ack_now = False  # the ACK rides on this segment
-            if flags & FIN:
-                return
-
     # ------------------------------------------------------------------ timers
     def _arm_rto(self, now: int) -> None:
         # No _touch here: every caller is an input that touches once at its end, or
@@ -734,42 +617,6 @@ class Connection:
 
     def _arm_keepalive(self, since: int) -> None:
         self._ka_deadline = since + self.config.keepalive_time
-
-    def _on_keepalive_timer(self, now: int) -> None:
-        """Keep-alive (RFC 9293 §3.8.4, RFC 1122 4.2.3.6; Linux tcp_keepalive_timer):
-        after keepalive_time without a segment from the peer, probe every
-        keepalive_intvl with <SEQ=SND.NXT-1><ACK=RCV.NXT><CTL=ACK> and no data (the
-        peer must answer with an ACK, or a RST if it lost the connection); after
-        keepalive_probes unanswered probes (or the user timeout), reset and report."""
-        cfg = self.config
-        self._ka_deadline = None
-        st = self.state
-        if not self._ka_on or st is _CLOSED or st is _TIME_WAIT or st is _SYN_SENT or st is _SYN_RECEIVED:
-            return
-        if self._ka_probes and self._last_heard > self._ka_sent:
-            self._ka_probes = 0  # the peer answered
-        if not self._ka_probes and now - self._last_heard < cfg.keepalive_time:
-            self._arm_keepalive(self._last_heard)
-            return
-        if self.snd_una != self.snd_max or self._sndbuf:
-            # Data in flight or queued: the retransmission timer watches the peer.
-            self._ka_probes = 0
-            self._arm_keepalive(now)
-            return
-        ut = self._user_timeout
-        if self._ka_probes >= cfg.keepalive_probes or (
-                ut is not None and self._ka_probes and now - self._last_heard >= ut):
-            self._timer_fired(now, "keepalive (gave up)")
-            self._stats.timeouts += 1
-            self._events.append(ConnectionTimedOut(self))
-            self._send_reset(now)  # Linux: tcp_send_active_reset, then ETIMEDOUT
-            return
-        self._timer_fired(now, "keepalive")
-        self._ka_probes += 1
-        self._ka_sent = now
-        self._stats.keepalive_probes += 1
-        self._ctl.append(self._segment((self.snd_nxt - 1) & MASK, ACK))
-        self._ka_deadline = now + cfg.keepalive_intvl
 
     def _arm_close_timer(self, length: int, now: int, name: str) -> None:
         self._rto_deadline = None
@@ -805,7 +652,7 @@ class Connection:
                 return
         ka = self._ka_deadline
         if ka is not None and now >= ka:
-            self._on_keepalive_timer(now)
+            on_keepalive_timer(self, now)
             if self.state is _CLOSED:
                 return
         rto = self._rto_deadline
@@ -878,7 +725,7 @@ class Connection:
         self._ts_clock = now
         self._on_segment_synchronized(seg, now)
         if self._tracer is not None and self.state is not _CLOSED:
-            self._trace_cc(now)
+            trace_cc(self, now)
         self._touch()
 
     def _on_segment_syn_sent(self, seg: Segment, now: int) -> None:
@@ -916,7 +763,7 @@ class Connection:
             self._stats.drop(DropReason.SYN_DATA)  # data on a SYN is not kept
         if flags & ACK:
             syn_retransmitted = self._retries > 0
-            self._ack_advance(seg.ack, now)
+            ack_advance(self, seg.ack, now)
             if syn_retransmitted and self._srtt is None:
                 self._rto = max(self._rto, FALLBACK_RTO)  # RFC 6298 5.7 (MUST)
             self.snd_wnd = seg.window  # a SYN's window is never scaled
@@ -1043,12 +890,12 @@ class Connection:
                 sb = self._sb = Scoreboard(self.snd_una)
             sb.update(self.snd_una, self.snd_max, sack_blocks)
         if 0 < ((ack - self.snd_una) & MASK) < HALF:  # SEG.ACK > SND.UNA
-            self._ack_advance(ack, now)
+            ack_advance(self, ack, now)
         elif self.snd_wnd == 0:
             self._retries = 0  # a probe was answered: keep the connection (MUST-37)
         elif (ack == self.snd_una and not payload and not flags & (SYN | FIN)
               and self.snd_max != ack and seg.window << self.snd_wscale == self.snd_wnd):
-            self._on_dup_ack(now)  # RFC 5681 §2's definition of a duplicate ACK
+            on_dup_ack(self, now)  # RFC 5681 §2's definition of a duplicate ACK
         # window update (§3.10.7.4 fifth check): only when SND.UNA =< SEG.ACK
         # (seq_le / seq_lt inlined: this runs for every segment)
         wl1 = self.snd_wl1
@@ -1087,7 +934,7 @@ class Connection:
                     self._stats.resets_sent += 1
                     self._set_state(_CLOSED, now)
                     return
-                fin_in_order = self._process_text(seq, payload, now)
+                fin_in_order = process_text(self, seq, payload, now)
             else:
                 self._stats.drop(DropReason.DATA_AFTER_FIN)
         # -- eighth: FIN ------------------------------------------------------------------------
@@ -1105,93 +952,6 @@ class Connection:
         elif self._ooo_fin is not None and self._ooo_fin == self.rcv_nxt and payload:
             self._ooo_fin = None
             self._process_fin(now)  # a hole before a held FIN was filled
-
-    def _process_text(self, seq: int, payload: bytes, now: int) -> bool:
-        """Deliver in-order data (and what it joins from the reassembly queue);
-        returns whether all of it was taken (so a FIN behind it is in order too)."""
-        rcv_nxt = self.rcv_nxt
-        if seq != rcv_nxt:
-            if seq_lt(seq, rcv_nxt):
-                payload = payload[seq_sub(rcv_nxt, seq):]  # already have the front
-            else:
-                self._queue_out_of_order(seq, payload)
-                return False
-        free = self.config.rcv_buf - len(self._rcvbuf)
-        taken = payload if len(payload) <= free else payload[:free]
-        if len(taken) < len(payload):
-            self._stats.drop(DropReason.RCV_BUFFER_FULL)
-        if taken:
-            was_empty = not self._rcvbuf
-            self._rcvbuf += taken
-            rcv_nxt = self.rcv_nxt = (rcv_nxt + len(taken)) & MASK
-            ooo = self._ooo
-            if ooo is not None:
-                # The segment filled (part of) a hole: join what was held behind it,
-                # and ACK at once (RFC 5681 §4.2).
-                held = ooo.pop(rcv_nxt)
-                if held is not None:
-                    self._rcvbuf += held
-                    self.rcv_nxt = (rcv_nxt + len(held)) & MASK
-                if not len(ooo):
-                    self._ooo = None
-                self._ack_now = True
-            else:
-                self._ack_data(now)
-            if was_empty:
-                self._events.append(Readable(self))
-        else:
-            self._ack_now = True
-        return len(taken) == len(payload)
-
-    def _ack_data(self, now: int) -> None:
-        """ACK new in-order data now or later (RFC 9293 §3.8.6.3, RFC 5681 §4.2,
-        RFC 1122 4.2.3.2), as Linux's __tcp_ack_snd_check and tcp_event_data_recv do:
-        at once in quick-ack mode (the first segments of a connection, or after an
-        idle RTO), at once when more than one full-sized segment is unacknowledged
-        (so at least every second one), else within the delayed-ACK timeout."""
-        cfg = self.config
-        m = now - self._last_rcv
-        self._last_rcv = now
-        if m > self._rto:
-            # Data after an idle period: quick-ack again (Linux tcp_incr_quickack).
-            self._quick = max(self._quick, cfg.quickack_start)
-        elif m <= cfg.delack_min // 2:
-            self._ato = self._ato // 2 + cfg.delack_min // 2
-        elif m < self._ato:
-            self._ato = min(self._ato // 2 + m, self._rto)
-        if self._quick > 0:
-            self._quick -= 1
-            self._ack_now = True
-        elif seq_sub(self.rcv_nxt, self._rcv_wup) > self.snd_mss:
-            self._ack_now = True
-        elif self._delack_deadline is None:
-            ato = self._ato
-            if ato < cfg.delack_min:
-                ato = cfg.delack_min
-            elif ato > cfg.delack_max:
-                ato = cfg.delack_max
-            self._delack_deadline = now + ato
-
-    def _queue_out_of_order(self, seq: int, payload: bytes) -> None:
-        """Data beyond RCV.NXT (a segment before it was lost or is late): hold it
-        (RFC 1122 4.2.2.20, RFC 9293 §3.10.7.4 seventh) within the window and the
-        reassembly budget, and send an immediate duplicate ACK (RFC 5681 §4.2): one
-        per such segment, built now, since the sender counts them (§3.2)."""
-        rcv_nxt = self.rcv_nxt
-        right = seq_sub((rcv_nxt + self.config.rcv_buf - len(self._rcvbuf)) & MASK, seq)
-        if right < len(payload):
-            payload = payload[:right]  # beyond the window's right edge
-            self._stats.drop(DropReason.RCV_BUFFER_FULL)
-        ooo = self._ooo
-        if ooo is None:
-            ooo = self._ooo = Reassembler(self.config.ooo_budget)
-        if ooo.add(rcv_nxt, seq, payload):
-            self._stats.out_of_order += 1
-        else:
-            self._stats.drop(DropReason.OOO_BUDGET)
-            if not len(ooo):
-                self._ooo = None
-        self._ctl.append(self._segment(self.snd_nxt, ACK))
 
     def _process_fin(self, now: int) -> None:
         self._ack_now = True
@@ -1235,103 +995,6 @@ class Connection:
             self._set_state(_CLOSED, now)
             return
         self._arm_close_timer(self.config.time_wait, now, "time-wait")
-
-    def _ack_advance(self, ack: int, now: int) -> None:
-        """A new cumulative ACK: SND.UNA moves to ``ack`` (SND.UNA < ack <= SND.MAX)."""
-        acked = (ack - self.snd_una) & MASK  # > 0: the caller checked SEG.ACK > SND.UNA
-        data_acked = (ack - self._snd_data_seq) & MASK
-        if data_acked >= HALF:
-            data_acked -= MOD
-        if data_acked > 0:
-            was_full = self._want_writable
-            n = min(data_acked, len(self._sndbuf))
-            del self._sndbuf[:n]
-            self._snd_data_seq = (self._snd_data_seq + n) & MASK
-            if was_full and n:
-                self._want_writable = False
-                self._events.append(Writable(self))
-        self.snd_una = ack
-        if 0 < ((ack - self.snd_nxt) & MASK) < HALF:  # SND.NXT < SEG.ACK (after go-back)
-            self.snd_nxt = ack
-        if self._rtt_seq is not None and ((ack - self._rtt_seq) & MASK) < HALF:
-            self._srtt, self._rttvar = rtt_update(self._srtt, self._rttvar, now - self._rtt_time)
-            self._rto = rto_from(self._srtt, self._rttvar, self.config.min_rto, self.config.max_rto)
-            self._rtt_seq = None
-        self._retries = 0
-        self._dupacks = 0
-        self._persist_backoff = 0
-        self._stalled_since = None
-        sb = self._sb
-        if sb is not None:
-            sb.advance(ack)
-            if not len(sb) and not self._in_recovery:
-                self._sb = None
-        if self._in_recovery:
-            cc = self._cc
-            mss = self.snd_mss
-            if self._recover is None or seq_ge(ack, self._recover):
-                # RFC 6582 step 3, full ACK: deflate and leave fast recovery.
-                self._in_recovery = False
-                self._recover = None
-                cc.cwnd = min(cc.ssthresh, max(seq_sub(self.snd_max, ack), mss) + mss)
-                if sb is not None and not len(sb):
-                    self._sb = None
-            elif sb is not None:
-                # RFC 6675: the scoreboard decides what to resend (segments_to_send).
-                # A partial ACK also says the hole now at SND.UNA is lost (RFC 6582's
-                # reasoning): resend it unless done already, even with nothing SACKed
-                # above it (a lost tail, which NextSeg alone would leave to the RTO).
-                if seq_le(sb.high_rxt, ack):
-                    self._rexmit = True
-            else:
-                # Partial ACK: the next hole is lost too; resend it at once and
-                # deflate by what was ACKed (adding one segment back when ≥ SMSS).
-                self._rexmit = True
-                cc.cwnd = max(cc.cwnd - acked + (mss if acked >= mss else 0), mss)
-        elif data_acked > 0 and self.state is not _SYN_SENT:
-            # RFC 5681 §3.1: the ACK of a SYN never grows cwnd; data (and FIN) does.
-            self._cc.on_ack(data_acked, self._srtt, now)
-            if self._recover is not None and seq_ge(ack, self._recover):
-                self._recover = None  # past the data of the last RTO
-        # RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart it.
-        self._rto_deadline = None if ack == self.snd_max else now + self._rto
-
-    def _on_dup_ack(self, now: int) -> None:
-        """Fast retransmit and fast recovery (RFC 5681 §3.2 with RFC 6582)."""
-        self._dupacks += 1
-        cc = self._cc
-        sb = self._sb
-        if self._in_recovery:
-            if sb is None:
-                cc.cwnd += self.snd_mss  # step 4: each further dup ACK inflates cwnd
-        elif self._dupacks >= DUPTHRESH or (
-                sb is not None and sb.is_lost(self.snd_una, self.snd_max, self.snd_mss)):
-            if self._recover is not None:
-                return  # RFC 6582 step 2: dup ACKs for data sent before the last recovery
-            # Steps 2-3: ssthresh from the controller, retransmit SND.UNA's segment;
-            # "recover" (RFC 6675 RecoveryPoint) = the highest sequence number sent.
-            # Without SACK, cwnd = ssthresh + 3·SMSS and inflates (RFC 5681); with a
-            # scoreboard, cwnd = ssthresh and the pipe decides (RFC 6675 §5 4.2).
-            self._recover = self.snd_max
-            cc.on_loss(seq_sub(self.snd_max, self.snd_una), now)
-            if sb is None:
-                cc.cwnd = cc.ssthresh + DUPTHRESH * self.snd_mss
-            self._in_recovery = True
-            self._rexmit = True
-            self._stats.fast_retransmits += 1
-
-    def _trace_cc(self, now: int) -> None:
-        """A CongestionRecord when cwnd, ssthresh, SRTT, RTO or the flight changed."""
-        if self.state is _SYN_SENT or self.state is _SYN_RECEIVED:
-            return
-        cc = self._cc
-        cur = (cc.cwnd, cc.ssthresh, self._srtt or 0, self._rto, seq_sub(self.snd_nxt, self.snd_una))
-        if cur != self._cc_last:
-            self._cc_last = cur
-            assert self._tracer is not None
-            self._tracer(CongestionRecord(now, self._host, endpoint_str(self.local_addr, self.local_port),
-                                          endpoint_str(self.remote_addr, self.remote_port), cur[0], cur[1],
-                                          self._srtt, cur[3], cur[4]))
 
     def _oow_ack(self, now: int) -> None:
         """The ACK answering an unacceptable segment (§3.10.7.4), at most one per

@@ -1,19 +1,39 @@
-"""The send side's SACK scoreboard (RFC 6675 §3-4): which octets above SND.UNA the
-peer has selectively acknowledged, which are deemed lost, the "pipe" estimate of
-octets in flight, and NextSeg()'s choice of what to retransmit.
+"""The send side of a connection: sending data as the windows, Nagle and SWS
+avoidance allow; retransmission; cumulative and duplicate ACKs with fast retransmit
+and fast recovery (RFC 5681 §3.2, RFC 6582, RFC 6675 with the SACK
+:class:`Scoreboard`); keep-alive probes; the congestion trace.  (The gvisor
+snd.go / rcv.go split: :mod:`connection` holds the TCB and the RFC 9293 §3.10 order,
+these functions the sender's work on it.)
 
-A connection holds a :class:`Scoreboard` only while SACK information exists (``None``
-otherwise), so ACKs without SACK blocks pay nothing.  Ranges are absolute sequence
-numbers; arithmetic is done as offsets from SND.UNA (all within the window).
+The SACK scoreboard (RFC 6675 §3-4) records which octets above SND.UNA the peer has
+selectively acknowledged, which are deemed lost, the "pipe" estimate of octets in
+flight, and NextSeg()'s choice of what to retransmit.  A connection holds a
+:class:`Scoreboard` only while SACK information exists (``None`` otherwise), so ACKs
+without SACK blocks pay nothing.  Ranges are absolute sequence numbers; arithmetic
+is done as offsets from SND.UNA (all within the window).
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from .seq import MASK, seq_sub
+from .events import ConnectionTimedOut, Writable
+from .rtt import rto_from, rtt_update
+from .seq import HALF, MASK, MOD, seq_ge, seq_gt, seq_le, seq_lt, seq_sub
+from .state import State
+from .trace import CongestionRecord, endpoint_str
+from .wire import ACK, FIN, PSH, Segment
 
-#: RFC 6675 DupThresh (= RFC 5681's three duplicate ACKs).
+if TYPE_CHECKING:
+    from .connection import Connection
+
+_SYN_SENT: Final = State.SYN_SENT
+_SYN_RECEIVED: Final = State.SYN_RECEIVED
+_CLOSED: Final = State.CLOSED
+_TIME_WAIT: Final = State.TIME_WAIT
+
+#: Duplicate ACKs that signal a loss (RFC 5681 §3.2; RFC 6675 DupThresh; Linux
+#: TCP_FASTRETRANS_THRESH).
 DUPTHRESH: Final = 3
 
 
@@ -130,3 +150,270 @@ class Scoreboard:
                 start = max(a, rx)
                 return (una + start) & MASK, min(mss, b - start)
         return None
+
+
+def retransmit(c: Connection, out: list[Segment], seq: int, limit: int, now: int) -> int:
+    """Resend up to ``limit`` octets from ``seq`` (already sent once), whatever
+    cwnd says; SND.NXT stays where it is.  Returns the sequence space resent."""
+    buf = c._sndbuf
+    off = seq_sub(seq, c._snd_data_seq)
+    n = min(limit, len(buf) - off, seq_sub(c.snd_max, seq))
+    if n < 0:
+        n = 0
+    flags = ACK
+    if off + n >= len(buf):
+        if n:
+            flags |= PSH
+        if c._fin_queued and seq_gt(c.snd_max, c._fin_seq):
+            flags |= FIN
+    if not n and not flags & FIN:
+        return 0
+    out.append(c._segment(seq, flags, bytes(buf[off:off + n])))
+    c._stats.retransmits += 1
+    c._rtt_seq = None  # Karn: no sample across a retransmission
+    c._ack_now = False
+    if c._rto_deadline is None:
+        c._arm_rto(now)
+    return n + (1 if flags & FIN else 0)
+
+
+def sack_recovery_send(c: Connection, out: list[Segment], now: int) -> int:
+    """RFC 6675 §5 (C): while cwnd − pipe ≥ 1 SMSS, NextSeg(): lost holes first
+    (rule 1), then new data (rule 2, by ``_send_data``), then not-yet-lost holes
+    when no new data can go (rule 3).  Returns pipe − (SND.NXT − SND.UNA), the
+    flight correction ``_send_data`` applies."""
+    sb = c._sb
+    assert sb is not None
+    una, top, mss = c.snd_una, c.snd_max, c.snd_mss
+    cwnd = c._cc.cwnd
+    pipe = sb.pipe(una, top, mss)
+    while cwnd - pipe >= mss:
+        new_data = len(c._sndbuf) - seq_sub(c.snd_nxt, c._snd_data_seq) > 0 and \
+            seq_sub((una + c.snd_wnd) & MASK, c.snd_nxt) >= min(mss, c.snd_wnd)
+        nxt = sb.next_seg(una, top, mss, rule3=not new_data)
+        if nxt is None:
+            break
+        seq, n = nxt
+        sent = retransmit(c, out, seq, n, now)
+        if not sent:
+            break
+        sb.high_rxt = (seq + sent) & MASK
+        pipe += sent
+    return pipe - seq_sub(c.snd_nxt, una)
+
+
+def send_data(c: Connection, out: list[Segment], now: int, adjust: int = 0) -> None:
+    """New data (and the FIN) as the windows, Nagle and SWS avoidance allow;
+    ``adjust`` corrects SND.NXT − SND.UNA to RFC 6675's pipe in SACK recovery."""
+    buf = c._sndbuf
+    mss = c.snd_mss
+    while True:
+        snd_nxt = c.snd_nxt
+        off = (snd_nxt - c._snd_data_seq) & MASK  # (seq_sub, inlined: per segment)
+        if off >= HALF:
+            off -= MOD
+        avail = len(buf) - off
+        fin_due = c._fin_queued and seq_le(snd_nxt, c._fin_seq)
+        if avail <= 0 and not fin_due:
+            return
+        in_flight = ((snd_nxt - c.snd_una) & MASK) + adjust  # SND.NXT >= SND.UNA
+        cwnd = c._cc.cwnd
+        if 0 < c._dupacks < DUPTHRESH and not c._in_recovery and snd_nxt == c.snd_max:
+            cwnd += c._dupacks * mss  # limited transmit (RFC 3042)
+        room = (c.snd_una + c.snd_wnd - snd_nxt) & MASK  # may be < 0: a shrunk window
+        if room >= HALF:
+            room -= MOD
+        if cwnd - in_flight < room:
+            room = cwnd - in_flight
+        n = min(avail, mss, room) if avail > 0 else 0
+        if c._probe and avail > 0 and n <= 0:
+            # Zero-window probe (§3.8.6.1, MUST-36): the first unacknowledged octet,
+            # beyond the window.  SND.NXT does not move: if the peer drops the octet
+            # and later opens its window, sending resumes from it.
+            c._probe = False
+            out.append(c._segment(snd_nxt, ACK, bytes(buf[off:off + 1])))
+            end = (snd_nxt + 1) & MASK
+            if seq_gt(end, c.snd_max):
+                c.snd_max = end
+            if c._rto_deadline is None:
+                c._arm_rto(now)
+            c._ack_now = False
+            return
+        c._probe = False
+        if n <= 0 and avail > 0:
+            if c._rto_deadline is None:
+                c._arm_rto(now)  # doubles as the persist timer while nothing flies
+            return
+        if 0 < n < mss and in_flight > 0 and snd_nxt == c.snd_max:
+            if n < avail:
+                # Sender SWS avoidance (§3.8.6.2.1): less than a full segment fits
+                # the window or cwnd.  Wait for ACKs (data is in flight) unless at
+                # least half the peer's largest window can go (Fs = 1/2).
+                wnd_room = seq_sub((c.snd_una + c.snd_wnd) & MASK, snd_nxt)
+                if n < c.max_snd_wnd >> 1 or n < wnd_room:
+                    return
+            elif not c._nodelay and not fin_due and seq_gt(c._snd_sml, c.snd_una):
+                # Nagle (§3.7.4, RFC 896) in Linux's form (Minshall's variant,
+                # tcp_minshall_check): a small segment waits while an earlier
+                # small segment is unacknowledged.
+                return
+        flags = ACK
+        last = off + n >= len(buf)
+        if last and n > 0:
+            flags |= PSH  # MUST-61: PSH when the send queue drains
+        if last and fin_due:
+            flags |= FIN
+        payload = bytes(buf[off:off + n]) if n > 0 else b""
+        if n < mss:
+            c._snd_sml = (snd_nxt + n) & MASK
+        out.append(c._segment(snd_nxt, flags, payload))
+        end = (snd_nxt + n + (1 if flags & FIN else 0)) & MASK
+        if snd_nxt != c.snd_max and seq_lt(snd_nxt, c.snd_max):
+            c._stats.retransmits += 1
+        elif c._rtt_seq is None:
+            c._rtt_seq, c._rtt_time = end, now  # time one segment per flight
+        c.snd_nxt = end
+        if seq_gt(end, c.snd_max):
+            c.snd_max = end
+        if c._rto_deadline is None:
+            c._arm_rto(now)
+        c._ack_now = False  # the ACK rides on this segment
+        if flags & FIN:
+            return
+
+
+def ack_advance(c: Connection, ack: int, now: int) -> None:
+    """A new cumulative ACK: SND.UNA moves to ``ack`` (SND.UNA < ack <= SND.MAX)."""
+    acked = (ack - c.snd_una) & MASK  # > 0: the caller checked SEG.ACK > SND.UNA
+    data_acked = (ack - c._snd_data_seq) & MASK
+    if data_acked >= HALF:
+        data_acked -= MOD
+    if data_acked > 0:
+        was_full = c._want_writable
+        n = min(data_acked, len(c._sndbuf))
+        del c._sndbuf[:n]
+        c._snd_data_seq = (c._snd_data_seq + n) & MASK
+        if was_full and n:
+            c._want_writable = False
+            c._events.append(Writable(c))
+    c.snd_una = ack
+    if 0 < ((ack - c.snd_nxt) & MASK) < HALF:  # SND.NXT < SEG.ACK (after go-back)
+        c.snd_nxt = ack
+    if c._rtt_seq is not None and ((ack - c._rtt_seq) & MASK) < HALF:
+        c._srtt, c._rttvar = rtt_update(c._srtt, c._rttvar, now - c._rtt_time)
+        c._rto = rto_from(c._srtt, c._rttvar, c.config.min_rto, c.config.max_rto)
+        c._rtt_seq = None
+    c._retries = 0
+    c._dupacks = 0
+    c._persist_backoff = 0
+    c._stalled_since = None
+    sb = c._sb
+    if sb is not None:
+        sb.advance(ack)
+        if not len(sb) and not c._in_recovery:
+            c._sb = None
+    if c._in_recovery:
+        cc = c._cc
+        mss = c.snd_mss
+        if c._recover is None or seq_ge(ack, c._recover):
+            # RFC 6582 step 3, full ACK: deflate and leave fast recovery.
+            c._in_recovery = False
+            c._recover = None
+            cc.cwnd = min(cc.ssthresh, max(seq_sub(c.snd_max, ack), mss) + mss)
+            if sb is not None and not len(sb):
+                c._sb = None
+        elif sb is not None:
+            # RFC 6675: the scoreboard decides what to resend (segments_to_send).
+            # A partial ACK also says the hole now at SND.UNA is lost (RFC 6582's
+            # reasoning): resend it unless done already, even with nothing SACKed
+            # above it (a lost tail, which NextSeg alone would leave to the RTO).
+            if seq_le(sb.high_rxt, ack):
+                c._rexmit = True
+        else:
+            # Partial ACK: the next hole is lost too; resend it at once and
+            # deflate by what was ACKed (adding one segment back when ≥ SMSS).
+            c._rexmit = True
+            cc.cwnd = max(cc.cwnd - acked + (mss if acked >= mss else 0), mss)
+    elif data_acked > 0 and c.state is not _SYN_SENT:
+        # RFC 5681 §3.1: the ACK of a SYN never grows cwnd; data (and FIN) does.
+        c._cc.on_ack(data_acked, c._srtt, now)
+        if c._recover is not None and seq_ge(ack, c._recover):
+            c._recover = None  # past the data of the last RTO
+    # RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart it.
+    c._rto_deadline = None if ack == c.snd_max else now + c._rto
+
+
+def on_dup_ack(c: Connection, now: int) -> None:
+    """Fast retransmit and fast recovery (RFC 5681 §3.2 with RFC 6582)."""
+    c._dupacks += 1
+    cc = c._cc
+    sb = c._sb
+    if c._in_recovery:
+        if sb is None:
+            cc.cwnd += c.snd_mss  # step 4: each further dup ACK inflates cwnd
+    elif c._dupacks >= DUPTHRESH or (
+            sb is not None and sb.is_lost(c.snd_una, c.snd_max, c.snd_mss)):
+        if c._recover is not None:
+            return  # RFC 6582 step 2: dup ACKs for data sent before the last recovery
+        # Steps 2-3: ssthresh from the controller, retransmit SND.UNA's segment;
+        # "recover" (RFC 6675 RecoveryPoint) = the highest sequence number sent.
+        # Without SACK, cwnd = ssthresh + 3·SMSS and inflates (RFC 5681); with a
+        # scoreboard, cwnd = ssthresh and the pipe decides (RFC 6675 §5 4.2).
+        c._recover = c.snd_max
+        cc.on_loss(seq_sub(c.snd_max, c.snd_una), now)
+        if sb is None:
+            cc.cwnd = cc.ssthresh + DUPTHRESH * c.snd_mss
+        c._in_recovery = True
+        c._rexmit = True
+        c._stats.fast_retransmits += 1
+
+
+def trace_cc(c: Connection, now: int) -> None:
+    """A CongestionRecord when cwnd, ssthresh, SRTT, RTO or the flight changed."""
+    if c.state is _SYN_SENT or c.state is _SYN_RECEIVED:
+        return
+    cc = c._cc
+    cur = (cc.cwnd, cc.ssthresh, c._srtt or 0, c._rto, seq_sub(c.snd_nxt, c.snd_una))
+    if cur != c._cc_last:
+        c._cc_last = cur
+        assert c._tracer is not None
+        c._tracer(CongestionRecord(now, c._host, endpoint_str(c.local_addr, c.local_port),
+                                      endpoint_str(c.remote_addr, c.remote_port), cur[0], cur[1],
+                                      c._srtt, cur[3], cur[4]))
+
+
+def on_keepalive_timer(c: Connection, now: int) -> None:
+    """Keep-alive (RFC 9293 §3.8.4, RFC 1122 4.2.3.6; Linux tcp_keepalive_timer):
+    after keepalive_time without a segment from the peer, probe every
+    keepalive_intvl with <SEQ=SND.NXT-1><ACK=RCV.NXT><CTL=ACK> and no data (the
+    peer must answer with an ACK, or a RST if it lost the connection); after
+    keepalive_probes unanswered probes (or the user timeout), reset and report."""
+    cfg = c.config
+    c._ka_deadline = None
+    st = c.state
+    if not c._ka_on or st is _CLOSED or st is _TIME_WAIT or st is _SYN_SENT or st is _SYN_RECEIVED:
+        return
+    if c._ka_probes and c._last_heard > c._ka_sent:
+        c._ka_probes = 0  # the peer answered
+    if not c._ka_probes and now - c._last_heard < cfg.keepalive_time:
+        c._arm_keepalive(c._last_heard)
+        return
+    if c.snd_una != c.snd_max or c._sndbuf:
+        # Data in flight or queued: the retransmission timer watches the peer.
+        c._ka_probes = 0
+        c._arm_keepalive(now)
+        return
+    ut = c._user_timeout
+    if c._ka_probes >= cfg.keepalive_probes or (
+            ut is not None and c._ka_probes and now - c._last_heard >= ut):
+        c._timer_fired(now, "keepalive (gave up)")
+        c._stats.timeouts += 1
+        c._events.append(ConnectionTimedOut(c))
+        c._send_reset(now)  # Linux: tcp_send_active_reset, then ETIMEDOUT
+        return
+    c._timer_fired(now, "keepalive")
+    c._ka_probes += 1
+    c._ka_sent = now
+    c._stats.keepalive_probes += 1
+    c._ctl.append(c._segment((c.snd_nxt - 1) & MASK, ACK))
+    c._ka_deadline = now + cfg.keepalive_intvl

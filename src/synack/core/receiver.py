@@ -1,0 +1,106 @@
+"""The receive side of a connection: in-order data into the receive buffer, the
+reassembly queue for data beyond RCV.NXT (RFC 9293 §3.10.7.4 seventh step), and when
+to ACK it (delayed ACK with Linux's quick-ack start, RFC 5681 §4.2)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .buffers import Reassembler
+from .errors import DropReason
+from .events import Readable
+from .seq import MASK, seq_lt, seq_sub
+from .wire import ACK
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+
+def process_text(c: Connection, seq: int, payload: bytes, now: int) -> bool:
+    """Deliver in-order data (and what it joins from the reassembly queue);
+    returns whether all of it was taken (so a FIN behind it is in order too)."""
+    rcv_nxt = c.rcv_nxt
+    if seq != rcv_nxt:
+        if seq_lt(seq, rcv_nxt):
+            payload = payload[seq_sub(rcv_nxt, seq):]  # already have the front
+        else:
+            queue_out_of_order(c, seq, payload)
+            return False
+    free = c.config.rcv_buf - len(c._rcvbuf)
+    taken = payload if len(payload) <= free else payload[:free]
+    if len(taken) < len(payload):
+        c._stats.drop(DropReason.RCV_BUFFER_FULL)
+    if taken:
+        was_empty = not c._rcvbuf
+        c._rcvbuf += taken
+        rcv_nxt = c.rcv_nxt = (rcv_nxt + len(taken)) & MASK
+        ooo = c._ooo
+        if ooo is not None:
+            # The segment filled (part of) a hole: join what was held behind it,
+            # and ACK at once (RFC 5681 §4.2).
+            held = ooo.pop(rcv_nxt)
+            if held is not None:
+                c._rcvbuf += held
+                c.rcv_nxt = (rcv_nxt + len(held)) & MASK
+            if not len(ooo):
+                c._ooo = None
+            c._ack_now = True
+        else:
+            ack_data(c, now)
+        if was_empty:
+            c._events.append(Readable(c))
+    else:
+        c._ack_now = True
+    return len(taken) == len(payload)
+
+
+def ack_data(c: Connection, now: int) -> None:
+    """ACK new in-order data now or later (RFC 9293 §3.8.6.3, RFC 5681 §4.2,
+    RFC 1122 4.2.3.2), as Linux's __tcp_ack_snd_check and tcp_event_data_recv do:
+    at once in quick-ack mode (the first segments of a connection, or after an
+    idle RTO), at once when more than one full-sized segment is unacknowledged
+    (so at least every second one), else within the delayed-ACK timeout."""
+    cfg = c.config
+    m = now - c._last_rcv
+    c._last_rcv = now
+    if m > c._rto:
+        # Data after an idle period: quick-ack again (Linux tcp_incr_quickack).
+        c._quick = max(c._quick, cfg.quickack_start)
+    elif m <= cfg.delack_min // 2:
+        c._ato = c._ato // 2 + cfg.delack_min // 2
+    elif m < c._ato:
+        c._ato = min(c._ato // 2 + m, c._rto)
+    if c._quick > 0:
+        c._quick -= 1
+        c._ack_now = True
+    elif seq_sub(c.rcv_nxt, c._rcv_wup) > c.snd_mss:
+        c._ack_now = True
+    elif c._delack_deadline is None:
+        ato = c._ato
+        if ato < cfg.delack_min:
+            ato = cfg.delack_min
+        elif ato > cfg.delack_max:
+            ato = cfg.delack_max
+        c._delack_deadline = now + ato
+
+
+def queue_out_of_order(c: Connection, seq: int, payload: bytes) -> None:
+    """Data beyond RCV.NXT (a segment before it was lost or is late): hold it
+    (RFC 1122 4.2.2.20, RFC 9293 §3.10.7.4 seventh) within the window and the
+    reassembly budget, and send an immediate duplicate ACK (RFC 5681 §4.2): one
+    per such segment, built now, since the sender counts them (§3.2)."""
+    rcv_nxt = c.rcv_nxt
+    right = seq_sub((rcv_nxt + c.config.rcv_buf - len(c._rcvbuf)) & MASK, seq)
+    if right < len(payload):
+        payload = payload[:right]  # beyond the window's right edge
+        c._stats.drop(DropReason.RCV_BUFFER_FULL)
+    ooo = c._ooo
+    if ooo is None:
+        ooo = c._ooo = Reassembler(c.config.ooo_budget)
+    if ooo.add(rcv_nxt, seq, payload):
+        c._stats.out_of_order += 1
+    else:
+        c._stats.drop(DropReason.OOO_BUDGET)
+        if not len(ooo):
+            c._ooo = None
+    c._ctl.append(c._segment(c.snd_nxt, ACK))
