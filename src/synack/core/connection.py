@@ -426,13 +426,19 @@ class Connection:
         else:
             data = bytes(buf[:n])
             del buf[:n]
-        # Receiver-side SWS avoidance (§3.8.6.2.2): announce the reopened window only
-        # once it grew by min(half the buffer, one MSS).
+        # A window update of its own only when it matters (Linux tcp_cleanup_rbuf):
+        # the window last advertised has fallen to half the buffer or less and the
+        # new one is at least twice it; and (receiver SWS avoidance, §3.8.6.2.2) it
+        # grew by at least min(half the buffer, one MSS).  Otherwise the next ACK
+        # carries the larger window.
         if self.state in _RECEIVING or self.state is _SYN_RECEIVED:
-            grown = seq_sub((self.rcv_nxt + self.rcv_wnd) & MASK, self.rcv_adv)
-            if grown >= min(self.config.rcv_buf // 2, self.snd_mss):
-                self._ack_now = True
-                self._touch()
+            adv = seq_sub(self.rcv_adv, self.rcv_nxt)
+            half = self.config.rcv_buf >> 1
+            if 2 * adv <= self.config.rcv_buf:
+                free = self.rcv_wnd
+                if free >= 2 * adv and free - adv >= min(half, self.snd_mss):
+                    self._ack_now = True
+                    self._touch()
         return data
 
     def shutdown(self, now: int) -> None:

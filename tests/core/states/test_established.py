@@ -17,7 +17,6 @@ from helpers import (
     PSH,
     RST,
     SYN,
-    WIN,
     WSCALE,
     Case,
     established,
@@ -85,16 +84,22 @@ def test_established_segments_accumulate_and_the_window_shrinks(established: Cas
     assert c.c.bytes_readable == 3000
 
 
-def test_established_read_reopening_the_window_sends_an_update(established: Case) -> None:
-    c = established
+def test_established_read_reopening_the_window_sends_an_update(iss: tuple[int, int], opener: str) -> None:
+    # A window update of its own once the advertised window has fallen to half the
+    # buffer and would at least double (Linux tcp_cleanup_rbuf), and only by at least
+    # an MSS (§3.8.6.2.2 receiver SWS avoidance).
+    buf = 6 * 1460
+    c = established(*iss, opener, Config(rcv_buf=buf))
     c.deliver(data(c, 0, b"a" * 1460))
-    c.expect([ack_for(c, 1460)])
-    c.deliver(data(c, 1460, b"b" * 1460))
-    c.expect([ack_for(c, 2920)])
-    c.c.read(1000)
-    c.expect_nothing()  # grew by less than one MSS (§3.8.6.2.2 receiver SWS avoidance)
+    c.expect([ack_for(c, 1460, (buf - 1460) >> WSCALE)])
     c.c.read()
-    c.expect([ack_for(c, 2920, WIN)])
+    c.expect_nothing()  # the window (5/6 of the buffer) is still wide: no update
+    c.deliver(data(c, 1460, b"b" * 4380))
+    c.expect([ack_for(c, 5840, (buf - 4380) >> WSCALE)])  # advertised 4352: under half
+    c.c.read(1000)
+    c.expect_nothing()  # would not double the advertised window yet
+    c.c.read()
+    c.expect([ack_for(c, 5840, buf >> WSCALE)])
 
 
 def test_established_old_duplicate_data_gets_an_ack(established: Case) -> None:
