@@ -969,6 +969,7 @@ class Connection:
             return
         self.rcv_nxt = (self.rcv_nxt + 1) & MASK
         self._peer_fin = True
+        self._ooo_fin = None
         self._events.append(PeerClosed(self))
         if st is _ESTABLISHED:
             self._set_state(_CLOSE_WAIT, now)
