@@ -118,3 +118,16 @@ def test_data_segments_are_not_dup_acks(iss: tuple[int, int]) -> None:
     for i in range(3):
         c.deliver(c.peer._replace(seq=c.rseq(1 + i), flags=ACK | PSH, payload=b"x"), t)
     assert not c.c.in_recovery
+
+
+def test_pure_ack_after_go_back_carries_snd_max(iss: tuple[int, int]) -> None:
+    # After an RTO rewinds SND.NXT, a pure ACK at SND.NXT would sit below the peer's
+    # RCV.NXT (it got the later segments) and be dropped as unacceptable with the ACK
+    # it carries; pure ACKs go at SND.MAX (Linux's SND.NXT, never rewound).
+    c = established(*iss, config=NEWRENO)
+    five_out(c)
+    t = c.now + c.c.rto
+    c.expect([sent(c, 0, chunk(0))], t)  # go-back-N: SND.NXT = SND.UNA + 1 segment
+    c.deliver(c.peer._replace(flags=ACK | PSH, payload=b"data"), t + ms(1))
+    c.expect([c.ours._replace(seq=c.lseq(1 + 5 * MSS), ack=c.rseq(5), window=(65535 - 4) >> 7)],
+             t + ms(1))

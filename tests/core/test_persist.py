@@ -4,7 +4,7 @@ the probes are answered; the backoff ends when the window opens."""
 
 from __future__ import annotations
 
-from helpers import ACK, PEER_WIN, Case, established, ms
+from helpers import ACK, PEER_WIN, PSH, Case, established, ms
 
 from synack.core.config import Config
 from synack.core.state import State
@@ -59,3 +59,16 @@ def test_persist_answered_probes_never_exhaust_the_retries(iss: tuple[int, int])
         c.expect([sent(c, 0, b"a")], t)
         c.deliver(c.peer._replace(window=0), t)
     assert c.c.state is State.ESTABLISHED
+
+
+def test_pure_ack_during_probing_stays_inside_the_peers_window(iss: tuple[int, int]) -> None:
+    # The probe's octet is beyond the zero window: a pure ACK goes at SND.UNA, the
+    # window's right edge (Linux tcp_acceptable_seq), where the peer accepts it.
+    c = established(*iss)
+    c.deliver(c.peer._replace(window=0))
+    c.c.send(b"abc")
+    c.expect_nothing()
+    t = c.now + c.c.rto
+    c.expect([sent(c, 0, b"a")], t)
+    c.deliver(c.peer._replace(flags=ACK | PSH, payload=b"hi", window=0), t + ms(1))
+    c.expect([c.ours._replace(ack=c.rseq(3), window=(65535 - 2) >> 7)], t + ms(1))

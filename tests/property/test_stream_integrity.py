@@ -345,13 +345,6 @@ def test_two_way_stream_arrives_intact_and_closes_cleanly(
 #: A livelock in the core (the deterministic reproduction is
 #: test_two_way_lost_pure_acks_recover below).  Not strict: whether a random example
 #: meets it depends on how the core recovers, the strict signal is the reproduction.
-TWO_WAY_LIVELOCK = ("core: pure ACKs carry SND.NXT, which after a go-back-N rewind (or a zero-window "
-                    "probe, which leaves SND.NXT behind its octet) is below the peer's RCV.NXT; when "
-                    "both ends are in that state each drops the other's ACKs as out of window and "
-                    "both time out (BSD sends pure ACKs at SND.MAX)")
-
-
-@pytest.mark.xfail(strict=False, reason=TWO_WAY_LIVELOCK)
 @settings(PROPERTY, max_examples=60)
 @given(seed=st.integers(0, 2**32 - 1), up_size=SIZES, down_size=SIZES, forward=path_params(),
        backward=path_params(), client_pattern=patterns(), server_pattern=patterns(),
@@ -365,7 +358,6 @@ def test_two_way_stream_under_loss_arrives_intact_and_closes_cleanly(
          client_stack, server_stack)
 
 
-@pytest.mark.xfail(strict=True, reason=TWO_WAY_LIVELOCK)
 def test_two_way_lost_pure_acks_recover() -> None:
     """Each end sends two segments at once and every ACK they cause is lost; after that
     the link loses nothing, and the retransmissions must get both streams through and

@@ -550,10 +550,20 @@ class Connection:
             send_data(self, out, now, adjust)
         if self._ack_now:
             self._ack_now = False
-            out.append(self._segment(self.snd_nxt, ACK))
+            out.append(self._segment(self.snd_max if self.snd_nxt == self.snd_max else self.ack_seq(),
+                                     ACK))
         if self._tracer is not None:
             trace_cc(self, now)
         return out
+
+    def ack_seq(self) -> int:
+        """SEG.SEQ of a pure ACK: the highest sequence number sent (SND.MAX), not a
+        SND.NXT rewound by go-back-N, which the peer, having received beyond it, would
+        find below RCV.NXT and drop as unacceptable with the ACK in it; but never
+        beyond the peer's window (a zero-window probe's octet), as Linux's
+        tcp_acceptable_seq does (its SND.NXT is never rewound)."""
+        top, end = self.snd_max, (self.snd_una + self.snd_wnd) & MASK
+        return top if seq_le(top, end) else end
 
     def _build_syn(self, with_ack: bool, now: int) -> Segment:
         cfg = self.config

@@ -103,4 +103,4 @@ def queue_out_of_order(c: Connection, seq: int, payload: bytes) -> None:
         c._stats.drop(DropReason.OOO_BUDGET)
         if not len(ooo):
             c._ooo = None
-    c._ctl.append(c._segment(c.snd_nxt, ACK))
+    c._ctl.append(c._segment(c.ack_seq(), ACK))
