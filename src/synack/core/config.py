@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from .congestion import CONGESTION_CONTROLS
+from .congestion import CONGESTION_CONTROLS, Factory
 
 SECOND: Final = 1_000_000
 MS: Final = 1_000
@@ -58,6 +58,8 @@ class Config:
     #: Controller by name: "cubic" (Linux's default, net.ipv4.tcp_congestion_control)
     #: or "newreno" (see ``synack.core.congestion``).
     congestion: str = "cubic"
+    #: Derived: the controller factory for ``congestion`` (looked up once, here).
+    congestion_factory: Factory = field(init=False, repr=False, compare=False)
     #: Initial window in segments (Linux TCP_INIT_CWND 10, RFC 6928; RFC 5681 §3.1
     #: allows 2-4).
     initial_window: int = 10
@@ -151,6 +153,7 @@ class Config:
             raise ValueError("need 0 < delack_min <= delack_max < 0.5 s (MUST-40)")
         if self.congestion not in CONGESTION_CONTROLS:
             raise ValueError(f"congestion {self.congestion!r}: one of {sorted(CONGESTION_CONTROLS)}")
+        object.__setattr__(self, "congestion_factory", CONGESTION_CONTROLS[self.congestion])
         if self.initial_window < 1:
             raise ValueError("initial_window must be at least one segment")
         if self.user_timeout is not None and self.user_timeout <= 0:

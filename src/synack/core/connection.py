@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from .buffers import Reassembler
 from .config import DEFAULT_CONFIG, SECOND, Config
-from .congestion import CongestionControl, NewReno, new_congestion_control
+from .congestion import CongestionControl, NewReno
 from .errors import ConnectionClosing, ConnectionDoesNotExist, DropReason, UsageError
 from .events import (
     Closed,
@@ -394,7 +394,7 @@ class Connection:
             self.ts_ok = True
             self._ts_recent = peer.timestamps[0]  # the SYN's TSval initialises PAWS (§5.2)
             self._ts_recent_at = self._ts_clock
-        self._cc = new_congestion_control(cfg.congestion, self.snd_mss, cfg.initial_window * self.snd_mss)
+        self._cc = cfg.congestion_factory(self.snd_mss, cfg.initial_window * self.snd_mss)
 
     # ------------------------------------------------------------------ user calls
     def send(self, data: bytes) -> int:
