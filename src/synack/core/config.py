@@ -42,7 +42,8 @@ class Config:
     #: Window-scale shift we offer (RFC 7323); None sends no option.  Linux picks
     #: the shift from tcp_rmem's maximum, 7 on most machines.
     wscale: int | None = 7
-    #: Offer SACK-permitted (RFC 2018).  Negotiated only; SACK blocks come later.
+    #: Offer SACK-permitted (RFC 2018); once negotiated, ACKs carry SACK blocks for held
+    #: out-of-order data and the sender recovers with them (RFC 6675).  Linux: tcp_sack 1.
     sack: bool = True
     #: Offer timestamps (RFC 7323: PAWS, echoed TSval) on our SYNs and accept them
     #: on a peer's.  Linux's default is on (tcp_timestamps 1, with a random offset);

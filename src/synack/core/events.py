@@ -59,7 +59,8 @@ class ConnectionReset:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionTimedOut:
-    """Retransmissions (SYN, SYN-ACK, data or FIN) ran out without an answer."""
+    """The peer stopped answering: retransmissions (SYN, SYN-ACK, data or FIN) ran
+    out, the user timeout expired (RFC 5482), or keep-alive probes went unanswered."""
 
     conn: Connection
 
