@@ -121,7 +121,9 @@ def test_congestion_record_only_on_change(iss: tuple[int, int]) -> None:
     recs = [r for r in c.records if isinstance(r, CongestionRecord)][len(before):]
     assert [r.inflight for r in recs] == [100, 0]
     last = recs[-1]
-    assert last.cwnd == 10 * MSS + 100 and last.t_us == c.now + ms(10)
+    # 100 bytes in flight never filled the 10-segment cwnd: an application-limited
+    # flow does not grow it (RFC 9438 §4.6, RFC 7661); the record is for the flight.
+    assert last.cwnd == 10 * MSS and last.t_us == c.now + ms(10)
     d = record_to_dict(last)
     assert d["event"] == "cc" and d["cwnd"] == last.cwnd and d["inflight"] == 0
     assert set(d) == {"t_us", "host", "event", "conn", "cwnd", "ssthresh", "srtt_us", "rto_us", "inflight"}
@@ -130,3 +132,18 @@ def test_congestion_record_only_on_change(iss: tuple[int, int]) -> None:
 def test_ack_of_syn_does_not_grow_cwnd(iss: tuple[int, int], opener: str) -> None:
     c: Case = established(*iss, opener)
     assert c.c.cwnd == 10 * MSS  # RFC 5681 §3.1: the SYN's ACK leaves cwnd alone
+
+
+def test_cwnd_grows_only_while_it_limits_the_sender(iss: tuple[int, int]) -> None:
+    """Slow start grows cwnd by the bytes ACKed when more than half of it was in
+    flight; an application-limited flight (here one segment of ten) leaves it alone."""
+    c = established(*iss)
+    c.c.send(b"x" * MSS)
+    c.expect([c.ours._replace(payload=b"x" * MSS)])
+    c.deliver(c.peer._replace(ack=c.lseq(1 + MSS)), c.now + ms(10))
+    assert c.c.cwnd == 10 * MSS
+    c.c.send(b"y" * (6 * MSS))  # six segments out of ten: cwnd-limited in slow start
+    sent = [p.seg for p in c.ep.packets_to_send(c.now + ms(10))]
+    assert [len(s.payload) for s in sent] == [MSS] * 6
+    c.deliver(c.peer._replace(ack=c.lseq(1 + 7 * MSS)), c.now + ms(20))
+    assert c.c.cwnd == 11 * MSS  # one SMSS per ACK in slow start (RFC 5681 eq. 2)

@@ -335,8 +335,15 @@ def ack_advance(c: Connection, ack: int, now: int) -> None:
             c._rexmit = True
             cc.cwnd = max(cc.cwnd - acked + (mss if acked >= mss else 0), mss)
     elif data_acked > 0 and c.state is not _SYN_SENT:
-        # RFC 5681 §3.1: the ACK of a SYN never grows cwnd; data (and FIN) does.
-        c._cc.on_ack(data_acked, c._srtt, now)
+        # RFC 5681 §3.1: the ACK of a SYN never grows cwnd; data (and FIN) does --
+        # and only while cwnd is what limits the sender (RFC 9438 §4.6 MUST, RFC 7661;
+        # Linux tcp_is_cwnd_limited: in slow start, flight above half of cwnd; after
+        # it, flight within a segment of cwnd).  A flow held back by the receive
+        # window or the application would otherwise grow a cwnd it never uses.
+        cc = c._cc
+        flight = seq_sub(c.snd_max, ack) + acked
+        if (2 * flight > cc.cwnd) if cc.cwnd < cc.ssthresh else (flight + c.snd_mss > cc.cwnd):
+            cc.on_ack(data_acked, c._srtt, now)
         if c._recover is not None and seq_ge(ack, c._recover):
             c._recover = None  # past the data of the last RTO
     # RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart it.
