@@ -87,7 +87,7 @@ class TunSettings:
     #: virtio-net header with checksum offload (no checksums computed in Python).
     offload: bool = True
     #: Generous, so the kernel rarely drops while Python catches up (TUN-NOTES §12):
-    #: the core does not reassemble out-of-order segments yet.
+    #: every drop there is a real loss the two ends must recover from.
     txqueuelen: int = 20000
 
     def __post_init__(self) -> None:
