@@ -148,8 +148,13 @@ async def _connect(netns: str, pcap: str | None, host: str, port: int, source: B
                 data = chunk.result()
                 if not data:
                     break
-                sink.write(data)
-                sink.flush()
+                try:
+                    sink.write(data)
+                    sink.flush()
+                except BrokenPipeError:
+                    # Our reader went away (`| head`): stop quietly, as netcat does.
+                    writer.transport.abort()
+                    return
         except (ConnectionError, TimeoutError) as exc:
             raise CommandError(f"{host} port {port}: {exc}") from None
         finally:
