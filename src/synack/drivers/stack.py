@@ -13,6 +13,7 @@ default clock is the same monotonic clock in seconds, so deadlines convert direc
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import time
 import weakref
@@ -64,7 +65,7 @@ def default_stack() -> Stack:
     return stack
 
 
-class Stack:
+class Stack(abc.ABC):
     """One endpoint driven by an asyncio event loop (create it inside a running loop)."""
 
     #: Upper bound of event/segment rounds in one flush (handlers that keep producing
@@ -166,8 +167,9 @@ class Stack:
         self.endpoint.handle_timeout(now)
         self._flush()
 
+    @abc.abstractmethod
     def _transmit(self, packets: list[Packet], now: int) -> None:
-        raise NotImplementedError
+        """Put ``packets`` on the device or link (each driver its own way)."""
 
     def _tap(self, now: int, raw: bytes) -> None:
         if self.pcap is not None:

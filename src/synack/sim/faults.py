@@ -13,6 +13,7 @@ the trace shows as the drop reason); any plain callable works too.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -39,13 +40,14 @@ def parse_flags(letters: str) -> int:
     return bits
 
 
-class Match:
+class Match(abc.ABC):
     """A named predicate on ``(src, dst, seg)``; combine with ``& | ~``."""
 
     __slots__ = ()
 
+    @abc.abstractmethod
     def __call__(self, src: str, dst: str, seg: Segment) -> bool:
-        raise NotImplementedError
+        """Whether the segment matches."""
 
     def bind(self, network: Network) -> None:
         """Resolve host names against ``network`` (called when the fault is installed)."""
