@@ -49,7 +49,7 @@ class Match(abc.ABC):
     def __call__(self, src: str, dst: str, seg: Segment) -> bool:
         """Whether the segment matches."""
 
-    def bind(self, network: Network) -> None:
+    def bind(self, network: Network) -> None:  # noqa: B027 - a hook: most predicates need nothing
         """Resolve host names against ``network`` (called when the fault is installed)."""
 
     def __and__(self, other: Match) -> Match:
