@@ -74,3 +74,36 @@ def netstat_at(ctx: Context, net: Network, run: Run, at: int) -> None:
                 run.netstat[name] = snapshot(at)
 
     net.at(at, snap)
+
+
+#: The request/reply/close script of the close scenarios (times in µs).
+CONNECT_AT = 100_000
+REQUEST_AT = 200_000
+CLOSE_AT = 300_000
+#: How long the server application takes to close after it has read end-of-file.
+SERVER_CLOSE_DELAY = 1_000_000
+REQUEST = b"ping"
+REPLY = b"pong"
+
+
+def ping_pong_then_close(net: Network, client: Host[Any], server: Host[Any], server_addr: str,
+                         port: int = 80) -> list[Connection]:
+    """The client connects at CONNECT_AT, sends REQUEST at REQUEST_AT (the server
+    answers REPLY at once) and closes at CLOSE_AT; the server application closes its
+    side SERVER_CLOSE_DELAY after it reads end-of-file.  Returns the client's
+    connection (in a list, filled when it connects)."""
+    listener = server.listen(port)
+    accept_all(server, listener)
+    conns: list[Connection] = []
+
+    def serve(ev: Event) -> None:  # the server answers each request at once
+        if isinstance(ev, Readable) and server.read(ev.conn) == REQUEST:
+            server.send(ev.conn, REPLY)
+
+    server.on_event(serve)
+    client.on_event(lambda ev: client.read(ev.conn) if isinstance(ev, Readable) else None)
+    on_peer_closed(server, lambda conn: net.after(SERVER_CLOSE_DELAY, server.close, conn))
+    net.at(CONNECT_AT, lambda: conns.append(client.connect(server_addr, port)))
+    net.at(REQUEST_AT, lambda: client.send(conns[0], REQUEST))
+    net.at(CLOSE_AT, lambda: client.close(conns[0]))
+    return conns

@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 from synack.core.config import seconds
-from synack.core.connection import Connection
-from synack.core.events import Event, Readable
 
-from .apps import accept_all, events_of, netstat_at, on_peer_closed
+from .apps import CLOSE_AT, events_of, netstat_at, ping_pong_then_close
 from .base import SERVER_ADDR, Context, Run, Scenario, Text
-
-CONNECT_AT = seconds(0.1)
-REQUEST_AT = seconds(0.2)
-CLOSE_AT = seconds(0.3)
-#: How long the server application takes to close after it has read end-of-file.
-SERVER_CLOSE_DELAY = seconds(1)
-REQUEST = b"ping"
-REPLY = b"pong"
 
 
 def _entered(run: Run, host: str, state: str) -> int | None:
@@ -27,24 +17,11 @@ def build(ctx: Context) -> list[Run]:
     net, run, client, server = ctx.two_hosts(Text(
         "the client closes first; the server application closes 1 s later",
         "客户端先关闭；服务器应用 1 秒后关闭"))
-    listener = server.listen(80)
-    accept_all(server, listener)
     client_events = events_of(client)
     server_events = events_of(server)
-    conns: list[Connection] = []
-
-    def serve(ev: Event) -> None:  # the server answers each request at once
-        if isinstance(ev, Readable) and server.read(ev.conn) == REQUEST:
-            server.send(ev.conn, REPLY)
-
-    server.on_event(serve)
-    client.on_event(lambda ev: client.read(ev.conn) if isinstance(ev, Readable) else None)
     # The server application learns of the client's FIN as end-of-file (read() -> b"")
     # and closes its side only when it is done: here, one second later.
-    on_peer_closed(server, lambda conn: net.after(SERVER_CLOSE_DELAY, server.close, conn))
-    net.at(CONNECT_AT, lambda: conns.append(client.connect(SERVER_ADDR, 80)))
-    net.at(REQUEST_AT, lambda: client.send(conns[0], REQUEST))
-    net.at(CLOSE_AT, lambda: client.close(conns[0]))
+    ping_pong_then_close(net, client, server, SERVER_ADDR)
     # A netstat in the middle of the client's TIME-WAIT shows the timer running.
     netstat_at(ctx, net, run, seconds(30))
     net.run_until_idle()

@@ -3,21 +3,12 @@ sent again when the server retransmits its FIN."""
 
 from __future__ import annotations
 
-from synack.core.config import Config, seconds
-from synack.core.connection import Connection
-from synack.core.events import Event, Readable
+from synack.core.config import Config
 from synack.core.trace import TimerRecord
 from synack.sim import Drop, flags_are, from_host
 
-from .apps import accept_all, events_of, on_peer_closed
+from .apps import events_of, ping_pong_then_close
 from .base import SERVER_ADDR, Context, Run, Scenario, Text
-
-CONNECT_AT = seconds(0.1)
-REQUEST_AT = seconds(0.2)
-CLOSE_AT = seconds(0.3)
-SERVER_CLOSE_DELAY = seconds(1)
-REQUEST = b"ping"
-REPLY = b"pong"
 
 
 def _one_run(ctx: Context, label: Text, client_config: Config) -> Run:
@@ -25,21 +16,8 @@ def _one_run(ctx: Context, label: Text, client_config: Config) -> Run:
     # The client's bare ACKs: #1 ends the handshake, #2 acknowledges the reply, #3 is the
     # last ACK of the close.  The network loses that one.
     net.add_fault(Drop(from_host(client) & flags_are("A"), nth=3))
-    listener = server.listen(80)
-    accept_all(server, listener)
     server_events = events_of(server)
-    conns: list[Connection] = []
-
-    def serve(ev: Event) -> None:
-        if isinstance(ev, Readable) and server.read(ev.conn) == REQUEST:
-            server.send(ev.conn, REPLY)
-
-    server.on_event(serve)
-    client.on_event(lambda ev: client.read(ev.conn) if isinstance(ev, Readable) else None)
-    on_peer_closed(server, lambda conn: net.after(SERVER_CLOSE_DELAY, server.close, conn))
-    net.at(CONNECT_AT, lambda: conns.append(client.connect(SERVER_ADDR, 80)))
-    net.at(REQUEST_AT, lambda: client.send(conns[0], REQUEST))
-    net.at(CLOSE_AT, lambda: client.close(conns[0]))
+    ping_pong_then_close(net, client, server, SERVER_ADDR)
     net.run_until_idle()
 
     sent = run.sent()
