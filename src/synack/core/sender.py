@@ -289,11 +289,13 @@ def ack_advance(c: Connection, ack: int, now: int) -> None:
     if data_acked >= HALF:
         data_acked -= MOD
     if data_acked > 0:
-        was_full = c._want_writable
-        n = min(data_acked, len(c._sndbuf))
-        del c._sndbuf[:n]
+        buf = c._sndbuf
+        n = min(data_acked, len(buf))
+        del buf[:n]
         c._snd_data_seq = (c._snd_data_seq + n) & MASK
-        if was_full and n:
+        # Writable once a third of the buffer is free, as Linux's sk_stream_write_space
+        # (free >= queued / 2): a writer wakes to fill a useful gap, not per ACK.
+        if c._want_writable and 3 * len(buf) <= 2 * c.config.snd_buf:
             c._want_writable = False
             c._events.append(Writable(c))
     c.snd_una = ack
