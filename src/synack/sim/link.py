@@ -122,9 +122,9 @@ class Path:
     """One direction of a link: from ``src`` host to ``dst`` host."""
 
     __slots__ = ("_backlog", "_bandwidth", "_busy_until", "_corrupt", "_counter", "_delay", "_dup",
-                 "_heap", "_jitter", "_last_arrival", "_loss", "_mtu", "_plain", "_qlimit", "_reorder",
-                 "_reorder_delay", "_tracer", "dst", "faults", "name", "network", "params", "rng",
-                 "src", "stats")
+                 "_heap", "_jitter", "_last_arrival", "_loss", "_mtu", "_plain", "_plain_bw", "_qlimit",
+                 "_reorder", "_reorder_delay", "_tracer", "dst", "faults", "name", "network", "params",
+                 "rng", "src", "stats")
 
     def __init__(self, network: Network, src: Host[Any], dst: Host[Any], params: PathParams,
                  rng: random.Random, name: str) -> None:
@@ -162,6 +162,9 @@ class Path:
         self._corrupt = p.corrupt
         self._plain = not (p.jitter or p.bandwidth or p.mtu or p.loss or p.duplicate or p.reorder
                            or p.corrupt)
+        # Only a bandwidth (no queue limit): the common bulk-transfer link, on a lean path.
+        self._plain_bw = bool(p.bandwidth) and p.queue_limit is None and not (
+            p.jitter or p.mtu or p.loss or p.duplicate or p.reorder or p.corrupt)
 
     def add_fault(self, fault: Fault) -> Fault:
         """Apply ``fault`` to the packets on this path (in the order faults were added)."""
@@ -180,6 +183,20 @@ class Path:
         stats.sent += 1
         if self._plain and not self.faults:
             arrival = now + self._delay
+            if arrival < self._last_arrival:
+                arrival = self._last_arrival
+            self._last_arrival = arrival
+            heapq.heappush(self._heap, (arrival, next(self._counter), self.dst._deliver, pkt))
+            return
+        if self._plain_bw and not self.faults:
+            seg = pkt[2]
+            opts = seg[6]
+            size = (40 if ":" in pkt[0] else 20) + 20 + len(seg[7]) + (
+                0 if opts is NO_OPTIONS else _options_len(opts))
+            start = self._busy_until if self._busy_until > now else now
+            depart = self._busy_until = start - (-(size * 8_000_000) // self._bandwidth)
+            stats.bytes_sent += size
+            arrival = depart + self._delay
             if arrival < self._last_arrival:
                 arrival = self._last_arrival
             self._last_arrival = arrival
