@@ -74,7 +74,7 @@ from .seq import HALF, MASK, in_window, seq_gt, seq_le, seq_lt, seq_sub
 from .state import TRANSITIONS, State
 from .stats import Stats
 from .trace import StateRecord, TimerRecord, Tracer, endpoint_str
-from .wire import ACK, FIN, NO_OPTIONS, RST, SYN, Options, Segment
+from .wire import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, Options, Segment
 
 if TYPE_CHECKING:
     from .listener import Listener
@@ -730,6 +730,30 @@ class Connection:
     def receive_segment(self, seg: Segment, now: int) -> None:
         """Process one segment addressed to this connection (RFC 9293 §3.10.7)."""
         st = self.state
+        if st is _ESTABLISHED and seg[6] is NO_OPTIONS and seg[2] == self.rcv_nxt \
+                and seg[4] | PSH == ACK | PSH and self._predictable(seg):
+            # Header prediction (Van Jacobson; Linux tcp_rcv_established's fast path):
+            # the next segment in order, on a connection with nothing unusual going on,
+            # carrying in-order data or a new ACK, the window unchanged.  Every check
+            # of §3.10.7.4 would pass, so only its effects are applied.
+            self._stats.predicted += 1
+            self._last_heard = self._ts_clock = now
+            ack = seg[3]
+            if ack != self.snd_una:
+                ack_advance(self, ack, now)
+            # the window update's bookkeeping (the window itself is unchanged)
+            seq = seg[2]
+            wl1 = self.snd_wl1
+            if 0 < ((seq - wl1) & MASK) < HALF or (wl1 == seq and ((ack - self.snd_wl2) & MASK) < HALF):
+                self.snd_wl1, self.snd_wl2 = seq, ack
+            if seg[7]:
+                process_text(self, seq, seg[7], now)
+            if self._tracer is not None:
+                trace_cc(self, now)
+            owner = self._owner
+            if owner is not None:
+                owner._touch(self)
+            return
         if st is _SYN_SENT:
             self._on_segment_syn_sent(seg, now)
             self._touch()
@@ -744,6 +768,25 @@ class Connection:
             trace_cc(self, now)
         self._touch()
 
+    def _predictable(self, seg: Segment) -> bool:
+        """The rest of header prediction's test (the caller checked the state, the
+        flags, no options and SEG.SEQ = RCV.NXT): no recovery, reassembly, FIN,
+        persist or close in progress; the window as before and open; SEG.ACK new
+        (with data, or the same) and not beyond SND.MAX; the data fits the window."""
+        if self._in_recovery or self._sb is not None or self._ooo is not None or self._ooo_fin is not None \
+                or self._fin_queued or self._persist_backoff or self._closed_by_app:
+            return False
+        wnd = seg[5] << self.snd_wscale
+        if wnd != self.snd_wnd or not wnd:
+            return False
+        n = len(seg[7])
+        if n > self.config.rcv_buf - len(self._rcvbuf):
+            return False
+        una = self.snd_una
+        acked = (seg[3] - una) & MASK
+        if acked == 0:
+            return n > 0  # a pure duplicate ACK counts towards fast retransmit: slow path
+        return acked <= ((self.snd_max - una) & MASK)
     def _on_segment_syn_sent(self, seg: Segment, now: int) -> None:
         """§3.10.7.3."""
         flags = seg.flags

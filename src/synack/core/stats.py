@@ -23,6 +23,9 @@ class Stats:
     syn_retransmits: int = 0
     synack_retransmits: int = 0
     challenge_acks: int = 0
+    #: Segments taken by header prediction, the fast path for in-order data and new
+    #: ACKs (Linux counts these as TCPHPHits and TCPHPAcks).
+    predicted: int = 0
     #: Segments held for reassembly (beyond RCV.NXT).
     out_of_order: int = 0
     syncookies_sent: int = 0
