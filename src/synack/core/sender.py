@@ -257,6 +257,29 @@ def send_data(c: Connection, out: list[Segment], now: int, adjust: int = 0) -> N
                 # tcp_minshall_check): a small segment waits while an earlier
                 # small segment is unacknowledged.
                 return
+        if n == mss and snd_nxt == c.snd_max:
+            # New full-sized segments: as many as the windows allow short of the
+            # buffer's end (whose segment carries PSH, maybe FIN) leave in a batch,
+            # sharing the ACK, window and options of the first.
+            k = min(avail - 1, room) // mss
+            if k > 1:
+                view = memoryview(buf)
+                first = c._segment(snd_nxt, ACK, bytes(view[off:off + mss]))
+                out.append(first)
+                sport, dport, _, ack, _, wnd, opts, _, _ = first
+                seq = snd_nxt
+                for _ in range(k - 1):
+                    off += mss
+                    seq = (seq + mss) & MASK
+                    out.append(Segment(sport, dport, seq, ack, ACK, wnd, opts, bytes(view[off:off + mss])))
+                view.release()
+                if c._rtt_seq is None:
+                    c._rtt_seq, c._rtt_time = (snd_nxt + mss) & MASK, now  # time the first
+                c.snd_nxt = c.snd_max = (snd_nxt + k * mss) & MASK
+                if c._rto_deadline is None:
+                    c._arm_rto(now)
+                c._ack_now = False
+                continue
         flags = ACK
         last = off + n >= len(buf)
         if last and n > 0:
