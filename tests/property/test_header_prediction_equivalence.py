@@ -32,7 +32,7 @@ from synack.sim import PathParams
 
 @contextmanager
 def full_processing_only() -> Iterator[None]:
-    with mock.patch.object(Connection, "_predictable", lambda self, seg: False):
+    with mock.patch.object(Connection, "header_prediction", False):
         yield
 
 

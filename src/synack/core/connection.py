@@ -43,7 +43,7 @@ Not yet here (see the README): urgent data.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, ClassVar, Final, Protocol
 
 from .buffers import Reassembler
 from .config import DEFAULT_CONFIG, SECOND, Config
@@ -81,6 +81,7 @@ if TYPE_CHECKING:
 
 _CLOSED: Final = State.CLOSED
 _SYN_SENT: Final = State.SYN_SENT
+_ACK_PSH: Final = ACK | PSH
 _SYN_RECEIVED: Final = State.SYN_RECEIVED
 _ESTABLISHED: Final = State.ESTABLISHED
 _FIN_WAIT_1: Final = State.FIN_WAIT_1
@@ -136,6 +137,10 @@ class Connection:
         "rcv_adv", "rcv_nxt", "rcv_wscale", "remote_addr", "remote_port", "sack_ok", "snd_max", "snd_mss",
         "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "state", "ts_ok",
     )
+
+    #: Header prediction on (the default) or off: the tests compare whole runs both
+    #: ways, and a reader can see what the full processing alone does.
+    header_prediction: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -731,29 +736,42 @@ class Connection:
         """Process one segment addressed to this connection (RFC 9293 §3.10.7)."""
         st = self.state
         if st is _ESTABLISHED and seg[6] is NO_OPTIONS and seg[2] == self.rcv_nxt \
-                and seg[4] | PSH == ACK | PSH and self._predictable(seg):
+                and seg[4] | PSH == _ACK_PSH and self.header_prediction and not (
+                    self._in_recovery or self._sb is not None or self._ooo is not None
+                    or self._ooo_fin is not None or self._fin_queued or self._persist_backoff
+                    or self._closed_by_app) \
+                and seg[5] << self.snd_wscale == self.snd_wnd and self.snd_wnd:
             # Header prediction (Van Jacobson; Linux tcp_rcv_established's fast path):
-            # the next segment in order, on a connection with nothing unusual going on,
-            # carrying in-order data or a new ACK, the window unchanged.  Every check
-            # of §3.10.7.4 would pass, so only its effects are applied.
-            self._stats.predicted += 1
-            self._last_heard = self._ts_clock = now
+            # the next segment in order, on a connection with nothing unusual going on
+            # (no recovery, reassembly, FIN, persist or close in progress), the window
+            # as before and open.  If it carries a new ACK (not beyond SND.MAX) or data
+            # that fits the buffer with the same ACK, every check of §3.10.7.4 would
+            # pass, and only their effects are applied.  A pure duplicate ACK counts
+            # towards fast retransmit: it takes the full path.
+            payload = seg[7]
+            n = len(payload)
             ack = seg[3]
-            if ack != self.snd_una:
-                ack_advance(self, ack, now)
-            # the window update's bookkeeping (the window itself is unchanged)
-            seq = seg[2]
-            wl1 = self.snd_wl1
-            if 0 < ((seq - wl1) & MASK) < HALF or (wl1 == seq and ((ack - self.snd_wl2) & MASK) < HALF):
-                self.snd_wl1, self.snd_wl2 = seq, ack
-            if seg[7]:
-                process_text(self, seq, seg[7], now)
-            if self._tracer is not None:
-                trace_cc(self, now)
-            owner = self._owner
-            if owner is not None:
-                owner._touch(self)
-            return
+            una = self.snd_una
+            acked = (ack - una) & MASK
+            if n <= self.config.rcv_buf - len(self._rcvbuf) and (
+                    n > 0 if acked == 0 else acked <= ((self.snd_max - una) & MASK)):
+                self._stats.predicted += 1
+                self._last_heard = self._ts_clock = now
+                if acked:
+                    ack_advance(self, ack, now)
+                # the window update's bookkeeping (the window itself is unchanged)
+                seq = seg[2]
+                wl1 = self.snd_wl1
+                if 0 < ((seq - wl1) & MASK) < HALF or (wl1 == seq and ((ack - self.snd_wl2) & MASK) < HALF):
+                    self.snd_wl1, self.snd_wl2 = seq, ack
+                if n:
+                    process_text(self, seq, payload, now)
+                if self._tracer is not None:
+                    trace_cc(self, now)
+                owner = self._owner
+                if owner is not None:
+                    owner._touch(self)
+                return
         if st is _SYN_SENT:
             self._on_segment_syn_sent(seg, now)
             self._touch()
@@ -768,25 +786,6 @@ class Connection:
             trace_cc(self, now)
         self._touch()
 
-    def _predictable(self, seg: Segment) -> bool:
-        """The rest of header prediction's test (the caller checked the state, the
-        flags, no options and SEG.SEQ = RCV.NXT): no recovery, reassembly, FIN,
-        persist or close in progress; the window as before and open; SEG.ACK new
-        (with data, or the same) and not beyond SND.MAX; the data fits the window."""
-        if self._in_recovery or self._sb is not None or self._ooo is not None or self._ooo_fin is not None \
-                or self._fin_queued or self._persist_backoff or self._closed_by_app:
-            return False
-        wnd = seg[5] << self.snd_wscale
-        if wnd != self.snd_wnd or not wnd:
-            return False
-        n = len(seg[7])
-        if n > self.config.rcv_buf - len(self._rcvbuf):
-            return False
-        una = self.snd_una
-        acked = (seg[3] - una) & MASK
-        if acked == 0:
-            return n > 0  # a pure duplicate ACK counts towards fast retransmit: slow path
-        return acked <= ((self.snd_max - una) & MASK)
     def _on_segment_syn_sent(self, seg: Segment, now: int) -> None:
         """§3.10.7.3."""
         flags = seg.flags
