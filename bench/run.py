@@ -234,20 +234,36 @@ def bytes_per_half_open(n: int, syncookies: int) -> tuple[float, dict[str, Any]]
     return used / n, {"syns": n, "syn_queue": listener.syn_queue_len, "bytes_total": used}
 
 
+Bench = Callable[[], tuple[float, dict[str, Any]]]
+
+
+def best_of(n: int, fn: Bench) -> Bench:
+    """A CPU-rate benchmark run ``n`` times, reporting the best (timeit's rule: the
+    slower runs measured other work on a shared machine, not ours), all runs in the detail."""
+    def run() -> tuple[float, dict[str, Any]]:
+        results = [fn() for _ in range(n)]
+        value, detail = max(results, key=lambda r: r[0])
+        if n > 1:
+            detail = {**detail, "runs": [round(v, 1) for v, _ in results]}
+        return value, detail
+    return run
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="smaller runs (for a smoke test)")
     args = ap.parse_args(argv)
     k = 10 if args.quick else 1
+    n = 1 if args.quick else 3
     benches: list[tuple[str, str, str, Callable[[], tuple[float, dict[str, Any]]], str]] = [
         ("sim_lifecycles_per_cpu_s", "lifecycles / CPU-s", ">= 10000",
-         lambda: sim_lifecycles(20_000 // k), "ge:10000"),
+         best_of(n, lambda: sim_lifecycles(20_000 // k)), "ge:10000"),
         ("sim_segments_per_cpu_s", "segments / CPU-s", "(info)",
-         lambda: sim_segments(20 // k), "ge:0"),
+         best_of(n, lambda: sim_segments(20 // k)), "ge:0"),
         ("sim_bulk_MB_per_cpu_s", "payload MB / CPU-s", ">= 100",
-         lambda: sim_bulk(20 // k, 0.0), "ge:100"),
+         best_of(n, lambda: sim_bulk(20 // k, 0.0)), "ge:100"),
         ("sim_bulk_lossy_MB_per_cpu_s", "payload MB / CPU-s", "(info)",
-         lambda: sim_bulk(20 // k, 0.01), "ge:0"),
+         best_of(n, lambda: sim_bulk(20 // k, 0.01)), "ge:0"),
         ("bulk_lossy_link_utilisation", "% of link rate", "(info)",
          bulk_lossy_utilisation, "ge:0"),
         ("bytes_per_established", "bytes / idle TCB", "<= 2048",

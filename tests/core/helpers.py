@@ -100,6 +100,7 @@ __all__ = [
     "syn_received",
     "syn_sent",
     "time_wait",
+    "zero_window_probe",
 ]
 
 
@@ -226,6 +227,12 @@ class Case:
 
     def transitions(self) -> list[tuple[State, State]]:
         return state_changes(self.records)
+
+
+def zero_window_probe(c: Case) -> Segment:
+    """Our zero-window probe, as Linux's: <SEQ=SND.UNA-1><ACK=RCV.NXT><CTL=ACK>, no data
+    (here with nothing sent yet, so SND.UNA-1 is the ISS)."""
+    return c.ours._replace(seq=c.lseq(0))
 
 
 # -- the states, each reached through real segments -------------------------------------

@@ -4,7 +4,7 @@ the probes are answered; the backoff ends when the window opens."""
 
 from __future__ import annotations
 
-from helpers import ACK, PEER_WIN, PSH, Case, established, ms
+from helpers import ACK, PEER_WIN, PSH, Case, established, ms, zero_window_probe
 
 from synack.core.config import Config
 from synack.core.state import State
@@ -26,7 +26,7 @@ def test_persist_probes_back_off_exponentially_and_leave_the_rto_alone(iss: tupl
         t += rto << k
         assert c.c.next_timeout() == t
         c.expect_nothing(t - 1)
-        c.expect([sent(c, 0, b"a")], t)
+        c.expect([zero_window_probe(c)], t, exact=True)
         c.deliver(c.peer._replace(window=0), t + ms(1))
         c.expect_nothing(t + ms(1))
     assert c.c.rto == rto  # the probes' backoff is not the RTO's
@@ -43,7 +43,7 @@ def test_persist_interval_is_capped_by_max_rto(iss: tuple[int, int]) -> None:
     t = c.now
     for k in range(6):
         t += min(ms(200) << k, ms(1000))
-        c.expect([sent(c, 0, b"a")], t)
+        c.expect([zero_window_probe(c)], t, exact=True)
         c.deliver(c.peer._replace(window=0), t)
     assert c.c.state is State.ESTABLISHED
 
@@ -56,19 +56,19 @@ def test_persist_answered_probes_never_exhaust_the_retries(iss: tuple[int, int])
     t = c.now
     for k in range(8):  # MUST-37: keep probing while the receiver answers
         t += min(ms(200) << k, c.config.max_rto)
-        c.expect([sent(c, 0, b"a")], t)
+        c.expect([zero_window_probe(c)], t, exact=True)
         c.deliver(c.peer._replace(window=0), t)
     assert c.c.state is State.ESTABLISHED
 
 
 def test_pure_ack_during_probing_stays_inside_the_peers_window(iss: tuple[int, int]) -> None:
-    # The probe's octet is beyond the zero window: a pure ACK goes at SND.UNA, the
-    # window's right edge (Linux tcp_acceptable_seq), where the peer accepts it.
+    # The probe sent no octet: a pure ACK goes at SND.NXT = SND.UNA, the zero window's
+    # right edge, where the peer accepts it.
     c = established(*iss)
     c.deliver(c.peer._replace(window=0))
     c.c.send(b"abc")
     c.expect_nothing()
     t = c.now + c.c.rto
-    c.expect([sent(c, 0, b"a")], t)
+    c.expect([zero_window_probe(c)], t, exact=True)
     c.deliver(c.peer._replace(flags=ACK | PSH, payload=b"hi", window=0), t + ms(1))
     c.expect([c.ours._replace(ack=c.rseq(3), window=(65535 - 2) >> 7)], t + ms(1))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from helpers import (
     ACK,
     PEER_SYN_OPTS,
+    PEER_WIN,
     PSH,
     SYN,
     SYN_WIN,
@@ -151,3 +152,16 @@ def test_timestamps_leave_room_for_three_sack_blocks(iss: tuple[int, int]) -> No
         c.deliver(data(c, 10 * k + 5, b"x", 6000), ms(20))
         (p,) = c.ep.packets_to_send(ms(20))
         assert len(p.seg.options.sack_blocks) == min(k + 1, 3)
+
+
+def test_header_prediction_takes_timestamped_segments_that_pass_paws(iss: tuple[int, int]) -> None:
+    c = ts_established(iss)
+    c.deliver(data(c, 0, b"abc", 6000)._replace(window=PEER_WIN), ms(20))  # (a window update)
+    c.expect([ack_for(c, 3, 20, 6000)], ms(20))
+    hits = c.ep.stats.predicted
+    c.deliver(data(c, 3, b"def", 6001)._replace(window=PEER_WIN), ms(21))
+    assert c.ep.stats.predicted == hits + 1
+    c.expect([ack_for(c, 6, 21, 6001)], ms(21))  # TS.Recent updated on the fast path
+    c.deliver(data(c, 6, b"OLD", 5000)._replace(window=PEER_WIN), ms(22))  # fails PAWS
+    assert c.ep.stats.predicted == hits + 1
+    assert c.ep.stats.dropped[DropReason.PAWS] == 1

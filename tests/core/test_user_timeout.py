@@ -5,7 +5,7 @@ ConnectionTimedOut; the RTO is clamped so that the abort happens on time."""
 from __future__ import annotations
 
 import pytest
-from helpers import ACK, PSH, Case, established, ms, seconds
+from helpers import ACK, PSH, Case, established, ms, seconds, zero_window_probe
 
 from synack.core.config import Config
 from synack.core.errors import UsageError
@@ -59,7 +59,7 @@ def test_user_timeout_also_bounds_zero_window_probing(iss: tuple[int, int]) -> N
     t = t0
     for k in range(3):  # probes at 200, 600, 1400 ms, each answered "still zero"
         t += ms(200) << k
-        c.expect([sent(c, b"a")._replace(flags=ACK)], t)
+        c.expect([zero_window_probe(c)], t, exact=True)
         c.deliver(c.peer._replace(window=0), t)
     c.expect_nothing(t0 + seconds(2))
     assert c.c.state is State.CLOSED and ConnectionTimedOut(c.c) in c.events()

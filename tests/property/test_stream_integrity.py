@@ -193,6 +193,7 @@ class Stack:
     sack: bool = True
     nodelay: bool = False
     congestion: str = "cubic"
+    timestamps: bool = False
 
 
 @st.composite
@@ -201,12 +202,14 @@ def stacks(draw: st.DrawFn) -> Stack:
                                              (200_000, 20_000)]))
     return Stack(rcv_buf, snd_buf, mss=draw(st.sampled_from([1460, 1460, 536])),
                  wscale=draw(st.sampled_from([7, 7, 0, 2, None])), sack=draw(st.booleans()),
-                 nodelay=draw(st.booleans()), congestion=draw(st.sampled_from(["cubic", "newreno"])))
+                 nodelay=draw(st.booleans()), congestion=draw(st.sampled_from(["cubic", "newreno"])),
+                 timestamps=draw(st.booleans()))
 
 
 def _config(stack: Stack) -> Config:
     return Config(rcv_buf=stack.rcv_buf, snd_buf=stack.snd_buf, mss=stack.mss, wscale=stack.wscale,
-                  sack=stack.sack, nodelay=stack.nodelay, congestion=stack.congestion, syn_retries=30,
+                  sack=stack.sack, nodelay=stack.nodelay, congestion=stack.congestion,
+                  timestamps=stack.timestamps, syn_retries=30,
                   synack_retries=30, retries2=30, time_wait=seconds(240), fin_timeout=seconds(1200))
 
 

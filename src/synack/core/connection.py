@@ -735,8 +735,14 @@ class Connection:
     def receive_segment(self, seg: Segment, now: int) -> None:
         """Process one segment addressed to this connection (RFC 9293 §3.10.7)."""
         st = self.state
-        if st is _ESTABLISHED and seg[6] is NO_OPTIONS and seg[2] == self.rcv_nxt \
-                and seg[4] | PSH == _ACK_PSH and self.header_prediction and not (
+        opts = seg[6]
+        if st is _ESTABLISHED and seg[2] == self.rcv_nxt and seg[4] | PSH == _ACK_PSH \
+                and (opts is NO_OPTIONS or (
+                    # only timestamps, and PAWS passes: SEG.TSval >= TS.Recent
+                    self.ts_ok and opts[3] is not None and not opts[4] and opts[0] is None
+                    and opts[1] is None and not opts[2]
+                    and ((opts[3][0] - self._ts_recent) & MASK) < HALF)) \
+                and self.header_prediction and not (
                     self._in_recovery or self._sb is not None or self._ooo is not None
                     or self._ooo_fin is not None or self._fin_queued or self._persist_backoff
                     or self._closed_by_app) \
@@ -744,10 +750,10 @@ class Connection:
             # Header prediction (Van Jacobson; Linux tcp_rcv_established's fast path):
             # the next segment in order, on a connection with nothing unusual going on
             # (no recovery, reassembly, FIN, persist or close in progress), the window
-            # as before and open.  If it carries a new ACK (not beyond SND.MAX) or data
-            # that fits the buffer with the same ACK, every check of §3.10.7.4 would
-            # pass, and only their effects are applied.  A pure duplicate ACK counts
-            # towards fast retransmit: it takes the full path.
+            # as before and open, no option but timestamps.  If it carries a new ACK
+            # (not beyond SND.MAX) or data that fits the buffer with the same ACK,
+            # every check of §3.10.7.4 would pass, and only their effects are applied.
+            # A pure duplicate ACK counts towards fast retransmit: the full path.
             payload = seg[7]
             n = len(payload)
             ack = seg[3]
@@ -757,10 +763,15 @@ class Connection:
                     n > 0 if acked == 0 else acked <= ((self.snd_max - una) & MASK)):
                 self._stats.predicted += 1
                 self._last_heard = self._ts_clock = now
+                seq = seg[2]
+                ts = opts[3]
+                if ts is not None and ((self._rcv_wup - seq) & MASK) < HALF:
+                    # RFC 7323 §4.3 R3: SEG.SEQ =< Last.ACK.sent: echo this TSval from now on.
+                    self._ts_recent = ts[0]
+                    self._ts_recent_at = now
                 if acked:
                     ack_advance(self, ack, now)
                 # the window update's bookkeeping (the window itself is unchanged)
-                seq = seg[2]
                 wl1 = self.snd_wl1
                 if 0 < ((seq - wl1) & MASK) < HALF or (wl1 == seq and ((ack - self.snd_wl2) & MASK) < HALF):
                     self.snd_wl1, self.snd_wl2 = seq, ack

@@ -227,14 +227,15 @@ def send_data(c: Connection, out: list[Segment], now: int, adjust: int = 0) -> N
             room = cwnd - in_flight
         n = min(avail, mss, room) if avail > 0 else 0
         if c._probe and avail > 0 and n <= 0:
-            # Zero-window probe (§3.8.6.1, MUST-36): the first unacknowledged octet,
-            # beyond the window.  SND.NXT does not move: if the peer drops the octet
-            # and later opens its window, sending resumes from it.
+            # Zero-window probe (§3.8.6.1, MUST-36), as Linux sends it (tcp_xmit_probe_skb):
+            # <SEQ=SND.UNA-1><ACK=RCV.NXT><CTL=ACK> without data.  The octet is old, so the
+            # receiver must answer with an ACK carrying its current window; nothing is
+            # ever sent beyond the window.  (RFC 9293 suggests one octet of new data; when
+            # both ends probe at once, each accepting the other's octet while still
+            # believing the other's window shut, their ACKs fall below each other's
+            # RCV.NXT and both stall.  A probe without data changes no state.)
             c._probe = False
-            out.append(c._segment(snd_nxt, ACK, bytes(buf[off:off + 1])))
-            end = (snd_nxt + 1) & MASK
-            if seq_gt(end, c.snd_max):
-                c.snd_max = end
+            out.append(c._segment((c.snd_una - 1) & MASK, ACK))
             if c._rto_deadline is None:
                 c._arm_rto(now)
             c._ack_now = False

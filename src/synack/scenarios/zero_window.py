@@ -70,11 +70,12 @@ SCENARIO = Scenario(
         "window update, a bare ACK with the new window; but that ACK carries no data, so nothing "
         "retransmits it if it is lost, and both sides would wait forever. Hence the persist "
         "timer (RFC 9293 §3.8.6.1, MUST-35/36): while the window is zero and data waits, the "
-        "sender sends a zero-window probe, here one byte beyond the window, with exponential "
-        "back-off; the receiver answers each probe with an ACK that carries its current window. "
-        "Once the application reads, the next ACK or probe answer shows the open window and the "
-        "transfer resumes. Unlike the retransmission timer, unanswered probes never end the "
-        "connection while the receiver keeps answering (MUST-37).",
+        "sender sends a zero-window probe, with exponential back-off. synack sends it as Linux "
+        "does: a bare ACK with an old sequence number (SND.UNA - 1), which the receiver must "
+        "answer with an ACK carrying its current window (RFC 9293 suggests one octet of new data "
+        "instead). Once the application reads, the next ACK or probe answer shows the open "
+        "window and the transfer resumes. Unlike retransmissions, probes that the receiver keeps "
+        "answering never end the connection (MUST-37).",
         "接收方通告的窗口就是它接收缓冲区的空闲空间；只有应用"
         "读取才能腾出空间。这里服务器的应用五秒内什么也不读，"
         "于是 8 KiB 缓冲区被填满，它通告零窗口：不管还有"
@@ -83,10 +84,11 @@ SCENARIO = Scenario(
         "一个带新窗口的纯 ACK；但这个 ACK 不带数据，丢了"
         "也没人重传，双方就会永远等下去。所以有坚持定时器（RFC 929"
         "3 §3.8.6.1，MUST-35/36）：只要窗口为零且有数据"
-        "待发，发送方就发零窗口探测报文，这里是窗口之外的一个"
-        "字节，并按指数退避；接收方对每个探测回一个带当前窗口"
-        "的 ACK。应用一读，下一个 ACK 或探测的回复就显示"
-        "窗口已打开，传输继续。与重传定时器不同，只要接收方还在回"
-        "应，没有得到新确认的探测不会终止连接（MUST-37）。"),
+        "待发，发送方就发零窗口探测报文，并按指数退避。synack 像 "
+        "Linux 一样发送它：一个序号已过时（SND.UNA - 1）的纯 "
+        "ACK，接收方必须回一个带当前窗口的 ACK（RFC 9293 建议"
+        "改为发送一个字节的新数据）。应用一读，下一个 ACK 或探测"
+        "的回复就显示窗口已打开，传输继续。与重传不同，只要接收方"
+        "一直回应，探测就永远不会终止连接（MUST-37）。"),
     build=build,
 )
