@@ -358,10 +358,11 @@ class Connection:
 
     def open_passive(self, syn_irs: int, peer: Options, peer_window: int, now: int,
                      listener: Listener | None, synack_rtt: int | None = None, *,
-                     handshake_retransmitted: bool = False) -> None:
+                     handshake_retransmits: int = 0) -> None:
         """Become the SYN-RECEIVED connection of a listener whose SYN-ACK (seq ISS)
         is already out: used when the handshake's final ACK arrives.  ``synack_rtt``
-        is the SYN-ACK's round trip, when it can be measured."""
+        is the SYN-ACK's round trip, when it can be measured; ``handshake_retransmits``
+        counts the SYN-ACK's retransmissions."""
         if self.state is not _CLOSED:
             raise UsageError("connection already opened")
         self._listener = listener
@@ -377,11 +378,19 @@ class Connection:
         if synack_rtt is not None:
             self._srtt, self._rttvar = rtt_update(None, 0, synack_rtt)
             self._rto = rto_from(self._srtt, self._rttvar, self.config.min_rto, self.config.max_rto)
-        elif handshake_retransmitted:
+        elif handshake_retransmits:
             self._rto = max(self._rto, FALLBACK_RTO)  # RFC 6298 5.7
+        self._lost_handshake_window(handshake_retransmits)
         # The listener's half-open entry already went LISTEN -> SYN-RECEIVED (and
         # traced it); this TCB takes over in that state.
         self.state = _SYN_RECEIVED
+
+    def _lost_handshake_window(self, retransmits: int) -> None:
+        """RFC 5681 §3.1: after a lost SYN or SYN-ACK the initial window is one
+        segment.  As Linux (tcp_init_transfer), only after more than one retransmission:
+        with a 1 s initial RTO, one retransmission is as likely a slow path as a loss."""
+        if retransmits > 1:
+            self._cc.cwnd = self.snd_mss
 
     def _negotiate(self, peer: Options) -> None:
         """Options from the peer's SYN (RFC 9293 §3.7.1, RFC 7323 §2.3, RFC 2018)."""
@@ -830,6 +839,7 @@ class Connection:
         self._negotiate(seg.options)
         if seg.payload:
             self._stats.drop(DropReason.SYN_DATA)  # data on a SYN is not kept
+        self._lost_handshake_window(self._retries)
         if flags & ACK:
             syn_retransmitted = self._retries > 0
             ack_advance(self, seg.ack, now)

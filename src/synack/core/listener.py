@@ -268,7 +268,7 @@ class Listener:
         # out more than once; then RFC 6298 5.7's 3 s fallback applies instead.
         rtt = None if half.retries or half.resent else now - (half.deadline - self.config.initial_rto)
         conn.open_passive(half.irs, half.peer, half.window, now, self, rtt,
-                          handshake_retransmitted=bool(half.retries or half.resent))
+                          handshake_retransmits=half.retries + half.resent)
         conn.receive_segment(seg, now)
 
     def _complete_cookie(self, seg: Segment, src: str, dst: str, mss: int, now: int) -> None:
