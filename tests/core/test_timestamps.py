@@ -165,3 +165,66 @@ def test_header_prediction_takes_timestamped_segments_that_pass_paws(iss: tuple[
     c.deliver(data(c, 6, b"OLD", 5000)._replace(window=PEER_WIN), ms(22))  # fails PAWS
     assert c.ep.stats.predicted == hits + 1
     assert c.ep.stats.dropped[DropReason.PAWS] == 1
+
+
+def our_data(c: Case, off: int, payload: bytes, tsval: int, flags: int = ACK | PSH) -> Segment:
+    return c.ours._replace(seq=c.lseq(1 + off), flags=flags, payload=payload,
+                           options=Options(timestamps=(tsval, PEER_TS)))
+
+
+def peer_ack(c: Case, n: int, tsval: int, ecr: int) -> Segment:
+    return c.peer._replace(ack=c.lseq(1 + n), window=PEER_WIN, options=Options(timestamps=(tsval, ecr)))
+
+
+def test_rttm_samples_the_echoed_timestamp(iss: tuple[int, int]) -> None:
+    # RFC 7323 §4.1.  The handshake: our SYN left at 0 ms (TSval 0, which echoes as 0:
+    # no sample, as Linux), so its 10 ms round trip was timed the classic way.
+    c = ts_established(iss)
+    assert (c.c.srtt, c.c.rttvar) == (ms(10), ms(5))
+    c.c.send(b"x" * 100)
+    c.expect([our_data(c, 0, b"x" * 100, 20)], ms(20))
+    c.deliver(peer_ack(c, 100, 6000, 20), ms(70))  # TSecr 20: sent at 20 ms, 50 ms ago
+    # one segment in flight: ExpectedSamples 1, RFC 6298's gains
+    assert c.c.srtt == (7 * ms(10) + ms(50)) // 8 == 15_000
+    assert c.c.rttvar == (3 * ms(5) + ms(40)) // 4 == 13_750
+    assert c.c.rto == max(15_000 + 4 * 13_750, c.config.min_rto) == ms(200)
+
+
+def test_rttm_times_a_retransmission_too(iss: tuple[int, int]) -> None:
+    # Karn's rule withholds a sample across a retransmission; an echoed TSval says
+    # which transmission the ACK answers.
+    c = ts_established(iss)
+    c.c.send(b"lost")
+    c.expect([our_data(c, 0, b"lost", 20)], ms(20))
+    rto = c.c.rto
+    t = ms(20) + rto
+    c.expect([our_data(c, 0, b"lost", t // 1000)], t)
+    c.deliver(peer_ack(c, 4, 6000, t // 1000), t + ms(30))
+    assert c.c.srtt == (7 * ms(10) + ms(30)) // 8
+    assert c.c.rttvar == (3 * ms(5) + ms(20)) // 4
+
+
+def test_rttm_weights_samples_by_the_flight_appendix_g(iss: tuple[int, int]) -> None:
+    c = ts_established(iss)
+    c.deliver(c.peer._replace(window=PEER_WIN, options=Options(timestamps=(6000, 10))), ms(15))
+    c.c.send(b"y" * (8 * 1460))
+    out = c.ep.packets_to_send(ms(20))
+    assert len(out) == 8
+    # 8 segments in flight: ExpectedSamples = ceil(8 MSS / 2 MSS) = 4, gains α/4, β/4
+    c.deliver(peer_ack(c, 2 * 1460, 6001, 20), ms(60))
+    assert c.c.srtt == (31 * ms(10) + ms(40)) // 32
+    assert c.c.rttvar == (15 * ms(5) + ms(30)) // 16
+
+
+def test_rttm_ignores_a_zero_or_future_echo(iss: tuple[int, int]) -> None:
+    c = ts_established(iss)
+    c.c.send(b"a")
+    c.expect([our_data(c, 0, b"a", 20)], ms(20))
+    # An echo from the future is ignored: the timed segment gives the sample, 10 ms
+    # (SRTT stays 10 ms, RTTVAR shrinks); so with no echo (TSecr 0).
+    c.deliver(peer_ack(c, 1, 6000, 999_999), ms(30))
+    assert (c.c.srtt, c.c.rttvar) == (ms(10), 3 * ms(5) // 4)
+    c.c.send(b"b")
+    c.expect([our_data(c, 1, b"b", 40)._replace(options=Options(timestamps=(40, 6000)))], ms(40))
+    c.deliver(peer_ack(c, 2, 6001, 0), ms(50))
+    assert (c.c.srtt, c.c.rttvar) == (ms(10), 9 * ms(5) // 16)

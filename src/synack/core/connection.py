@@ -34,8 +34,8 @@ Timers: retransmission (RFC 6298), persist (zero-window probes with their own
 exponential backoff), delayed ACK, keep-alive (off by default), user timeout
 (RFC 5482), TIME-WAIT / FIN-WAIT-2.
 
-Timestamps (RFC 7323, ``Config.timestamps``, off by default) are echoed and guard
-against old duplicates (PAWS); they are not used for RTT measurement.
+Timestamps (RFC 7323, ``Config.timestamps``, off by default) are echoed, guard
+against old duplicates (PAWS) and time every ACK of new data (RTTM).
 
 Not yet here (see the README): urgent data.
 """
@@ -126,7 +126,8 @@ class Connection:
     """The TCB of one connection (RFC 9293 §3.3.1 names)."""
 
     __slots__ = (
-        "_ack_now", "_ato", "_cc", "_cc_last", "_chal_count", "_chal_start", "_closed_by_app", "_ctl",
+        "_ack_now", "_ack_tsecr", "_ato", "_cc", "_cc_last", "_chal_count", "_chal_start", "_closed_by_app",
+        "_ctl",
         "_delack_deadline", "_dupacks", "_events", "_fin_queued", "_fin_seq", "_host", "_in_recovery",
         "_ka_deadline", "_ka_on", "_ka_probes", "_ka_sent", "_last_heard", "_last_oow_ack", "_last_rcv",
         "_listener", "_nodelay", "_ooo", "_ooo_fin", "_owner", "_peer_fin", "_peer_ws", "_persist_backoff",
@@ -188,6 +189,7 @@ class Connection:
         self._ts_recent = 0           # TS.Recent: the TSval to echo, and PAWS's reference
         self._ts_recent_at = 0        # when TS.Recent was set (§5.5: outdated after 24 days)
         self._ts_clock = 0            # ``now`` of the latest input: TSval = now in ms
+        self._ack_tsecr = 0           # the TSecr of the ACK being processed (RTTM), 0: none
         # -- receive sequence space ---------------------------------------------------
         self.irs = 0
         self.rcv_nxt = 0
@@ -334,6 +336,10 @@ class Connection:
     @property
     def srtt(self) -> int | None:
         return self._srtt
+
+    @property
+    def rttvar(self) -> int:
+        return self._rttvar
 
     @property
     def retries(self) -> int:
@@ -779,6 +785,8 @@ class Connection:
                     self._ts_recent = ts[0]
                     self._ts_recent_at = now
                 if acked:
+                    if ts is not None:
+                        self._ack_tsecr = ts[1]
                     ack_advance(self, ack, now)
                 # the window update's bookkeeping (the window itself is unchanged)
                 wl1 = self.snd_wl1
@@ -842,6 +850,8 @@ class Connection:
         self._lost_handshake_window(self._retries)
         if flags & ACK:
             syn_retransmitted = self._retries > 0
+            if self.ts_ok and seg.options.timestamps is not None:
+                self._ack_tsecr = seg.options.timestamps[1]
             ack_advance(self, seg.ack, now)
             if syn_retransmitted and self._srtt is None:
                 self._rto = max(self._rto, FALLBACK_RTO)  # RFC 6298 5.7 (MUST)
@@ -969,6 +979,8 @@ class Connection:
                 sb = self._sb = Scoreboard(self.snd_una)
             sb.update(self.snd_una, self.snd_max, sack_blocks)
         if 0 < ((ack - self.snd_una) & MASK) < HALF:  # SEG.ACK > SND.UNA
+            if ts is not None:
+                self._ack_tsecr = ts[1]
             ack_advance(self, ack, now)
         elif self.snd_wnd == 0:
             self._retries = 0  # a probe was answered: keep the connection (MUST-37)

@@ -11,12 +11,21 @@ GRANULARITY: Final = 1_000
 FALLBACK_RTO: Final = 3_000_000
 
 
-def rtt_update(srtt: int | None, rttvar: int, sample: int) -> tuple[int, int]:
-    """``(srtt, rttvar)`` after one RTT measurement (RFC 6298 2.2 and 2.3)."""
+def rtt_update(srtt: int | None, rttvar: int, sample: int, expected: int = 1) -> tuple[int, int]:
+    """``(srtt, rttvar)`` after one RTT measurement (RFC 6298 2.2 and 2.3).
+
+    ``expected`` is RFC 7323 Appendix G's ExpectedSamples, the number of samples one
+    round trip yields when every ACK is timed (timestamps): the gains become α/E and
+    β/E, so that a window's worth of samples moves the estimate as one would."""
     if srtt is None:
         return sample, sample // 2
-    rttvar = (3 * rttvar + abs(srtt - sample)) // 4  # β = 1/4, using the old SRTT
-    srtt = (7 * srtt + sample) // 8                  # α = 1/8
+    if expected == 1:
+        rttvar = (3 * rttvar + abs(srtt - sample)) // 4  # β = 1/4, using the old SRTT
+        srtt = (7 * srtt + sample) // 8                  # α = 1/8
+        return srtt, rttvar
+    b, a = 4 * expected, 8 * expected
+    rttvar = ((b - 1) * rttvar + abs(srtt - sample)) // b
+    srtt = ((a - 1) * srtt + sample) // a
     return srtt, rttvar
 
 

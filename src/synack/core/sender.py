@@ -322,13 +322,28 @@ def ack_advance(c: Connection, ack: int, now: int) -> None:
         if c._want_writable and 3 * len(buf) <= 2 * c.config.snd_buf:
             c._want_writable = False
             c._events.append(Writable(c))
+    una = c.snd_una
     c.snd_una = ack
     if 0 < ((ack - c.snd_nxt) & MASK) < HALF:  # SND.NXT < SEG.ACK (after go-back)
         c.snd_nxt = ack
-    if c._rtt_seq is not None and ((ack - c._rtt_seq) & MASK) < HALF:
+    # RTTM (RFC 7323 §4): the echoed TSval dates the segment this ACK answers, even
+    # a retransmitted one (no Karn ambiguity): a sample from every ACK of new data, at
+    # the timestamp clock's 1 ms (at least 1 ms, as Linux's tcp_rtt_tsopt_us), weighted
+    # by Appendix G.  A TSecr of 0 is no echo (Linux); one from the future or more
+    # than a minute old is garbage.  Without a usable echo, the timed segment's sample.
+    tsecr = c._ack_tsecr
+    delta = ((now // 1000) - tsecr) & MASK
+    if tsecr and delta < 60_000:
+        c._ack_tsecr = 0
+        expected = -(-((c.snd_max - una) & MASK) // (2 * c.snd_mss)) or 1
+        c._srtt, c._rttvar = rtt_update(c._srtt, c._rttvar, (delta or 1) * 1000, expected)
+        c._rto = rto_from(c._srtt, c._rttvar, c.config.min_rto, c.config.max_rto)
+        c._rtt_seq = None
+    elif c._rtt_seq is not None and ((ack - c._rtt_seq) & MASK) < HALF:
         c._srtt, c._rttvar = rtt_update(c._srtt, c._rttvar, now - c._rtt_time)
         c._rto = rto_from(c._srtt, c._rttvar, c.config.min_rto, c.config.max_rto)
         c._rtt_seq = None
+    c._ack_tsecr = 0
     c._retries = 0
     c._dupacks = 0
     c._persist_backoff = 0
