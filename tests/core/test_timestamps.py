@@ -23,7 +23,9 @@ from helpers import (
 )
 
 from synack.core.config import Config
+from synack.core.endpoint import Endpoint
 from synack.core.errors import DropReason
+from synack.core.isn import Rfc6528Isn
 from synack.core.state import State
 from synack.core.wire import Options, Segment
 
@@ -228,3 +230,42 @@ def test_rttm_ignores_a_zero_or_future_echo(iss: tuple[int, int]) -> None:
     c.expect([our_data(c, 1, b"b", 40)._replace(options=Options(timestamps=(40, 6000)))], ms(40))
     c.deliver(peer_ack(c, 2, 6001, 0), ms(50))
     assert (c.c.srtt, c.c.rttvar) == (ms(10), 9 * ms(5) // 16)
+
+
+def test_tsval_carries_a_keyed_per_host_pair_offset() -> None:
+    # RFC 7323 §5.4, Linux secure_tcp_ts_off: TSval = ms clock + a keyed hash of the
+    # two addresses, the same for every connection between them.
+    a_isn, b_isn = Rfc6528Isn(b"secret A"), Rfc6528Isn(b"secret B")
+    off_a = a_isn.ts_offset("10.0.0.1", "10.0.0.2")
+    assert off_a == a_isn.ts_offset("10.0.0.1", "10.0.0.2")
+    assert off_a != a_isn.ts_offset("10.0.0.1", "10.0.0.3")
+    assert off_a != Rfc6528Isn(b"other").ts_offset("10.0.0.1", "10.0.0.2")
+    off_b = b_isn.ts_offset("10.0.0.2", "10.0.0.1")
+    a = Endpoint(["10.0.0.1"], TS, name="A", isn=a_isn)
+    b = Endpoint(["10.0.0.2"], TS, name="B", isn=b_isn)
+    listener = b.listen(80)
+    conn = a.connect("10.0.0.2", 80, ms(5))
+    (syn,) = a.packets_to_send(ms(5))
+    assert syn.seg.options.timestamps == ((5 + off_a) & 0xFFFFFFFF, 0)
+    b.receive_segment(syn.seg, syn.src, syn.dst, ms(7))
+    (synack,) = b.packets_to_send(ms(7))
+    assert synack.seg.options.timestamps == ((7 + off_b) & 0xFFFFFFFF, (5 + off_a) & 0xFFFFFFFF)
+    a.receive_segment(synack.seg, synack.src, synack.dst, ms(12))
+    (ack,) = a.packets_to_send(ms(12))
+    assert ack.seg.options.timestamps == ((12 + off_a) & 0xFFFFFFFF, (7 + off_b) & 0xFFFFFFFF)
+    b.receive_segment(ack.seg, ack.src, ack.dst, ms(14))
+    server = listener.accept()
+    assert server is not None and conn.state is State.ESTABLISHED
+    # RTTM takes the offset back out: 7 ms from our SYN to its answer
+    assert conn.srtt == ms(7)
+    # ... also for a retransmission, which Karn's rule leaves untimed otherwise
+    conn.send(b"q")
+    a.packets_to_send(ms(20))  # lost
+    t = ms(20) + conn.rto
+    a.handle_timeout(t)
+    (again,) = a.packets_to_send(t)
+    assert again.seg.payload == b"q"
+    b.receive_segment(again.seg, again.src, again.dst, t + ms(2))
+    (reply,) = b.packets_to_send(t + ms(2))  # quick-ack, echoing our TSval t + offset
+    a.receive_segment(reply.seg, reply.src, reply.dst, t + ms(3))
+    assert conn.srtt == (7 * ms(7) + ms(3)) // 8

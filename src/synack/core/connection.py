@@ -133,7 +133,8 @@ class Connection:
         "_listener", "_nodelay", "_ooo", "_ooo_fin", "_owner", "_peer_fin", "_peer_ws", "_persist_backoff",
         "_probe", "_quick", "_rcv_wup", "_rcvbuf", "_recover", "_retries", "_rexmit", "_rto", "_rto_deadline",
         "_rtt_seq", "_rtt_time", "_rttvar", "_sb", "_sched", "_snd_data_seq", "_snd_sml", "_sndbuf", "_srtt",
-        "_stalled_since", "_stats", "_tracer", "_ts_clock", "_ts_recent", "_ts_recent_at", "_tw_deadline",
+        "_stalled_since", "_stats", "_tracer", "_ts_clock", "_ts_offset", "_ts_recent", "_ts_recent_at",
+        "_tw_deadline",
         "_user_timeout", "_want_writable", "config", "irs", "iss", "local_addr", "local_port", "max_snd_wnd",
         "rcv_adv", "rcv_nxt", "rcv_wscale", "remote_addr", "remote_port", "sack_ok", "snd_max", "snd_mss",
         "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "state", "ts_ok",
@@ -188,7 +189,8 @@ class Connection:
         self.ts_ok = False            # both SYNs carried the option
         self._ts_recent = 0           # TS.Recent: the TSval to echo, and PAWS's reference
         self._ts_recent_at = 0        # when TS.Recent was set (§5.5: outdated after 24 days)
-        self._ts_clock = 0            # ``now`` of the latest input: TSval = now in ms
+        self._ts_clock = 0            # ``now`` of the latest input: TSval = now in ms + offset
+        self._ts_offset = 0           # RFC 7323 §5.4 (set by the endpoint: IsnSource.ts_offset)
         self._ack_tsecr = 0           # the TSecr of the ACK being processed (RTTM), 0: none
         # -- receive sequence space ---------------------------------------------------
         self.irs = 0
@@ -587,7 +589,7 @@ class Connection:
 
     def _build_syn(self, with_ack: bool, now: int) -> Segment:
         cfg = self.config
-        tsval = (now // 1000) & MASK  # RFC 7323 §5.4: a 1 ms clock (Linux), no offset
+        tsval = (now // 1000 + self._ts_offset) & MASK  # RFC 7323 §5.4: a 1 ms clock (Linux)
         if with_ack:  # simultaneous open: SYN,ACK with what the peer's SYN allowed
             both = self._peer_ws is not None and cfg.wscale is not None
             opts = Options(mss=cfg.mss, wscale=cfg.wscale if both else None, sack_permitted=self.sack_ok,
@@ -631,7 +633,8 @@ class Connection:
                 opts = Options(sack_blocks=tuple(self._ooo.recent[:n]))
         if self.ts_ok:
             # RFC 7323 §3.2: on every segment once negotiated; TSecr = TS.Recent (§4.3).
-            opts = opts._replace(timestamps=((self._ts_clock // 1000) & MASK, self._ts_recent))
+            opts = opts._replace(timestamps=((self._ts_clock // 1000 + self._ts_offset) & MASK,
+                                             self._ts_recent))
         return Segment(self.local_port, self.remote_port, seq, self.rcv_nxt if flags & ACK else 0,
                        flags, field, opts, payload)
 

@@ -276,6 +276,8 @@ class Endpoint:
     def _new_connection(self, local: str, lport: int, remote: str, rport: int, iss: int) -> Connection:
         conn = Connection(local, lport, remote, rport, iss, self.config, host=self.name,
                           tracer=self.tracer, stats=self.stats, owner=self, events=self._events)
+        if self.config.timestamps:
+            conn._ts_offset = self._isn.ts_offset(local, remote)
         self._conns[(local, lport, remote, rport)] = conn
         return conn
 

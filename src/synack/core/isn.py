@@ -1,9 +1,14 @@
-"""Initial sequence numbers (RFC 6528, RFC 9293 §3.4.1 MUST-8, MUST-9, SHLD-1).
+"""Initial sequence numbers (RFC 6528, RFC 9293 §3.4.1 MUST-8, MUST-9, SHLD-1), and
+the timestamp clock's offset (RFC 7323 §5.4).
 
 ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M is a clock
 ticking every 4 µs and F a keyed hash an outsider cannot compute.  The clock is the
 ``now`` the driver passes in and the secret is an argument: the core reads neither a
 clock nor an entropy source itself.
+
+TSval = the 1 ms clock + an offset that is a keyed hash of the two addresses (Linux's
+secure_tcp_ts_off): an observer cannot read the host's uptime from it, and every
+connection between the same two hosts shares it, so PAWS keeps working across them.
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from .seq import MASK
 class IsnSource(Protocol):
     def __call__(self, local: str, local_port: int, remote: str, remote_port: int, now: int) -> int:
         """The ISN for a new connection on this 4-tuple at time ``now`` (µs)."""
+        ...
+
+    def ts_offset(self, local: str, remote: str) -> int:
+        """What this host adds to its 1 ms clock for TSval towards ``remote``."""
         ...
 
 
@@ -33,9 +42,14 @@ class Rfc6528Isn:
         f = int.from_bytes(hashlib.blake2b(key, digest_size=4, key=self._secret).digest(), "big")
         return (now // 4 + f) & MASK
 
+    def ts_offset(self, local: str, remote: str) -> int:
+        key = f"ts|{local}|{remote}".encode()
+        return int.from_bytes(hashlib.blake2b(key, digest_size=4, key=self._secret).digest(), "big")
+
 
 class FixedIsn:
-    """Always the same ISN: for exact-segment tests and teaching diagrams."""
+    """Always the same ISN, and no timestamp offset: for exact-segment tests and
+    teaching diagrams."""
 
     __slots__ = ("value",)
 
@@ -44,3 +58,6 @@ class FixedIsn:
 
     def __call__(self, local: str, local_port: int, remote: str, remote_port: int, now: int) -> int:
         return self.value
+
+    def ts_offset(self, local: str, remote: str) -> int:
+        return 0

@@ -245,7 +245,7 @@ class Listener:
         cfg = self.config
         shift = cfg.wscale if cfg.wscale is not None and half.peer.wscale is not None else 0
         ts = half.peer.timestamps
-        opts = Options(timestamps=((now // 1000) & MASK, ts[0])) if ts is not None and cfg.timestamps \
+        opts = Options(timestamps=(self._tsval(half, now), ts[0])) if ts is not None and cfg.timestamps \
             else NO_OPTIONS
         self.endpoint._emit(half.local_addr, half.remote_addr,
                             Segment(self.port, half.remote_port, (half.iss + 1) & MASK,
@@ -289,8 +289,12 @@ class Listener:
         self.endpoint._events.append(AcceptReady(self))
 
     # ------------------------------------------------------------------ SYN-ACKs
+    def _tsval(self, half: HalfOpen, now: int) -> int:
+        """Our TSval towards ``half``'s peer (the 1 ms clock and the pair's offset)."""
+        return (now // 1000 + self.endpoint._isn.ts_offset(half.local_addr, half.remote_addr)) & MASK
+
     def _synack(self, iss: int, irs: int, peer: Options, sport: int, wscale_ok: bool,
-                mss: int | None = None, now: int = 0) -> Segment:
+                mss: int | None = None, tsval: int = 0) -> Segment:
         cfg = self.config
         # RFC 7323 §3.2: timestamps on the SYN-ACK only if the SYN had them (TSecr
         # echoes its TSval); not with a cookie, which cannot remember them.
@@ -298,13 +302,14 @@ class Listener:
         opts = Options(mss=mss if mss is not None else cfg.mss,
                        wscale=cfg.wscale if wscale_ok and peer.wscale is not None else None,
                        sack_permitted=wscale_ok and peer.sack_permitted and cfg.sack,
-                       timestamps=((now // 1000) & MASK, ts[0])
+                       timestamps=(tsval, ts[0])
                        if wscale_ok and ts is not None and cfg.timestamps else None)
         return Segment(self.port, sport, iss, (irs + 1) & MASK, SYN | ACK,
                        min(cfg.rcv_buf, 0xFFFF), opts)
 
     def _send_synack(self, half: HalfOpen, now: int) -> None:
-        seg = self._synack(half.iss, half.irs, half.peer, half.remote_port, True, now=now)
+        tsval = self._tsval(half, now) if self.config.timestamps else 0
+        seg = self._synack(half.iss, half.irs, half.peer, half.remote_port, True, tsval=tsval)
         self.endpoint._emit(half.local_addr, half.remote_addr, seg)
 
     def _send_cookie(self, syn: Segment, src: str, dst: str, now: int) -> None:

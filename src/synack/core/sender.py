@@ -332,7 +332,7 @@ def ack_advance(c: Connection, ack: int, now: int) -> None:
     # by Appendix G.  A TSecr of 0 is no echo (Linux); one from the future or more
     # than a minute old is garbage.  Without a usable echo, the timed segment's sample.
     tsecr = c._ack_tsecr
-    delta = ((now // 1000) - tsecr) & MASK
+    delta = (now // 1000 + c._ts_offset - tsecr) & MASK
     if tsecr and delta < 60_000:
         c._ack_tsecr = 0
         expected = -(-((c.snd_max - una) & MASK) // (2 * c.snd_mss)) or 1
