@@ -43,11 +43,14 @@ def build(ctx: Context) -> list[Run]:
             f"服务器：8 KiB 缓冲区满了，在 {closed_at / 1e6:.3f} 秒通告 win=0；客户端停止发送"))
     if probes:
         gaps = ", ".join(f"{(b - a) / 1e6:g}" for a, b in itertools.pairwise(probes))
+        answers = sum(1 for ts, _ack, win in acks if closed_at is not None and closed_at < ts < READ_FROM)
         run.facts.append(Text(
             f"client: persist timer fired {len(probes)} times (at {probes[0] / 1e6:.3f} s, then "
-            f"{gaps or '-'} s apart), each time probing the window with one byte",
+            f"{gaps or '-'} s apart), each time probing with a bare ACK at SND.UNA-1; the server "
+            f"answered {answers} with win=0 (an answer within 500 ms of the last is rate-limited)",
             f"客户端：坚持定时器触发 {len(probes)} 次（第一次在 {probes[0] / 1e6:.3f} 秒，之后间隔 "
-            f"{gaps or '-'} 秒），每次用一个字节探测窗口"))
+            f"{gaps or '-'} 秒），每次用序号为 SND.UNA-1 的纯 ACK 探测；服务器回了 {answers} 个"
+            f" win=0（距上次回应不足 500 毫秒的被限速）"))
     if reopened_at is not None:
         run.facts.append(Text(
             f"server: the application read at {READ_FROM / 1e6:g} s and the window reopened "
