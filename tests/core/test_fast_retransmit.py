@@ -51,11 +51,31 @@ def test_three_dup_acks_cause_one_retransmission_and_no_rto(iss: tuple[int, int]
     c.deliver(acked(c, MSS), t)          # step 4: inflation
     assert c.c.cwnd == c.c.ssthresh + 4 * MSS
     c.expect_nothing(t)
-    c.deliver(acked(c, 5 * MSS), t + ms(20))  # full ACK: leave recovery, deflate
+    c.deliver(acked(c, 5 * MSS), t + ms(20))  # full ACK: leave recovery, deflate to ssthresh
     c.expect_nothing(t + ms(20))
     assert not c.c.in_recovery
-    assert c.c.cwnd == min(c.c.ssthresh, MSS + MSS)
+    assert c.c.cwnd == c.c.ssthresh == 2 * MSS
     assert c.ep.stats.timeouts == 0 and c.c.next_timeout() is None
+
+
+def test_full_ack_leaves_recovery_with_cwnd_at_ssthresh(iss: tuple[int, int]) -> None:
+    # RFC 6582 step 3's second option, as Linux (tcp_end_cwnd_reduction): cwnd =
+    # ssthresh, even with nothing in flight, where the first option,
+    # min(ssthresh, max(FlightSize, SMSS) + SMSS), would leave two segments.
+    c = established(*iss, config=NEWRENO)
+    c.c.send(b"".join(chunk(i) for i in range(10)))
+    c.expect([sent(c, i * MSS, chunk(i)) for i in range(10)])
+    t = c.now + ms(20)
+    c.deliver(acked(c, MSS), t)          # segment 0 arrived, 1 was lost: cwnd 11 segments
+    for _ in range(8):                   # one dup ACK for each of segments 2-9
+        c.deliver(acked(c, MSS), t)
+    c.expect([sent(c, MSS, chunk(1))], t)
+    assert c.c.ssthresh == 9 * MSS // 2 and c.c.cwnd == c.c.ssthresh + 8 * MSS
+    c.deliver(acked(c, 10 * MSS), t + ms(20))  # full ACK: nothing left in flight
+    assert not c.c.in_recovery and c.c.cwnd == c.c.ssthresh == 9 * MSS // 2
+    c.c.send(b"".join(chunk(i) for i in range(10, 20)))
+    # cwnd 4.5 segments: four full ones leave; the half segment waits (SWS avoidance).
+    c.expect([sent(c, i * MSS, chunk(i)) for i in range(10, 14)], t + ms(20))
 
 
 def test_partial_ack_retransmits_the_next_hole_at_once(iss: tuple[int, int]) -> None:

@@ -51,6 +51,29 @@ def test_sack_recovery_resends_every_lost_hole_in_one_round_trip(iss: tuple[int,
     assert c.ep.stats.timeouts == 0 and c.c.next_timeout() is None
 
 
+def test_sack_recovery_full_ack_leaves_cwnd_at_ssthresh(iss: tuple[int, int]) -> None:
+    # RFC 6582 step 3's second option, as Linux (tcp_end_cwnd_reduction): cwnd =
+    # ssthresh, not min(ssthresh, max(FlightSize, SMSS) + SMSS) = two segments here.
+    c = established(*iss, config=NEWRENO)
+    c.c.send(b"".join(bytes([65 + i]) * MSS for i in range(10)))
+    c.expect([sent(c, i) for i in range(10)])  # segment 1 will be lost
+    t = c.now + ms(20)
+    c.deliver(sack_ack(c, 1), t)  # cwnd 11 segments
+    for b in (3, 4, 5):
+        c.deliver(sack_ack(c, 1, (2, b)), t)
+    c.expect([sent(c, 1)], t)
+    for b in range(6, 11):
+        c.deliver(sack_ack(c, 1, (2, b)), t)
+    c.expect_nothing(t)
+    assert c.c.in_recovery and c.c.cwnd == c.c.ssthresh == 9 * MSS // 2
+    c.deliver(sack_ack(c, 10), t + ms(20))  # full ACK: nothing left in flight
+    assert not c.c.in_recovery and c.c._sb is None
+    assert c.c.cwnd == c.c.ssthresh == 9 * MSS // 2
+    c.c.send(b"".join(bytes([65 + i]) * MSS for i in range(10, 20)))
+    # cwnd 4.5 segments: four full ones leave; the half segment waits (SWS avoidance).
+    c.expect([sent(c, i) for i in range(10, 14)], t + ms(20))
+
+
 def test_sack_recovery_partial_ack_resends_a_lost_tail(iss: tuple[int, int]) -> None:
     # The last two segments are lost: nothing is SACKed above them, so only the
     # partial ACK tells (RFC 6582's reasoning, kept in SACK recovery).

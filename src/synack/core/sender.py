@@ -357,10 +357,17 @@ def ack_advance(c: Connection, ack: int, now: int) -> None:
         cc = c._cc
         mss = c.snd_mss
         if c._recover is None or seq_ge(ack, c._recover):
-            # RFC 6582 step 3, full ACK: deflate and leave fast recovery.
+            # RFC 6582 step 3, full ACK: leave fast recovery with cwnd = ssthresh, the
+            # second of its two options and what Linux does (tcp_end_cwnd_reduction
+            # from tcp_complete_cwr / tcp_fastretrans_alert).  The first option,
+            # min(ssthresh, max(FlightSize, SMSS) + SMSS), guards against a burst but
+            # throws the reduced window away whenever the flight is small at the full
+            # ACK (the receive window held the sender back during recovery, or the last
+            # hole was the tail): cwnd falls to two segments and slow start has to win
+            # back what the loss had already halved once.
             c._in_recovery = False
             c._recover = None
-            cc.cwnd = min(cc.ssthresh, max(seq_sub(c.snd_max, ack), mss) + mss)
+            cc.cwnd = cc.ssthresh
             if sb is not None and not len(sb):
                 c._sb = None
         elif sb is not None:
