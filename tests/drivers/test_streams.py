@@ -194,3 +194,24 @@ def test_import_synack_stays_light() -> None:
     code = "import sys, synack; assert 'asyncio' not in sys.modules; synack.open_connection; " \
            "assert 'asyncio' in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_server_forgets_transports_of_finished_connections() -> None:
+    async def main() -> None:
+        client, server_stack = memory_pair()
+        server = await start_server(echo, None, 7, stack=server_stack)
+        for _ in range(5):
+            reader, writer = await open_connection("10.0.0.2", 7, stack=client)
+            writer.write(b"x")
+            assert await reader.readexactly(1) == b"x"
+            if not server.transports():
+                raise AssertionError("the open connection's transport should be listed")
+            writer.close()
+            await writer.wait_closed()
+            assert await reader.read() == b""
+        for _ in range(100):
+            if not server._transports:
+                break
+            await asyncio.sleep(0.01)
+        assert not server._transports  # a long-running server does not keep them all
+    run(main())

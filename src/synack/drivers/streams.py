@@ -79,6 +79,8 @@ class SynackTransport(asyncio.Transport):
         self._protocol_paused = False
         self._high = 4 * _DEFAULT_LIMIT
         self._low = _DEFAULT_LIMIT
+        #: The server that accepted us: it forgets us once the connection is lost.
+        self._server: Server | None = None
         stack.register(conn, self)
 
     def __repr__(self) -> str:
@@ -254,6 +256,9 @@ class SynackTransport(asyncio.Transport):
         self._lost = True
         self._pending.clear()
         self._stack.unregister(self._conn)
+        if self._server is not None:
+            self._server._transports.discard(self)
+            self._server = None
         self._stack.loop.call_soon(self._protocol.connection_lost, exc)
 
     # ------------------------------------------------------------------ core events
@@ -397,14 +402,13 @@ class Server:
                 return
             protocol = self._protocol_factory()
             transport = SynackTransport(self.stack, conn, protocol)
+            transport._server = self
             self._transports.add(transport)
             transport._start()
 
     def transports(self) -> list[SynackTransport]:
         """The accepted connections' transports that are still open."""
-        live = {t for t in self._transports if not t.is_closing()}
-        self._transports = live
-        return list(live)
+        return [t for t in self._transports if not t.is_closing()]
 
     def close(self) -> None:
         """Stop listening (unaccepted connections are reset, as by Linux's close)."""
