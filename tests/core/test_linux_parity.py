@@ -8,7 +8,7 @@ from helpers import LOCAL_ISS, PEER_SYN_OPTS, REMOTE_ISS, SYN_WIN, T_EST, Case
 
 from synack.core.config import ms, seconds
 from synack.core.errors import DropReason
-from synack.core.wire import ACK, SYN, Options, Segment
+from synack.core.wire import ACK, FIN, PSH, SYN, Options, Segment
 
 
 def test_unacceptable_segments_get_at_most_one_ack_per_500_ms() -> None:
@@ -23,6 +23,29 @@ def test_unacceptable_segments_get_at_most_one_ack_per_500_ms() -> None:
     c.deliver(stale, t0 + ms(500))
     c.expect([c.ours], t0 + ms(500))
     assert c.ep.stats.dropped[DropReason.OUT_OF_WINDOW] == 3
+
+
+def test_old_data_and_fins_are_always_answered() -> None:
+    # tcp_oow_rate_limited exempts segments with data or a FIN (and no SYN): a
+    # retransmission whose ACK was lost is no ACK loop, and its sender waits.
+    c: Case = helpers.established(LOCAL_ISS, REMOTE_ISS)
+    c.deliver(c.peer._replace(flags=ACK | PSH, payload=b"abc"), c.now + ms(1))
+    c.expect([c.ours._replace(ack=c.rseq(4), window=(65535 - 3) >> 7)], c.now + ms(1))
+    old_data = c.peer._replace(flags=ACK | PSH, payload=b"abc")  # again: below RCV.NXT
+    old_fin = c.peer._replace(flags=ACK | FIN)                    # a FIN at an old seq
+    t = c.now + ms(2)
+    for k, seg in enumerate([old_data, old_data, old_fin, old_data]):
+        c.deliver(seg, t + ms(k))
+        c.expect([c.ours._replace(ack=c.rseq(4), window=(65535 - 3) >> 7)], t + ms(k))
+    assert c.ep.stats.dropped[DropReason.OUT_OF_WINDOW] == 4
+    assert c.ep.stats.dropped[DropReason.OOW_ACK_LIMIT] == 0
+    # ... while a bare ACK out of the window is still rate-limited after one answer
+    stale = c.peer._replace(seq=c.rseq(-5000))
+    c.deliver(stale, t + ms(10))
+    c.expect([c.ours._replace(ack=c.rseq(4), window=(65535 - 3) >> 7)], t + ms(10))
+    c.deliver(stale, t + ms(11))
+    c.expect_nothing(t + ms(11))
+    assert c.ep.stats.dropped[DropReason.OOW_ACK_LIMIT] == 1
 
 
 def test_ack_of_unsent_data_is_answered_once_then_rate_limited() -> None:

@@ -902,7 +902,7 @@ class Connection:
                 # SEG.TSval < TS.Recent: an old duplicate.  ACK (rate-limited, as
                 # Linux's tcp_invalid_ratelimit) and drop.
                 self._stats.drop(DropReason.PAWS)
-                self._oow_ack(now)
+                self._oow_ack(now, seglen > 0 and not flags & SYN)
                 return
             # §5.5: TS.Recent is outdated after 24 idle days: accept, and start over.
             self._ts_recent, self._ts_recent_at = ts[0], now
@@ -927,7 +927,7 @@ class Connection:
                     self._arm_close_timer(self.config.time_wait, now, "time-wait")
                     self._ack_now = True
                 else:
-                    self._oow_ack(now)
+                    self._oow_ack(now, seglen > 0 and not flags & SYN)
                 return
         if ts is not None and not flags & RST and ((self._rcv_wup - seq) & MASK) < HALF \
                 and ((ts[0] - self._ts_recent) & MASK) < HALF:
@@ -1091,11 +1091,17 @@ class Connection:
             return
         self._arm_close_timer(self.config.time_wait, now, "time-wait")
 
-    def _oow_ack(self, now: int) -> None:
+    def _oow_ack(self, now: int, occupies_sequence_space: bool = False) -> None:
         """The ACK answering an unacceptable segment (§3.10.7.4), at most one per
         ``Config.oow_ack_interval`` (Linux tcp_invalid_ratelimit), so that two ends
-        that disagree about the sequence space cannot ACK each other in a loop."""
+        that disagree about the sequence space cannot ACK each other in a loop.  A
+        segment with data or a FIN (and no SYN) is always answered, as Linux's
+        tcp_oow_rate_limited does: it is no part of an ACK loop, but most likely a
+        retransmission whose ACK was lost, and the sender waits for this one."""
         last = self._last_oow_ack
+        if occupies_sequence_space:
+            self._ack_now = True
+            return
         if last is not None and now - last < self.config.oow_ack_interval:
             self._stats.drop(DropReason.OOW_ACK_LIMIT)
             return

@@ -147,12 +147,12 @@ def _facts(run: Run, conns: list[Connection], accepted: list[Connection], got: d
             f"to {t1:g} s (the server acknowledged bytes the client had not sent; the client answered "
             "that ACK of unsent data with an ACK, the server answered its old sequence number with an "
             "ACK), then the 500 ms limit on such ACKs silenced both; the client's real request looked "
-            "old to the server and was dropped, and the ACK of the client's FIN covered it, so the client "
-            "believes it was delivered",
+            "old to the server, which dropped it and acknowledged it at once (data is always answered), "
+            "so the client believes it was delivered",
             f"两端失去了同步：从 {t0:g} 秒到 {t1:g} 秒，{len(loop)} 个纯 ACK 在它们之间来回"
             "（服务器确认了客户端没发送过的字节；客户端对这个确认了未发送数据的 ACK 回以 ACK，服务器又对它"
             "的旧序列号回以 ACK），随后对这类 ACK 的 500 毫秒限制让双方都沉默了；客户端真正的请求在服务器"
-            "看来是旧的，被丢弃，而对客户端 FIN 的确认也覆盖了它，所以客户端以为它已经送达"))
+            "看来是旧的，被丢弃并立即得到确认（带数据的报文总会得到回应），所以客户端以为它已经送达"))
         run.metrics["ack_loop_segments"] = float(len(loop))
 
 
@@ -197,9 +197,10 @@ SCENARIO = Scenario(
         "answers that ACK of unsent data with an ACK (RFC 9293), the server answers the client's old sequen"
         "ce number with an ACK; both sides then fall silent, because each answers unacceptable segments at "
         "most every 500 ms (Linux's tcp_invalid_ratelimit; without it the two would ACK each other every rou"
-        "nd trip). The client's real request looks like a duplicate to the server, which drops it; when the"
-        " client closes, the server acknowledges its FIN, and with it the 8 bytes it never received. The cl"
-        "ient believes \"SET x=2\" was delivered; the server executed \"SET x=1\". "
+        "nd trip). The client's real request looks like a duplicate to the server, which drops it and, as f"
+        "or any retransmitted data, acknowledges it at once (that ACK is never rate-limited): the 8 bytes i"
+        "t never received are acknowledged. The client believes \"SET x=2\" was delivered; the server exec"
+        "uted \"SET x=1\". "
         "These are the hazards RFC 1337 lists for a shortened TIME-WAIT. ("
         "When it is the server that holds TIME-WAIT, RFC 9293 and Linux let a new SYN whose ISN is above th"
         "e old connection's sequence numbers reopen the 4-tuple early: the sequence-number argument of run "
@@ -220,8 +221,8 @@ SCENARIO = Scenario(
         "x=1”当作新连接的请求读了出来。此时两端失去了同步：服务器确认了客户端从未发送的 8 个字节，客户端对"
         "这个确认了未发送数据的 ACK 回以一个 ACK（RFC 9293），服务器又对客户端的旧序列号回以 ACK；之后双方"
         "都沉默了，因为对不可接受的报文每 500 毫秒最多回应一次（Linux 的 tcp_invalid_ratelimit；没有这个限"
-        "制，两端会每个往返互相 ACK 一次）。客户端真正的请求在服务器看来是重复数据，被丢弃；客户端关闭时，服"
-        "务器确认了它的 FIN，也就一并确认了那 8 个从未收到的字节。客户端以为“SET x=2”已经送达；"
+        "制，两端会每个往返互相 ACK 一次）。客户端真正的请求在服务器看来是重复数据，被丢弃，并且像对任何重传"
+        "的数据一样立即得到确认（这种 ACK 从不限速）：那 8 个从未收到的字节被确认了。客户端以为“SET x=2”已经送达；"
         "服务器执行的却是“SET x=1”。这正是 RFC 1337 列出的缩短 TIME-WAIT 带来的危险。（如果持有 TIM"
         "E-WAIT 的是服务器，RFC 9293 和 Linux 允许 ISN 高于旧连接序列号的新 SYN 提前重新打开这个四元组：依"
         "据的正是第二次运行中的序列号道理。）"),
