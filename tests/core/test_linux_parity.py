@@ -34,9 +34,12 @@ def test_old_data_and_fins_are_always_answered() -> None:
     old_data = c.peer._replace(flags=ACK | PSH, payload=b"abc")  # again: below RCV.NXT
     old_fin = c.peer._replace(flags=ACK | FIN)                    # a FIN at an old seq
     t = c.now + ms(2)
-    for k, seg in enumerate([old_data, old_data, old_fin, old_data]):
+    ack = c.ours._replace(ack=c.rseq(4), window=(65535 - 3) >> 7)
+    dsack = ack._replace(options=Options(sack_blocks=((c.rseq(1), c.rseq(4)),)))  # RFC 2883
+    cases = [(old_data, dsack), (old_data, dsack), (old_fin, ack), (old_data, dsack)]
+    for k, (seg, answer) in enumerate(cases):
         c.deliver(seg, t + ms(k))
-        c.expect([c.ours._replace(ack=c.rseq(4), window=(65535 - 3) >> 7)], t + ms(k))
+        c.expect([answer], t + ms(k), exact=True)
     assert c.ep.stats.dropped[DropReason.OUT_OF_WINDOW] == 4
     assert c.ep.stats.dropped[DropReason.OOW_ACK_LIMIT] == 0
     # ... while a bare ACK out of the window is still rate-limited after one answer

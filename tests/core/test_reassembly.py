@@ -11,7 +11,7 @@ from synack.core.config import Config
 from synack.core.errors import DropReason
 from synack.core.events import Readable
 from synack.core.state import State
-from synack.core.wire import Segment
+from synack.core.wire import Options, Segment
 
 NO_SACK = Config(sack=False)
 
@@ -127,3 +127,27 @@ def test_reassembly_holds_a_fin_beyond_the_hole(iss: tuple[int, int]) -> None:
     c.deliver(data(c, 0, b"abc"))
     c.expect([ack_for(c, 7, held=-1)])  # ACK covers the FIN (one more than the data)
     assert c.c.state is State.CLOSE_WAIT and c.c.read() == b"abcdef" and c.c.at_eof
+
+
+def test_dsack_block_goes_first_then_the_held_blocks(iss: tuple[int, int]) -> None:
+    # RFC 2883 §4: a duplicate below RCV.NXT is reported in the first SACK block of
+    # the next ACK (once), ahead of the usual blocks for the data held out of order.
+    c = established(*iss)
+    c.deliver(data(c, 0, b"abc"))
+    c.expect([ack_for(c, 3)])
+    c.deliver(data(c, 10, b"klm"))  # a hole at 3..10
+    held = Options(sack_blocks=((c.rseq(11), c.rseq(14)),))
+    c.expect([ack_for(c, 3)._replace(options=held)], exact=True)
+    c.deliver(data(c, 0, b"abc"))  # a duplicate
+    both = Options(sack_blocks=((c.rseq(1), c.rseq(4)), (c.rseq(11), c.rseq(14))))
+    c.expect([ack_for(c, 3)._replace(options=both)], exact=True)
+    c.deliver(data(c, 12, b"m"))  # out of order again: the D-SACK is not repeated
+    c.expect([ack_for(c, 3)._replace(options=held)], exact=True)
+
+
+def test_no_dsack_without_sack_permitted(iss: tuple[int, int]) -> None:
+    c = established(*iss, config=NO_SACK)
+    c.deliver(data(c, 0, b"abc"))
+    c.expect([ack_for(c, 3)])
+    c.deliver(data(c, 0, b"abc"))
+    c.expect([ack_for(c, 3)], exact=True)

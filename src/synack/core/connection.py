@@ -127,8 +127,8 @@ class Connection:
 
     __slots__ = (
         "_ack_now", "_ack_tsecr", "_ato", "_cc", "_cc_last", "_chal_count", "_chal_start", "_closed_by_app",
-        "_ctl",
-        "_delack_deadline", "_dupacks", "_events", "_fin_queued", "_fin_seq", "_host", "_in_recovery",
+        "_ctl", "_delack_deadline", "_dsack", "_dupacks", "_events", "_fin_queued", "_fin_seq", "_host",
+        "_in_recovery",
         "_ka_deadline", "_ka_on", "_ka_probes", "_ka_sent", "_last_heard", "_last_oow_ack", "_last_rcv",
         "_listener", "_nodelay", "_ooo", "_ooo_fin", "_owner", "_peer_fin", "_peer_ws", "_persist_backoff",
         "_probe", "_quick", "_rcv_wup", "_rcvbuf", "_recover", "_retries", "_rexmit", "_rto", "_rto_deadline",
@@ -192,6 +192,8 @@ class Connection:
         self._ts_clock = 0            # ``now`` of the latest input: TSval = now in ms + offset
         self._ts_offset = 0           # RFC 7323 §5.4 (set by the endpoint: IsnSource.ts_offset)
         self._ack_tsecr = 0           # the TSecr of the ACK being processed (RTTM), 0: none
+        #: A duplicate range to report in the next ACK's first SACK block (RFC 2883).
+        self._dsack: tuple[int, int] | None = None
         # -- receive sequence space ---------------------------------------------------
         self.irs = 0
         self.rcv_nxt = 0
@@ -625,12 +627,18 @@ class Connection:
         if flags & ACK:
             self._delack_deadline = None  # a delayed ACK rides on this segment
             self._rcv_wup = self.rcv_nxt
-            if self._ooo is not None and self.sack_ok:
+            if self.sack_ok and (self._ooo is not None or self._dsack is not None):
                 # RFC 2018 §4: report the held blocks, the most recently changed
                 # first (it holds the segment that triggered this ACK); 3 beside
-                # the timestamps option.
+                # the timestamps option.  A D-SACK block (RFC 2883) goes first, once.
                 n = MAX_SACK_BLOCKS - 1 if self.ts_ok else MAX_SACK_BLOCKS
-                opts = Options(sack_blocks=tuple(self._ooo.recent[:n]))
+                blocks: list[tuple[int, int]] = []
+                if self._dsack is not None:
+                    blocks.append(self._dsack)
+                    self._dsack = None
+                if self._ooo is not None:
+                    blocks += self._ooo.recent[:n - len(blocks)]
+                opts = Options(sack_blocks=tuple(blocks))
         if self.ts_ok:
             # RFC 7323 §3.2: on every segment once negotiated; TSecr = TS.Recent (§4.3).
             opts = opts._replace(timestamps=((self._ts_clock // 1000 + self._ts_offset) & MASK,
@@ -921,6 +929,13 @@ class Connection:
                     self._stats.drop(DropReason.RST_OUT_OF_WINDOW)
                     return
                 self._stats.drop(DropReason.OUT_OF_WINDOW)
+                if payload and self.sack_ok and st is not _TIME_WAIT \
+                        and 0 < ((self.rcv_nxt - seq) & MASK) < HALF:
+                    # Old data, a retransmission we already have: say so (D-SACK,
+                    # RFC 2883 §4; Linux tcp_send_dupack), the part below RCV.NXT.
+                    # (Not from TIME-WAIT: Linux's timewait socket keeps no SACK state.)
+                    end = (seq + len(payload)) & MASK
+                    self._dsack = (seq, end if seq_le(end, self.rcv_nxt) else self.rcv_nxt)
                 if st is _TIME_WAIT and flags & FIN:
                     # A retransmitted FIN: our last ACK was lost.  ACK again and
                     # restart the 2MSL timer (§3.10.7.4, TIME-WAIT).

@@ -22,6 +22,8 @@ def process_text(c: Connection, seq: int, payload: bytes, now: int) -> bool:
     rcv_nxt = c.rcv_nxt
     if seq != rcv_nxt:
         if seq_lt(seq, rcv_nxt):
+            if c.sack_ok:
+                c._dsack = (seq, rcv_nxt)  # the duplicate front, reported by D-SACK (RFC 2883)
             payload = payload[seq_sub(rcv_nxt, seq):]  # already have the front
         else:
             queue_out_of_order(c, seq, payload)

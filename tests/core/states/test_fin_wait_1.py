@@ -15,7 +15,7 @@ from synack.core.config import Config
 from synack.core.errors import ConnectionClosing, DropReason
 from synack.core.events import Closed, ConnectionReset, ConnectionTimedOut, PeerClosed, Readable
 from synack.core.state import State
-from synack.core.wire import Segment
+from synack.core.wire import Options, Segment
 
 
 def fin(c: Case) -> Segment:
@@ -167,7 +167,8 @@ def test_fin_wait_1_syn_gets_challenge_ack(fin_wait_1: Case) -> None:
 def test_fin_wait_1_unacceptable_segment_gets_an_ack(fin_wait_1: Case) -> None:
     c = fin_wait_1
     c.deliver(c.peer._replace(seq=c.rseq(-5), flags=ACK | PSH, payload=b"old"))
-    c.expect([c.ours._replace(seq=c.lseq(2))])
+    c.expect([c.ours._replace(seq=c.lseq(2), options=Options(sack_blocks=((c.rseq(-5), c.rseq(-2)),)))],
+             exact=True)
     assert c.c.state is State.FIN_WAIT_1
 
 
