@@ -12,7 +12,7 @@ import synack
 from synack.core.config import Config, ms
 from synack.core.endpoint import Endpoint
 from synack.core.state import State
-from synack.drivers.stack import MemoryStack, default_stack, memory_pair
+from synack.drivers.stack import MemoryStack, default_stack, memory_pair, monotonic_us
 from synack.drivers.streams import SynackTransport, open_connection, start_server
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -214,4 +214,38 @@ def test_server_forgets_transports_of_finished_connections() -> None:
                 break
             await asyncio.sleep(0.01)
         assert not server._transports  # a long-running server does not keep them all
+    run(main())
+
+
+def test_deadlines_close_together_share_one_wake_up() -> None:
+    """Stack.TIMER_SLACK: never before a deadline, at most that much after it."""
+    class Clocked(Endpoint):
+        def __init__(self) -> None:
+            super().__init__(["10.0.0.9"])
+            self.deadlines: list[int] = []
+            self.calls: list[int] = []
+
+        def next_timeout(self) -> int | None:
+            return min(self.deadlines, default=None)
+
+        def handle_timeout(self, now: int) -> None:
+            self.calls.append(now)
+            self.deadlines = [d for d in self.deadlines if d > now]
+
+    async def main() -> None:
+        ep = Clocked()
+        stack = MemoryStack(ep)
+        start = monotonic_us()
+        first = start + 20_000
+        ep.deadlines = [first + 300, first + 600]
+        stack.kick()
+        await asyncio.sleep(0)
+        ep.deadlines.append(first)  # an earlier one: the wake-up moves forward
+        stack.kick()
+        await asyncio.sleep(0.1)
+        assert len(ep.calls) == 1
+        assert first + 600 <= ep.calls[0]
+        assert ep.calls[0] <= first + stack.TIMER_SLACK + 50_000  # (a loaded machine's lateness)
+        assert stack._timer is None
+        stack.close()
     run(main())

@@ -71,6 +71,13 @@ class Stack(abc.ABC):
     #: Upper bound of event/segment rounds in one flush (handlers that keep producing
     #: events can never spin the loop forever).
     MAX_ROUNDS = 64
+    #: How late (µs) the wake-up for a deadline may come, at most, so that deadlines
+    #: close together share one wake-up (Linux's timer wheel batches timers too, by
+    #: a jiffy or more).  Most deadlines are of timers long since stopped (the core's
+    #: heap keeps them: waking early is safe), one per connection, so a few thousand
+    #: connections a second meant as many wake-ups for nothing.  The shortest timer
+    #: by default is the 40 ms delayed ACK.
+    TIMER_SLACK = 1000
 
     def __init__(self, endpoint: Endpoint, *, pcap: PcapWriter | None = None) -> None:
         self.endpoint = endpoint
@@ -154,7 +161,7 @@ class Stack(abc.ABC):
             self._timer = None
         self._timer_at = deadline
         if deadline is not None:
-            self._timer = self.loop.call_at(deadline / 1e6, self._on_timer)
+            self._timer = self.loop.call_at((deadline + self.TIMER_SLACK) / 1e6, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
