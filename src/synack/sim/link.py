@@ -181,21 +181,17 @@ class Path:
         """Put ``pkt`` on the path at ``now``: schedule its arrival, or drop it."""
         stats = self.stats
         stats.sent += 1
-        if self._plain and not self.faults:
-            arrival = now + self._delay
-            if arrival < self._last_arrival:
-                arrival = self._last_arrival
-            self._last_arrival = arrival
-            heapq.heappush(self._heap, (arrival, next(self._counter), self.dst._deliver, pkt))
-            return
-        if self._plain_bw and not self.faults:
-            seg = pkt[2]
-            opts = seg[6]
-            size = (40 if ":" in pkt[0] else 20) + 20 + len(seg[7]) + (
-                0 if opts is NO_OPTIONS else _options_len(opts))
-            start = self._busy_until if self._busy_until > now else now
-            depart = self._busy_until = start - (-(size * 8_000_000) // self._bandwidth)
-            stats.bytes_sent += size
+        if (self._plain or self._plain_bw) and not self.faults:
+            # The lean path: no impairment but a delay, and maybe a bandwidth.
+            depart = now
+            if self._plain_bw:
+                seg = pkt[2]
+                opts = seg[6]
+                size = (40 if ":" in pkt[0] else 20) + 20 + len(seg[7]) + (
+                    0 if opts is NO_OPTIONS else _options_len(opts))
+                start = self._busy_until if self._busy_until > now else now
+                depart = self._busy_until = start - (-(size * 8_000_000) // self._bandwidth)
+                stats.bytes_sent += size
             arrival = depart + self._delay
             if arrival < self._last_arrival:
                 arrival = self._last_arrival
