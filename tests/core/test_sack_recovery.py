@@ -92,6 +92,83 @@ def test_sack_recovery_partial_ack_resends_a_lost_tail(iss: tuple[int, int]) -> 
     assert not c.c.in_recovery and c.ep.stats.timeouts == 0
 
 
+def test_sack_recovery_partial_ack_from_a_delayed_original_resends_nothing(iss: tuple[int, int]) -> None:
+    # Segment 1 is only held up (reordering): three SACKed segments overtake it and
+    # it is resent (DupThresh), then the original fills the hole.  The ACK comes back
+    # sooner than SRTT/2 after the retransmission, so it is the original's: the
+    # segments above are in flight, not lost, and no partial ACK resends them.
+    c = established(*iss, config=NEWRENO)
+    c.c.send(b"".join(bytes([65 + i]) * MSS for i in range(10)))
+    c.expect([sent(c, i) for i in range(10)])
+    t = c.now + ms(20)
+    c.deliver(sack_ack(c, 1), t)
+    c.expect_nothing(t)
+    for b in (3, 4, 5):
+        c.deliver(sack_ack(c, 1, (2, b)), t)
+    c.expect([sent(c, 1)], t)
+    assert c.c.srtt == 11_250  # 10 ms, then a 20 ms sample: 7/8 · 10 + 1/8 · 20
+    soon = t + c.c.srtt // 2 - 1
+    c.deliver(sack_ack(c, 5), soon)  # covers the retransmission, but too soon for it
+    c.expect_nothing(soon)
+    for i in range(6, 10):
+        c.deliver(sack_ack(c, i), soon + i * ms(1))  # later partial ACKs: nothing new
+        c.expect_nothing(soon + i * ms(1))
+    assert c.c.in_recovery
+    c.deliver(sack_ack(c, 10), soon + ms(10))
+    c.expect_nothing(soon + ms(10))
+    assert not c.c.in_recovery and c.ep.stats.retransmits == 1
+
+
+def test_sack_recovery_partial_ack_of_the_retransmission_resends_the_next_hole(iss: tuple[int, int]) -> None:
+    # Segments 1, 8 and 9 are lost; nothing is SACKed above 8 and 9.  The partial ACK
+    # SRTT/2 or more after the retransmission of 1 is taken for its own: 8, sent
+    # before it, should have arrived as well, and is resent; then 9 likewise.
+    c = established(*iss, config=NEWRENO)
+    c.c.send(b"".join(bytes([65 + i]) * MSS for i in range(10)))
+    c.expect([sent(c, i) for i in range(10)])
+    t = c.now + ms(20)
+    c.deliver(sack_ack(c, 1), t)
+    for b in (3, 4, 5):
+        c.deliver(sack_ack(c, 1, (2, b)), t)
+    c.expect([sent(c, 1)], t)
+    for b in (6, 7, 8):
+        c.deliver(sack_ack(c, 1, (2, b)), t)
+    c.expect_nothing(t)  # 8 and 9: nothing SACKed above them, not deemed lost
+    half = c.c.srtt // 2
+    c.deliver(sack_ack(c, 8), t + half)
+    c.expect([sent(c, 8)], t + half)
+    c.deliver(sack_ack(c, 9), t + 2 * half)
+    c.expect([sent(c, 9)], t + 2 * half)
+    c.deliver(sack_ack(c, 10), t + 3 * half)
+    c.expect_nothing(t + 3 * half)
+    assert not c.c.in_recovery and c.ep.stats.retransmits == 3 and c.ep.stats.timeouts == 0
+
+
+def test_sack_recovery_does_not_resend_a_hole_not_yet_lost(iss: tuple[int, int]) -> None:
+    # No NextSeg rule 3 (Linux has none): with room in cwnd and no new data, a hole
+    # with one segment SACKed above it waits: it is as likely overtaken as lost.
+    c = established(*iss, config=NEWRENO)
+    c.c.send(b"".join(bytes([65 + i]) * MSS for i in range(10)))
+    c.expect([sent(c, i) for i in range(10)])  # 1 is lost, 8 held up
+    t = c.now + ms(20)
+    c.deliver(sack_ack(c, 1), t)
+    for b in (3, 4, 5):
+        c.deliver(sack_ack(c, 1, (2, b)), t)
+    c.expect([sent(c, 1)], t)
+    for b in (6, 7, 8):
+        c.deliver(sack_ack(c, 1, (2, b)), t)
+    c.expect_nothing(t)
+    c.deliver(sack_ack(c, 1, (9, 10), (2, 8)), t + ms(1))
+    # pipe: segment 1 resent + segment 8 = 2 of cwnd 4.5 segments, no new data.
+    assert c.c.cwnd == 9 * MSS // 2
+    c.expect_nothing(t + ms(1))
+    c.deliver(sack_ack(c, 1, (2, 10)), t + ms(2))  # 8 arrives late
+    c.expect_nothing(t + ms(2))
+    c.deliver(sack_ack(c, 10), t + ms(20))
+    c.expect_nothing(t + ms(20))
+    assert not c.c.in_recovery and c.ep.stats.retransmits == 1
+
+
 def test_scoreboard_merges_and_ignores_invalid_blocks() -> None:
     sb = Scoreboard(1000)
     assert sb.update(1000, 9000, ((2000, 3000), (5000, 6000)))
@@ -113,8 +190,9 @@ def test_scoreboard_is_lost_and_pipe() -> None:
     sb.update(0, 1000, ((500, 600),))
     assert sb.is_lost(0, 1000, mss)      # three blocks above
     assert sb.pipe(0, 1000, mss) == 0 + 100 + 100 + 400  # hole 0 lost; 200-300 has 2 blocks above
-    assert sb.next_seg(0, 1000, mss, rule3=False) == (0, 100)
+    assert sb.next_seg(0, 1000, mss) == (0, 100)
     sb.high_rxt = 100
     assert sb.pipe(0, 1000, mss) == 100 + 100 + 100 + 400
-    assert sb.next_seg(0, 1000, mss, rule3=False) is None
-    assert sb.next_seg(0, 1000, mss, rule3=True) == (200, 100)  # rule 3: not yet lost
+    assert sb.next_seg(0, 1000, mss) is None  # 200-300 is not SACKed, but not lost either
+    sb.update(0, 1000, ((700, 800),))
+    assert sb.next_seg(0, 1000, mss) == (200, 100)  # three blocks above it now

@@ -38,13 +38,16 @@ DUPTHRESH: Final = 3
 
 
 class Scoreboard:
-    __slots__ = ("_blocks", "high_rxt")
+    __slots__ = ("_blocks", "high_rxt", "rxt_at")
 
     def __init__(self, una: int) -> None:
         #: SACKed ranges (left, right), merged and in sequence order, all above SND.UNA.
         self._blocks: list[tuple[int, int]] = []
         #: HighRxt: one past the highest octet retransmitted in this recovery.
         self.high_rxt = una
+        #: When the latest retransmission left, until an ACK covers HighRxt (None:
+        #: no retransmission waits for its ACK).
+        self.rxt_at: int | None = None
 
     @property
     def blocks(self) -> list[tuple[int, int]]:
@@ -130,23 +133,22 @@ class Scoreboard:
                 pipe += min(b, rx) - a
         return pipe
 
-    def next_seg(self, una: int, snd_max: int, mss: int, rule3: bool) -> tuple[int, int] | None:
-        """NextSeg() (§4) rules 1 and (with ``rule3``, when no new data can go) 3:
-        the first octet above HighRxt that is not SACKed and is lost (or, rule 3,
-        merely not SACKed below the highest SACKed octet), and how many to send."""
+    def next_seg(self, una: int, snd_max: int, mss: int) -> tuple[int, int] | None:
+        """NextSeg() (§4) rule 1: the first octet above HighRxt that is not SACKed
+        and is lost, and how many to send.  (Rule 2, new data, is ``send_data``'s.)
+
+        Rules 3 and 4 are left out, as Linux has neither (its scoreboard resends
+        only what it has marked lost).  Rule 3 resends a hole that is *not* deemed
+        lost when no new data can go; a hole with fewer than DupThresh segments
+        SACKed above it is as likely a segment overtaken by those behind it, so
+        under reordering every such retransmission is spurious.  Rule 4's rescue
+        resends the last unSACKed segment on the same guess.  A lost tail is found
+        by the partial ACK of a retransmission (``ack_advance``) or by the RTO."""
         rx = seq_sub(self.high_rxt, una)
-        holes = self._holes(una, snd_max, mss)
-        for a, b, lost in holes:
+        for a, b, lost in self._holes(una, snd_max, mss):
             if b <= rx:
                 continue
             if lost:
-                start = max(a, rx)
-                return (una + start) & MASK, min(mss, b - start)
-        if rule3 and self._blocks:
-            top = seq_sub(self._blocks[-1][1], una)
-            for a, b, _ in holes:
-                if b <= rx or a >= top:
-                    continue
                 start = max(a, rx)
                 return (una + start) & MASK, min(mss, b - start)
         return None
@@ -170,6 +172,9 @@ def retransmit(c: Connection, out: list[Segment], seq: int, limit: int, now: int
         return 0
     out.append(c._segment(seq, flags, bytes(buf[off:off + n])))
     c._stats.retransmits += 1
+    sb = c._sb
+    if sb is not None:
+        sb.rxt_at = now  # for the partial ACK that may answer it (ack_advance)
     c._rtt_seq = None  # Karn: no sample across a retransmission
     c._ack_now = False
     if c._rto_deadline is None:
@@ -179,18 +184,16 @@ def retransmit(c: Connection, out: list[Segment], seq: int, limit: int, now: int
 
 def sack_recovery_send(c: Connection, out: list[Segment], now: int) -> int:
     """RFC 6675 §5 (C): while cwnd − pipe ≥ 1 SMSS, NextSeg(): lost holes first
-    (rule 1), then new data (rule 2, by ``_send_data``), then not-yet-lost holes
-    when no new data can go (rule 3).  Returns pipe − (SND.NXT − SND.UNA), the
-    flight correction ``_send_data`` applies."""
+    (rule 1), then new data (rule 2, by ``send_data``); no rule 3 or 4 (see
+    :meth:`Scoreboard.next_seg`).  Returns pipe − (SND.NXT − SND.UNA), the flight
+    correction ``send_data`` applies."""
     sb = c._sb
     assert sb is not None
     una, top, mss = c.snd_una, c.snd_max, c.snd_mss
     cwnd = c._cc.cwnd
     pipe = sb.pipe(una, top, mss)
     while cwnd - pipe >= mss:
-        new_data = len(c._sndbuf) - seq_sub(c.snd_nxt, c._snd_data_seq) > 0 and \
-            seq_sub((una + c.snd_wnd) & MASK, c.snd_nxt) >= min(mss, c.snd_wnd)
-        nxt = sb.next_seg(una, top, mss, rule3=not new_data)
+        nxt = sb.next_seg(una, top, mss)
         if nxt is None:
             break
         seq, n = nxt
@@ -372,11 +375,22 @@ def ack_advance(c: Connection, ack: int, now: int) -> None:
                 c._sb = None
         elif sb is not None:
             # RFC 6675: the scoreboard decides what to resend (segments_to_send).
-            # A partial ACK also says the hole now at SND.UNA is lost (RFC 6582's
-            # reasoning): resend it unless done already, even with nothing SACKed
-            # above it (a lost tail, which NextSeg alone would leave to the RTO).
-            if seq_le(sb.high_rxt, ack):
-                c._rexmit = True
+            # The first ACK to cover all retransmitted data may also show a loss
+            # NextSeg cannot see, the segment now at SND.UNA with nothing SACKed
+            # above it (a lost tail): if the retransmission got there, that segment,
+            # sent before it, should have too (RACK's reasoning, RFC 8985 §6.2 with
+            # no reordering window in recovery, as Linux).  But the ACK may be the
+            # original's, held up by reordering: then the segments behind it are
+            # merely in flight, and resending at every partial ACK would resend the
+            # rest of the window.  An ACK back sooner than half an SRTT after the
+            # retransmission cannot be for it (RFC 8985 and Linux tcp_rack_advance
+            # use min RTT, Linux tcp_packet_delayed the timestamp echo; SRTT / 2 is
+            # our stand-in for the first).  Later partial ACKs tell nothing new.
+            rxt_at = sb.rxt_at
+            if rxt_at is not None and seq_le(sb.high_rxt, ack):
+                sb.rxt_at = None
+                if now - rxt_at >= (c._srtt or 0) >> 1:
+                    c._rexmit = True
         else:
             # Partial ACK: the next hole is lost too; resend it at once and
             # deflate by what was ACKed (adding one segment back when ≥ SMSS).
