@@ -404,3 +404,13 @@ def test_thousands_of_records() -> None:
         recs += flight(100 * MS + i * MS, "client", seg("client", ACK, X + 1 + i, Y + 1))
     lines = ladder(recs, max_rows=40)
     assert len(lines) < 70
+
+
+def test_relative_sequence_numbers_apply_to_sack_blocks_too() -> None:
+    # A SACK block numbers the data sender's octets, as the ACK number does.
+    held = seg("server", ACK, Y + 1, X + 1, options=Options(sack_blocks=((X + 2921, X + 4381),)))
+    recs = [*handshake(), *flight(40 * MS, "server", held)]
+    relative = "\n".join(ladder(recs, relative_seq=True))
+    assert "ACK seq=1 ack=1 win=65535" in relative and "<sack 2921:4381>" in relative
+    absolute = "\n".join(ladder(recs))
+    assert f"<sack {X + 2921}:{X + 4381}>" in absolute

@@ -306,6 +306,7 @@ class _Ladder:
         flags = seg.flags
         names = flags_names(flags)
         seq, ack = seg.seq, seg.ack
+        options = seg.options
         if self.relative_seq:
             fwd = (src, seg.src_port, dst, seg.dst_port)
             if flags & SYN or fwd not in self.bases:
@@ -315,6 +316,9 @@ class _Ladder:
                 rev = (dst, seg.dst_port, src, seg.src_port)
                 base = self.bases.setdefault(rev, ack)
                 ack = (ack - base) % _MOD
+                if options.sack_blocks:  # they number the peer's octets, as the ACK does
+                    options = options._replace(sack_blocks=tuple(
+                        ((a - base) % _MOD, (b - base) % _MOD) for a, b in options.sack_blocks))
         parts = [names, f"seq={seq}"]
         if self.show_ports:
             parts.insert(0, f"{seg.src_port}→{seg.dst_port}")
@@ -323,7 +327,7 @@ class _Ladder:
         if seg.payload:
             parts.append(f"len={len(seg.payload)}")
         short = " ".join(parts)
-        opts = seg.options.describe() if self.show_options else []
+        opts = options.describe() if self.show_options else []
         return (f"{short} win={seg.window}", short, f"<{','.join(opts)}>" if opts else "",
                 _flag_style(flags), names)
 
