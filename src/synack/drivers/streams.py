@@ -139,9 +139,16 @@ class SynackTransport(asyncio.Transport):
     def _pull(self) -> None:
         conn = self._conn
         protocol = self._protocol
+        delivered = False
         while self._reading and not self._lost and conn.bytes_readable:
             data = conn.read(_READ_CHUNK)
             protocol.data_received(data)
+            delivered = True
+        if delivered:
+            # The reader's task wakes up in the loop's next round (call_soon): a flush
+            # queued now runs right after it, so what it writes in answer leaves in
+            # that same round rather than one later.
+            self._stack.kick()
         if conn.at_eof and not self._eof_fed and not self._lost and not self._closing:
             self._eof_fed = True
             keep_open = protocol.eof_received()
