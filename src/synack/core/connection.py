@@ -82,6 +82,7 @@ if TYPE_CHECKING:
 _CLOSED: Final = State.CLOSED
 _SYN_SENT: Final = State.SYN_SENT
 _ACK_PSH: Final = ACK | PSH
+_new = tuple.__new__
 _SYN_RECEIVED: Final = State.SYN_RECEIVED
 _ESTABLISHED: Final = State.ESTABLISHED
 _FIN_WAIT_1: Final = State.FIN_WAIT_1
@@ -643,8 +644,9 @@ class Connection:
             # RFC 7323 §3.2: on every segment once negotiated; TSecr = TS.Recent (§4.3).
             opts = opts._replace(timestamps=((self._ts_clock // 1000 + self._ts_offset) & MASK,
                                              self._ts_recent))
-        return Segment(self.local_port, self.remote_port, seq, self.rcv_nxt if flags & ACK else 0,
-                       flags, field, opts, payload)
+        # Segment(...) without the NamedTuple's Python-level __new__: this runs per segment.
+        return _new(Segment, (self.local_port, self.remote_port, seq, self.rcv_nxt if flags & ACK else 0,
+                              flags, field, opts, payload, 0))
 
     # ------------------------------------------------------------------ timers
     def _arm_rto(self, now: int) -> None:

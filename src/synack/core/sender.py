@@ -37,6 +37,9 @@ _TIME_WAIT: Final = State.TIME_WAIT
 DUPTHRESH: Final = 3
 
 
+#: ``tuple.__new__``: builds a Segment without its Python-level ``__new__`` (per segment).
+_new = tuple.__new__
+
 class Scoreboard:
     __slots__ = ("_blocks", "high_rxt", "rxt_at")
 
@@ -275,7 +278,8 @@ def send_data(c: Connection, out: list[Segment], now: int, adjust: int = 0) -> N
                 for _ in range(k - 1):
                     off += mss
                     seq = (seq + mss) & MASK
-                    out.append(Segment(sport, dport, seq, ack, ACK, wnd, opts, bytes(view[off:off + mss])))
+                    out.append(_new(Segment, (sport, dport, seq, ack, ACK, wnd, opts,
+                                              bytes(view[off:off + mss]), 0)))
                 view.release()
                 if c._rtt_seq is None:
                     c._rtt_seq, c._rtt_time = (snd_nxt + mss) & MASK, now  # time the first
