@@ -58,7 +58,7 @@ from .events import (
     Event,
     PeerClosed,
 )
-from .receiver import process_text
+from .receiver import accept_in_order, process_text
 from .rtt import FALLBACK_RTO, rto_from, rtt_update
 from .sender import (
     Scoreboard,
@@ -806,7 +806,7 @@ class Connection:
                 if 0 < ((seq - wl1) & MASK) < HALF or (wl1 == seq and ((ack - self.snd_wl2) & MASK) < HALF):
                     self.snd_wl1, self.snd_wl2 = seq, ack
                 if n:
-                    process_text(self, seq, payload, now)
+                    accept_in_order(self, payload, now)
                 if self._tracer is not None:
                     trace_cc(self, now)
                 owner = self._owner

@@ -33,13 +33,13 @@ def process_text(c: Connection, seq: int, payload: bytes, now: int) -> bool:
     if len(taken) < len(payload):
         c._stats.drop(DropReason.RCV_BUFFER_FULL)
     if taken:
-        was_empty = not c._rcvbuf
-        c._rcvbuf += taken
-        rcv_nxt = c.rcv_nxt = (rcv_nxt + len(taken)) & MASK
         ooo = c._ooo
         if ooo is not None:
             # The segment filled (part of) a hole: join what was held behind it,
             # and ACK at once (RFC 5681 §4.2).
+            was_empty = not c._rcvbuf
+            c._rcvbuf += taken
+            rcv_nxt = c.rcv_nxt = (rcv_nxt + len(taken)) & MASK
             held = ooo.pop(rcv_nxt)
             if held is not None:
                 c._rcvbuf += held
@@ -47,39 +47,50 @@ def process_text(c: Connection, seq: int, payload: bytes, now: int) -> bool:
             if not len(ooo):
                 c._ooo = None
             c._ack_now = True
+            if was_empty:
+                c._events.append(Readable(c))
         else:
-            # ACK new in-order data now or later (RFC 9293 §3.8.6.3, RFC 5681 §4.2,
-            # RFC 1122 4.2.3.2), as Linux's __tcp_ack_snd_check and tcp_event_data_recv do:
-            # at once in quick-ack mode (the first segments of a connection, or after an
-            # idle RTO), at once when more than one full-sized segment is unacknowledged
-            # (so at least every second one), else within the delayed-ACK timeout.
-            cfg = c.config
-            m = now - c._last_rcv
-            c._last_rcv = now
-            if m > c._rto:
-                # Data after an idle period: quick-ack again (Linux tcp_incr_quickack).
-                c._quick = max(c._quick, cfg.quickack_start)
-            elif m <= cfg.delack_min // 2:
-                c._ato = c._ato // 2 + cfg.delack_min // 2
-            elif m < c._ato:
-                c._ato = min(c._ato // 2 + m, c._rto)
-            if c._quick > 0:
-                c._quick -= 1
-                c._ack_now = True
-            elif ((c.rcv_nxt - c._rcv_wup) & MASK) > c.snd_mss:  # RCV.NXT >= Last.ACK.sent
-                c._ack_now = True
-            elif c._delack_deadline is None:
-                ato = c._ato
-                if ato < cfg.delack_min:
-                    ato = cfg.delack_min
-                elif ato > cfg.delack_max:
-                    ato = cfg.delack_max
-                c._delack_deadline = now + ato
-        if was_empty:
-            c._events.append(Readable(c))
+            accept_in_order(c, taken, now)
     else:
         c._ack_now = True
     return len(taken) == len(payload)
+
+
+def accept_in_order(c: Connection, data: bytes, now: int) -> None:
+    """``data`` continues the stream at RCV.NXT, fits the buffer and no reassembly is
+    pending (header prediction calls this directly): take it, and decide when to
+    ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2, RFC 1122 4.2.3.2), as Linux's
+    __tcp_ack_snd_check and tcp_event_data_recv do: at once in quick-ack mode (the
+    first segments of a connection, or after an idle RTO), at once when more than
+    one full-sized segment is unacknowledged (so at least every second one), else
+    within the delayed-ACK timeout."""
+    was_empty = not c._rcvbuf
+    c._rcvbuf += data
+    c.rcv_nxt = (c.rcv_nxt + len(data)) & MASK
+    cfg = c.config
+    m = now - c._last_rcv
+    c._last_rcv = now
+    if m > c._rto:
+        # Data after an idle period: quick-ack again (Linux tcp_incr_quickack).
+        c._quick = max(c._quick, cfg.quickack_start)
+    elif m <= cfg.delack_min // 2:
+        c._ato = c._ato // 2 + cfg.delack_min // 2
+    elif m < c._ato:
+        c._ato = min(c._ato // 2 + m, c._rto)
+    if c._quick > 0:
+        c._quick -= 1
+        c._ack_now = True
+    elif ((c.rcv_nxt - c._rcv_wup) & MASK) > c.snd_mss:  # RCV.NXT >= Last.ACK.sent
+        c._ack_now = True
+    elif c._delack_deadline is None:
+        ato = c._ato
+        if ato < cfg.delack_min:
+            ato = cfg.delack_min
+        elif ato > cfg.delack_max:
+            ato = cfg.delack_max
+        c._delack_deadline = now + ato
+    if was_empty:
+        c._events.append(Readable(c))
 
 
 def queue_out_of_order(c: Connection, seq: int, payload: bytes) -> None:
