@@ -9,7 +9,9 @@ The server keeps no state for a SYN: it encodes what it must remember in its ISN
 ``ack − 1`` is the cookie and ``seq − 1`` the client ISN.  A cookie is accepted
 while the counter has moved on by less than ``MAX_AGE``.  Without timestamps there
 is no room for window scale or SACK, so a connection made from a cookie has
-neither (as in Linux).
+neither (as in Linux).  With timestamps, the SYN-ACK's TSval carries them in its
+low six bits (Linux cookie_init_timestamp): the peer echoes it in every TSecr, so
+the returning ACK brings them back (:func:`ts_options` / :func:`decode_ts_options`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,31 @@ MINUTE: Final = 60_000_000
 #: The MSS values a cookie can carry (2-bit index), as in Linux.
 MSS_TABLE_V4: Final = (536, 1300, 1440, 1460)
 MSS_TABLE_V6: Final = (1220, 1420, 1440, 8940)
+
+
+#: TSval bits that carry the options (Linux TSBITS) and their layout.
+TS_BITS: Final = 6
+TS_WSCALE_MASK: Final = 0xF   # the peer's window-scale shift; 0xF: none
+TS_SACK: Final = 1 << 4
+TS_ECN: Final = 1 << 5        # (synack does not do ECN: never set)
+
+
+def ts_options(tsval: int, wscale: int | None, sack: bool) -> int:
+    """The cookie SYN-ACK's TSval: ``tsval`` with its low bits replaced by the
+    options, and never above ``tsval`` (a peer may check that timestamps grow)."""
+    options = (TS_WSCALE_MASK if wscale is None else min(wscale, 14)) | (TS_SACK if sack else 0)
+    ts = (tsval >> TS_BITS << TS_BITS) | options
+    if ts > tsval:
+        ts -= 1 << TS_BITS
+    return ts & MASK
+
+
+def decode_ts_options(tsecr: int) -> tuple[int | None, bool]:
+    """(the peer's window-scale shift or None, SACK permitted) from the echo of a
+    cookie SYN-ACK's TSval.  (Every 4-bit value is a shift of 0-14 or 15, "none": a
+    forged echo can only choose among valid options; the cookie itself is checked.)"""
+    wscale = tsecr & TS_WSCALE_MASK
+    return (None if wscale == TS_WSCALE_MASK else wscale), bool(tsecr & TS_SACK)
 
 
 class SynCookies:

@@ -23,6 +23,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from .connection import Connection
+from .cookies import decode_ts_options, ts_options
 from .errors import DropReason
 from .events import AcceptReady
 from .info import SocketInfo
@@ -277,11 +278,16 @@ class Listener:
             ep.stats.listen_overflows += 1
             ep.stats.drop(DropReason.ACCEPT_QUEUE_FULL)
             return
+        # Without timestamps a cookie remembers only the MSS: no window scaling, no
+        # SACK (as Linux).  With them, the echo of our TSval brings both back.
+        peer = Options(mss=mss)
+        ts = seg.options.timestamps
+        if ts is not None and self.config.timestamps:
+            wscale, sack = decode_ts_options(ts[1])
+            peer = Options(mss=mss, wscale=wscale, sack_permitted=sack, timestamps=ts)
         conn = ep._new_connection(dst, self.port, src, seg.src_port, (seg.ack - 1) & MASK)
-        # A cookie remembers only the MSS: no window scaling, no SACK (as Linux
-        # without timestamps).
         ep._trace_note(now, "SYN cookie accepted: connection rebuilt from the ACK", conn)
-        conn.open_passive((seg.seq - 1) & MASK, Options(mss=mss), seg.window, now, self)
+        conn.open_passive((seg.seq - 1) & MASK, peer, seg.window, now, self)
         conn.receive_segment(seg, now)
 
     def _on_established(self, conn: Connection, now: int) -> None:
@@ -297,7 +303,8 @@ class Listener:
                 mss: int | None = None, tsval: int = 0) -> Segment:
         cfg = self.config
         # RFC 7323 §3.2: timestamps on the SYN-ACK only if the SYN had them (TSecr
-        # echoes its TSval); not with a cookie, which cannot remember them.
+        # echoes its TSval).  ``wscale_ok`` False: a cookie without timestamps, which
+        # cannot remember window scaling or SACK.
         ts = peer.timestamps
         opts = Options(mss=mss if mss is not None else cfg.mss,
                        wscale=cfg.wscale if wscale_ok and peer.wscale is not None else None,
@@ -316,10 +323,19 @@ class Listener:
         ep = self.endpoint
         peer_mss = syn.options.mss if syn.options.mss is not None else 536
         # The cookie remembers the peer's MSS (rounded down to the table); the
-        # SYN-ACK offers ours, and neither window scaling nor SACK.
+        # SYN-ACK offers ours.  Window scaling and SACK only when timestamps can carry
+        # them (cookies.ts_options), as Linux.
         cookie, _ = ep._cookies.make(dst, self.port, src, syn.src_port, syn.seq, peer_mss, now)
         ep.stats.syncookies_sent += 1
-        ep._emit(dst, src, self._synack(cookie, syn.seq, syn.options, syn.src_port, False))
+        opts = syn.options
+        if opts.timestamps is not None and self.config.timestamps:
+            cfg = self.config
+            wscale = opts.wscale if cfg.wscale is not None else None
+            tsval = ts_options((now // 1000 + ep._isn.ts_offset(dst, src)) & MASK, wscale,
+                               opts.sack_permitted and cfg.sack)
+            ep._emit(dst, src, self._synack(cookie, syn.seq, opts, syn.src_port, True, tsval=tsval))
+            return
+        ep._emit(dst, src, self._synack(cookie, syn.seq, opts, syn.src_port, False))
 
     # ------------------------------------------------------------------ timers
     def _push_timer(self, deadline: int, key: _Key) -> None:

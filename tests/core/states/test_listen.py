@@ -263,6 +263,43 @@ def test_listen_syncookies_2_keeps_no_state_and_the_ack_builds_the_connection(is
     assert c.ep.stats.syncookies_accepted == 1
 
 
+@pytest.mark.parametrize(("wscale", "sack", "bits"), [(7, True, 7 | 16), (None, True, 15 | 16),
+                                                       (2, False, 2), (None, False, 15)])
+def test_listen_cookie_with_timestamps_keeps_wscale_and_sack(
+        iss: tuple[int, int], wscale: int | None, sack: bool, bits: int) -> None:
+    # Linux's cookie_init_timestamp: the SYN-ACK's TSval carries the peer's window
+    # scale (0xF: none) and SACK-permitted in its low 6 bits, never above the clock;
+    # the ACK's TSecr brings them back.
+    c = listen(*iss, Config(syncookies=2, timestamps=True))
+    t = ms(1000)  # the 1 ms clock reads 1000 (no offset with FixedIsn)
+    c.deliver(peer_syn(c, Options(mss=1400, wscale=wscale, sack_permitted=sack, timestamps=(777, 0))), t)
+    tsval = 960 | bits  # 1000 with its low 6 bits replaced: 960 + bits <= 1000
+    assert tsval <= 1000
+    cookie = cookie_for(c, t, 1400)
+    ours = Options(mss=1460, wscale=7 if wscale is not None else None, sack_permitted=sack,
+                   timestamps=(tsval, 777))
+    c.expect([our_synack(c, ours)._replace(seq=cookie)], t, exact=True)
+    assert c.listener is not None and c.listener.syn_queue_len == 0
+    c.deliver(c.peer._replace(ack=(cookie + 1) & 0xFFFFFFFF, window=100,
+                              options=Options(timestamps=(790, tsval))), t + ms(10))
+    conn = c.listener.accept()
+    assert conn is not None and conn.state is State.ESTABLISHED
+    scaled = wscale is not None
+    assert (conn.snd_mss, conn.sack_ok, conn.ts_ok) == (1300, sack, True)
+    assert (conn.snd_wscale, conn.rcv_wscale) == ((wscale, 7) if scaled else (0, 0))
+    assert conn.snd_wnd == (100 << wscale if wscale is not None else 100)
+    conn.send(b"x")
+    (p,) = c.ep.packets_to_send(t + ms(11))
+    assert p.seg.options == Options(timestamps=(1011, 790))  # TS.Recent from the ACK
+    assert p.seg.window == (65535 >> 7 if scaled else 65535)
+
+
+def test_listen_cookie_without_timestamps_on_our_side_still_drops_wscale(iss: tuple[int, int]) -> None:
+    c = listen(*iss, Config(syncookies=2))
+    c.deliver(peer_syn(c, Options(mss=1460, wscale=7, sack_permitted=True, timestamps=(777, 0))))
+    c.expect([our_synack(c, Options(mss=1460))._replace(seq=cookie_for(c, 0))], exact=True)
+
+
 def test_listen_syncookies_2_forged_ack_gets_rst(iss: tuple[int, int]) -> None:
     c = listen(*iss, Config(syncookies=2))
     c.deliver(peer_syn(c))
