@@ -37,7 +37,11 @@ exponential backoff), delayed ACK, keep-alive (off by default), user timeout
 Timestamps (RFC 7323, ``Config.timestamps``, off by default) are echoed, guard
 against old duplicates (PAWS) and time every ACK of new data (RTTM).
 
-Not yet here (see the README): urgent data.
+Urgent data (§3.8.5): ``send(data, urgent=True)`` sets SND.UP after the data, and
+segments carry URG with the pointer (the octet after the urgent data, MUST-62)
+until it is acknowledged; a received pointer that advances is an ``Urgent`` event
+and ``urgent_pending`` counts the urgent octets not yet read.  The data stays in
+the stream, read in order (RFC 6093's advice; Linux with SO_OOBINLINE).
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from .events import (
     ConnectionTimedOut,
     Event,
     PeerClosed,
+    Urgent,
 )
 from .receiver import accept_in_order, process_text
 from .rtt import FALLBACK_RTO, rto_from, rtt_update
@@ -74,7 +79,7 @@ from .seq import HALF, MASK, in_window, seq_gt, seq_le, seq_lt, seq_sub
 from .state import TRANSITIONS, State
 from .stats import Stats
 from .trace import StateRecord, TimerRecord, Tracer, endpoint_str
-from .wire import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, Options, Segment
+from .wire import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, URG, Options, Segment
 
 if TYPE_CHECKING:
     from .listener import Listener
@@ -129,16 +134,15 @@ class Connection:
     __slots__ = (
         "_ack_now", "_ack_tsecr", "_ato", "_cc", "_cc_last", "_chal_count", "_chal_start", "_closed_by_app",
         "_ctl", "_delack_deadline", "_dsack", "_dupacks", "_events", "_fin_queued", "_fin_seq", "_host",
-        "_in_recovery",
-        "_ka_deadline", "_ka_on", "_ka_probes", "_ka_sent", "_last_heard", "_last_oow_ack", "_last_rcv",
-        "_listener", "_nodelay", "_ooo", "_ooo_fin", "_owner", "_peer_fin", "_peer_ws", "_persist_backoff",
-        "_probe", "_quick", "_rcv_wup", "_rcvbuf", "_recover", "_retries", "_rexmit", "_rto", "_rto_deadline",
-        "_rtt_seq", "_rtt_time", "_rttvar", "_sb", "_sched", "_snd_data_seq", "_snd_sml", "_sndbuf", "_srtt",
-        "_stalled_since", "_stats", "_tracer", "_ts_clock", "_ts_offset", "_ts_recent", "_ts_recent_at",
-        "_tw_deadline",
-        "_user_timeout", "_want_writable", "config", "irs", "iss", "local_addr", "local_port", "max_snd_wnd",
-        "rcv_adv", "rcv_nxt", "rcv_wscale", "remote_addr", "remote_port", "sack_ok", "snd_max", "snd_mss",
-        "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "state", "ts_ok",
+        "_in_recovery", "_ka_deadline", "_ka_on", "_ka_probes", "_ka_sent", "_last_heard", "_last_oow_ack",
+        "_last_rcv", "_listener", "_nodelay", "_ooo", "_ooo_fin", "_owner", "_peer_fin", "_peer_ws",
+        "_persist_backoff", "_probe", "_quick", "_rcv_up", "_rcv_wup", "_rcvbuf", "_recover", "_retries",
+        "_rexmit", "_rto", "_rto_deadline", "_rtt_seq", "_rtt_time", "_rttvar", "_sb", "_sched",
+        "_snd_data_seq", "_snd_sml", "_snd_up", "_sndbuf", "_srtt", "_stalled_since", "_stats", "_tracer",
+        "_ts_clock", "_ts_offset", "_ts_recent", "_ts_recent_at", "_tw_deadline", "_user_timeout",
+        "_want_writable", "config", "irs", "iss", "local_addr", "local_port", "max_snd_wnd", "rcv_adv",
+        "rcv_nxt", "rcv_wscale", "remote_addr", "remote_port", "sack_ok", "snd_max", "snd_mss", "snd_nxt",
+        "snd_una", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "state", "ts_ok",
     )
 
     #: Header prediction on (the default) or off: the tests compare whole runs both
@@ -195,6 +199,9 @@ class Connection:
         self._ack_tsecr = 0           # the TSecr of the ACK being processed (RTTM), 0: none
         #: A duplicate range to report in the next ACK's first SACK block (RFC 2883).
         self._dsack: tuple[int, int] | None = None
+        #: SND.UP and RCV.UP (§3.3.1): None outside urgent mode.
+        self._snd_up: int | None = None
+        self._rcv_up: int | None = None
         # -- receive sequence space ---------------------------------------------------
         self.irs = 0
         self.rcv_nxt = 0
@@ -272,6 +279,16 @@ class Connection:
     @property
     def bytes_readable(self) -> int:
         return len(self._rcvbuf)
+
+    @property
+    def urgent_pending(self) -> int:
+        """Octets of urgent data not yet read, up to the peer's urgent pointer (some
+        may not have arrived yet); 0 outside urgent mode (MUST-33)."""
+        if self._rcv_up is None:
+            return 0
+        read_up_to = (self.rcv_nxt - len(self._rcvbuf)) & MASK
+        pending = (self._rcv_up - read_up_to) & MASK
+        return pending if pending < HALF else 0
 
     @property
     def bytes_unacked(self) -> int:
@@ -422,8 +439,12 @@ class Connection:
         self._cc = cfg.congestion_factory(self.snd_mss, cfg.initial_window * self.snd_mss)
 
     # ------------------------------------------------------------------ user calls
-    def send(self, data: bytes) -> int:
-        """Queue data; returns how many bytes the send buffer took (maybe 0)."""
+    def send(self, data: bytes, *, urgent: bool = False) -> int:
+        """Queue data; returns how many bytes the send buffer took (maybe 0).
+
+        ``urgent``: the data is urgent (§3.8.5, MUST-30; new applications should not
+        use it, SHLD-13): SND.UP moves to the end of what was queued, and the
+        segments carry URG and the pointer, with no wait for Nagle."""
         st = self.state
         if st is _CLOSED:
             raise ConnectionDoesNotExist("connection does not exist")
@@ -436,6 +457,8 @@ class Connection:
             self._touch()
         if n < len(data):
             self._want_writable = True
+        if urgent and n:
+            self._snd_up = (self._snd_data_seq + len(self._sndbuf)) & MASK
         return n
 
     def read(self, n: int = -1) -> bytes:
@@ -644,9 +667,16 @@ class Connection:
             # RFC 7323 §3.2: on every segment once negotiated; TSecr = TS.Recent (§4.3).
             opts = opts._replace(timestamps=((self._ts_clock // 1000 + self._ts_offset) & MASK,
                                              self._ts_recent))
+        urg = 0
+        up = self._snd_up
+        if up is not None and 0 < ((up - seq) & MASK) < HALF and not flags & RST:
+            # Urgent mode: the pointer, as an offset from SEG.SEQ, to the octet after
+            # the urgent data (MUST-62); beyond 64 KiB, the furthest it can say.
+            flags |= URG
+            urg = min((up - seq) & MASK, 0xFFFF)
         # Segment(...) without the NamedTuple's Python-level __new__: this runs per segment.
         return _new(Segment, (self.local_port, self.remote_port, seq, self.rcv_nxt if flags & ACK else 0,
-                              flags, field, opts, payload, 0))
+                              flags, field, opts, payload, urg))
 
     # ------------------------------------------------------------------ timers
     def _arm_rto(self, now: int) -> None:
@@ -1033,6 +1063,16 @@ class Connection:
             elif st is _LAST_ACK:
                 self._set_state(_CLOSED, now)
                 return
+        # -- sixth: URG (also with a zero window, MUST-66) --------------------------------------
+        if flags & URG and st in _RECEIVING:
+            up = (seq + seg.urg) & MASK
+            read_up_to = (self.rcv_nxt - len(self._rcvbuf)) & MASK
+            if 0 < ((up - read_up_to) & MASK) < HALF and (
+                    self._rcv_up is None or 0 < ((up - self._rcv_up) & MASK) < HALF):
+                # RCV.UP <- max(RCV.UP, SEG.UP), and tell the application when it
+                # arrives or advances ahead of what it has read (MUST-32).
+                self._rcv_up = up
+                self._events.append(Urgent(self))
         # -- seventh: segment text ----------------------------------------------------------
         fin_in_order = True
         if payload:

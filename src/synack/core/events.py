@@ -37,6 +37,14 @@ class Writable:
 
 
 @dataclass(frozen=True, slots=True)
+class Urgent:
+    """The peer's urgent pointer arrived or advanced (RFC 9293 §3.8.5, MUST-32): urgent
+    data lies ahead in the stream (``conn.urgent_pending`` octets, MUST-33)."""
+
+    conn: Connection
+
+
+@dataclass(frozen=True, slots=True)
 class PeerClosed:
     """The peer's FIN arrived: no more data will come (end of file)."""
 
@@ -79,5 +87,5 @@ class AcceptReady:
     listener: Listener
 
 
-Event = (Connected | Readable | Writable | PeerClosed | ConnectionRefused | ConnectionReset
+Event = (Connected | Readable | Writable | Urgent | PeerClosed | ConnectionRefused | ConnectionReset
          | ConnectionTimedOut | Closed | AcceptReady)

@@ -259,12 +259,12 @@ def send_data(c: Connection, out: list[Segment], now: int, adjust: int = 0) -> N
                 wnd_room = seq_sub((c.snd_una + c.snd_wnd) & MASK, snd_nxt)
                 if n < c.max_snd_wnd >> 1 or n < wnd_room:
                     return
-            elif not c._nodelay and not fin_due and seq_gt(c._snd_sml, c.snd_una):
+            elif not c._nodelay and not fin_due and c._snd_up is None and seq_gt(c._snd_sml, c.snd_una):
                 # Nagle (§3.7.4, RFC 896) in Linux's form (Minshall's variant,
                 # tcp_minshall_check): a small segment waits while an earlier
                 # small segment is unacknowledged.
                 return
-        if n == mss and snd_nxt == c.snd_max:
+        if n == mss and snd_nxt == c.snd_max and c._snd_up is None:
             # New full-sized segments: as many as the windows allow short of the
             # buffer's end (whose segment carries PSH, maybe FIN) leave in a batch,
             # sharing the ACK, window and options of the first.
@@ -351,6 +351,9 @@ def ack_advance(c: Connection, ack: int, now: int) -> None:
         c._rto = rto_from(c._srtt, c._rttvar, c.config.min_rto, c.config.max_rto)
         c._rtt_seq = None
     c._ack_tsecr = 0
+    up = c._snd_up
+    if up is not None and ((ack - up) & MASK) < HALF:  # SND.UNA >= SND.UP: urgent mode over
+        c._snd_up = None
     c._retries = 0
     c._dupacks = 0
     c._persist_backoff = 0

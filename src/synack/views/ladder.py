@@ -49,7 +49,7 @@ from rich.text import Text
 from synack.core.errors import DropReason
 from synack.core.state import State
 from synack.core.trace import NoteRecord, SegmentRecord, StateRecord, TimerRecord, TraceRecord, endpoint_str
-from synack.core.wire import ACK, FIN, RST, SYN, Segment, flags_names
+from synack.core.wire import ACK, FIN, RST, SYN, URG, Segment, flags_names
 
 __all__ = ["ladder_text", "render_ladder"]
 
@@ -326,6 +326,8 @@ class _Ladder:
             parts.append(f"ack={ack}")
         if seg.payload:
             parts.append(f"len={len(seg.payload)}")
+        if flags & URG:
+            parts.append(f"urp={seg.urg}")
         short = " ".join(parts)
         opts = options.describe() if self.show_options else []
         return (f"{short} win={seg.window}", short, f"<{','.join(opts)}>" if opts else "",
