@@ -24,10 +24,28 @@ def sack_ack(c: Case, ack_segs: int, *blocks: tuple[int, int]) -> Segment:
     return c.peer._replace(ack=c.lseq(1 + ack_segs * MSS), options=Options(sack_blocks=edges))
 
 
-def test_sack_recovery_resends_every_lost_hole_in_one_round_trip(iss: tuple[int, int]) -> None:
+def ten_in_flight(iss: tuple[int, int]) -> Case:
+    """ESTABLISHED (NewReno), segments 0-9 sent (full-sized, octets 'A'..'J')."""
     c = established(*iss, config=NEWRENO)
     c.c.send(b"".join(bytes([65 + i]) * MSS for i in range(10)))
-    c.expect([sent(c, i) for i in range(10)])  # segments 1 and 4 will be lost
+    c.expect([sent(c, i) for i in range(10)])
+    return c
+
+
+def segment_1_resent(iss: tuple[int, int]) -> tuple[Case, int]:
+    """``ten_in_flight``, then segment 1 is missed: an ACK of 0 and three SACKs of
+    2, 3, 4 (DupThresh) at t, which resend it; returns (case, t)."""
+    c = ten_in_flight(iss)
+    t = c.now + ms(20)
+    c.deliver(sack_ack(c, 1), t)
+    for b in (3, 4, 5):
+        c.deliver(sack_ack(c, 1, (2, b)), t)
+    c.expect([sent(c, 1)], t)
+    return c, t
+
+
+def test_sack_recovery_resends_every_lost_hole_in_one_round_trip(iss: tuple[int, int]) -> None:
+    c = ten_in_flight(iss)  # segments 1 and 4 will be lost
     t = c.now + ms(20)
     c.deliver(sack_ack(c, 1), t)
     c.deliver(sack_ack(c, 1, (2, 3)), t)
@@ -54,9 +72,7 @@ def test_sack_recovery_resends_every_lost_hole_in_one_round_trip(iss: tuple[int,
 def test_sack_recovery_full_ack_leaves_cwnd_at_ssthresh(iss: tuple[int, int]) -> None:
     # RFC 6582 step 3's second option, as Linux (tcp_end_cwnd_reduction): cwnd =
     # ssthresh, not min(ssthresh, max(FlightSize, SMSS) + SMSS) = two segments here.
-    c = established(*iss, config=NEWRENO)
-    c.c.send(b"".join(bytes([65 + i]) * MSS for i in range(10)))
-    c.expect([sent(c, i) for i in range(10)])  # segment 1 will be lost
+    c = ten_in_flight(iss)  # segment 1 will be lost
     t = c.now + ms(20)
     c.deliver(sack_ack(c, 1), t)  # cwnd 11 segments
     for b in (3, 4, 5):
@@ -97,15 +113,7 @@ def test_sack_recovery_partial_ack_from_a_delayed_original_resends_nothing(iss: 
     # it is resent (DupThresh), then the original fills the hole.  The ACK comes back
     # sooner than SRTT/2 after the retransmission, so it is the original's: the
     # segments above are in flight, not lost, and no partial ACK resends them.
-    c = established(*iss, config=NEWRENO)
-    c.c.send(b"".join(bytes([65 + i]) * MSS for i in range(10)))
-    c.expect([sent(c, i) for i in range(10)])
-    t = c.now + ms(20)
-    c.deliver(sack_ack(c, 1), t)
-    c.expect_nothing(t)
-    for b in (3, 4, 5):
-        c.deliver(sack_ack(c, 1, (2, b)), t)
-    c.expect([sent(c, 1)], t)
+    c, t = segment_1_resent(iss)
     assert c.c.srtt == 11_250  # 10 ms, then a 20 ms sample: 7/8 · 10 + 1/8 · 20
     soon = t + c.c.srtt // 2 - 1
     c.deliver(sack_ack(c, 5), soon)  # covers the retransmission, but too soon for it
@@ -123,14 +131,7 @@ def test_sack_recovery_partial_ack_of_the_retransmission_resends_the_next_hole(i
     # Segments 1, 8 and 9 are lost; nothing is SACKed above 8 and 9.  The partial ACK
     # SRTT/2 or more after the retransmission of 1 is taken for its own: 8, sent
     # before it, should have arrived as well, and is resent; then 9 likewise.
-    c = established(*iss, config=NEWRENO)
-    c.c.send(b"".join(bytes([65 + i]) * MSS for i in range(10)))
-    c.expect([sent(c, i) for i in range(10)])
-    t = c.now + ms(20)
-    c.deliver(sack_ack(c, 1), t)
-    for b in (3, 4, 5):
-        c.deliver(sack_ack(c, 1, (2, b)), t)
-    c.expect([sent(c, 1)], t)
+    c, t = segment_1_resent(iss)
     for b in (6, 7, 8):
         c.deliver(sack_ack(c, 1, (2, b)), t)
     c.expect_nothing(t)  # 8 and 9: nothing SACKed above them, not deemed lost
@@ -147,14 +148,7 @@ def test_sack_recovery_partial_ack_of_the_retransmission_resends_the_next_hole(i
 def test_sack_recovery_does_not_resend_a_hole_not_yet_lost(iss: tuple[int, int]) -> None:
     # No NextSeg rule 3 (Linux has none): with room in cwnd and no new data, a hole
     # with one segment SACKed above it waits: it is as likely overtaken as lost.
-    c = established(*iss, config=NEWRENO)
-    c.c.send(b"".join(bytes([65 + i]) * MSS for i in range(10)))
-    c.expect([sent(c, i) for i in range(10)])  # 1 is lost, 8 held up
-    t = c.now + ms(20)
-    c.deliver(sack_ack(c, 1), t)
-    for b in (3, 4, 5):
-        c.deliver(sack_ack(c, 1, (2, b)), t)
-    c.expect([sent(c, 1)], t)
+    c, t = segment_1_resent(iss)  # 1 is lost, 8 held up
     for b in (6, 7, 8):
         c.deliver(sack_ack(c, 1, (2, b)), t)
     c.expect_nothing(t)
