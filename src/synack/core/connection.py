@@ -474,6 +474,8 @@ class Connection:
         else:
             data = bytes(buf[:n])
             del buf[:n]
+        if self._rcv_up is not None and self.urgent_pending == 0:
+            self._rcv_up = None  # read past the urgent data: urgent mode is over
         # A window update of its own only when it matters (Linux tcp_cleanup_rbuf):
         # the window last advertised has fallen to half the buffer or less and the
         # new one is at least twice it; and (receiver SWS avoidance, §3.8.6.2.2) it
