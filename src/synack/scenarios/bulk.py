@@ -41,9 +41,9 @@ def build(ctx: Context) -> list[Run]:
         f"{HEADER_EFFICIENCY:.1%}）"))
     run.facts.append(Text(
         f"client: {segments} data segments, {resent} retransmitted; the first round trips are slow "
-        "start (10 segments, then doubling each RTT), the rest runs at the link's rate",
+        "start (10 segments, then 1.5 to 2 times as many each RTT), the rest runs at the link's rate",
         f"客户端：{segments} 个数据报文，重传 {resent} 个；最初几个往返是慢启动（10 个报文起，每个 RTT "
-        "翻倍），之后以链路速率发送"))
+        "增长到 1.5 至 2 倍），之后以链路速率发送"))
     return [run]
 
 
@@ -56,8 +56,10 @@ SCENARIO = Scenario(
         "delay each way (a 40 ms round trip), then closes. The bandwidth-delay product is "
         "10 Mbit/s × 40 ms = 50 kB: that much data must be in flight, unacknowledged, to keep "
         "the link busy, and the receiver's window (64 KiB here) allows it. The sender starts "
-        "with a congestion window of 10 segments (RFC 6928) and grows it by one segment per "
-        "segment acknowledged (slow start, RFC 5681), doubling it every round trip; after a few "
+        "with a congestion window of 10 segments (RFC 6928) and grows it by one segment per ACK "
+        "(slow start, RFC 5681): while the receiver acknowledges every segment (its quick-ack "
+        "start) the window doubles every round trip, and once it acknowledges every second one, "
+        "it grows by half; after a few "
         "round trips the link, not TCP, sets the pace and a queue forms at its entrance. Goodput "
         "counts only the application's bytes, from the end of the handshake to the last byte "
         "read: every 1460-byte segment also carries 40 bytes of IPv4 and TCP headers, so even a "
@@ -67,9 +69,10 @@ SCENARIO = Scenario(
         "往返 40 毫秒）的链路向服务器发送 1 MB，然后关闭连接。"
         "带宽时延积是 10 Mbit/s × 40 ms = 50 kB：要让链路一直忙，就必须有这么多数据在途、尚未被确认，而接收方"
         "的窗口（这里是 64 KiB）允许这么多。发送方的拥塞窗口从"
-        " 10 个报文开始（RFC 6928），每确认一个报文就增加"
-        "一个报文（慢启动，RFC 5681），也就是每个往返翻一"
-        "倍；几个往返之后，决定速度的是链路而不是 TCP，链路入口"
+        " 10 个报文开始（RFC 6928），每收到一个 ACK 就增加"
+        "一个报文（慢启动，RFC 5681）：接收方逐个确认时（开头的快速确认）"
+        "窗口每个往返翻一倍，改为每两个报文确认一次后，每个往返增长一半；"
+        "几个往返之后，决定速度的是链路而不是 TCP，链路入口"
         "处开始排队。有效吞吐（goodput）只计应用的数据，从"
         "握手结束算到最后一个字节被读走：每个 1460 字节的报文"
         "还要带 40 字节的 IPv4 和 TCP 首部，所以即使传"
