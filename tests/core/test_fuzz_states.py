@@ -31,7 +31,7 @@ from synack.core.errors import UsageError
 from synack.core.seq import MASK, seq_le
 from synack.core.state import TRANSITIONS, State
 from synack.core.trace import StateRecord
-from synack.core.wire import Options, Segment, parse_segment, serialize
+from synack.core.wire import URG, Options, Segment, parse_segment, serialize
 
 CONFIGS = [
     Config(retries2=4, syn_retries=3, synack_retries=2),
@@ -41,6 +41,8 @@ CONFIGS = [
     # Stateless SYNs, resets on overflow, a 1 s TIME-WAIT, a short FIN-WAIT-2.
     Config(retries2=3, syn_retries=2, synack_retries=1, syncookies=2, abort_on_overflow=True,
            time_wait=1_000_000, fin_timeout=5_000_000, rcv_buf=20000, wscale=2, snd_buf=10000),
+    # Timestamps (PAWS, RTTM, cookies carrying options in TSval) with cookies on overflow.
+    Config(retries2=4, syn_retries=3, synack_retries=2, timestamps=True, max_syn_backlog=1),
 ]
 Builder = Callable[[int, int, str, Config], Case]
 
@@ -78,6 +80,8 @@ options = st.builds(
     mss=st.sampled_from([None, 1, 536, 1460, 9000, 65535]),
     wscale=st.sampled_from([None, 0, 7, 14, 15, 255]),
     sack_permitted=st.booleans(),
+    timestamps=st.one_of(st.none(), st.tuples(st.integers(0, MASK), st.integers(0, MASK))),
+    sack_blocks=st.lists(st.tuples(st.integers(0, MASK), st.integers(0, MASK)), max_size=3).map(tuple),
 )
 
 
@@ -92,6 +96,7 @@ class SegStep:
     window: int
     options: Options
     other_port: bool
+    urg: int
 
 
 @dataclass(frozen=True)
@@ -117,10 +122,12 @@ seg_steps = st.builds(
     window=st.one_of(st.just(0), st.just(512), st.just(0xFFFF), st.integers(0, 0xFFFF)),
     options=st.one_of(st.just(Options()), options),
     other_port=st.integers(0, 9).map(lambda n: n == 0),
+    urg=st.one_of(st.just(0), st.integers(0, 0xFFFF)),
 )
 time_steps = st.builds(TimeStep, dt=st.sampled_from([0, 1000, 200_000, 1_000_000, 3_000_000, 60_000_000,
                                                      130_000_000]))
-USER_OPS = ["read", "read", "read_some", "send", "send", "send_big", "shutdown", "close", "abort"]
+USER_OPS = ["read", "read", "read_some", "send", "send", "send_big", "send_urgent", "shutdown", "close",
+            "abort"]
 user_steps = st.builds(UserStep, op=st.sampled_from(USER_OPS))
 steps = st.lists(st.one_of(seg_steps, seg_steps, seg_steps, time_steps, user_steps), min_size=5, max_size=40)
 
@@ -157,6 +164,8 @@ def apply(c: Case, step: Step, now: int) -> int:
                     conn.send(b"s" * 100)
                 elif step.op == "send_big":
                     conn.send(b"S" * 5000)
+                elif step.op == "send_urgent":
+                    conn.send(b"U" * 300, urgent=True)
                 elif step.op == "shutdown":
                     conn.shutdown(now)
                 elif step.op == "close":
@@ -170,7 +179,7 @@ def apply(c: Case, step: Step, now: int) -> int:
         seg = Segment(c.rport + (1 if step.other_port else 0), c.lport,
                       (a[step.seq_anchor] + step.seq_delta) & MASK,
                       (a[step.ack_anchor] + step.ack_delta) & MASK,
-                      step.flags, step.window, step.options, b"\xab" * step.payload_len)
+                      step.flags, step.window, step.options, b"\xab" * step.payload_len, step.urg)
         c.ep.receive_segment(seg, REMOTE_ADDR, LOCAL_ADDR, now)
     return now
 
@@ -186,10 +195,11 @@ def check(c: Case, now: int) -> None:
         assert seg.flags & (ACK | RST) or seg.flags == SYN, seg
         # ...options ride only on SYNs (MUST-65) - except SACK blocks on ACKs while
         # out-of-order data is held (RFC 2018) - and a RST carries no data.
-        assert seg.options._replace(sack_blocks=()) == Options() or seg.flags & SYN, seg
+        assert seg.options._replace(sack_blocks=(), timestamps=None) == Options() or seg.flags & SYN, seg
         assert not seg.options.sack_blocks or seg.flags & ACK, seg
         assert not (seg.flags & RST and seg.payload), seg
         assert not (seg.flags & SYN and seg.flags & (RST | FIN)), seg
+        assert bool(seg.flags & URG) == (seg.urg > 0), seg  # a pointer exactly with URG
     while c.ep.next_event() is not None:
         pass
     live = c.ep.connections
