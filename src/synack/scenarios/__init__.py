@@ -43,6 +43,7 @@ STREAM: tuple[str, ...] = (
     "reorder",
     "zero-window",
     "fast-retransmit",
+    "urgent",
 )
 
 #: Every scenario ``get`` knows: the tour, then the stream scenarios.

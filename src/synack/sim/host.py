@@ -202,10 +202,11 @@ class Host(Generic[E]):
         self.service()
         return conn
 
-    def send(self: Host[Endpoint], conn: Connection, data: bytes) -> int:
-        """Queue ``data``; returns how many bytes the send buffer took."""
-        n = conn.send(data)
-        self._conn_note(f"app: send({len(data)} bytes) -> {n}", conn)
+    def send(self: Host[Endpoint], conn: Connection, data: bytes, *, urgent: bool = False) -> int:
+        """Queue ``data`` (``urgent``: as urgent data); returns how many bytes the send
+        buffer took."""
+        n = conn.send(data, urgent=urgent)
+        self._conn_note(f"app: send({len(data)} bytes{', urgent' if urgent else ''}) -> {n}", conn)
         self.service()
         return n
 
