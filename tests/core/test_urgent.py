@@ -104,3 +104,18 @@ def test_urgent_segments_leave_header_prediction_to_the_full_path(iss: tuple[int
     assert c.ep.stats.predicted == before
     c.deliver(data(c, 3, b"you"))
     assert c.ep.stats.predicted == before + 1
+
+
+def test_zero_window_probing_carries_the_urgent_pointer(iss: tuple[int, int]) -> None:
+    # The receiver's window is shut, so no data can go; Linux's persist timer then
+    # sends, before its usual probe, a bare ACK at SND.UNA: acceptable in a zero
+    # window, it carries URG and the pointer to the receiver all the same.
+    c = established(*iss)
+    c.deliver(c.peer._replace(window=0))
+    c.c.send(b"queued")
+    c.c.send(b"!", urgent=True)
+    c.expect_nothing()
+    t = c.now + c.c.rto
+    # (The usual probe, at SND.UNA - 1, is before SND.UP as well: URG too, as in Linux.)
+    c.expect([sent(c, 0, b"", ACK | URG, 7), c.ours._replace(seq=c.lseq(0), flags=ACK | URG, urg=8)], t,
+             exact=True)

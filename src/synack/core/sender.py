@@ -241,6 +241,12 @@ def send_data(c: Connection, out: list[Segment], now: int, adjust: int = 0) -> N
             # believing the other's window shut, their ACKs fall below each other's
             # RCV.NXT and both stall.  A probe without data changes no state.)
             c._probe = False
+            up = c._snd_up
+            if up is not None and 0 < ((up - c.snd_una) & MASK) <= 0xFFFF:
+                # In urgent mode, first an acceptable bare ACK at SND.UNA: it carries URG
+                # and the pointer through the zero window (MUST-66), as Linux's
+                # tcp_write_wakeup sends it.
+                out.append(c._segment(c.snd_una, ACK))
             out.append(c._segment((c.snd_una - 1) & MASK, ACK))
             if c._rto_deadline is None:
                 c._arm_rto(now)
