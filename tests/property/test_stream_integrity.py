@@ -66,6 +66,7 @@ class Pattern:
     read_sizes: tuple[int, ...]   # cycled through
     read_pauses: tuple[int, ...]  # µs between reads, cycled (long ones close the window)
     full_close: bool              # close() when done writing after end of file (else shutdown())
+    urgent: bool = False          # every third write is urgent data (URG and the pointer)
 
 
 @dataclass
@@ -104,7 +105,7 @@ class Side:
             sizes = self.pattern.write_sizes
             size = sizes[self.write_step % len(sizes)] if self.write_step < MAX_CALLS else len(self.data)
             chunk = self.data[self.written:self.written + size]
-            n = self.host.send(conn, chunk)
+            n = self.host.send(conn, chunk, urgent=self.pattern.urgent and self.write_step % 3 == 1)
             self.written += n
             if n < len(chunk):
                 return  # the send buffer is full: wait for Writable
@@ -162,6 +163,7 @@ def patterns(draw: st.DrawFn) -> Pattern:
         read_pauses=tuple(draw(st.lists(st.sampled_from([0, ms(1), ms(50), ms(400), seconds(2)]),
                                         min_size=1, max_size=3))),
         full_close=draw(st.booleans()),
+        urgent=draw(st.booleans()),
     )
 
 
