@@ -141,8 +141,13 @@ def test_dsack_block_goes_first_then_the_held_blocks(iss: tuple[int, int]) -> No
     c.deliver(data(c, 0, b"abc"))  # a duplicate
     both = Options(sack_blocks=((c.rseq(1), c.rseq(4)), (c.rseq(11), c.rseq(14))))
     c.expect([ack_for(c, 3)._replace(options=both)], exact=True)
-    c.deliver(data(c, 12, b"m"))  # out of order again: the D-SACK is not repeated
-    c.expect([ack_for(c, 3)._replace(options=held)], exact=True)
+    c.deliver(data(c, 20, b"uv"))  # out of order again: the D-SACK is not repeated
+    two = Options(sack_blocks=((c.rseq(21), c.rseq(23)), (c.rseq(11), c.rseq(14))))
+    c.expect([ack_for(c, 3)._replace(options=two)], exact=True)
+    # a duplicate of held data: D-SACK, then the block that holds it (RFC 2883 §4)
+    c.deliver(data(c, 12, b"m"))
+    dup = Options(sack_blocks=((c.rseq(13), c.rseq(14)), (c.rseq(11), c.rseq(14)), (c.rseq(21), c.rseq(23))))
+    c.expect([ack_for(c, 3)._replace(options=dup)], exact=True)
 
 
 def test_no_dsack_without_sack_permitted(iss: tuple[int, int]) -> None:

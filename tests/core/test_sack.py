@@ -28,8 +28,8 @@ def test_sack_blocks_report_the_latest_segment_first(iss: tuple[int, int]) -> No
     c.expect([dup_ack(c, (9, 12), (3, 6))])
     c.deliver(data(c, 15, b"pqr"))
     c.expect([dup_ack(c, (15, 18), (9, 12), (3, 6))])
-    c.deliver(data(c, 4, b"ef"))  # a duplicate inside the oldest block: it comes first
-    c.expect([dup_ack(c, (3, 6), (15, 18), (9, 12))])
+    c.deliver(data(c, 4, b"ef"))  # a duplicate inside the oldest block: a D-SACK of it,
+    c.expect([dup_ack(c, (4, 6), (3, 6), (15, 18), (9, 12))])  # then that block (RFC 2883 §4)
     c.deliver(data(c, 6, b"ghi"))  # joins two blocks
     c.expect([dup_ack(c, (3, 12), (15, 18))])
     c.deliver(data(c, 0, b"abc"))  # fills the first hole: the rest is still reported

@@ -101,6 +101,14 @@ class Reassembler:
         self.recent = recent
         return True
 
+    def holds(self, seq: int, n: int) -> bool:
+        """Whether the ``n`` octets at ``seq`` are all held already (a duplicate)."""
+        for s, d in self._blocks:
+            off = seq_sub(seq, s)
+            if off >= 0 and off + n <= len(d):
+                return True
+        return False
+
     def pop(self, rcv_nxt: int) -> bytes | None:
         """The held data that continues the stream at ``rcv_nxt`` (None if a hole
         is still there); blocks wholly below ``rcv_nxt`` are discarded."""

@@ -106,6 +106,10 @@ def queue_out_of_order(c: Connection, seq: int, payload: bytes) -> None:
     ooo = c._ooo
     if ooo is None:
         ooo = c._ooo = Reassembler(c.config.ooo_budget)
+    elif c.sack_ok and payload and ooo.holds(seq, len(payload)):
+        # A duplicate of data held out of order: D-SACK it (RFC 2883 §4); the block
+        # holding it becomes the most recent, so it follows as the second block.
+        c._dsack = (seq, (seq + len(payload)) & MASK)
     if ooo.add(rcv_nxt, seq, payload):
         c._stats.out_of_order += 1
     else:
