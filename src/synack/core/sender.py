@@ -345,9 +345,11 @@ def ack_advance(c: Connection, ack: int, now: int) -> None:
     # by Appendix G.  A TSecr of 0 is no echo (Linux); one from the future or more
     # than a minute old is garbage.  Without a usable echo, the timed segment's sample.
     tsecr = c._ack_tsecr
-    delta = (now // 1000 + c._ts_offset - tsecr) & MASK
-    if tsecr and delta < 60_000:
+    delta = 60_000  # no usable echo
+    if tsecr:
         c._ack_tsecr = 0
+        delta = (now // 1000 + c._ts_offset - tsecr) & MASK
+    if delta < 60_000:
         expected = -(-((c.snd_max - una) & MASK) // (2 * c.snd_mss)) or 1
         c._srtt, c._rttvar = rtt_update(c._srtt, c._rttvar, (delta or 1) * 1000, expected)
         c._rto = rto_from(c._srtt, c._rttvar, c.config.min_rto, c.config.max_rto)
@@ -356,7 +358,6 @@ def ack_advance(c: Connection, ack: int, now: int) -> None:
         c._srtt, c._rttvar = rtt_update(c._srtt, c._rttvar, now - c._rtt_time)
         c._rto = rto_from(c._srtt, c._rttvar, c.config.min_rto, c.config.max_rto)
         c._rtt_seq = None
-    c._ack_tsecr = 0
     up = c._snd_up
     if up is not None and ((ack - up) & MASK) < HALF:  # SND.UNA >= SND.UP: urgent mode over
         c._snd_up = None
