@@ -246,8 +246,9 @@ class Listener:
         cfg = self.config
         shift = cfg.wscale if cfg.wscale is not None and half.peer.wscale is not None else 0
         ts = half.peer.timestamps
-        opts = Options(timestamps=(self._tsval(half, now), ts[0])) if ts is not None and cfg.timestamps \
-            else NO_OPTIONS
+        opts = NO_OPTIONS
+        if ts is not None and cfg.timestamps:
+            opts = Options(timestamps=(self._tsval(half.local_addr, half.remote_addr, now), ts[0]))
         self.endpoint._emit(half.local_addr, half.remote_addr,
                             Segment(self.port, half.remote_port, (half.iss + 1) & MASK,
                                     (half.irs + 1) & MASK, ACK, min(cfg.rcv_buf, 0xFFFF) >> shift, opts))
@@ -295,9 +296,9 @@ class Listener:
         self.endpoint._events.append(AcceptReady(self))
 
     # ------------------------------------------------------------------ SYN-ACKs
-    def _tsval(self, half: HalfOpen, now: int) -> int:
-        """Our TSval towards ``half``'s peer (the 1 ms clock and the pair's offset)."""
-        return (now // 1000 + self.endpoint._isn.ts_offset(half.local_addr, half.remote_addr)) & MASK
+    def _tsval(self, local: str, remote: str, now: int) -> int:
+        """Our TSval towards ``remote`` (the 1 ms clock and the pair's offset)."""
+        return (now // 1000 + self.endpoint._isn.ts_offset(local, remote)) & MASK
 
     def _synack(self, iss: int, irs: int, peer: Options, sport: int, wscale_ok: bool,
                 mss: int | None = None, tsval: int = 0) -> Segment:
@@ -315,7 +316,7 @@ class Listener:
                        min(cfg.rcv_buf, 0xFFFF), opts)
 
     def _send_synack(self, half: HalfOpen, now: int) -> None:
-        tsval = self._tsval(half, now) if self.config.timestamps else 0
+        tsval = self._tsval(half.local_addr, half.remote_addr, now) if self.config.timestamps else 0
         seg = self._synack(half.iss, half.irs, half.peer, half.remote_port, True, tsval=tsval)
         self.endpoint._emit(half.local_addr, half.remote_addr, seg)
 
@@ -331,8 +332,7 @@ class Listener:
         if opts.timestamps is not None and self.config.timestamps:
             cfg = self.config
             wscale = opts.wscale if cfg.wscale is not None else None
-            tsval = ts_options((now // 1000 + ep._isn.ts_offset(dst, src)) & MASK, wscale,
-                               opts.sack_permitted and cfg.sack)
+            tsval = ts_options(self._tsval(dst, src, now), wscale, opts.sack_permitted and cfg.sack)
             ep._emit(dst, src, self._synack(cookie, syn.seq, opts, syn.src_port, True, tsval=tsval))
             return
         ep._emit(dst, src, self._synack(cookie, syn.seq, opts, syn.src_port, False))
