@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/synack tour
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
