@@ -1,20 +1,12 @@
-"""Fixtures for tests/core: the ISS pairs and one fixture per TCP state.
-
-``helpers.py`` lives next to this file; putting this directory on ``sys.path`` lets
-the modules under ``states/`` import it as ``helpers``.
-"""
+"""Fixtures for tests/core: the ISS pairs and one fixture per TCP state, reached
+through real segments by ``support.harness``."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import helpers
-from helpers import ISS_PAIRS, Case
+from support import harness
+from support.harness import ISS_PAIRS, Case
 
 
 @pytest.fixture(params=ISS_PAIRS, ids=["iss", "iss-swapped"])
@@ -33,54 +25,54 @@ def opener(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def closed(iss: tuple[int, int]) -> Case:
-    return helpers.closed(*iss)
+    return harness.closed(*iss)
 
 
 @pytest.fixture
 def listening(iss: tuple[int, int]) -> Case:
-    return helpers.listen(*iss)
+    return harness.listen(*iss)
 
 
 @pytest.fixture
 def syn_sent(iss: tuple[int, int]) -> Case:
-    return helpers.syn_sent(*iss)
+    return harness.syn_sent(*iss)
 
 
 @pytest.fixture
 def syn_received(iss: tuple[int, int]) -> Case:
-    return helpers.syn_received(*iss)
+    return harness.syn_received(*iss)
 
 
 @pytest.fixture
 def established(iss: tuple[int, int], opener: str) -> Case:
-    return helpers.established(*iss, opener)
+    return harness.established(*iss, opener)
 
 
 @pytest.fixture
 def fin_wait_1(iss: tuple[int, int], opener: str) -> Case:
-    return helpers.fin_wait_1(*iss, opener)
+    return harness.fin_wait_1(*iss, opener)
 
 
 @pytest.fixture
 def fin_wait_2(iss: tuple[int, int], opener: str) -> Case:
-    return helpers.fin_wait_2(*iss, opener)
+    return harness.fin_wait_2(*iss, opener)
 
 
 @pytest.fixture
 def close_wait(iss: tuple[int, int], opener: str) -> Case:
-    return helpers.close_wait(*iss, opener)
+    return harness.close_wait(*iss, opener)
 
 
 @pytest.fixture
 def closing(iss: tuple[int, int], opener: str) -> Case:
-    return helpers.closing(*iss, opener)
+    return harness.closing(*iss, opener)
 
 
 @pytest.fixture
 def last_ack(iss: tuple[int, int], opener: str) -> Case:
-    return helpers.last_ack(*iss, opener)
+    return harness.last_ack(*iss, opener)
 
 
 @pytest.fixture
 def time_wait(iss: tuple[int, int], opener: str) -> Case:
-    return helpers.time_wait(*iss, opener)
+    return harness.time_wait(*iss, opener)

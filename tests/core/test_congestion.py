@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from helpers import Case, established, ms
 
+from support.harness import Case, established, ms
 from synack.core.config import Config
 from synack.core.congestion import (
     CONGESTION_CONTROLS,

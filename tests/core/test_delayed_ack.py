@@ -6,8 +6,7 @@ otherwise within the delayed-ACK timeout (TCP_DELACK_MIN 40 ms .. TCP_DELACK_MAX
 
 from __future__ import annotations
 
-from helpers import ACK, PSH, WSCALE, Case, established, ms
-
+from support.harness import ACK, PSH, WSCALE, Case, established, ms
 from synack.core.config import Config
 from synack.core.wire import Segment
 

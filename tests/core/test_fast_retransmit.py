@@ -4,8 +4,7 @@ retransmission, long before the RTO."""
 
 from __future__ import annotations
 
-from helpers import ACK, PSH, Case, established, ms
-
+from support.harness import ACK, PSH, Case, established, ms
 from synack.core.config import Config
 from synack.core.wire import Segment
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import helpers as h
 import pytest
-from helpers import ACK, CLIENT_PORT, FIN, LOCAL_ADDR, PSH, REMOTE_ADDR, RST, SERVER_PORT, SYN, Case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support import harness as h
+from support.harness import ACK, CLIENT_PORT, FIN, LOCAL_ADDR, PSH, REMOTE_ADDR, RST, SERVER_PORT, SYN, Case
 from synack.core.config import Config
 from synack.core.errors import UsageError
 from synack.core.seq import MASK, seq_le

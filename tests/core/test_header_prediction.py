@@ -7,8 +7,7 @@ compares whole runs with the fast path on and off."""
 
 from __future__ import annotations
 
-from helpers import ACK, FIN, PEER_WIN, PSH, Case, established, ms
-
+from support.harness import ACK, FIN, PEER_WIN, PSH, Case, established, ms
 from synack.core.events import Readable
 from synack.core.state import State
 from synack.core.wire import Options, Segment

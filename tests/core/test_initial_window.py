@@ -5,7 +5,8 @@ out more than twice (more than one retransmission)."""
 from __future__ import annotations
 
 import pytest
-from helpers import (
+
+from support.harness import (
     ACK,
     PEER_SYN_OPTS,
     PSH,
@@ -20,7 +21,6 @@ from helpers import (
     peer_syn,
     syn_sent,
 )
-
 from synack.core.state import State
 from synack.core.wire import Segment
 

@@ -5,8 +5,7 @@ keepalive_probes unanswered probes, RST and ConnectionTimedOut."""
 
 from __future__ import annotations
 
-from helpers import ACK, PSH, RST, Case, established, ms, seconds
-
+from support.harness import ACK, PSH, RST, Case, established, ms, seconds
 from synack.core.config import Config
 from synack.core.events import Closed, ConnectionTimedOut
 from synack.core.state import State

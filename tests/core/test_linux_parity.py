@@ -3,16 +3,15 @@ unacceptable segments, the MSS floor, the SYN-ACK's RTT sample, TIME-WAIT reuse 
 
 from __future__ import annotations
 
-import helpers
-from helpers import LOCAL_ISS, PEER_SYN_OPTS, REMOTE_ISS, SYN_WIN, T_EST, Case
-
+from support import harness
+from support.harness import LOCAL_ISS, PEER_SYN_OPTS, REMOTE_ISS, SYN_WIN, T_EST, Case
 from synack.core.config import ms, seconds
 from synack.core.errors import DropReason
 from synack.core.wire import ACK, FIN, PSH, SYN, Options, Segment
 
 
 def test_unacceptable_segments_get_at_most_one_ack_per_500_ms() -> None:
-    c: Case = helpers.established(LOCAL_ISS, REMOTE_ISS)
+    c: Case = harness.established(LOCAL_ISS, REMOTE_ISS)
     stale = c.peer._replace(seq=c.rseq(-5000))  # below RCV.NXT: unacceptable
     t0 = c.now + ms(1)
     c.deliver(stale, t0)
@@ -28,7 +27,7 @@ def test_unacceptable_segments_get_at_most_one_ack_per_500_ms() -> None:
 def test_old_data_and_fins_are_always_answered() -> None:
     # tcp_oow_rate_limited exempts segments with data or a FIN (and no SYN): a
     # retransmission whose ACK was lost is no ACK loop, and its sender waits.
-    c: Case = helpers.established(LOCAL_ISS, REMOTE_ISS)
+    c: Case = harness.established(LOCAL_ISS, REMOTE_ISS)
     c.deliver(c.peer._replace(flags=ACK | PSH, payload=b"abc"), c.now + ms(1))
     c.expect([c.ours._replace(ack=c.rseq(4), window=(65535 - 3) >> 7)], c.now + ms(1))
     old_data = c.peer._replace(flags=ACK | PSH, payload=b"abc")  # again: below RCV.NXT
@@ -52,7 +51,7 @@ def test_old_data_and_fins_are_always_answered() -> None:
 
 
 def test_ack_of_unsent_data_is_answered_once_then_rate_limited() -> None:
-    c: Case = helpers.established(LOCAL_ISS, REMOTE_ISS)
+    c: Case = harness.established(LOCAL_ISS, REMOTE_ISS)
     future = c.peer._replace(ack=c.lseq(1000))
     c.deliver(future, c.now + ms(1))
     c.expect([c.ours], c.now + ms(1))
@@ -62,7 +61,7 @@ def test_ack_of_unsent_data_is_answered_once_then_rate_limited() -> None:
 
 
 def test_tiny_peer_mss_is_clamped_to_48() -> None:
-    c: Case = helpers.syn_sent(LOCAL_ISS, REMOTE_ISS)
+    c: Case = harness.syn_sent(LOCAL_ISS, REMOTE_ISS)
     c.deliver(Segment(c.rport, c.lport, REMOTE_ISS, c.lseq(1), SYN | ACK, SYN_WIN,
                       Options(mss=1)), T_EST)
     assert c.c.snd_mss == 48
@@ -72,7 +71,7 @@ def test_tiny_peer_mss_is_clamped_to_48() -> None:
 
 
 def test_server_times_its_syn_ack_but_not_a_resent_one() -> None:
-    c: Case = helpers.listen(LOCAL_ISS, REMOTE_ISS)
+    c: Case = harness.listen(LOCAL_ISS, REMOTE_ISS)
     c.deliver(Segment(c.rport, c.lport, REMOTE_ISS, 0, SYN, SYN_WIN, PEER_SYN_OPTS), 0)
     c.ep.packets_to_send(0)
     c.deliver(Segment(c.rport, c.lport, c.rseq(1), c.lseq(1), ACK, 512), ms(30))
@@ -80,7 +79,7 @@ def test_server_times_its_syn_ack_but_not_a_resent_one() -> None:
     conn = c.listener.accept()
     assert conn is not None and conn.srtt == ms(30)
 
-    d: Case = helpers.listen(LOCAL_ISS, REMOTE_ISS)
+    d: Case = harness.listen(LOCAL_ISS, REMOTE_ISS)
     d.deliver(Segment(d.rport, d.lport, REMOTE_ISS, 0, SYN, SYN_WIN, PEER_SYN_OPTS), 0)
     d.ep.packets_to_send(0)
     d.ep.handle_timeout(seconds(1))  # the SYN-ACK goes again: Karn, no sample

@@ -4,8 +4,7 @@ TCP_NODELAY switch, and sender-side silly-window avoidance (§3.8.6.2.1)."""
 
 from __future__ import annotations
 
-from helpers import ACK, FIN, PSH, Case, established, ms
-
+from support.harness import ACK, FIN, PSH, Case, established, ms
 from synack.core.config import Config
 from synack.core.wire import Segment
 

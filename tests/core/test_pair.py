@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from helpers import drain_events
 
+from support.harness import drain_events
 from synack.core.config import Config, ms, seconds
 from synack.core.connection import Connection
 from synack.core.endpoint import Endpoint

@@ -4,8 +4,7 @@ the probes are answered; the backoff ends when the window opens."""
 
 from __future__ import annotations
 
-from helpers import ACK, PEER_WIN, PSH, Case, established, ms, zero_window_probe
-
+from support.harness import ACK, PEER_WIN, PSH, Case, established, ms, zero_window_probe
 from synack.core.config import Config
 from synack.core.state import State
 from synack.core.wire import Segment

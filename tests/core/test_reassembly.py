@@ -4,8 +4,7 @@ counted budget, answered by a duplicate ACK, and delivered when the hole fills."
 
 from __future__ import annotations
 
-from helpers import ACK, FIN, PSH, WIN, WSCALE, Case, established
-
+from support.harness import ACK, FIN, PSH, WIN, WSCALE, Case, established
 from synack.core.buffers import BLOCK_OVERHEAD, Reassembler
 from synack.core.config import Config
 from synack.core.errors import DropReason

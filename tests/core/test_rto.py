@@ -3,8 +3,7 @@ knobs with Linux's defaults, exponential backoff, Karn's rule)."""
 
 from __future__ import annotations
 
-from helpers import ACK, PSH, Case, established, ms, seconds
-
+from support.harness import ACK, PSH, Case, established, ms, seconds
 from synack.core.config import Config
 from synack.core.rtt import GRANULARITY, rto_from, rtt_update
 from synack.core.wire import Segment

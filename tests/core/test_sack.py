@@ -4,8 +4,7 @@ most four; none without the negotiation."""
 
 from __future__ import annotations
 
-from helpers import ACK, PSH, WSCALE, Case, established
-
+from support.harness import ACK, PSH, WSCALE, Case, established
 from synack.core.config import Config
 from synack.core.wire import Options, Segment
 

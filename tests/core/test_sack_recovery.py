@@ -3,8 +3,7 @@ recovery that resends two holes of one window without waiting for partial ACKs."
 
 from __future__ import annotations
 
-from helpers import ACK, Case, established, ms
-
+from support.harness import ACK, Case, established, ms
 from synack.core.config import Config
 from synack.core.sender import Scoreboard
 from synack.core.wire import Options, Segment

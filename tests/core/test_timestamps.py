@@ -5,7 +5,7 @@ whose TSval is older than TS.Recent is an old duplicate: ACKed and dropped."""
 
 from __future__ import annotations
 
-from helpers import (
+from support.harness import (
     ACK,
     PEER_SYN_OPTS,
     PEER_WIN,
@@ -21,7 +21,6 @@ from helpers import (
     seconds,
     syn_sent,
 )
-
 from synack.core.config import Config
 from synack.core.endpoint import Endpoint
 from synack.core.errors import DropReason
@@ -62,7 +61,7 @@ def test_timestamps_off_by_default_and_offered_on_our_syn_when_on(iss: tuple[int
 
 
 def test_timestamps_our_syn_carries_tsval_and_zero_ecr(iss: tuple[int, int]) -> None:
-    from helpers import new_endpoint
+    from support.harness import new_endpoint
 
     ep, _ = new_endpoint(iss[0], TS)
     ep.connect("10.0.0.2", 80, ms(1234), local_port=49152)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import helpers as h
 import pytest
-from helpers import ACK, FIN, LOCAL_ISS, REMOTE_ISS, Case, seconds
 
+from support import harness as h
+from support.harness import ACK, FIN, LOCAL_ISS, REMOTE_ISS, Case, seconds
 from synack.core.state import TRANSITIONS, State
 from synack.core.trace import StateRecord
 

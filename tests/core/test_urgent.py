@@ -5,8 +5,7 @@ advances and how much urgent data is left to read.  The data stays in the stream
 
 from __future__ import annotations
 
-from helpers import ACK, PEER_WIN, PSH, Case, established, ms
-
+from support.harness import ACK, PEER_WIN, PSH, Case, established, ms
 from synack.core.events import Readable, Urgent
 from synack.core.wire import URG, Segment
 

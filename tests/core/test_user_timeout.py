@@ -5,8 +5,8 @@ ConnectionTimedOut; the RTO is clamped so that the abort happens on time."""
 from __future__ import annotations
 
 import pytest
-from helpers import ACK, PSH, Case, established, ms, seconds, zero_window_probe
 
+from support.harness import ACK, PSH, Case, established, ms, seconds, zero_window_probe
 from synack.core.config import Config
 from synack.core.errors import UsageError
 from synack.core.events import Closed, ConnectionTimedOut

@@ -4,7 +4,7 @@ above 14 count as 14; no option from the peer means no scaling either way."""
 
 from __future__ import annotations
 
-from helpers import (
+from support.harness import (
     ACK,
     PEER_SYN_OPTS,
     PSH,
@@ -16,7 +16,6 @@ from helpers import (
     established,
     syn_sent,
 )
-
 from synack.core.wire import Options, Segment
 
 

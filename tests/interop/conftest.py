@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from tunhelp import problem
+
+from support.tunhelp import problem
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from tunhelp import kernel, kernel_ss, run, tun_stack, unique_netns, wait_for_state, wait_until
 
+from support.tunhelp import kernel, kernel_ss, run, tun_stack, unique_netns, wait_for_state, wait_until
 from synack.core.state import State
 from synack.drivers.netns import KERNEL_V4, SYNACK_V4
 from synack.drivers.streams import open_connection, start_server

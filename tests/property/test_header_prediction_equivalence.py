@@ -11,19 +11,19 @@ from unittest import mock
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_stream_integrity import (
+
+from support.streams import (
     PROPERTY,
     SIZES,
     STACKS,
     Pattern,
     Stack,
-    _config,
-    _pattern_bytes,
     path_params,
+    pattern_bytes,
     patterns,
+    stack_config,
     transfer,
 )
-
 from synack.core.connection import Connection
 from synack.core.trace import TraceRecord
 from synack.scenarios import all_scenarios
@@ -76,12 +76,12 @@ def test_the_bulk_scenario_mostly_takes_the_fast_path() -> None:
 def test_random_transfers_trace_the_same_without_the_fast_path(
         seed: int, up_size: int, down_size: int, forward: PathParams, backward: PathParams,
         client_pattern: Pattern, server_pattern: Pattern, client_stack: Stack, server_stack: Stack) -> None:
-    up = _pattern_bytes(up_size, 7, 251)
-    down = _pattern_bytes(down_size, 13, 241)
+    up = pattern_bytes(up_size, 7, 251)
+    down = pattern_bytes(down_size, 13, 241)
 
     def run() -> tuple[list[TraceRecord], int]:
         out = transfer(seed, forward, backward, up, down, client_pattern, server_pattern,
-                       _config(client_stack), _config(server_stack))
+                       stack_config(client_stack), stack_config(server_stack))
         assert bytes(out.server.got) == up and bytes(out.client.got) == down
         return out.net.trace, sum(h.endpoint.stats.predicted for h in out.net.hosts.values())
 

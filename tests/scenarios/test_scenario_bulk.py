@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from stream_checks import assert_clean_close
-
+from support.stream_checks import assert_clean_close
 from synack.scenarios import get
 from synack.scenarios.bulk import HEADER_EFFICIENCY, RATE, SIZE
 

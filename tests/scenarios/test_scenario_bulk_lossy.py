@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from stream_checks import assert_clean_close
 
+from support.stream_checks import assert_clean_close
 from synack.scenarios import get
 from synack.scenarios.bulk_lossy import LOSS, mathis
 

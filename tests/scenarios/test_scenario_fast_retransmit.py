@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from stream_checks import assert_clean_close
-
+from support.stream_checks import assert_clean_close
 from synack.scenarios import get
 from synack.scenarios.fast_retransmit import SIZE
 from synack.scenarios.transfer import duplicate_acks, retransmissions, timers_fired

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from stream_checks import assert_clean_close
-
+from support.stream_checks import assert_clean_close
 from synack.core.config import Config
 from synack.scenarios import get
 from synack.scenarios.transfer import pure_acks, timers_fired

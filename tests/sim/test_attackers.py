@@ -3,8 +3,8 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from sim_fakes import FakeEndpoint, fake_pair, seg, send_at
 
+from support.sim_fakes import FakeEndpoint, fake_pair, seg, send_at
 from synack.core.ip import parse_packet
 from synack.core.trace import SegmentRecord
 from synack.core.wire import RST, SYN

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from sim_fakes import FakeEndpoint, fake_pair, seg, send_at
 
+from support.sim_fakes import FakeEndpoint, fake_pair, seg, send_at
 from synack.core.trace import NoteRecord, SegmentRecord
 from synack.core.wire import ACK, FIN, PSH, SYN
 from synack.sim import (

@@ -4,8 +4,8 @@ import itertools
 import math
 
 import pytest
-from sim_fakes import FakeEndpoint, fake_pair, seg, send, send_at
 
+from support.sim_fakes import FakeEndpoint, fake_pair, seg, send, send_at
 from synack.core.errors import DropReason
 from synack.core.ip import Packet, parse_packet
 from synack.core.trace import SegmentRecord

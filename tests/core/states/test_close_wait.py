@@ -5,8 +5,7 @@ Segment text is ignored (a FIN has been received); close() sends our FIN → LAS
 
 from __future__ import annotations
 
-from helpers import ACK, FIN, PSH, RST, SYN, WSCALE, Case, close_wait, established, seconds
-
+from support.harness import ACK, FIN, PSH, RST, SYN, WSCALE, Case, close_wait, established, seconds
 from synack.core.config import Config
 from synack.core.errors import DropReason
 from synack.core.events import Closed, ConnectionReset, ConnectionTimedOut

@@ -8,7 +8,8 @@ dropped (a RST is never answered with a RST).
 from __future__ import annotations
 
 import pytest
-from helpers import (
+
+from support.harness import (
     ACK,
     CLIENT_PORT,
     FIN,
@@ -26,7 +27,6 @@ from helpers import (
     expect_nothing,
     syn_sent,
 )
-
 from synack.core.errors import ConnectionClosing, ConnectionDoesNotExist, DropReason
 from synack.core.events import Closed
 from synack.core.state import State

@@ -7,8 +7,8 @@ retransmitted by the RTO.
 from __future__ import annotations
 
 import pytest
-from helpers import ACK, FIN, PSH, SYN, Case, closing, seconds
 
+from support.harness import ACK, FIN, PSH, SYN, Case, closing, seconds
 from synack.core.config import Config
 from synack.core.errors import ConnectionClosing, DropReason
 from synack.core.events import Closed, ConnectionReset, ConnectionTimedOut

@@ -10,7 +10,8 @@ both ISS assignments.
 from __future__ import annotations
 
 import pytest
-from helpers import (
+
+from support.harness import (
     ACK,
     FIN,
     PEER_WIN,
@@ -24,7 +25,6 @@ from helpers import (
     seconds,
     zero_window_probe,
 )
-
 from synack.core.config import Config
 from synack.core.errors import ConnectionClosing, DropReason
 from synack.core.events import Closed, ConnectionReset, ConnectionTimedOut, PeerClosed, Readable, Writable

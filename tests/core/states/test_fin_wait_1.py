@@ -9,8 +9,8 @@ retransmitted by the RTO like data.
 from __future__ import annotations
 
 import pytest
-from helpers import ACK, FIN, PSH, RST, SYN, WSCALE, Case, established, fin_wait_1, ms, seconds
 
+from support.harness import ACK, FIN, PSH, RST, SYN, WSCALE, Case, established, fin_wait_1, ms, seconds
 from synack.core.config import Config
 from synack.core.errors import ConnectionClosing, DropReason
 from synack.core.events import Closed, ConnectionReset, ConnectionTimedOut, PeerClosed, Readable

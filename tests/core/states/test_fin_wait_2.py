@@ -8,8 +8,8 @@ wait with tcp_fin_timeout (60 s): the connection just disappears.
 from __future__ import annotations
 
 import pytest
-from helpers import ACK, FIN, PSH, RST, SYN, WSCALE, Case, established, fin_wait_2, ms, seconds
 
+from support.harness import ACK, FIN, PSH, RST, SYN, WSCALE, Case, established, fin_wait_2, ms, seconds
 from synack.core.config import Config
 from synack.core.errors import ConnectionClosing, DropReason
 from synack.core.events import Closed, ConnectionReset, PeerClosed, Readable

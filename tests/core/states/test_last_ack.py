@@ -6,8 +6,8 @@ The ACK of our FIN → CLOSED (the TCB is deleted; no TIME-WAIT for the passive 
 from __future__ import annotations
 
 import pytest
-from helpers import ACK, FIN, PSH, RST, SYN, Case, last_ack, seconds
 
+from support.harness import ACK, FIN, PSH, RST, SYN, Case, last_ack, seconds
 from synack.core.config import Config
 from synack.core.errors import ConnectionClosing, DropReason
 from synack.core.events import Closed, ConnectionReset, ConnectionTimedOut

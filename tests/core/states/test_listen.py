@@ -9,7 +9,8 @@ full SYN queue and a full accept queue follow Linux.
 from __future__ import annotations
 
 import pytest
-from helpers import (
+
+from support.harness import (
     ACK,
     CONFIG,
     FIN,
@@ -32,7 +33,6 @@ from helpers import (
     peer_syn,
     seconds,
 )
-
 from synack.core.config import Config
 from synack.core.cookies import SynCookies
 from synack.core.errors import AddressInUse, DropReason

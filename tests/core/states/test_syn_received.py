@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 import pytest
-from helpers import (
+
+from support.harness import (
     ACK,
     FIN,
     OUR_SYN_OPTS,
@@ -30,7 +31,6 @@ from helpers import (
     seconds,
     syn_sent,
 )
-
 from synack.core.config import Config
 from synack.core.errors import DropReason
 from synack.core.events import Closed, Connected, ConnectionRefused, ConnectionTimedOut, PeerClosed, Readable

@@ -11,7 +11,8 @@ retransmitted 1, 2, 4, 8, 16, 32 s apart and connect gives up 64 s after the las
 from __future__ import annotations
 
 import pytest
-from helpers import (
+
+from support.harness import (
     ACK,
     CLIENT_PORT,
     FIN,
@@ -35,7 +36,6 @@ from helpers import (
     seconds,
     syn_sent,
 )
-
 from synack.core.config import Config
 from synack.core.errors import AddressInUse, ConnectionClosing, DropReason, InvalidAddress
 from synack.core.events import Closed, Connected, ConnectionRefused, ConnectionTimedOut

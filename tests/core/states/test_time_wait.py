@@ -9,7 +9,7 @@ ACKed again and restarts the timer.  A RST at RCV.NXT ends TIME-WAIT early unles
 
 from __future__ import annotations
 
-from helpers import (
+from support.harness import (
     ACK,
     FIN,
     PSH,
@@ -24,7 +24,6 @@ from helpers import (
     seconds,
     time_wait,
 )
-
 from synack.core.config import Config
 from synack.core.errors import DropReason
 from synack.core.events import Closed

@@ -1,4 +1,4 @@
-"""Micro-benchmarks of the simulator (run by hand: ``python tests/sim/perf_sim.py``).
+"""Micro-benchmarks of the simulator (run by hand: ``python bench/perf_sim.py``).
 
 1. Packets through a link between two trivial echo endpoints: the simulator's own
    per-packet cost (scheduler pop, host loop, route, path, heap push).
@@ -14,10 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # support.sim_fakes
 
-from sim_fakes import EchoEndpoint
-
+from support.sim_fakes import EchoEndpoint
 from synack.core.ip import Packet
 from synack.core.wire import ACK, Segment
 from synack.sim import Network, ms
