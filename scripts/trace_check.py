@@ -2,15 +2,18 @@
 before and after.
 
 ``record`` runs every scenario (the tour and the byte-stream ones) with seeds 1-3
-and prints, for each run, a digest of its segment records (sent, received,
-dropped: every header field and the payload) and its state changes; ``--lines``
-prints the records themselves.  ``compare COMMIT`` runs ``record`` in a temporary
-worktree of ``COMMIT`` and here, and shows the first records that differ.
-tests/scenarios/test_trace_unchanged.py holds the digests and fails when one moves.
+and prints, for each run, a digest of its segment records (sent, received with
+the stack's verdict, dropped or lost: every header field and the payload) and its
+state changes; ``--lines`` prints the records themselves.  ``compare COMMIT`` runs
+``record`` against a temporary worktree of ``COMMIT`` and here, and shows the first
+records that differ; ``--wire`` compares only what crossed the wire and the states
+(segments sent and received, state changes), for commits from before the trace
+carried verdicts.  tests/scenarios/test_trace_unchanged.py holds the digests and
+fails when one moves.
 
-    python scripts/trace_check.py record > digests.json
-    python scripts/trace_check.py compare 78b539f
-    python scripts/trace_check.py compare 78b539f --scenario handshake --seed 1
+    python scripts/trace_check.py record > tests/golden/trace_digests.json
+    python scripts/trace_check.py compare 78b539f --wire
+    python scripts/trace_check.py compare HEAD~3 --scenario handshake --seed 1
 """
 
 from __future__ import annotations
@@ -24,51 +27,63 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 SEEDS = (1, 2, 3)
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def projection(records: list[object]) -> Iterator[str]:
+def reason_of(r: Any) -> str:
+    """A segment record's reason as text (the trace before verdicts held a string)."""
+    text = getattr(r, "reason_text", None) if hasattr(r, "verdict") else r.reason
+    return str(text)
+
+
+def projection(records: list[Any], wire: bool = False) -> Iterator[str]:
     """One line per segment or state record: what must not change in a refactor.
 
     Segment records: time, host, event, addresses, every header field, the
-    payload's digest and, for drops, the reason.  State records: time, host,
-    connection, from, to.  (Timers, notes and congestion records are views of the
-    same behaviour and may be re-worded.)"""
+    payload's digest and, unless ``wire``, a drop's reason and an arrival's verdict
+    (drops are then left out).  State records: time, host, connection, from, to.
+    (Timers, notes and congestion records are views of the same behaviour and may
+    be re-worded.)"""
     for r in records:
         kind = type(r).__name__
         if kind == "SegmentRecord":
-            seg = r.seg  # type: ignore[attr-defined]
-            head = f"{r.t_us} {r.host} {r.event} {r.src}>{r.dst}"  # type: ignore[attr-defined]
+            if wire and r.event == "drop":
+                continue
+            seg = r.seg
+            head = f"{r.t_us} {r.host} {r.event} {r.src}>{r.dst}"
             if seg is None:
-                yield f"{head} malformed {r.reason}"  # type: ignore[attr-defined]
+                yield f"{head} malformed {reason_of(r)}"
                 continue
             o = seg.options
             pay = hashlib.sha256(bytes(seg.payload)).hexdigest()[:12] if seg.payload else "-"
             line = (f"{head} {seg.src_port}>{seg.dst_port} f={seg.flags} s={seg.seq} a={seg.ack}"
                     f" w={seg.window} u={seg.urg} mss={o.mss} ws={o.wscale} sok={int(o.sack_permitted)}"
                     f" ts={o.timestamps} sack={list(o.sack_blocks)} len={len(seg.payload)} p={pay}")
-            if r.event == "drop":  # type: ignore[attr-defined]
-                line += f" reason={r.reason}"  # type: ignore[attr-defined]
+            if r.event == "drop":
+                line += f" reason={reason_of(r)}"
+            elif r.event == "recv" and not wire:
+                line += f" verdict={r.verdict.value} reason={reason_of(r)}"
             yield line
         elif kind == "StateRecord":
-            yield f"{r.t_us} {r.host} state {r.local}|{r.remote} {r.old.value}>{r.new.value}"  # type: ignore[attr-defined]
+            yield f"{r.t_us} {r.host} state {r.local}|{r.remote} {r.old.value}>{r.new.value}"
 
 
-def runs(name: str | None, seed: int | None) -> Iterator[tuple[str, list[str]]]:
+def runs(name: str | None, seed: int | None, wire: bool = False) -> Iterator[tuple[str, list[str]]]:
     sys.path.insert(0, str(Path.cwd() / "src"))
     from synack.scenarios import ALL, get
 
     for scenario in ALL if name is None else (name,):
         for s in SEEDS if seed is None else (seed,):
             for i, run in enumerate(get(scenario).run(s), 1):
-                yield f"{scenario} seed={s} run={i}", list(projection(run.records))
+                yield f"{scenario} seed={s} run={i}", list(projection(run.records, wire))
 
 
 def record(args: argparse.Namespace) -> int:
     out: dict[str, object] = {}
-    for key, lines in runs(args.scenario, args.seed):
+    for key, lines in runs(args.scenario, args.seed, args.wire):
         if args.lines:
             out[key] = lines
         else:
@@ -79,7 +94,7 @@ def record(args: argparse.Namespace) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
-    extra = []
+    extra = ["--wire"] if args.wire else []
     if args.scenario:
         extra += ["--scenario", args.scenario]
     if args.seed:
@@ -96,7 +111,7 @@ def compare(args: argparse.Namespace) -> int:
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
                            check=True, capture_output=True)
-    here = {key: lines for key, lines in runs(args.scenario, args.seed)}
+    here = dict(runs(args.scenario, args.seed, args.wire))
     differ = 0
     for key in sorted(set(base) | set(here)):
         a, b = base.get(key), here.get(key)
@@ -121,6 +136,7 @@ def main() -> int:
             p.add_argument("commit")
         else:
             p.add_argument("--lines", action="store_true", help="the records, not their digests")
+        p.add_argument("--wire", action="store_true", help="segments sent and received, and states only")
         p.add_argument("--scenario")
         p.add_argument("--seed", type=int)
     args = parser.parse_args()

@@ -53,7 +53,7 @@ def test_close_states() -> None:
 
 def test_close_timers_events_and_netstat() -> None:
     run = get("close").run(seed=1)[0]
-    timers = [(r.t_us, r.host, r.timer, r.action, r.deadline) for r in run.records
+    timers = [(r.t_us, r.host, r.timer.label, r.action.value, r.deadline) for r in run.records
               if isinstance(r, TimerRecord)]
     assert timers == [
         (320_000, "client", "fin-wait-2", "armed", 60_320_000),   # after a full close()

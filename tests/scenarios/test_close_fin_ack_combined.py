@@ -74,6 +74,6 @@ def test_close_later_four_segments() -> None:
     assert run.facts[2].en == ("server: the bare ACK left 40 ms after the client's FIN arrived "
                                "(delayed-ACK timer), its FIN 1 s after it")
     # the client's FIN was never retransmitted: it was acknowledged well within its RTO
-    timers = [(r.host, r.timer, r.action) for r in run.records if isinstance(r, TimerRecord)]
+    timers = [(r.host, r.timer.label, r.action.value) for r in run.records if isinstance(r, TimerRecord)]
     assert ("client", "retransmit", "fired") not in timers
     assert run.host("client").endpoint.stats.retransmits == 0

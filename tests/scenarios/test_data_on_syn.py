@@ -33,8 +33,9 @@ def test_data_on_syn_segments_and_states() -> None:
                                          (120_000, "SYN-SENT", "ESTABLISHED")]
     assert run.state_times("server") == [(110_000, "LISTEN", "SYN-RECEIVED"),
                                          (130_000, "SYN-RECEIVED", "ESTABLISHED")]
-    # the trace's drop record is about the SYN's data: the SYN itself opened the entry
-    assert run.drops() == [(110_000, "server", "S", DropReason.SYN_DATA.value)]
+    # the SYN itself opened the entry; its data was trimmed off (nothing was dropped whole)
+    assert run.drops() == []
+    assert run.verdicts() == [(110_000, "server", "S", "trimmed", DropReason.SYN_DATA.value)]
 
 
 def test_nothing_kept_nothing_delivered_before_established() -> None:

@@ -61,7 +61,8 @@ def test_half_close_bytes_and_no_fin_wait_2_timer() -> None:
     assert run.facts[2].en == ("client: received 33 bytes in 3 segments while in FIN-WAIT-2, 33 in all: "
                                "b'log line 1\\nlog line 2\\nlog line 3\\n'")
     assert run.facts[3].en.startswith("client: no FIN-WAIT-2 timer ran")
-    timers = [(r.t_us, r.host, r.timer, r.action) for r in run.records if isinstance(r, TimerRecord)]
+    timers = [(r.t_us, r.host, r.timer.label, r.action.value) for r in run.records
+              if isinstance(r, TimerRecord)]
     assert timers == [(720_000, "client", "time-wait", "armed"), (60_720_000, "client", "time-wait", "fired")]
     # the refused send() put nothing on the wire: SYN, ACK, request, FIN and four ACKs
     client = run.host("client").endpoint

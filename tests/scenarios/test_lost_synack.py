@@ -4,7 +4,8 @@ listener's timer (1 s, then 2 s) and in answer to the client's retransmitted SYN
 from __future__ import annotations
 
 from synack.core.seq import seq_add
-from synack.core.trace import TimerRecord
+from synack.core.timers import Timer
+from synack.core.trace import TimerAction, TimerRecord
 from synack.scenarios import Run, get
 
 
@@ -14,7 +15,7 @@ def _runs(seed: int = 1, netstat_at: int | None = None) -> list[Run]:
 
 def _synack_timer_fired(run: Run) -> list[int]:
     return [r.t_us for r in run.records if isinstance(r, TimerRecord) and r.host == "server"
-            and r.timer == "synack retransmit" and r.action == "fired"]
+            and r.timer is Timer.SYNACK and r.action is TimerAction.FIRED]
 
 
 def test_one_lost_synack_segments_and_states() -> None:
@@ -33,8 +34,10 @@ def test_one_lost_synack_segments_and_states() -> None:
         (1_120_000, "client", *ack),                # answers the duplicate SYN-ACK
     ]
     assert _synack_timer_fired(run) == [1_110_000]
-    assert run.drops() == [(110_000, "server", "SA", "fault: drop #1 flags_are('SA')"),
-                           (1_120_000, "client", "SA", "out-of-window")]
+    assert run.drops() == [(110_000, "server", "SA", "fault: drop #1 flags_are('SA')")]
+    # the second SYN-ACK is old news in ESTABLISHED: a duplicate, ACKed again
+    assert run.verdicts() == [(1_110_000, "server", "S", "duplicate", ""),   # the SYN again: SYN-ACK again
+                              (1_120_000, "client", "SA", "duplicate", "out-of-window")]
     assert run.state_times("client") == [(100_000, "CLOSED", "SYN-SENT"),
                                          (1_120_000, "SYN-SENT", "ESTABLISHED")]
     # one half-open entry from 110 ms to the ACK at 1.13 s; never a second one
@@ -94,7 +97,10 @@ def test_three_lost_synacks_backoff() -> None:
     ]
     assert _synack_timer_fired(run) == [1_110_000, 3_110_000]
     assert [d[:3] for d in run.drops()] == [(110_000, "server", "SA"), (1_110_000, "server", "SA"),
-                                            (1_110_000, "server", "SA"), (3_120_000, "client", "SA")]
+                                            (1_110_000, "server", "SA")]
+    assert [v[:4] for v in run.verdicts()] == [(1_110_000, "server", "S", "duplicate"),
+                                               (3_110_000, "server", "S", "duplicate"),
+                                               (3_120_000, "client", "SA", "duplicate")]
     assert run.state_times("server") == [(110_000, "LISTEN", "SYN-RECEIVED"),
                                          (3_130_000, "SYN-RECEIVED", "ESTABLISHED")]
     assert run.state_times("client") == [(100_000, "CLOSED", "SYN-SENT"),

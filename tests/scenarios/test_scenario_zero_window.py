@@ -6,6 +6,7 @@ import itertools
 
 from support.stream_checks import assert_clean_close
 from synack.core.config import Config
+from synack.core.timers import Timer
 from synack.scenarios import get
 from synack.scenarios.transfer import pure_acks, timers_fired
 from synack.scenarios.zero_window import READ_FROM, SIZE
@@ -17,7 +18,7 @@ def test_zero_window_is_probed_until_the_reader_resumes() -> None:
     assert m["bytes"] == SIZE and m["bytes_intact"] == 1.0
     closed, reopened = m["window_closed_s"] * 1e6, m["window_reopened_s"] * 1e6
     assert 0 < closed < READ_FROM <= reopened
-    probes = timers_fired(run, "client", "persist")
+    probes = timers_fired(run, "client", Timer.PERSIST)
     assert len(probes) == m["probes"] >= 2
     assert all(closed < t < READ_FROM for t in probes)
     # back-off: each probe waits at least as long as the one before

@@ -42,7 +42,7 @@ def test_simultaneous_close_states_both_sides() -> None:
 
 def test_simultaneous_close_both_wait_2msl() -> None:
     run = get("simultaneous-close").run(seed=1)[0]
-    timers = [(r.t_us, r.host, r.timer, r.action, r.deadline) for r in run.records
+    timers = [(r.t_us, r.host, r.timer.label, r.action.value, r.deadline) for r in run.records
               if isinstance(r, TimerRecord)]
     assert sorted(timers) == [
         (320_000, "client", "time-wait", "armed", 60_320_000),

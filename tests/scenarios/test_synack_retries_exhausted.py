@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from synack.core.seq import seq_add
-from synack.core.trace import NoteRecord, TimerRecord
+from synack.core.trace import NoteRecord, TimerAction, TimerRecord
 from synack.scenarios import get
 from synack.scenarios.synack_retries_exhausted import GHOST_ADDR, GHOST_ISN, GHOST_PORT
 
@@ -21,8 +21,9 @@ def test_synack_retransmitted_five_times_with_backoff() -> None:
     # every one of them is lost: nobody owns the address
     assert run.drops() == [(t * S, "server", "SA", "no-route") for t in (0, 1, 3, 7, 15, 31)]
     assert run.network.no_route == 6
-    fired = [(r.t_us, r.timer) for r in run.records if isinstance(r, TimerRecord) and r.action == "fired"]
-    assert fired == [(t * S, "synack retransmit") for t in (1, 3, 7, 15, 31)] + [(63 * S, "synack (gave up)")]
+    fired = [(r.t_us, r.timer.label, r.action.value) for r in run.records
+             if isinstance(r, TimerRecord) and r.action is not TimerAction.ARMED]
+    assert fired == [(t * S, "synack", "fired") for t in (1, 3, 7, 15, 31)] + [(63 * S, "synack", "gave-up")]
 
 
 def test_entry_removed_at_63_s() -> None:

@@ -30,18 +30,16 @@ BEFORE_LOSS: list[Seg] = [
 
 
 def timers(run: Run, host: str) -> list[tuple[int, str, str, int | None]]:
-    return [(r.t_us, r.timer, r.action, r.deadline) for r in run.records
+    return [(r.t_us, r.timer.label, r.action.value, r.deadline) for r in run.records
             if isinstance(r, TimerRecord) and r.host == host]
 
 
 def test_time_wait_re_acks_and_restarts() -> None:
     run = get("time-wait-lost-ack").run(seed=1)[0]
     assert run.relative_sent() == [*BEFORE_LOSS, (1_520_000, "client", "A", 6, 6, 0)]   # a new ACK
-    assert run.drops() == [
-        (1_320_000, "client", "A", LOSS),
-        # the FIN is old news in TIME-WAIT (seq below RCV.NXT): ACKed, not processed again
-        (1_520_000, "client", "FA", "out-of-window"),
-    ]
+    assert run.drops() == [(1_320_000, "client", "A", LOSS)]
+    # the FIN is old news in TIME-WAIT (seq below RCV.NXT): a duplicate, ACKed, not processed again
+    assert run.verdicts() == [(1_520_000, "client", "FA", "duplicate", "out-of-window")]
     # the 2MSL timer armed twice: expiry moved from 61.32 s to 61.52 s = t(re-FIN) + 60 s
     assert timers(run, "client") == [
         (320_000, "fin-wait-2", "armed", 60_320_000),

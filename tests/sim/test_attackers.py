@@ -51,7 +51,7 @@ def test_syn_flood_replies_go_nowhere() -> None:
     SynFlood(net, B, 80, rate_per_s=1000, start=0, duration=ms(50))
     net.run()
     assert net.no_route == 50
-    reasons = {r.reason for r in net.trace if isinstance(r, SegmentRecord) and r.event == "drop"}
+    reasons = {r.reason_text for r in net.trace if isinstance(r, SegmentRecord) and r.event == "drop"}
     assert reasons == {"no-route"}
 
 

@@ -29,7 +29,7 @@ A, B = "10.0.0.1", "10.0.0.2"
 
 
 def fault_drops(net: Network) -> list[tuple[int, int, str | None]]:
-    return [(r.t_us, r.seg.seq, r.reason) for r in net.trace
+    return [(r.t_us, r.seg.seq, r.reason_text) for r in net.trace
             if isinstance(r, SegmentRecord) and r.event == "drop" and r.seg is not None]
 
 

@@ -17,7 +17,7 @@ A = "10.0.0.1"
 
 
 def drops(net: Network) -> list[tuple[int, str, str | None]]:
-    return [(r.t_us, r.host, r.reason) for r in net.trace
+    return [(r.t_us, r.host, r.reason_text) for r in net.trace
             if isinstance(r, SegmentRecord) and r.event == "drop"]
 
 

@@ -109,7 +109,7 @@ def test_lost_syn_is_retransmitted_after_the_initial_rto() -> None:
     assert sent(net.trace) == [(0, "client", "S"), (seconds(1), "client", "S"),
                                (seconds(1) + ms(10), "server", "SA"), (seconds(1) + ms(20), "client", "A")]
     [dropped] = [r for r in net.trace if isinstance(r, SegmentRecord) and r.event == "drop"]
-    assert (dropped.t_us, dropped.host, dropped.reason) == (0, "client", "fault: drop #1 flags_are('S')")
+    assert (dropped.t_us, dropped.host, dropped.reason_text) == (0, "client", "fault: drop #1 flags_are('S')")
 
 
 def test_corrupted_packets_are_bad_checksum_drops_at_the_receiver() -> None:
@@ -161,7 +161,7 @@ def test_syn_flood_fills_the_syn_queue_and_replies_go_nowhere() -> None:
     net.run(until=ms(300))
     assert conn.state is State.SYN_SENT
     assert all(r.seg is not None and r.seg.flags & ACK for r in net.trace
-               if isinstance(r, SegmentRecord) and r.reason == "no-route")
+               if isinstance(r, SegmentRecord) and r.reason_text == "no-route")
 
 
 def test_ipv6_handshake_and_tap_bytes() -> None:

@@ -24,15 +24,15 @@ class FakeEndpoint:
         self.timeout_calls: list[int] = []
         self.answer_syn = False
 
-    def receive_packet(self, data: bytes, now: int) -> None:
+    def receive_packet(self, data: bytes, now: int, verify_checksum: bool = True, flight: int = 0) -> None:
         try:
-            src, dst, seg = parse_packet(data)
+            src, dst, seg, _ = parse_packet(data)
         except MalformedSegment as exc:
             self.malformed[exc.reason] += 1
             return
         self.receive_segment(seg, src, dst, now)
 
-    def receive_segment(self, seg: Segment, src: str, dst: str, now: int) -> None:
+    def receive_segment(self, seg: Segment, src: str, dst: str, now: int, flight: int = 0) -> None:
         self.received.append((now, Packet(src, dst, seg)))
         if self.answer_syn and seg.flags == SYN:
             self.outbox.append(Packet(dst, src, Segment(seg.dst_port, seg.src_port, 1000, seg.seq + 1,

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from synack.core.errors import DropReason
 from synack.core.state import State
-from synack.core.trace import NoteRecord, SegmentRecord, StateRecord, TimerRecord, TraceRecord
+from synack.core.timers import Timer
+from synack.core.trace import (
+    Loss,
+    NoteRecord,
+    SegmentRecord,
+    StateRecord,
+    TimerAction,
+    TimerRecord,
+    TraceRecord,
+    Verdict,
+)
 from synack.core.wire import ACK, FIN, NO_OPTIONS, PSH, SYN, Options, Segment
 from synack.views.ladder import ladder_text, render_ladder
 
@@ -29,11 +40,15 @@ def flight(t: int, sender: str, s: Segment, *, delay: int = 10 * MS, fate: str |
     src, dst = (C, S) if sender == "client" else (S, C)
     out: list[TraceRecord] = [SegmentRecord(t, sender, "send", src, dst, s)]
     if fate is not None:
-        out.append(SegmentRecord(t + delay // 2, "link", "drop", src, dst, s, fate))
+        loss, _, detail = fate.partition(": ")
+        out.append(SegmentRecord(t + delay // 2, "link", "drop", src, dst, s, Loss(loss), 0, Verdict.LOST,
+                                 detail or None))
+    elif refused is not None:
+        reason = DropReason(refused)
+        out.append(SegmentRecord(t + delay, receiver, "recv", src, dst, s, reason, 0, Verdict.DROPPED))
+        out.append(SegmentRecord(t + delay, receiver, "drop", src, dst, s, reason, 0, Verdict.DROPPED))
     else:
-        out.append(SegmentRecord(t + delay, receiver, "recv", src, dst, s))
-        if refused is not None:
-            out.append(SegmentRecord(t + delay, receiver, "drop", src, dst, s, refused))
+        out.append(SegmentRecord(t + delay, receiver, "recv", src, dst, s, None, 0, Verdict.ACCEPTED))
     return out
 
 
@@ -67,10 +82,10 @@ def close(t: int) -> list[TraceRecord]:
         state(t + 500 * MS, "server", State.CLOSE_WAIT, State.LAST_ACK),
         *flight(t + 500 * MS, "server", seg("server", FIN | ACK, Y + 1, X + 2)),
         state(t + 510 * MS, "client", State.FIN_WAIT_2, State.TIME_WAIT),
-        TimerRecord(t + 510 * MS, "client", CE, SE, "time-wait", "armed", t + 60_510 * MS),
+        TimerRecord(t + 510 * MS, "client", CE, SE, Timer.TIME_WAIT, TimerAction.ARMED, t + 60_510 * MS),
         *flight(t + 510 * MS, "client", seg("client", ACK, X + 2, Y + 2)),
         state(t + 520 * MS, "server", State.LAST_ACK, State.CLOSED),
-        TimerRecord(t + 60_510 * MS, "client", CE, SE, "time-wait", "fired"),
+        TimerRecord(t + 60_510 * MS, "client", CE, SE, Timer.TIME_WAIT, TimerAction.FIRED),
         state(t + 60_510 * MS, "client", State.TIME_WAIT, State.CLOSED),
     ]
 
@@ -170,7 +185,7 @@ def test_lost_syn_then_rto_and_retransmission() -> None:
     recs: list[TraceRecord] = [
         state(0, "client", State.CLOSED, State.SYN_SENT),
         *flight(0, "client", first, fate="fault: drop 1st SYN"),
-        TimerRecord(1_000 * MS, "client", CE, SE, "retransmit", "fired"),
+        TimerRecord(1_000 * MS, "client", CE, SE, Timer.RETRANSMIT, TimerAction.FIRED),
         *flight(1_000 * MS, "client", first),
         state(1_010 * MS, "server", State.LISTEN, State.SYN_RECEIVED),
     ]
@@ -204,7 +219,8 @@ def test_refused_segment_reaches_the_host_and_says_why() -> None:
 def test_refused_without_a_receive_record() -> None:
     s = seg("client", ACK, 7, 7)
     recs: list[TraceRecord] = [SegmentRecord(0, "client", "send", C, S, s),
-                               SegmentRecord(10 * MS, "server", "drop", C, S, s, "no-connection")]
+                               SegmentRecord(10 * MS, "server", "drop", C, S, s, DropReason.NO_CONNECTION, 0,
+                                             Verdict.DROPPED)]
     lines = ladder(recs)
     row = find(lines, "ACK seq=7")
     assert lines[row].endswith("▶│")
@@ -215,7 +231,7 @@ def test_malformed_segment_matches_its_send() -> None:
     none: Any = None   # the record of bytes that failed to parse carries no segment
     recs: list[TraceRecord] = [
         SegmentRecord(0, "client", "send", C, S, seg("client", SYN, X)),
-        SegmentRecord(10 * MS, "server", "drop", C, S, none, "bad-checksum"),
+        SegmentRecord(10 * MS, "server", "drop", C, S, none, DropReason.BAD_CHECKSUM, 0, Verdict.DROPPED),
     ]
     lines = ladder(recs)
     row = find(lines, "SYN seq=1000")

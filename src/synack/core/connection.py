@@ -78,7 +78,19 @@ from .sender import (
 from .seq import HALF, MASK, in_window, seq_gt, seq_le, seq_lt, seq_sub
 from .state import TRANSITIONS, State
 from .stats import Stats
-from .trace import StateRecord, TimerRecord, Tracer, endpoint_str
+from .timers import Timer
+from .trace import (
+    ACCEPTED,
+    Outcome,
+    StateRecord,
+    TimerAction,
+    TimerRecord,
+    Tracer,
+    Verdict,
+    dropped,
+    endpoint_str,
+    trimmed,
+)
 from .wire import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, URG, Options, Segment
 
 if TYPE_CHECKING:
@@ -526,7 +538,7 @@ class Connection:
             return
         self.shutdown(now)
         if self.state is _FIN_WAIT_2 and self._tw_deadline is None:
-            self._arm_close_timer(self.config.fin_timeout, now, "fin-wait-2")
+            self._arm_close_timer(self.config.fin_timeout, now, Timer.FIN_WAIT_2)
         self._touch()
 
     def abort(self, now: int) -> None:
@@ -699,18 +711,18 @@ class Connection:
     def _arm_keepalive(self, since: int) -> None:
         self._ka_deadline = since + self.config.keepalive_time
 
-    def _arm_close_timer(self, length: int, now: int, name: str) -> None:
+    def _arm_close_timer(self, length: int, now: int, timer: Timer) -> None:
         self._rto_deadline = None
         self._tw_deadline = now + length
         if self._tracer is not None:
             self._tracer(TimerRecord(now, self._host, endpoint_str(self.local_addr, self.local_port),
-                                     endpoint_str(self.remote_addr, self.remote_port), name, "armed",
-                                     self._tw_deadline))
+                                     endpoint_str(self.remote_addr, self.remote_port), timer,
+                                     TimerAction.ARMED, self._tw_deadline))
 
-    def _timer_fired(self, now: int, name: str) -> None:
+    def _timer_fired(self, now: int, timer: Timer, action: TimerAction = TimerAction.FIRED) -> None:
         if self._tracer is not None:
             self._tracer(TimerRecord(now, self._host, endpoint_str(self.local_addr, self.local_port),
-                                     endpoint_str(self.remote_addr, self.remote_port), name, "fired"))
+                                     endpoint_str(self.remote_addr, self.remote_port), timer, action))
 
     def handle_timeout(self, now: int) -> None:
         """Run whatever timer is due; nothing when none is (early wake-ups are safe)."""
@@ -723,11 +735,11 @@ class Connection:
         if tw is not None and now >= tw:
             self._tw_deadline = None
             if self.state is _TIME_WAIT:
-                self._timer_fired(now, "time-wait")
+                self._timer_fired(now, Timer.TIME_WAIT)
                 self._set_state(_CLOSED, now)
                 return
             if self.state is _FIN_WAIT_2:
-                self._timer_fired(now, "fin-wait-2")
+                self._timer_fired(now, Timer.FIN_WAIT_2)
                 self._stats.timeouts += 1
                 self._set_state(_CLOSED, now)
                 return
@@ -757,19 +769,19 @@ class Connection:
         if ut is not None and st is not _SYN_SENT and st is not _SYN_RECEIVED \
                 and now - self._stalled_since >= ut:
             # RFC 5482 / Linux TCP_USER_TIMEOUT: unacknowledged for too long.
-            self._timer_fired(now, "user timeout")
+            self._timer_fired(now, Timer.USER_TIMEOUT, TimerAction.GAVE_UP)
             self._stats.timeouts += 1
             self._events.append(ConnectionTimedOut(self))
             self._set_state(_CLOSED, now)
             return
         if self._retries >= limit:
-            self._timer_fired(now, "retransmit (gave up)")
+            self._timer_fired(now, Timer.RETRANSMIT, TimerAction.GAVE_UP)
             self._stats.timeouts += 1
             self._events.append(ConnectionTimedOut(self))
             self._set_state(_CLOSED, now)
             return
         self._retries += 1
-        self._timer_fired(now, "persist" if zero_window_probe else "retransmit")
+        self._timer_fired(now, Timer.PERSIST if zero_window_probe else Timer.RETRANSMIT)
         if zero_window_probe:
             self._persist_backoff += 1  # the probe interval doubles (§3.8.6.1)
             self._probe = True
@@ -792,8 +804,9 @@ class Connection:
         self._touch()
 
     # ------------------------------------------------------------------ segment arrival
-    def receive_segment(self, seg: Segment, now: int) -> None:
-        """Process one segment addressed to this connection (RFC 9293 §3.10.7)."""
+    def receive_segment(self, seg: Segment, now: int) -> Outcome:
+        """Process one segment addressed to this connection (RFC 9293 §3.10.7);
+        returns what became of it."""
         st = self.state
         opts = seg[6]
         if st is _ESTABLISHED and seg[2] == self.rcv_nxt and seg[4] | PSH == _ACK_PSH \
@@ -844,22 +857,23 @@ class Connection:
                 owner = self._owner
                 if owner is not None:
                     owner._touch(self)
-                return
+                return ACCEPTED
         if st is _SYN_SENT:
-            self._on_segment_syn_sent(seg, now)
+            outcome = self._on_segment_syn_sent(seg, now)
             self._touch()
-            return
+            return outcome
         if st is _CLOSED:
             self._stats.drop(DropReason.NO_CONNECTION)
-            return
+            return dropped(DropReason.NO_CONNECTION)
         self._last_heard = now
         self._ts_clock = now
-        self._on_segment_synchronized(seg, now)
+        outcome = self._on_segment_synchronized(seg, now)
         if self._tracer is not None and self.state is not _CLOSED:
             trace_cc(self, now)
         self._touch()
+        return outcome
 
-    def _on_segment_syn_sent(self, seg: Segment, now: int) -> None:
+    def _on_segment_syn_sent(self, seg: Segment, now: int) -> Outcome:
         """§3.10.7.3."""
         flags = seg.flags
         # first: an ACK must acknowledge our SYN: ISS < SEG.ACK <= SND.NXT
@@ -868,19 +882,19 @@ class Connection:
             if not flags & RST:
                 self._ctl.append(Segment(self.local_port, self.remote_port, seg.ack, 0, RST, 0))
                 self._stats.resets_sent += 1
-            return
+            return dropped(DropReason.SYN_SENT_BAD_ACK)
         if flags & RST:
             # second: a RST is acceptable only if it acknowledges our SYN (RFC 5961 §3.2)
             if flags & ACK:
                 self._stats.resets_received += 1
                 self._events.append(ConnectionRefused(self))
                 self._set_state(_CLOSED, now)
-            else:
-                self._stats.drop(DropReason.RST_OUT_OF_WINDOW)
-            return
+                return ACCEPTED
+            self._stats.drop(DropReason.RST_OUT_OF_WINDOW)
+            return dropped(DropReason.RST_OUT_OF_WINDOW)
         if not flags & SYN:
             self._stats.drop(DropReason.SYN_SENT_NO_SYN)
-            return
+            return dropped(DropReason.SYN_SENT_NO_SYN)
         # fourth: SYN
         self.irs = seg.seq
         self.rcv_nxt = (seg.seq + 1) & MASK
@@ -890,8 +904,10 @@ class Connection:
         self._peer_ws = seg.options.wscale
         self._ts_clock = now
         self._negotiate(seg.options)
+        outcome = ACCEPTED
         if seg.payload:
             self._stats.drop(DropReason.SYN_DATA)  # data on a SYN is not kept
+            outcome = trimmed(DropReason.SYN_DATA)
         self._lost_handshake_window(self._retries)
         if flags & ACK:
             syn_retransmitted = self._retries > 0
@@ -913,6 +929,7 @@ class Connection:
             self.snd_nxt = self.iss
             self._rto_deadline = None
             self._set_state(_SYN_RECEIVED, now)
+        return outcome
 
     def _acceptable(self, seq: int, seglen: int, wnd: int) -> bool:
         """RFC 9293 §3.10.7.4 Table 6."""
@@ -923,7 +940,7 @@ class Connection:
             return False
         return in_window(seq, rcv_nxt, wnd) or in_window((seq + seglen - 1) & MASK, rcv_nxt, wnd)
 
-    def _on_segment_synchronized(self, seg: Segment, now: int) -> None:
+    def _on_segment_synchronized(self, seg: Segment, now: int) -> Outcome:
         """§3.10.7.4, for SYN-RECEIVED and every synchronized state."""
         st = self.state
         flags = seg.flags
@@ -944,24 +961,25 @@ class Connection:
                 # SEG.TSval < TS.Recent: an old duplicate.  ACK (rate-limited, as
                 # Linux's tcp_invalid_ratelimit) and drop.
                 self._stats.drop(DropReason.PAWS)
-                self._oow_ack(now, seglen > 0 and not flags & SYN)
-                return
+                return dropped(self._oow_ack(now, seglen > 0 and not flags & SYN) or DropReason.PAWS)
             # §5.5: TS.Recent is outdated after 24 idle days: accept, and start over.
             self._ts_recent, self._ts_recent_at = ts[0], now
         # -- first: sequence number (in order with an open window: acceptable) -----------
+        outcome = ACCEPTED
         if (seq != self.rcv_nxt or wnd == 0) and not self._acceptable(seq, seglen, wnd):
             if wnd == 0 and seq == self.rcv_nxt:
                 # Zero window (MUST-66): still process the ACK and RST; the text and a
                 # FIN are not acceptable (Table 6: SEG.LEN > 0 with RCV.WND = 0).
                 if payload or flags & FIN:
                     self._stats.drop(DropReason.RCV_BUFFER_FULL)
+                    outcome = trimmed(DropReason.RCV_BUFFER_FULL)
                     payload = b""
                     flags &= ~FIN
                     self._ack_now = True
             else:
                 if flags & RST:
                     self._stats.drop(DropReason.RST_OUT_OF_WINDOW)
-                    return
+                    return dropped(DropReason.RST_OUT_OF_WINDOW)
                 self._stats.drop(DropReason.OUT_OF_WINDOW)
                 if payload and self.sack_ok and st is not _TIME_WAIT \
                         and 0 < ((self.rcv_nxt - seq) & MASK) < HALF:
@@ -973,11 +991,15 @@ class Connection:
                 if st is _TIME_WAIT and flags & FIN:
                     # A retransmitted FIN: our last ACK was lost.  ACK again and
                     # restart the 2MSL timer (§3.10.7.4, TIME-WAIT).
-                    self._arm_close_timer(self.config.time_wait, now, "time-wait")
+                    self._arm_close_timer(self.config.time_wait, now, Timer.TIME_WAIT)
                     self._ack_now = True
+                    limited = None
                 else:
-                    self._oow_ack(now, seglen > 0 and not flags & SYN)
-                return
+                    limited = self._oow_ack(now, seglen > 0 and not flags & SYN)
+                if limited is None and seglen and seq_le((seq + seglen) & MASK, self.rcv_nxt):
+                    # all of it had arrived before: a retransmission, ACKed again
+                    return (Verdict.DUPLICATE, DropReason.OUT_OF_WINDOW)
+                return dropped(limited or DropReason.OUT_OF_WINDOW)
         if ts is not None and not flags & RST and ((self._rcv_wup - seq) & MASK) < HALF \
                 and ((ts[0] - self._ts_recent) & MASK) < HALF:
             # R3: SEG.SEQ =< Last.ACK.sent and SEG.TSval >= TS.Recent: echo it from now on.
@@ -986,25 +1008,22 @@ class Connection:
         # -- second: RST (RFC 5961 §3.2) ----------------------------------------------
         if flags & RST:
             if seq != self.rcv_nxt:
-                self._challenge_ack(now, DropReason.RST_CHALLENGED)
-                return
-            self._on_reset(now)
-            return
+                return dropped(self._challenge_ack(now, DropReason.RST_CHALLENGED))
+            return self._on_reset(now)
         # -- fourth: SYN (RFC 5961 §4) -------------------------------------------------
         if flags & SYN:
-            self._challenge_ack(now, DropReason.SYN_CHALLENGED)
-            return
+            return dropped(self._challenge_ack(now, DropReason.SYN_CHALLENGED))
         # -- fifth: ACK ------------------------------------------------------------------
         if not flags & ACK:
             self._stats.drop(DropReason.NO_ACK_FLAG)
-            return
+            return dropped(DropReason.NO_ACK_FLAG)
         ack = seg.ack
         if st is _SYN_RECEIVED:
             if not (seq_lt(self.snd_una, ack) and seq_le(ack, self.snd_max)):
                 self._ctl.append(Segment(self.local_port, self.remote_port, ack, 0, RST, 0))
                 self._stats.resets_sent += 1
                 self._stats.drop(DropReason.BAD_ACK)
-                return
+                return dropped(DropReason.BAD_ACK)
             self.snd_wnd = seg.window << self.snd_wscale
             self.max_snd_wnd = max(self.max_snd_wnd, self.snd_wnd)
             self.snd_wl1, self.snd_wl2 = seq, ack
@@ -1018,12 +1037,10 @@ class Connection:
             st = _ESTABLISHED
         if 0 < ((ack - self.snd_max) & MASK) < HALF:  # SEG.ACK > SND.MAX
             self._stats.drop(DropReason.ACK_OF_UNSENT)
-            self._oow_ack(now)
-            return
+            return dropped(self._oow_ack(now) or DropReason.ACK_OF_UNSENT)
         if self.max_snd_wnd and 0 < ((self.snd_una - self.max_snd_wnd - ack) & MASK) < HALF:
             self._stats.drop(DropReason.BAD_ACK)  # RFC 5961 §5: too old to be a real ACK
-            self._oow_ack(now)
-            return
+            return dropped(self._oow_ack(now) or DropReason.BAD_ACK)
         sack_blocks = seg.options.sack_blocks
         if sack_blocks and self.sack_ok:
             sb = self._sb
@@ -1061,10 +1078,10 @@ class Connection:
                 st = _FIN_WAIT_2
             elif st is _CLOSING:
                 self._enter_time_wait(now)
-                return
+                return outcome
             elif st is _LAST_ACK:
                 self._set_state(_CLOSED, now)
-                return
+                return outcome
         # -- sixth: URG (also with a zero window, MUST-66) --------------------------------------
         if flags & URG and st in _RECEIVING:
             up = (seq + seg.urg) & MASK
@@ -1086,10 +1103,13 @@ class Connection:
                     self._ctl.append(Segment(self.local_port, self.remote_port, ack, 0, RST, 0))
                     self._stats.resets_sent += 1
                     self._set_state(_CLOSED, now)
-                    return
-                fin_in_order = process_text(self, seq, payload, now)
+                    return dropped(DropReason.DATA_AFTER_CLOSE)
+                fin_in_order, text = process_text(self, seq, payload, now)
+                if text is not ACCEPTED:
+                    outcome = text
             else:
                 self._stats.drop(DropReason.DATA_AFTER_FIN)
+                outcome = trimmed(DropReason.DATA_AFTER_FIN)
         # -- eighth: FIN ------------------------------------------------------------------------
         if flags & FIN:
             fin_at = (seq + len(payload)) & MASK
@@ -1105,6 +1125,7 @@ class Connection:
         elif self._ooo_fin is not None and self._ooo_fin == self.rcv_nxt and payload:
             self._ooo_fin = None
             self._process_fin(now)  # a hole before a held FIN was filled
+        return outcome
 
     def _process_fin(self, now: int) -> None:
         self._ack_now = True
@@ -1112,7 +1133,7 @@ class Connection:
         if self._peer_fin:
             # One FIN per connection: another one is ACKed, not consumed.
             if st is _TIME_WAIT:
-                self._arm_close_timer(self.config.time_wait, now, "time-wait")
+                self._arm_close_timer(self.config.time_wait, now, Timer.TIME_WAIT)
             return
         self.rcv_nxt = (self.rcv_nxt + 1) & MASK
         self._peer_fin = True
@@ -1137,7 +1158,7 @@ class Connection:
         self._set_state(_FIN_WAIT_2, now)
         if self._closed_by_app:
             # Orphaned by close(): Linux's tcp_fin_timeout bounds FIN-WAIT-2.
-            self._arm_close_timer(self.config.fin_timeout, now, "fin-wait-2")
+            self._arm_close_timer(self.config.fin_timeout, now, Timer.FIN_WAIT_2)
 
     def _enter_time_wait(self, now: int) -> None:
         self._set_state(_TIME_WAIT, now)
@@ -1148,45 +1169,49 @@ class Connection:
                 self._ctl.append(self._segment(self.snd_nxt, ACK))
             self._set_state(_CLOSED, now)
             return
-        self._arm_close_timer(self.config.time_wait, now, "time-wait")
+        self._arm_close_timer(self.config.time_wait, now, Timer.TIME_WAIT)
 
-    def _oow_ack(self, now: int, occupies_sequence_space: bool = False) -> None:
+    def _oow_ack(self, now: int, occupies_sequence_space: bool = False) -> DropReason | None:
         """The ACK answering an unacceptable segment (§3.10.7.4), at most one per
         ``Config.oow_ack_interval`` (Linux tcp_invalid_ratelimit), so that two ends
         that disagree about the sequence space cannot ACK each other in a loop.  A
         segment with data or a FIN (and no SYN) is always answered, as Linux's
         tcp_oow_rate_limited does: it is no part of an ACK loop, but most likely a
-        retransmission whose ACK was lost, and the sender waits for this one."""
+        retransmission whose ACK was lost, and the sender waits for this one.
+        Returns OOW_ACK_LIMIT when the limit held the ACK back."""
         last = self._last_oow_ack
         if occupies_sequence_space:
             self._ack_now = True
-            return
+            return None
         if last is not None and now - last < self.config.oow_ack_interval:
             self._stats.drop(DropReason.OOW_ACK_LIMIT)
-            return
+            return DropReason.OOW_ACK_LIMIT
         self._last_oow_ack = now
         self._ack_now = True
+        return None
 
-    def _challenge_ack(self, now: int, reason: DropReason) -> None:
-        """RFC 5961 §3.2/§4: answer with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, throttled (§7)."""
+    def _challenge_ack(self, now: int, reason: DropReason) -> DropReason:
+        """RFC 5961 §3.2/§4: answer with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, throttled (§7).
+        Returns why the segment was dropped (``reason``, or the throttle's)."""
         limit = self.config.challenge_ack_limit
         if limit is not None:
             if now - self._chal_start >= SECOND:
                 self._chal_start, self._chal_count = now, 0
             if self._chal_count >= limit:
                 self._stats.drop(DropReason.CHALLENGE_ACK_LIMIT)
-                return
+                return DropReason.CHALLENGE_ACK_LIMIT
             self._chal_count += 1
         self._stats.challenge_acks += 1
         self._stats.drop(reason)
         self._ack_now = True
+        return reason
 
-    def _on_reset(self, now: int) -> None:
+    def _on_reset(self, now: int) -> Outcome:
         """An acceptable RST (§3.10.7.4 second check)."""
         st = self.state
         if st is _TIME_WAIT and self.config.rfc1337:
             self._stats.drop(DropReason.RST_IN_TIME_WAIT)  # RFC 1337 F1
-            return
+            return dropped(DropReason.RST_IN_TIME_WAIT)
         self._stats.resets_received += 1
         if st is _SYN_RECEIVED:
             if self._listener is None:
@@ -1197,6 +1222,7 @@ class Connection:
             # reports ECONNRESET there too).  TIME-WAIT has nothing left to report.
             self._events.append(ConnectionReset(self))
         self._set_state(_CLOSED, now)
+        return ACCEPTED
 
     # ------------------------------------------------------------------ bookkeeping
     def _touch(self) -> None:

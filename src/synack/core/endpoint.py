@@ -12,7 +12,7 @@ import functools
 import heapq
 import ipaddress
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .config import DEFAULT_CONFIG, Config
 from .connection import Connection
@@ -26,7 +26,17 @@ from .listener import Listener
 from .seq import MASK, seq_gt
 from .state import State
 from .stats import Stats
-from .trace import NoteRecord, SegmentRecord, StateRecord, Tracer, endpoint_str
+from .trace import (
+    NoteRecord,
+    Outcome,
+    SegmentRecord,
+    StateRecord,
+    Tracer,
+    TraceRecord,
+    Verdict,
+    dropped,
+    endpoint_str,
+)
 from .wire import ACK, FIN, RST, SYN, Segment
 
 _TIME_WAIT = State.TIME_WAIT
@@ -50,17 +60,25 @@ def bad_peer_address(addr: str) -> bool:
 _new = tuple.__new__
 
 class Endpoint:
-    """All of one host's TCP.  Time (``now``) is integer microseconds, always given."""
+    """All of one host's TCP.  Time (``now``) is integer microseconds, always given.
+
+    With a ``tracer``, every segment sent gets a flight id from ``flights`` (a
+    counter of the endpoint's own unless given: a simulator shares one between its
+    hosts, so that ids are unique on its network), and every arrival is traced with
+    the verdict on it once it has been processed; records made while processing it
+    follow its own, so the trace reads in cause-and-effect order."""
 
     def __init__(self, addresses: Sequence[str], config: Config = DEFAULT_CONFIG, *, name: str = "",
                  secret: bytes = b"", isn: IsnSource | None = None, ephemeral_offset: int = 0,
-                 tracer: Tracer | None = None) -> None:
+                 tracer: Tracer | None = None, flights: Callable[[], int] | None = None) -> None:
         if not addresses:
             raise UsageError("an endpoint needs at least one address")
         self.addresses = tuple(str(ipaddress.ip_address(a)) for a in addresses)
         self.config = config
         self.name = name
         self.tracer = tracer
+        self._held: list[TraceRecord] | None = None
+        self._flights = flights if flights is not None else _counter()
         self.stats = Stats()
         self._isn: IsnSource = isn if isn is not None else Rfc6528Isn(secret)
         self._cookies = SynCookies(secret)
@@ -133,29 +151,43 @@ class Endpoint:
         raise AddressInUse("no free ephemeral port")
 
     # ------------------------------------------------------------------ inputs
-    def receive_packet(self, data: bytes, now: int, verify_checksum: bool = True) -> None:
+    def receive_packet(self, data: bytes, now: int, verify_checksum: bool = True, flight: int = 0) -> None:
         """An IP packet from the network; malformed ones are dropped and counted.
 
         ``verify_checksum=False`` is for drivers whose device already checked the TCP
-        checksum, or leaves it unfilled (a TUN with checksum offload).
+        checksum, or leaves it unfilled (a TUN with checksum offload).  ``flight``: the
+        sender's flight id, when the driver knows it (a simulator).
         """
         try:
-            src, dst, seg = parse_packet(data, verify_checksum)
+            src, dst, seg, _ = parse_packet(data, verify_checksum)
         except MalformedSegment as exc:
             self.stats.drop(exc.reason)
             if self.tracer is not None:
-                self.tracer(SegmentRecord(now, self.name, "drop", "", "", None, exc.reason.value))
+                self.tracer(SegmentRecord(now, self.name, "drop", "", "", None, exc.reason, flight,
+                                          Verdict.DROPPED))
             return
-        self.receive_segment(seg, src, dst, now)
+        self.receive_segment(seg, src, dst, now, flight)
 
-    def receive_segment(self, seg: Segment, src: str, dst: str, now: int) -> None:
+    def receive_segment(self, seg: Segment, src: str, dst: str, now: int, flight: int = 0) -> None:
         """A parsed segment from ``src`` to ``dst`` (one of our addresses)."""
-        stats = self.stats
-        stats.segments_in += 1
+        self.stats.segments_in += 1
         tracer = self.tracer
-        if tracer is not None:
-            tracer(SegmentRecord(now, self.name, "recv", src, dst, seg))
-            stats.last_drop = None
+        if tracer is None:
+            self._process(seg, src, dst, now)
+            return
+        held = self._held = []
+        try:
+            verdict, reason = self._process(seg, src, dst, now)
+        finally:
+            self._held = None
+        name = self.name
+        tracer(SegmentRecord(now, name, "recv", src, dst, seg, reason, flight, verdict))
+        for rec in held:
+            tracer(rec)
+        if verdict is Verdict.DROPPED:
+            tracer(SegmentRecord(now, name, "drop", src, dst, seg, reason, flight, verdict))
+
+    def _process(self, seg: Segment, src: str, dst: str, now: int) -> Outcome:
         # (A connection's peer address was checked when it was made, so only
         # segments matching no connection need bad_peer_address.)
         conn = self._conns.get((dst, seg.dst_port, src, seg.src_port))
@@ -170,28 +202,32 @@ class Endpoint:
                 conn._set_state(State.CLOSED, now)
                 listener = self._listener_for(dst, seg.dst_port)
                 assert listener is not None
-                listener.receive(seg, src, dst, now, iss=(conn.snd_nxt + 65537) & MASK)
-            else:
-                conn.receive_segment(seg, now)
-        elif bad_peer_address(src):
-            stats.drop(DropReason.BAD_ADDRESS)
-        else:
-            self._deliver_to_listener(seg, src, dst, now)
-        if tracer is not None and stats.last_drop is not None:
-            tracer(SegmentRecord(now, self.name, "drop", src, dst, seg, stats.last_drop.value))
-
-    def _listener_for(self, addr: str, port: int) -> Listener | None:
-        return self._listeners.get((addr, port)) or self._listeners.get(("", port))
-
-    def _deliver_to_listener(self, seg: Segment, src: str, dst: str, now: int) -> None:
+                return listener.receive(seg, src, dst, now, iss=(conn.snd_nxt + 65537) & MASK)
+            return conn.receive_segment(seg, now)
+        if bad_peer_address(src):
+            self.stats.drop(DropReason.BAD_ADDRESS)
+            return dropped(DropReason.BAD_ADDRESS)
         listener = self._listener_for(dst, seg.dst_port)
         if listener is not None:
-            listener.receive(seg, src, dst, now)
-            return
+            return listener.receive(seg, src, dst, now)
         # CLOSED (§3.10.7.1): no TCB.  A RST is dropped; anything else gets a RST.
         self.stats.drop(DropReason.NO_CONNECTION)
         if not seg.flags & RST:
             self._send_rst_for(seg, src, dst)
+        return dropped(DropReason.NO_CONNECTION)
+
+    def _record(self, rec: TraceRecord) -> None:
+        """The tracer of this endpoint's connections and listeners: while an arrival is
+        processed, its records wait for the arrival's own (which needs the verdict)."""
+        held = self._held
+        if held is not None:
+            held.append(rec)
+        else:
+            assert self.tracer is not None
+            self.tracer(rec)
+
+    def _listener_for(self, addr: str, port: int) -> Listener | None:
+        return self._listeners.get((addr, port)) or self._listeners.get(("", port))
 
     def _send_rst_for(self, seg: Segment, src: str, dst: str) -> None:
         """The RST answering ``seg`` (§3.5.2): <SEQ=SEG.ACK><CTL=RST> if it had an
@@ -202,7 +238,7 @@ class Endpoint:
             seglen = len(seg.payload) + (1 if seg.flags & SYN else 0) + (1 if seg.flags & FIN else 0)
             rst = Segment(seg.dst_port, seg.src_port, 0, (seg.seq + seglen) & MASK, RST | ACK, 0)
         self.stats.resets_sent += 1
-        self._out.append(Packet(dst, src, rst))
+        self._out.append(_new(Packet, (dst, src, rst, 0)))
 
     def handle_timeout(self, now: int) -> None:
         """Run every timer due at ``now``; safe to call early or late."""
@@ -230,15 +266,18 @@ class Endpoint:
                 if segs:
                     src, dst = conn.local_addr, conn.remote_addr
                     for seg in segs:
-                        out.append(_new(Packet, (src, dst, seg)))  # Packet(src, dst, seg), faster
+                        out.append(_new(Packet, (src, dst, seg, 0)))  # Packet(src, dst, seg), faster
                 self._reschedule(conn)
         if out:
             self.stats.segments_out += len(out)
             tracer = self.tracer
             if tracer is not None:
                 name = self.name
-                for p in out:
-                    tracer(SegmentRecord(now, name, "send", p.src, p.dst, p.seg))
+                flights = self._flights
+                for i, (src, dst, seg, _) in enumerate(out):
+                    flight = flights()
+                    out[i] = _new(Packet, (src, dst, seg, flight))
+                    tracer(SegmentRecord(now, name, "send", src, dst, seg, None, flight))
         return out
 
     def next_timeout(self) -> int | None:
@@ -278,7 +317,8 @@ class Endpoint:
     # ------------------------------------------------------------------ internals
     def _new_connection(self, local: str, lport: int, remote: str, rport: int, iss: int) -> Connection:
         conn = Connection(local, lport, remote, rport, iss, self.config, host=self.name,
-                          tracer=self.tracer, stats=self.stats, owner=self, events=self._events)
+                          tracer=self._record if self.tracer is not None else None, stats=self.stats,
+                          owner=self, events=self._events)
         if self.config.timestamps:
             conn._ts_offset = self._isn.ts_offset(local, remote)
         self._conns[(local, lport, remote, rport)] = conn
@@ -304,18 +344,29 @@ class Endpoint:
             self._timer_seq += 1
 
     def _emit(self, src: str, dst: str, seg: Segment) -> None:
-        self._out.append(Packet(src, dst, seg))
+        self._out.append(_new(Packet, (src, dst, seg, 0)))
 
     def _trace_state(self, now: int, local: str, lport: int, remote: str, rport: int,
                      old: State, new: State) -> None:
         if self.tracer is not None:
-            self.tracer(StateRecord(now, self.name, endpoint_str(local, lport), endpoint_str(remote, rport),
-                                    old, new))
+            self._record(StateRecord(now, self.name, endpoint_str(local, lport), endpoint_str(remote, rport),
+                                     old, new))
 
     def _trace_note(self, now: int, text: str, conn: Connection | None = None) -> None:
         if self.tracer is not None:
             if conn is None:
-                self.tracer(NoteRecord(now, self.name, text))
+                self._record(NoteRecord(now, self.name, text))
             else:
-                self.tracer(NoteRecord(now, self.name, text, endpoint_str(conn.local_addr, conn.local_port),
-                                       endpoint_str(conn.remote_addr, conn.remote_port)))
+                self._record(NoteRecord(now, self.name, text, endpoint_str(conn.local_addr, conn.local_port),
+                                        endpoint_str(conn.remote_addr, conn.remote_port)))
+
+
+def _counter() -> Callable[[], int]:
+    """1, 2, 3 ...: flight ids of an endpoint of its own."""
+    n = 0
+
+    def next_flight() -> int:
+        nonlocal n
+        n += 1
+        return n
+    return next_flight

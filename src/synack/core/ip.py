@@ -18,11 +18,13 @@ _V6: Final = struct.Struct("!IHBB16s16s")
 
 
 class Packet(NamedTuple):
-    """A TCP segment with the addresses it travels between."""
+    """A TCP segment with the addresses it travels between, and its flight id when a
+    tracing endpoint sent it (:mod:`synack.core.trace`; 0 otherwise)."""
 
     src: str
     dst: str
     seg: Segment
+    flight: int = 0
 
 
 def is_ipv6(addr: str) -> bool:

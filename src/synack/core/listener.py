@@ -29,7 +29,19 @@ from .events import AcceptReady
 from .info import SocketInfo
 from .seq import MASK, in_window
 from .state import State
-from .trace import NoteRecord, StateRecord, TimerRecord, endpoint_str
+from .timers import Timer
+from .trace import (
+    ACCEPTED,
+    NoteRecord,
+    Outcome,
+    StateRecord,
+    TimerAction,
+    TimerRecord,
+    Verdict,
+    dropped,
+    endpoint_str,
+    trimmed,
+)
 from .wire import ACK, FIN, NO_OPTIONS, RST, SYN, Options, Segment
 
 if TYPE_CHECKING:
@@ -116,20 +128,20 @@ class Listener:
         self.endpoint._listener_closed(self)
 
     # ------------------------------------------------------------------ segment arrival
-    def receive(self, seg: Segment, src: str, dst: str, now: int, iss: int | None = None) -> None:
-        """A segment for our port that matched no connection (RFC 9293 §3.10.7.2)."""
+    def receive(self, seg: Segment, src: str, dst: str, now: int, iss: int | None = None) -> Outcome:
+        """A segment for our port that matched no connection (RFC 9293 §3.10.7.2);
+        returns what became of it."""
         ep = self.endpoint
         stats = ep.stats
         flags = seg.flags
         key = (src, seg.src_port, dst)
         half = self.syn_queue.get(key)
         if half is not None:
-            self._on_half_open(key, half, seg, src, dst, now)
-            return
+            return self._on_half_open(key, half, seg, src, dst, now)
         if flags & RST:
             # first: RST.  A RST for the listener itself is ignored.
             stats.drop(DropReason.LISTEN_RST)
-            return
+            return dropped(DropReason.LISTEN_RST)
         if flags & ACK:
             # second: ACK.  Completes a SYN cookie; else RST.
             if self._cookies_active(now) and not flags & SYN:
@@ -137,32 +149,33 @@ class Listener:
                                         (seg.ack - 1) & MASK, now)
                 if mss is not None:
                     stats.syncookies_accepted += 1
-                    self._complete_cookie(seg, src, dst, mss, now)
-                    return
+                    return self._complete_cookie(seg, src, dst, mss, now)
                 stats.syncookies_failed += 1
             stats.drop(DropReason.LISTEN_ACK)
             ep._send_rst_for(seg, src, dst)
-            return
+            return dropped(DropReason.LISTEN_ACK)
         if not flags & SYN:
             stats.drop(DropReason.LISTEN_NO_SYN)
-            return
+            return dropped(DropReason.LISTEN_NO_SYN)
         # third: SYN
+        outcome = ACCEPTED
         if seg.payload:
             stats.drop(DropReason.SYN_DATA)  # only the SYN is acknowledged
+            outcome = trimmed(DropReason.SYN_DATA)
         if len(self.accept_queue) >= self.backlog:
             stats.listen_overflows += 1
             stats.listen_drops += 1
             stats.drop(DropReason.ACCEPT_QUEUE_FULL)
-            return
+            return dropped(DropReason.ACCEPT_QUEUE_FULL)
         cfg = self.config
         if cfg.syncookies == 2 or len(self.syn_queue) >= self.syn_queue_limit:
             if cfg.syncookies:
                 self._last_overflow = now
                 self._send_cookie(seg, src, dst, now)
-                return
+                return outcome
             stats.listen_drops += 1
             stats.drop(DropReason.SYN_QUEUE_FULL)
-            return
+            return dropped(DropReason.SYN_QUEUE_FULL)
         if iss is None:
             iss = ep._isn(dst, self.port, src, seg.src_port, now)
         half = HalfOpen(dst, src, seg.src_port, seg.seq, iss, seg.options, seg.window,
@@ -172,6 +185,7 @@ class Listener:
         ep._trace_state(now, dst, self.port, src, seg.src_port, State.LISTEN, State.SYN_RECEIVED)
         self._send_synack(half, now)
         self._push_timer(half.deadline, key)
+        return outcome
 
     def _cookies_active(self, now: int) -> bool:
         mode = self.config.syncookies
@@ -180,7 +194,7 @@ class Listener:
         # Mode 1: cookies are checked only while an overflow is recent (Linux: 2 min).
         return mode == 1 and self._last_overflow is not None and now - self._last_overflow < 120_000_000
 
-    def _on_half_open(self, key: _Key, half: HalfOpen, seg: Segment, src: str, dst: str, now: int) -> None:
+    def _on_half_open(self, key: _Key, half: HalfOpen, seg: Segment, src: str, dst: str, now: int) -> Outcome:
         """A segment for a SYN-queue entry: §3.10.7.4 in SYN-RECEIVED, in Linux's
         order (tcp_check_req): retransmitted SYN, ACK value, sequence, RST, SYN, ACK bit."""
         ep = self.endpoint
@@ -192,16 +206,16 @@ class Listener:
             self._send_synack(half, now)
             half.resent = True
             stats.synack_retransmits += 1
-            return
+            return (Verdict.DUPLICATE, None)
         if flags & ACK and seg.ack != ((half.iss + 1) & MASK):
             # §3.5.2: an ACK of something not yet sent gets <SEQ=SEG.ACK><CTL=RST>
             # (a RST carrying one is dropped, as in LISTEN).
             if flags & RST:
                 stats.drop(DropReason.LISTEN_RST)
-            else:
-                stats.drop(DropReason.BAD_ACK)
-                ep._send_rst_for(seg, src, dst)
-            return
+                return dropped(DropReason.LISTEN_RST)
+            stats.drop(DropReason.BAD_ACK)
+            ep._send_rst_for(seg, src, dst)
+            return dropped(DropReason.BAD_ACK)
         # first: sequence number (Table 6), against RCV.NXT = IRS+1 and our SYN-ACK's window.
         rcv_nxt = (half.irs + 1) & MASK
         wnd = min(self.config.rcv_buf, 0xFFFF)
@@ -210,10 +224,10 @@ class Listener:
                 or (seglen > 1 and in_window((seq + seglen - 1) & MASK, rcv_nxt, wnd))):
             if flags & RST:
                 stats.drop(DropReason.RST_OUT_OF_WINDOW)
-            else:
-                stats.drop(DropReason.OUT_OF_WINDOW)
-                self._send_ack(half, now)
-            return
+                return dropped(DropReason.RST_OUT_OF_WINDOW)
+            stats.drop(DropReason.OUT_OF_WINDOW)
+            self._send_ack(half, now)
+            return dropped(DropReason.OUT_OF_WINDOW)
         if flags & SYN and seq == half.irs:
             # The peer's SYN again, with more behind it: trim the SYN ("trim to the window").
             seg = seg._replace(seq=rcv_nxt, flags=flags & ~SYN)
@@ -223,22 +237,22 @@ class Listener:
             if seq == rcv_nxt:
                 stats.resets_received += 1
                 self._remove(key, now)
-            else:
-                stats.challenge_acks += 1
-                stats.drop(DropReason.RST_CHALLENGED)
-                self._send_ack(half, now)
-            return
+                return ACCEPTED
+            stats.challenge_acks += 1
+            stats.drop(DropReason.RST_CHALLENGED)
+            self._send_ack(half, now)
+            return dropped(DropReason.RST_CHALLENGED)
         # fourth: SYN.  Passive OPEN: return to LISTEN (Linux also resets the peer).
         if flags & SYN:
             stats.drop(DropReason.HALF_OPEN_SYN)
             ep._send_rst_for(seg, src, dst)
             self._remove(key, now)
-            return
+            return dropped(DropReason.HALF_OPEN_SYN)
         # fifth: the ACK bit.
         if not flags & ACK:
             stats.drop(DropReason.NO_ACK_FLAG)
-            return
-        self._complete(key, half, seg, src, dst, now)
+            return dropped(DropReason.NO_ACK_FLAG)
+        return self._complete(key, half, seg, src, dst, now)
 
     def _send_ack(self, half: HalfOpen, now: int) -> None:
         """<SEQ=ISS+1><ACK=IRS+1><CTL=ACK>, the window scaled as the connection's will be
@@ -253,7 +267,7 @@ class Listener:
                             Segment(self.port, half.remote_port, (half.iss + 1) & MASK,
                                     (half.irs + 1) & MASK, ACK, min(cfg.rcv_buf, 0xFFFF) >> shift, opts))
 
-    def _complete(self, key: _Key, half: HalfOpen, seg: Segment, src: str, dst: str, now: int) -> None:
+    def _complete(self, key: _Key, half: HalfOpen, seg: Segment, src: str, dst: str, now: int) -> Outcome:
         """The handshake's final ACK, checked by ``_on_half_open``."""
         ep = self.endpoint
         stats = ep.stats
@@ -263,7 +277,7 @@ class Listener:
             if self.config.abort_on_overflow:
                 ep._send_rst_for(seg, src, dst)
                 self._remove(key, now, traced=True)
-            return
+            return dropped(DropReason.ACCEPT_QUEUE_FULL)
         del self.syn_queue[key]
         conn = ep._new_connection(dst, self.port, src, seg.src_port, half.iss)
         # Linux measures the RTT from the SYN-ACK (tcp_synack_rtt_meas) unless it went
@@ -271,14 +285,14 @@ class Listener:
         rtt = None if half.retries or half.resent else now - (half.deadline - self.config.initial_rto)
         conn.open_passive(half.irs, half.peer, half.window, now, self, rtt,
                           handshake_retransmits=half.retries + half.resent)
-        conn.receive_segment(seg, now)
+        return conn.receive_segment(seg, now)
 
-    def _complete_cookie(self, seg: Segment, src: str, dst: str, mss: int, now: int) -> None:
+    def _complete_cookie(self, seg: Segment, src: str, dst: str, mss: int, now: int) -> Outcome:
         ep = self.endpoint
         if len(self.accept_queue) >= self.backlog:
             ep.stats.listen_overflows += 1
             ep.stats.drop(DropReason.ACCEPT_QUEUE_FULL)
-            return
+            return dropped(DropReason.ACCEPT_QUEUE_FULL)
         # Without timestamps a cookie remembers only the MSS: no window scaling, no
         # SACK (as Linux).  With them, the echo of our TSval brings both back.
         peer = Options(mss=mss)
@@ -289,7 +303,7 @@ class Listener:
         conn = ep._new_connection(dst, self.port, src, seg.src_port, (seg.ack - 1) & MASK)
         ep._trace_note(now, "SYN cookie accepted: connection rebuilt from the ACK", conn)
         conn.open_passive((seg.seq - 1) & MASK, peer, seg.window, now, self)
-        conn.receive_segment(seg, now)
+        return conn.receive_segment(seg, now)
 
     def _on_established(self, conn: Connection, now: int) -> None:
         self.accept_queue.append(conn)
@@ -363,32 +377,32 @@ class Listener:
                 continue
             if half.retries >= cfg.synack_retries:
                 self.endpoint.stats.timeouts += 1
-                self._trace_timer(now, half, "synack (gave up)")
+                self._trace_timer(now, half, TimerAction.GAVE_UP)
                 self._remove(key, now)
                 continue
             half.retries += 1
-            self._trace_timer(now, half, "synack retransmit")
+            self._trace_timer(now, half, TimerAction.FIRED)
             self.endpoint.stats.synack_retransmits += 1
             self._send_synack(half, now)
             half.deadline = now + (cfg.initial_rto << half.retries)
             heapq.heappush(timers, (half.deadline, self._timer_seq, key))
             self._timer_seq += 1
 
-    def _trace_timer(self, now: int, half: HalfOpen, name: str) -> None:
+    def _trace_timer(self, now: int, half: HalfOpen, action: TimerAction) -> None:
         ep = self.endpoint
         if ep.tracer is not None:
-            ep.tracer(TimerRecord(now, ep.name, endpoint_str(half.local_addr, self.port),
-                                  endpoint_str(half.remote_addr, half.remote_port), name, "fired"))
+            ep._record(TimerRecord(now, ep.name, endpoint_str(half.local_addr, self.port),
+                                  endpoint_str(half.remote_addr, half.remote_port), Timer.SYNACK, action))
 
     def _remove(self, key: _Key, now: int, traced: bool = True) -> None:
         half = self.syn_queue.pop(key, None)
         if half is not None and traced:
             ep = self.endpoint
             if ep.tracer is not None:
-                ep.tracer(StateRecord(now, ep.name, endpoint_str(half.local_addr, self.port),
+                ep._record(StateRecord(now, ep.name, endpoint_str(half.local_addr, self.port),
                                       endpoint_str(half.remote_addr, half.remote_port),
                                       State.SYN_RECEIVED, State.CLOSED))
-                ep.tracer(NoteRecord(now, ep.name, f"SYN queue {len(self.syn_queue)}"
+                ep._record(NoteRecord(now, ep.name, f"SYN queue {len(self.syn_queue)}"
                                      f"/{self.syn_queue_limit}",
                                      endpoint_str(half.local_addr, self.port),
                                      endpoint_str(half.remote_addr, half.remote_port)))

@@ -10,28 +10,32 @@ from .buffers import Reassembler
 from .errors import DropReason
 from .events import Readable
 from .seq import MASK, seq_lt, seq_sub
+from .trace import ACCEPTED, Outcome, trimmed
 from .wire import ACK
 
 if TYPE_CHECKING:
     from .connection import Connection
 
 
-def process_text(c: Connection, seq: int, payload: bytes, now: int) -> bool:
+def process_text(c: Connection, seq: int, payload: bytes, now: int) -> tuple[bool, Outcome]:
     """Deliver in-order data (and what it joins from the reassembly queue);
-    returns whether all of it was taken (so a FIN behind it is in order too)."""
+    returns whether all of it was taken (so a FIN behind it is in order too), and
+    what became of the text."""
     rcv_nxt = c.rcv_nxt
+    outcome = ACCEPTED
     if seq != rcv_nxt:
         if seq_lt(seq, rcv_nxt):
             if c.sack_ok:
                 c._dsack = (seq, rcv_nxt)  # the duplicate front, reported by D-SACK (RFC 2883)
             payload = payload[seq_sub(rcv_nxt, seq):]  # already have the front
+            outcome = trimmed(None)
         else:
-            queue_out_of_order(c, seq, payload)
-            return False
+            return False, queue_out_of_order(c, seq, payload)
     free = c.config.rcv_buf - len(c._rcvbuf)
     taken = payload if len(payload) <= free else payload[:free]
     if len(taken) < len(payload):
         c._stats.drop(DropReason.RCV_BUFFER_FULL)
+        outcome = trimmed(DropReason.RCV_BUFFER_FULL)
     if taken:
         ooo = c._ooo
         if ooo is not None:
@@ -53,7 +57,7 @@ def process_text(c: Connection, seq: int, payload: bytes, now: int) -> bool:
             accept_in_order(c, taken, now)
     else:
         c._ack_now = True
-    return len(taken) == len(payload)
+    return len(taken) == len(payload), outcome
 
 
 def accept_in_order(c: Connection, data: bytes, now: int) -> None:
@@ -93,16 +97,18 @@ def accept_in_order(c: Connection, data: bytes, now: int) -> None:
         c._events.append(Readable(c))
 
 
-def queue_out_of_order(c: Connection, seq: int, payload: bytes) -> None:
+def queue_out_of_order(c: Connection, seq: int, payload: bytes) -> Outcome:
     """Data beyond RCV.NXT (a segment before it was lost or is late): hold it
     (RFC 1122 4.2.2.20, RFC 9293 §3.10.7.4 seventh) within the window and the
     reassembly budget, and send an immediate duplicate ACK (RFC 5681 §4.2): one
     per such segment, built now, since the sender counts them (§3.2)."""
     rcv_nxt = c.rcv_nxt
     right = seq_sub((rcv_nxt + c.config.rcv_buf - len(c._rcvbuf)) & MASK, seq)
+    outcome = ACCEPTED
     if right < len(payload):
         payload = payload[:right]  # beyond the window's right edge
         c._stats.drop(DropReason.RCV_BUFFER_FULL)
+        outcome = trimmed(DropReason.RCV_BUFFER_FULL)
     ooo = c._ooo
     if ooo is None:
         ooo = c._ooo = Reassembler(c.config.ooo_budget)
@@ -114,6 +120,8 @@ def queue_out_of_order(c: Connection, seq: int, payload: bytes) -> None:
         c._stats.out_of_order += 1
     else:
         c._stats.drop(DropReason.OOO_BUDGET)
+        outcome = trimmed(DropReason.OOO_BUDGET)
         if not len(ooo):
             c._ooo = None
     c._ctl.append(c._segment(c.ack_seq(), ACK))
+    return outcome

@@ -21,7 +21,8 @@ from .events import ConnectionTimedOut, Writable
 from .rtt import rto_from, rtt_update
 from .seq import HALF, MASK, MOD, seq_ge, seq_gt, seq_le, seq_lt, seq_sub
 from .state import State
-from .trace import CongestionRecord, endpoint_str
+from .timers import Timer
+from .trace import CongestionRecord, TimerAction, endpoint_str
 from .wire import ACK, FIN, PSH, Segment
 
 if TYPE_CHECKING:
@@ -489,12 +490,12 @@ def on_keepalive_timer(c: Connection, now: int) -> None:
     ut = c._user_timeout
     if c._ka_probes >= cfg.keepalive_probes or (
             ut is not None and c._ka_probes and now - c._last_heard >= ut):
-        c._timer_fired(now, "keepalive (gave up)")
+        c._timer_fired(now, Timer.KEEPALIVE, TimerAction.GAVE_UP)
         c._stats.timeouts += 1
         c._events.append(ConnectionTimedOut(c))
         c._send_reset(now)  # Linux: tcp_send_active_reset, then ETIMEDOUT
         return
-    c._timer_fired(now, "keepalive")
+    c._timer_fired(now, Timer.KEEPALIVE)
     c._ka_probes += 1
     c._ka_sent = now
     c._stats.keepalive_probes += 1

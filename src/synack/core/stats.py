@@ -36,15 +36,11 @@ class Stats:
     timeouts: int = 0
     #: Keep-alive probes sent.
     keepalive_probes: int = 0
-    #: The reason of the most recent drop, for the endpoint's trace record.
-    last_drop: DropReason | None = None
-
     def drop(self, reason: DropReason) -> None:
         self.dropped[reason] += 1
-        self.last_drop = reason
 
     def as_dict(self) -> dict[str, int]:
-        out = {name: getattr(self, name) for name in self.__slots__ if name not in ("dropped", "last_drop")}
+        out = {name: getattr(self, name) for name in self.__slots__ if name != "dropped"}
         for reason, count in sorted(self.dropped.items(), key=lambda kv: kv[0].value):
             out[f"dropped.{reason.value}"] = count
         return out

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from synack.core.config import DEFAULT_CONFIG, Config
 from synack.core.info import SocketInfo
 from synack.core.seq import seq_sub
-from synack.core.trace import SegmentRecord, StateRecord, TraceRecord
+from synack.core.trace import SegmentRecord, StateRecord, TraceRecord, Verdict
 from synack.core.wire import flags_str
 from synack.sim import Host, Network
 
@@ -95,9 +95,18 @@ class Run:
 
     def drops(self, host: str | None = None) -> list[tuple[int, str, str, str]]:
         """Drops as (t_us, host, flags or "", reason)."""
-        return [(r.t_us, r.host, flags_str(r.seg.flags) if r.seg is not None else "", r.reason or "")
+        return [(r.t_us, r.host, flags_str(r.seg.flags) if r.seg is not None else "", r.reason_text or "")
                 for r in self.records
                 if isinstance(r, SegmentRecord) and r.event == "drop" and (host is None or r.host == host)]
+
+    def verdicts(self, host: str | None = None) -> list[tuple[int, str, str, str, str]]:
+        """Arrivals not taken whole, as (t_us, host, flags, verdict, reason or ""): the
+        trimmed, the duplicates and the dropped."""
+        return [(r.t_us, r.host, flags_str(r.seg.flags) if r.seg is not None else "",
+                 r.verdict.value if r.verdict is not None else "", r.reason_text or "")
+                for r in self.records
+                if isinstance(r, SegmentRecord) and r.event == "recv" and r.verdict is not Verdict.ACCEPTED
+                and (host is None or r.host == host)]
 
     def states(self, host: str) -> list[tuple[str, str]]:
         """State changes of ``host``'s connections, as (from, to) RFC names."""

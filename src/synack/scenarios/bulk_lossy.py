@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import Final
 
+from synack.core.timers import Timer
+
 from .base import Context, Run, Scenario, Text
 from .bulk import HEADER_EFFICIENCY, MSS, ONE_WAY, RATE, SIZE
 from .transfer import bulk, data_sent, retransmissions, timers_fired
@@ -29,7 +31,7 @@ def build(ctx: Context) -> list[Run]:
     estimate = mathis(MSS, RTT_S, LOSS)
     segments = len(data_sent(run, "client"))
     resent = len(retransmissions(run, "client"))
-    timeouts = len(timers_fired(run, "client", "retransmit"))
+    timeouts = len(timers_fired(run, "client", Timer.RETRANSMIT))
     lost = sum(1 for _t, host, _f, reason in run.drops() if host == "client" and reason == "link-loss")
     run.metrics.update({
         "bytes": float(SIZE), "bytes_intact": float(t.intact), "seconds": t.seconds,

@@ -4,6 +4,8 @@ handshake; nothing is delivered before ESTABLISHED."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from synack.core.config import seconds
 from synack.core.errors import DropReason
 from synack.core.seq import MASK, seq_le, seq_lt, seq_sub
@@ -32,8 +34,8 @@ class SynDataClient(ModelEndpoint):
     """
 
     def __init__(self, name: str, addr: str, port: int, remote: tuple[str, int], isn: int, data: bytes,
-                 tracer: Tracer | None) -> None:
-        super().__init__(name, tracer)
+                 tracer: Tracer | None, flights: Callable[[], int] | None = None) -> None:
+        super().__init__(name, tracer, flights)
         self.addr = addr
         self.port = port
         self.remote = remote
@@ -91,7 +93,7 @@ def build(ctx: Context) -> list[Run]:
                                 "客户端的 SYN 携带了请求（没有 Fast Open cookie）"))
     model = SynDataClient("client", CLIENT_ADDR, CLIENT_PORT, (SERVER_ADDR, 80),
                           net.rng("syn-data-client:isn").getrandbits(32), REQUEST,
-                          net.trace.append if net.tracing else None)
+                          net.trace.append if net.tracing else None, net.next_flight)
     client = net.add_node("client", [CLIENT_ADDR], model)
     server = net.add_host("server", [SERVER_ADDR])
     net.connect(client, server, delay=10_000)

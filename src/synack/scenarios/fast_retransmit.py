@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 from synack.core.config import ms
+from synack.core.timers import Timer
 from synack.sim import Drop, from_host, has_payload
 
 from .base import Context, Run, Scenario, Text
@@ -25,7 +26,7 @@ def build(ctx: Context) -> list[Run]:
     lost = [r for r in run.drops("client") if r[3].startswith("fault:")]
     again = retransmissions(run, "client")
     dups = duplicate_acks(run, "server")
-    timeouts = timers_fired(run, "client", "retransmit")
+    timeouts = timers_fired(run, "client", Timer.RETRANSMIT)
     run.metrics.update({
         "bytes": float(SIZE), "bytes_intact": float(t.intact), "lost": float(len(lost)),
         "duplicate_acks": float(len(dups)), "retransmissions": float(len(again)),

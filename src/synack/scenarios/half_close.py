@@ -6,6 +6,7 @@ from synack.core.config import seconds
 from synack.core.connection import Connection
 from synack.core.errors import ConnectionClosing
 from synack.core.events import Event, PeerClosed, Readable
+from synack.core.timers import Timer
 from synack.core.trace import TimerRecord
 
 from .apps import accept_all
@@ -84,7 +85,7 @@ def build(ctx: Context) -> list[Run]:
         f"FIN-WAIT-2, {len(received)} in all: {bytes(received)!r}",
         f"客户端：在 FIN-WAIT-2 中收到 {len(in_fin_wait_2)} 个报文共 {sum(in_fin_wait_2)} 字节，"
         f"总共 {len(received)} 字节：{bytes(received)!r}"))
-    fw2_timers = [r for r in run.records if isinstance(r, TimerRecord) and r.timer == "fin-wait-2"]
+    fw2_timers = [r for r in run.records if isinstance(r, TimerRecord) and r.timer is Timer.FIN_WAIT_2]
     if fw2_timers:
         run.facts.append(Text("client: a FIN-WAIT-2 timer was armed", "客户端：启动了 FIN-WAIT-2 定时器"))
     else:

@@ -7,7 +7,8 @@ from itertools import pairwise
 
 from synack.core.config import seconds
 from synack.core.listener import Listener
-from synack.core.trace import TimerRecord
+from synack.core.timers import Timer
+from synack.core.trace import TimerAction, TimerRecord
 from synack.sim import Drop, Network, flags_are
 
 from .apps import accept_all, events_of, netstat_at
@@ -45,7 +46,7 @@ def _facts(run: Run, net: Network, listener: Listener, peek_at: int,
             f"服务器在 {at_s:g} 秒：半连接队列 {syn_q}，全连接队列 {acc_q}：半连接条目（SYN-RECV）在等一个"
             "不可能到来的 ACK，它的 SYN-ACK 定时器在走"))
     synacks = [s for s in run.sent("server") if s[2] == "SA"]
-    timer_fired = [t for t, _host in _timers(net, "synack retransmit")]
+    timer_fired = [t for t, _host in _timers(net, Timer.SYNACK)]
     run.metrics["synacks_sent"] = float(len(synacks))
     run.metrics["synack_timer_retransmits"] = float(len(timer_fired))
     if synacks and timer_fired:
@@ -72,9 +73,9 @@ def _facts(run: Run, net: Network, listener: Listener, peek_at: int,
             "accept"))
 
 
-def _timers(net: Network, name: str) -> list[tuple[int, str]]:
+def _timers(net: Network, timer: Timer) -> list[tuple[int, str]]:
     return [(r.t_us, r.host) for r in net.trace
-            if isinstance(r, TimerRecord) and r.timer == name and r.action == "fired"]
+            if isinstance(r, TimerRecord) and r.timer is timer and r.action is TimerAction.FIRED]
 
 
 def build(ctx: Context) -> list[Run]:

@@ -56,8 +56,8 @@ class TwoWayServer(ModelEndpoint):
     """
 
     def __init__(self, name: str, addr: str, port: int, isns: Callable[[], int],
-                 tracer: Tracer | None) -> None:
-        super().__init__(name, tracer)
+                 tracer: Tracer | None, flights: Callable[[], int] | None = None) -> None:
+        super().__init__(name, tracer, flights)
         self.addr = addr
         self.port = port
         self._isns = isns
@@ -198,7 +198,7 @@ def _two_way(ctx: Context) -> Run:
     client = net.add_host("client", [CLIENT_ADDR])
     rng = net.rng("two-way-server:isn")
     naive = TwoWayServer("server", SERVER_ADDR, 80, lambda: rng.getrandbits(32),
-                         net.trace.append if net.tracing else None)
+                         net.trace.append if net.tracing else None, net.next_flight)
     server = net.add_node("server", [SERVER_ADDR], naive)
     net.connect(client, server, delay=10_000)
     _conns, events = _client_story(net, client)

@@ -23,7 +23,7 @@ from synack.core.connection import Connection
 from synack.core.endpoint import Endpoint
 from synack.core.errors import DropReason
 from synack.core.events import Connected, ConnectionTimedOut, Event
-from synack.core.trace import NoteRecord, SegmentRecord, Tracer, TraceRecord, endpoint_str
+from synack.core.trace import Loss, NoteRecord, SegmentRecord, Tracer, TraceRecord, Verdict, endpoint_str
 from synack.core.wire import ACK, RST, SYN, Segment
 from synack.sim import Host, Network, SynFlood
 from synack.sim.rng import derive_bytes
@@ -128,12 +128,13 @@ class FilteredEndpoint(Endpoint):
                          tracer=tracer)
         self.gate = gate
 
-    def receive_segment(self, seg: Segment, src: str, dst: str, now: int) -> None:
+    def receive_segment(self, seg: Segment, src: str, dst: str, now: int, flight: int = 0) -> None:
         reason = self.gate.admit(src, seg, now)
         if reason is None:
-            super().receive_segment(seg, src, dst, now)
+            super().receive_segment(seg, src, dst, now, flight)
         elif self.tracer is not None:
-            self.tracer(SegmentRecord(now, self.name, "drop", src, dst, seg, reason))
+            self.tracer(SegmentRecord(now, self.name, "drop", src, dst, seg, Loss.FILTERED, flight,
+                                      Verdict.LOST, reason.removeprefix("gateway: ")))
 
 
 def _filtered_server(net: Network, config: Config, gate: SynRateLimit) -> Host[Any]:

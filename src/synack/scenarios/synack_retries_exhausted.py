@@ -6,7 +6,8 @@ from __future__ import annotations
 from itertools import pairwise
 
 from synack.core.config import seconds
-from synack.core.trace import TimerRecord
+from synack.core.timers import Timer
+from synack.core.trace import TimerAction, TimerRecord
 from synack.core.wire import SYN, Options, Segment
 
 from .apps import netstat_at
@@ -35,9 +36,9 @@ def build(ctx: Context) -> list[Run]:
     net.run(until=seconds(70))
 
     stats = server.endpoint.stats
-    fired = [(r.t_us, r.timer) for r in net.trace if isinstance(r, TimerRecord) and r.action == "fired"]
-    resent = [t for t, name in fired if name == "synack retransmit"]
-    gave_up = [t for t, name in fired if name == "synack (gave up)"]
+    fired = [(r.t_us, r.action) for r in net.trace if isinstance(r, TimerRecord) and r.timer is Timer.SYNACK]
+    resent = [t for t, action in fired if action is TimerAction.FIRED]
+    gave_up = [t for t, action in fired if action is TimerAction.GAVE_UP]
     run.metrics["synack_retransmits"] = float(stats.synack_retransmits)
     for t, n in queue:
         run.metrics[f"syn_queue_at_{t / 1e6:g}s"] = float(n)

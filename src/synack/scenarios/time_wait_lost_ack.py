@@ -4,7 +4,8 @@ sent again when the server retransmits its FIN."""
 from __future__ import annotations
 
 from synack.core.config import Config
-from synack.core.trace import TimerRecord
+from synack.core.timers import Timer
+from synack.core.trace import TimerAction, TimerRecord
 from synack.sim import Drop, flags_are, from_host
 
 from .apps import events_of, ping_pong_then_close
@@ -31,8 +32,8 @@ def _one_run(ctx: Context, label: Text, client_config: Config) -> Run:
             f"客户端：它最后的 ACK（{lost[0] / 1e6:.3f} 秒）丢失了；仍处于 LAST-ACK 的服务器在 RTO"
             f"（{(fins[1] - fins[0]) / 1000:g} 毫秒）后于 {fins[1] / 1e6:.3f} 秒重传了 FIN"))
     armed = [(r.t_us, r.deadline or 0) for r in run.records
-             if isinstance(r, TimerRecord) and r.host == "client" and r.timer == "time-wait"
-             and r.action == "armed"]
+             if isinstance(r, TimerRecord) and r.host == "client" and r.timer is Timer.TIME_WAIT
+             and r.action is TimerAction.ARMED]
     if len(armed) >= 2:
         run.facts.append(Text(
             f"client (TIME-WAIT): answered the retransmitted FIN with a new ACK and restarted the 2MSL "

@@ -101,7 +101,7 @@ def _facts(run: Run, conns: list[Connection], accepted: list[Connection], got: d
             f"客户端：{reconnected[0] / 1e6:g} 秒时从端口 {CLIENT_PORT} 重新连接"))
         run.metrics["reconnect_s"] = reconnected[0] / 1e6
     old = [(t, seq) for t, _h, f, seq, _a, n in run.received("server") if t == OLD_ARRIVES and n]
-    why = {t: r for t, h, _f, r in run.drops("server")}.get(OLD_ARRIVES)
+    why = {t: r for t, _h, _f, _v, r in run.verdicts("server")}.get(OLD_ARRIVES)
     if old and len(conns) == 2:
         new_iss = conns[1].iss
         shift = seq_sub(new_iss, conns[0].iss)

@@ -16,7 +16,8 @@ from synack.core.config import DEFAULT_CONFIG, Config, ms, seconds
 from synack.core.connection import Connection
 from synack.core.events import Connected, Event, PeerClosed, Readable, Writable
 from synack.core.seq import seq_add, seq_le
-from synack.core.trace import SegmentRecord, TimerRecord
+from synack.core.timers import Timer
+from synack.core.trace import SegmentRecord, TimerAction, TimerRecord
 from synack.core.wire import FIN, RST, SYN
 from synack.sim import Host, Network
 
@@ -184,7 +185,7 @@ def spurious_retransmissions(run: Run, sender: str, receiver: str) -> list[tuple
             if arrived.get((seq, n), t + 1) <= t]
 
 
-def timers_fired(run: Run, host: str, name: str) -> list[int]:
-    """When ``host``'s timer ``name`` (``"retransmit"``, ``"persist"``...) fired."""
-    return [r.t_us for r in run.records
-            if isinstance(r, TimerRecord) and r.host == host and r.action == "fired" and r.timer == name]
+def timers_fired(run: Run, host: str, timer: Timer) -> list[int]:
+    """When ``host``'s ``timer`` (``Timer.RETRANSMIT``, ``Timer.PERSIST``...) fired."""
+    return [r.t_us for r in run.records if isinstance(r, TimerRecord) and r.host == host
+            and r.action is TimerAction.FIRED and r.timer is timer]

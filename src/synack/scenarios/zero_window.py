@@ -7,6 +7,7 @@ import itertools
 from typing import Final
 
 from synack.core.config import Config, ms, seconds
+from synack.core.timers import Timer
 
 from .base import Context, Run, Scenario, Text
 from .transfer import CONNECT_AT, bulk, pure_acks, timers_fired
@@ -30,7 +31,7 @@ def build(ctx: Context) -> list[Run]:
     closed_at = next((ts for ts, _ack, win in acks if win == 0), None)
     reopened_at = next((ts for ts, _ack, win in acks if win > 0 and closed_at is not None and ts > closed_at),
                        None)
-    probes = timers_fired(run, "client", "persist")
+    probes = timers_fired(run, "client", Timer.PERSIST)
     run.metrics.update({
         "bytes": float(SIZE), "bytes_intact": float(t.intact), "probes": float(len(probes)),
         "window_closed_s": closed_at / 1e6 if closed_at is not None else -1.0,

@@ -151,7 +151,7 @@ class DelayedDuplicate:
         network.observe(self._observe)
 
     def _observe(self, now: int, pkt: Packet) -> None:
-        if self.captured is not None or not self.match(*pkt):
+        if self.captured is not None or not self.match(pkt.src, pkt.dst, pkt.seg):
             return
         self.seen += 1
         if self.seen < self.nth:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from synack.core.events import Event
 from synack.core.ip import Packet
-from synack.core.trace import NoteRecord, SegmentRecord, Tracer, endpoint_str
+from synack.core.trace import Loss, NoteRecord, SegmentRecord, Tracer, Verdict, endpoint_str
 from synack.core.wire import Segment
 
 if TYPE_CHECKING:
@@ -39,9 +39,10 @@ if TYPE_CHECKING:
 class EndpointLike(Protocol):
     """What a host needs from its endpoint: the core's driver contract."""
 
-    def receive_packet(self, data: bytes, now: int) -> None: ...
+    def receive_packet(self, data: bytes, now: int, verify_checksum: bool = True,
+                       flight: int = 0) -> None: ...
 
-    def receive_segment(self, seg: Segment, src: str, dst: str, now: int) -> None: ...
+    def receive_segment(self, seg: Segment, src: str, dst: str, now: int, flight: int = 0) -> None: ...
 
     def handle_timeout(self, now: int) -> None: ...
 
@@ -88,12 +89,13 @@ class Host(Generic[E]):
         self._callbacks.append(callback)
 
     def _deliver(self, pkt: Packet) -> None:
-        src, dst, seg = pkt
-        self.endpoint.receive_segment(seg, src, dst, self._sched.now)
+        src, dst, seg, flight = pkt
+        self.endpoint.receive_segment(seg, src, dst, self._sched.now, flight)
         self.service()
 
-    def _deliver_raw(self, data: bytes) -> None:
-        self.endpoint.receive_packet(data, self._sched.now)
+    def _deliver_raw(self, raw: tuple[bytes, int]) -> None:
+        """Bytes (a corrupted packet) and the flight they belong to."""
+        self.endpoint.receive_packet(raw[0], self._sched.now, True, raw[1])
         self.service()
 
     def _on_timer(self, t: int) -> None:
@@ -161,7 +163,8 @@ class Host(Generic[E]):
             if found is None:
                 net.no_route += 1
                 if self._tracer is not None:
-                    self._tracer(SegmentRecord(now, self.name, "drop", pkt.src, pkt.dst, pkt.seg, "no-route"))
+                    self._tracer(SegmentRecord(now, self.name, "drop", pkt.src, pkt.dst, pkt.seg,
+                                               Loss.NO_ROUTE, pkt.flight, Verdict.LOST))
                 return
             path = self._routes[pkt.dst] = found
         path.transmit(pkt, now)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from synack.core.ip import Packet, build_packet, is_ipv6
-from synack.core.trace import NoteRecord, SegmentRecord, Tracer
+from synack.core.trace import Loss, NoteRecord, SegmentRecord, Tracer, Verdict
 from synack.core.wire import NO_OPTIONS, Options, encode_options
 
 from .faults import Fault
@@ -172,10 +172,11 @@ class Path:
         self.faults.append(fault)
         return fault
 
-    def _drop(self, pkt: Packet, now: int, reason: str) -> None:
+    def _drop(self, pkt: Packet, now: int, reason: Loss, detail: str | None = None) -> None:
         tracer = self._tracer
         if tracer is not None:
-            tracer(SegmentRecord(now, self.src.name, "drop", pkt.src, pkt.dst, pkt.seg, reason))
+            tracer(SegmentRecord(now, self.src.name, "drop", pkt.src, pkt.dst, pkt.seg, reason, pkt.flight,
+                                 Verdict.LOST, detail))
 
     def transmit(self, pkt: Packet, now: int) -> None:
         """Put ``pkt`` on the path at ``now``: schedule its arrival, or drop it."""
@@ -201,13 +202,13 @@ class Path:
         extra = 0
         copies: list[int] | None = None
         if self.faults:
-            src, dst, seg = pkt
+            src, dst, seg, _ = pkt
             for fault in self.faults:
                 if fault.check(src, dst, seg):
                     kind = fault.kind
                     if kind == "drop":
                         stats.fault_drops += 1
-                        self._drop(pkt, now, "fault: " + fault.describe())
+                        self._drop(pkt, now, Loss.FAULT, fault.describe())
                         return
                     if self._tracer is not None:
                         self._tracer(NoteRecord(now, self.src.name, "fault: " + fault.describe()))
@@ -224,7 +225,7 @@ class Path:
             size = wire_size(pkt)
             if self._mtu and size > self._mtu:
                 stats.mtu_drops += 1
-                self._drop(pkt, now, "mtu")
+                self._drop(pkt, now, Loss.MTU)
                 return
             if self._bandwidth:
                 backlog = self._backlog
@@ -232,7 +233,7 @@ class Path:
                     backlog.popleft()
                 if len(backlog) > self._qlimit:
                     stats.queue_drops += 1
-                    self._drop(pkt, now, "queue-full")
+                    self._drop(pkt, now, Loss.QUEUE_FULL)
                     return
                 start = self._busy_until if self._busy_until > now else now
                 # ceil(bits * 1e6 / bandwidth): exact integer µs
@@ -244,7 +245,7 @@ class Path:
         rng = self.rng
         if self._loss and rng.random() < self._loss:
             stats.lost += 1
-            self._drop(pkt, now, "link-loss")
+            self._drop(pkt, now, Loss.LINK)
             return
 
         arrival = depart + self._delay
@@ -265,7 +266,7 @@ class Path:
         dst_host = self.dst
         if self._corrupt and rng.random() < self._corrupt:
             stats.corrupted += 1
-            raw = self._corrupt_bytes(pkt, now)
+            raw = (self._corrupt_bytes(pkt, now), pkt.flight)
             heapq.heappush(heap, (arrival, next(counter), dst_host._deliver_raw, raw))
             if self._dup and rng.random() < self._dup:
                 stats.duplicated += 1

@@ -16,13 +16,14 @@ spoofed SYN), or to a host with no link to the sender, is lost: it is counted in
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from synack.core.config import DEFAULT_CONFIG, Config
 from synack.core.ip import Packet, build_packet
-from synack.core.trace import NoteRecord, SegmentRecord, Tracer, TraceRecord
+from synack.core.trace import Loss, NoteRecord, SegmentRecord, Tracer, TraceRecord, Verdict
 from synack.core.wire import Segment
 
 from .faults import Fault
@@ -59,6 +60,8 @@ class Network:
         self.trace: list[TraceRecord] = []
         self.tracing = trace
         self._tracer: Tracer | None = self.trace.append if trace else None
+        #: Flight ids for every segment sent on this network (shared by its hosts).
+        self.next_flight: Callable[[], int] = itertools.count(1).__next__
         self.hosts: dict[str, Host[Any]] = {}
         self.links: list[Link] = []
         #: Packets lost because no host owns the destination (or none is linked to it).
@@ -131,7 +134,7 @@ class Network:
         span = config.ephemeral_high - config.ephemeral_low + 1
         offset = self.rng(f"host:{name}:ports").randrange(span)
         endpoint = Endpoint(addresses, config, name=name, secret=secret, isn=isn,
-                            ephemeral_offset=offset, tracer=full_tracer)
+                            ephemeral_offset=offset, tracer=full_tracer, flights=self.next_flight)
         return self._attach(Host(self, name, addresses, endpoint, full_tracer))
 
     def add_node(self, name: str, addresses: Sequence[str], endpoint: E, *,
@@ -247,12 +250,15 @@ class Network:
             data = build_packet(pkt.seg, pkt.src, pkt.dst)
             for tap in self._taps:
                 tap(now, data)
+        if self._tracer is not None and not pkt.flight:
+            pkt = pkt._replace(flight=self.next_flight())
         if note and self._tracer is not None:
             self._tracer(NoteRecord(now, sender, f"inject {pkt.src}->{pkt.dst} {pkt.seg.summary()}"))
         owner = self._owners.get(pkt.dst)
         if owner is None:
             self.no_route += 1
             if self._tracer is not None:
-                self._tracer(SegmentRecord(now, sender, "drop", pkt.src, pkt.dst, pkt.seg, "no-route"))
+                self._tracer(SegmentRecord(now, sender, "drop", pkt.src, pkt.dst, pkt.seg, Loss.NO_ROUTE,
+                                           pkt.flight, Verdict.LOST))
             return
         owner._deliver(pkt)

@@ -89,15 +89,18 @@ def record_to_dict(rec: TraceRecord) -> dict[str, object]:
                 out["src"] = rec.src
             if rec.dst:
                 out["dst"] = rec.dst
+        out["flight"] = rec.flight
+        if rec.verdict is not None:
+            out["verdict"] = rec.verdict.value
         if rec.event == "drop" or rec.reason is not None:
-            out["reason"] = rec.reason
+            out["reason"] = rec.reason_text
         return out
     if isinstance(rec, StateRecord):
         return {"t_us": rec.t_us, "host": rec.host, "event": "state",
                 "conn": _conn(rec.local, rec.remote), "from": rec.old.value, "to": rec.new.value}
     if isinstance(rec, TimerRecord):
         return {"t_us": rec.t_us, "host": rec.host, "event": "timer",
-                "conn": _conn(rec.local, rec.remote), "timer": rec.timer, "action": rec.action,
+                "conn": _conn(rec.local, rec.remote), "timer": rec.timer.label, "action": rec.action.value,
                 "deadline_us": rec.deadline}
     if isinstance(rec, NoteRecord):
         out = {"t_us": rec.t_us, "host": rec.host, "event": "note", "text": rec.text}

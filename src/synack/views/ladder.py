@@ -46,32 +46,34 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-from synack.core.errors import DropReason
 from synack.core.state import State
-from synack.core.trace import NoteRecord, SegmentRecord, StateRecord, TimerRecord, TraceRecord, endpoint_str
+from synack.core.timers import Timer
+from synack.core.trace import (
+    NoteRecord,
+    SegmentRecord,
+    StateRecord,
+    TimerAction,
+    TimerRecord,
+    TraceRecord,
+    Verdict,
+    endpoint_str,
+)
 from synack.core.wire import ACK, FIN, RST, SYN, URG, Segment, flags_names
 
 __all__ = ["ladder_text", "render_ladder"]
-
-#: Drop reasons that mean "the receiving stack refused it"; any other reason on a
-#: drop record ("link-loss", "fault: drop 1st SYN") means the network lost it.
-_STACK_REASONS: Final = frozenset(r.value for r in DropReason)
 
 _SIDE: Final = 11        # the widest state name, "ESTABLISHED"
 _MIN_MIDDLE: Final = 24
 _MOD: Final = 1 << 32
 
 # Timers whose arming happens on nearly every segment: shown only when they fire.
-_QUIET_ARMED: Final = frozenset({"rto", "retrans", "retransmit", "synack", "synackretransmit",
-                                 "delayedack", "delack", "persist"})
+_QUIET_ARMED: Final = frozenset({Timer.RETRANSMIT, Timer.SYNACK, Timer.DELAYED_ACK, Timer.PERSIST})
 _TIMER_NAMES: Final = {
-    "rto": "RTO", "retrans": "RTO", "retransmit": "RTO", "on": "RTO",
-    "synack": "SYN-ACK RTO", "synackretransmit": "SYN-ACK RTO",
-    "timewait": "TIME-WAIT", "2msl": "TIME-WAIT", "finwait2": "FIN-WAIT-2",
-    "delayedack": "delayed ACK", "delack": "delayed ACK",
-    "persist": "persist", "keepalive": "keepalive", "usertimeout": "user timeout",
+    Timer.RETRANSMIT: "RTO", Timer.SYNACK: "SYN-ACK RTO", Timer.TIME_WAIT: "TIME-WAIT",
+    Timer.FIN_WAIT_2: "FIN-WAIT-2", Timer.DELAYED_ACK: "delayed ACK", Timer.PERSIST: "persist",
+    Timer.KEEPALIVE: "keepalive", Timer.USER_TIMEOUT: "user timeout",
 }
-_EXPIRES: Final = frozenset({"timewait", "2msl", "finwait2", "usertimeout"})
+_EXPIRES: Final = frozenset({Timer.TIME_WAIT, Timer.FIN_WAIT_2, Timer.USER_TIMEOUT})
 _CALL: Final = re.compile(r"[A-Za-z_][\w.]*\(.*\)")
 
 _STATE_STYLE: Final = {
@@ -115,11 +117,6 @@ class _Row:
     note_l: tuple[str, str] | None = None   # (text, style), inside the middle
     note_r: tuple[str, str] | None = None
     arrow: _Arrow | None = None
-
-
-def _refused(reason: str | None) -> bool:
-    """A drop reason of the receiving stack (``"out-of-window"``), not the network's."""
-    return reason is not None and reason.split(":", 1)[0].strip() in _STACK_REASONS
 
 
 def _split_endpoint(ep: str) -> str:
@@ -210,7 +207,7 @@ class _Ladder:
                     if rec.seg is not None:
                         self.ports[host].setdefault(rec.seg.src_port)
                         conns.add(frozenset({(rec.src, rec.seg.src_port), (rec.dst, rec.seg.dst_port)}))
-                elif rec.event == "recv" or _refused(rec.reason):   # not the link's drops
+                elif rec.event == "recv" or rec.verdict is Verdict.DROPPED:   # not the link's drops
                     self.addrs[host].setdefault(rec.dst)
                     if rec.seg is not None:
                         conns.add(frozenset({(rec.src, rec.seg.src_port), (rec.dst, rec.seg.dst_port)}))
@@ -280,11 +277,13 @@ class _Ladder:
 
     @staticmethod
     def _timer_text(rec: TimerRecord) -> str | None:
-        key = re.sub(r"[^a-z0-9]", "", rec.timer.lower())
-        name = _TIMER_NAMES.get(key, rec.timer)
-        if rec.action == "fired":
-            return f"⏲ {name} expired" if key in _EXPIRES else f"⏲ {name} fired"
-        if key in _QUIET_ARMED:
+        timer = rec.timer
+        name = _TIMER_NAMES[timer]
+        if rec.action is TimerAction.GAVE_UP:
+            return f"⏲ {name} fired (gave up)"
+        if rec.action is TimerAction.FIRED:
+            return f"⏲ {name} expired" if timer in _EXPIRES else f"⏲ {name} fired"
+        if timer in _QUIET_ARMED:
             return None
         if rec.deadline is not None:
             return f"⏲ {name} {_fmt_duration(rec.deadline - rec.t_us)} armed"
@@ -385,7 +384,7 @@ class _Ladder:
         elif rec.event == "recv":
             if known:
                 self._receive(rec, key)
-        elif _refused(rec.reason):
+        elif rec.verdict is Verdict.DROPPED:
             if known:
                 self._refuse(rec, key)
         else:
@@ -394,7 +393,7 @@ class _Ladder:
             if a is not None:
                 a.open = False
                 a.lost = True
-                a.reason = rec.reason
+                a.reason = rec.reason_text
 
     def _send(self, rec: SegmentRecord, key: Key) -> None:
         rightwards = rec.host == self.left
@@ -434,7 +433,7 @@ class _Ladder:
     def _refuse(self, rec: SegmentRecord, key: Key) -> None:
         got = self.last_recv.pop((rec.host, key), None)
         target = got[1] if got is not None and got[0] == rec.t_us else self._receive(rec, key)
-        target.refused = rec.reason
+        target.refused = rec.reason_text
 
     # -- pass 2: rows to lines -------------------------------------------------------
     def _line(self, time: str, left: tuple[str, str] | None, life_l: str, middle: Text,

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from synack.core.seq import seq_add, seq_le, seq_sub
-from synack.core.trace import CongestionRecord, SegmentRecord, TraceRecord
+from synack.core.trace import CongestionRecord, SegmentRecord, TraceRecord, Verdict
 from synack.core.wire import ACK, FIN, SYN
 
 if TYPE_CHECKING:
@@ -41,7 +41,6 @@ __all__ = ["FORMATS", "PlotError", "plot_format", "plot_runs"]
 
 #: File name extensions we can write, and matplotlib's name for each format.
 FORMATS: Final = {".png": "png", ".svg": "svg"}
-_STACK_DROPS: Final = ("link-loss", "fault:", "queue-full", "mtu", "no-route")
 
 
 class PlotError(ValueError):
@@ -117,7 +116,7 @@ def _flows(records: Sequence[TraceRecord]) -> list[_Flow]:
                 highest[rec.host] = end
                 f.new.append((t, first, first + length))
                 f.payload += len(seg.payload)
-        elif rec.event == "drop" and rec.reason is not None and rec.reason.startswith(_STACK_DROPS):
+        elif rec.event == "drop" and rec.verdict is Verdict.LOST:
             # dropped by the network on its way from rec.host
             f = flow(rec.host)
             if f.isn is not None and (seg.payload or seg.flags & (SYN | FIN)):

@@ -1,0 +1,180 @@
+"""Timers: what kinds there are, one deadline per kind, and the queue an endpoint
+wakes from.
+
+:class:`Timer` names every timer of the stack.  A :class:`TimerTable` holds one
+deadline (integer µs, or None when stopped) per kind for one owner, a connection or
+a listener (quinn-proto's ``TimerTable``); ``next()`` is the earliest.  Some kinds
+share a deadline, as they do in Linux:
+
+- the persist timer is the retransmission timer running while the peer's window is
+  shut and data waits (Linux's ``icsk_retransmit_timer`` with ``ICSK_TIME_PROBE0``):
+  its deadline is ``RETRANSMIT``'s, and an expiry is told as ``PERSIST``;
+- the user timeout (RFC 5482) shortens the retransmission deadline rather than
+  running beside it (Linux ``tcp_clamp_rto_to_user_timeout``); an expiry that gives up
+  because of it is told as ``USER_TIMEOUT``;
+- ``SYNACK`` is a listener's: the earliest SYN-ACK retransmission of its SYN queue.
+
+A :class:`TimerQueue` is an endpoint's heap of owners by their next deadline.  It
+wakes an owner only when that owner's own next deadline is due: a deadline that
+moved later or was stopped costs no wake-up, and one that moved earlier costs one
+push (the entry it had stays in the heap, stale, until it surfaces).
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+from typing import Final, Protocol
+
+
+class Timer(enum.IntEnum):
+    """The stack's timers; the value indexes a :class:`TimerTable`."""
+
+    #: RFC 6298 (also the SYN's and a simultaneous open's SYN,ACK).
+    RETRANSMIT = 0
+    #: The delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2; Linux's ato).
+    DELAYED_ACK = 1
+    #: Keep-alive (RFC 9293 §3.8.4, RFC 1122 4.2.3.6).
+    KEEPALIVE = 2
+    #: 2·MSL in TIME-WAIT.
+    TIME_WAIT = 3
+    #: An orphaned FIN-WAIT-2 (Linux tcp_fin_timeout).
+    FIN_WAIT_2 = 4
+    #: A listener's SYN-ACK retransmissions (Linux's request-sock timer).
+    SYNACK = 5
+    #: Zero-window probes (§3.8.6.1): ``RETRANSMIT``'s deadline (see above).
+    PERSIST = 6
+    #: RFC 5482 / Linux TCP_USER_TIMEOUT: clamps ``RETRANSMIT``'s deadline.
+    USER_TIMEOUT = 7
+
+    @property
+    def label(self) -> str:
+        """The name in traces and JSON: ``"retransmit"``, ``"time-wait"``..."""
+        return _LABELS[self]
+
+
+_LABELS: Final = {
+    Timer.RETRANSMIT: "retransmit", Timer.DELAYED_ACK: "delayed-ack", Timer.KEEPALIVE: "keepalive",
+    Timer.TIME_WAIT: "time-wait", Timer.FIN_WAIT_2: "fin-wait-2", Timer.SYNACK: "synack",
+    Timer.PERSIST: "persist", Timer.USER_TIMEOUT: "user-timeout",
+}
+#: Kinds with a deadline of their own (the rest share one, see the module docstring).
+SLOTS: Final = 6
+
+
+class TimerTable:
+    """One owner's deadlines, one per :class:`Timer` kind that has its own.
+
+    ``at`` is the list itself (indexed by ``Timer``), for the per-segment paths that
+    read and write a deadline without a call; ``queued`` is a :class:`TimerQueue`'s
+    bookkeeping (the deadline of this owner's entry in its heap)."""
+
+    __slots__ = ("at", "queued")
+
+    def __init__(self) -> None:
+        self.at: list[int | None] = [None] * SLOTS
+        self.queued: int | None = None
+
+    def __repr__(self) -> str:
+        running = ", ".join(f"{Timer(i).label}={t}" for i, t in enumerate(self.at) if t is not None)
+        return f"<TimerTable {running or 'idle'}>"
+
+    def get(self, timer: Timer) -> int | None:
+        return self.at[timer]
+
+    def set(self, timer: Timer, deadline: int) -> None:
+        self.at[timer] = deadline
+
+    def stop(self, timer: Timer) -> None:
+        self.at[timer] = None
+
+    def stop_all(self) -> None:
+        self.at[:] = _IDLE
+
+    def running(self) -> list[tuple[Timer, int]]:
+        """The running timers and their deadlines, earliest first."""
+        return sorted(((Timer(i), t) for i, t in enumerate(self.at) if t is not None), key=lambda p: p[1])
+
+    def next(self) -> int | None:
+        """The earliest deadline (None when every timer is stopped)."""
+        best = None
+        for t in self.at:
+            if t is not None and (best is None or t < best):
+                best = t
+        return best
+
+
+_IDLE: Final = [None] * SLOTS
+
+
+class TimerOwner(Protocol):
+    """A connection or a listener, as a :class:`TimerQueue` sees it."""
+
+    @property
+    def timers(self) -> TimerTable: ...
+
+    def next_timeout(self) -> int | None: ...
+
+
+class TimerQueue:
+    """Owners by their next deadline (an endpoint's heap).
+
+    Invariant: an owner with a deadline has an entry in the heap at ``queued`` <= its
+    deadline.  ``update`` after anything that may have moved an owner's timers; an
+    entry that surfaces before its owner's deadline is pushed again for it, so a
+    timer moved later (every ACK restarts the RTO) or stopped wakes nobody."""
+
+    __slots__ = ("_heap", "_order")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, TimerOwner]] = []
+        self._order = 0
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def update(self, owner: TimerOwner) -> None:
+        """``owner``'s deadlines may have changed."""
+        t = owner.next_timeout()
+        table = owner.timers
+        q = table.queued
+        if t is not None and (q is None or t < q):
+            table.queued = t
+            heapq.heappush(self._heap, (t, self._order, owner))
+            self._order += 1
+
+    def _settle(self) -> None:
+        """Drop or re-push the stale entries at the top, so the top is due for its owner."""
+        heap = self._heap
+        while heap:
+            deadline, _, owner = heap[0]
+            table = owner.timers
+            if table.queued != deadline:
+                heapq.heappop(heap)  # superseded by an earlier entry of the same owner
+                continue
+            t = owner.next_timeout()
+            if t == deadline:
+                return
+            heapq.heappop(heap)
+            if t is None:
+                table.queued = None
+            else:  # moved later: wait for the new deadline
+                table.queued = t
+                heapq.heappush(heap, (t, self._order, owner))
+                self._order += 1
+
+    def next(self) -> int | None:
+        """The earliest deadline of any owner (exact: never a stopped or moved one)."""
+        self._settle()
+        return self._heap[0][0] if self._heap else None
+
+    def pop_due(self, now: int) -> TimerOwner | None:
+        """An owner whose deadline is due at ``now`` (taken out of the queue: ``update``
+        it after running its timers), or None."""
+        self._settle()
+        heap = self._heap
+        if heap and heap[0][0] <= now:
+            _, _, owner = heapq.heappop(heap)
+            owner.timers.queued = None
+            return owner
+        return None
