@@ -87,7 +87,7 @@ def test_what_header_prediction_leaves_to_the_full_processing(iss: tuple[int, in
     c.expect([c.ours._replace(flags=ACK | PSH, payload=b"x" * 100)])
     # a duplicate ACK (no data, nothing new): it counts towards fast retransmit
     not_predicted(c, acked(c, 0))
-    assert c.c._dupacks == 1
+    assert c.c.rec.dupacks == 1
     # a window update, an ACK beyond SND.MAX, any option, a FIN, out of order
     not_predicted(c, acked(c, 0, window=PEER_WIN + 1))
     not_predicted(c, acked(c, 101)._replace(ack=c.lseq(500)))

@@ -45,19 +45,19 @@ def test_reassembly_overlapping_and_touching_segments_merge(iss: tuple[int, int]
     for off, payload in [(10, b"klmno"), (5, b"fghij"), (8, b"ijklm"), (20, b"uv"), (15, b"pqrst")]:
         c.deliver(data(c, off, payload))
         c.expect([c.ours])
-    ooo = c.c._ooo
+    ooo = c.c.rcv.ooo
     assert ooo is not None and ooo.blocks == [(c.rseq(6), c.rseq(23))]
     c.deliver(data(c, 0, b"abcdefg"))  # overlaps the held block's front
     c.expect([ack_for(c, 22)])
     assert c.c.read() == b"abcdefghijklmnopqrstuv"
-    assert c.c._ooo is None  # no hole, no queue
+    assert c.c.rcv.ooo is None  # no hole, no queue
 
 
 def test_reassembly_data_beyond_the_right_edge_is_trimmed(iss: tuple[int, int]) -> None:
     c = established(*iss, config=NO_SACK)
     c.deliver(data(c, 65530, b"0123456789"))  # the window is 65535 octets
     c.expect([c.ours])
-    ooo = c.c._ooo
+    ooo = c.c.rcv.ooo
     assert ooo is not None and ooo.blocks == [(c.rseq(1 + 65530), c.rseq(1 + 65535))]
     assert c.ep.stats.dropped[DropReason.RCV_BUFFER_FULL] == 1
 
@@ -70,7 +70,7 @@ def test_reassembly_budget_drops_the_excess(iss: tuple[int, int]) -> None:
     c.deliver(data(c, 500, b"z" * 100))  # a third block does not fit
     c.expect([c.ours] * 3)
     assert c.ep.stats.dropped[DropReason.OOO_BUDGET] == 1
-    ooo = c.c._ooo
+    ooo = c.c.rcv.ooo
     assert ooo is not None and ooo.held == budget
     c.deliver(data(c, 200, b"w" * 100))  # joins two blocks: needs less, fits
     c.expect([c.ours])

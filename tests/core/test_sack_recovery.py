@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from support.harness import ACK, Case, established, ms
 from synack.core.config import Config
-from synack.core.sender import Scoreboard
+from synack.core.recovery import Scoreboard
 from synack.core.wire import Options, Segment
 
 MSS = 1460
@@ -64,7 +64,7 @@ def test_sack_recovery_resends_every_lost_hole_in_one_round_trip(iss: tuple[int,
     c.expect_nothing(t + ms(20))  # segment 4 was resent already
     c.deliver(sack_ack(c, 10), t + ms(20))
     c.expect_nothing(t + ms(20))
-    assert not c.c.in_recovery and c.c._sb is None
+    assert not c.c.in_recovery and c.c.rec.sb is None
     assert c.ep.stats.timeouts == 0 and c.c.next_timeout() is None
 
 
@@ -82,7 +82,7 @@ def test_sack_recovery_full_ack_leaves_cwnd_at_ssthresh(iss: tuple[int, int]) ->
     c.expect_nothing(t)
     assert c.c.in_recovery and c.c.cwnd == c.c.ssthresh == 9 * MSS // 2
     c.deliver(sack_ack(c, 10), t + ms(20))  # full ACK: nothing left in flight
-    assert not c.c.in_recovery and c.c._sb is None
+    assert not c.c.in_recovery and c.c.rec.sb is None
     assert c.c.cwnd == c.c.ssthresh == 9 * MSS // 2
     c.c.send(b"".join(bytes([65 + i]) * MSS for i in range(10, 20)))
     # cwnd 4.5 segments: four full ones leave; the half segment waits (SWS avoidance).

@@ -58,7 +58,7 @@ def test_urgent_pointer_arriving_is_signalled_once_and_counted_down_as_read(iss:
     c.deliver(data(c, 2, b"c!defgh", urg=2))  # overlapping, the same pointer: no new signal
     assert c.events() == []
     assert c.c.read() == b"c!defgh"
-    assert c.c.urgent_pending == 0 and c.c._rcv_up is None  # urgent mode over
+    assert c.c.urgent_pending == 0 and c.c.rcv.up is None  # urgent mode over
     c.deliver(data(c, 9, b"ij", urg=1))  # a new urgent octet: signalled afresh
     assert c.events() == [Urgent(c.c), Readable(c.c)]
     assert c.c.urgent_pending == 1

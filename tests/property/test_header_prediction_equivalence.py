@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -24,6 +26,7 @@ from support.streams import (
     stack_config,
     transfer,
 )
+from synack.core.config import DEFAULT_CONFIG, Config
 from synack.core.connection import Connection
 from synack.core.trace import TraceRecord
 from synack.scenarios import all_scenarios
@@ -32,7 +35,16 @@ from synack.sim import PathParams
 
 @contextmanager
 def full_processing_only() -> Iterator[None]:
-    with mock.patch.object(Connection, "header_prediction", False):
+    """Every connection made meanwhile runs with ``Config.header_prediction`` off."""
+    init = Connection.__init__
+
+    def without_prediction(self: Connection, *args: Any, config: Config = DEFAULT_CONFIG, **kw: Any) -> None:
+        if len(args) > 5:  # config given by position
+            args = (*args[:5], replace(args[5], header_prediction=False), *args[6:])
+        init(self, *args, config=replace(config, header_prediction=False), **kw) if len(args) <= 5 \
+            else init(self, *args, **kw)
+
+    with mock.patch.object(Connection, "__init__", without_prediction):
         yield
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from support.stream_checks import assert_clean_close
-from synack.core.sender import DUPTHRESH
+from synack.core.recovery import DUPTHRESH
 from synack.core.seq import seq_gt, seq_lt, seq_sub
 from synack.scenarios import get
 from synack.scenarios.reorder import SIZE

@@ -55,6 +55,11 @@ class Config:
     #: TCP_NODELAY for new connections: False keeps Nagle's algorithm on (RFC 9293
     #: §3.7.4 SHLD-7; Linux's default).  Per connection: ``Connection.nodelay``.
     nodelay: bool = False
+    #: Header prediction (Van Jacobson's fast path, Linux tcp_rcv_established): the
+    #: next in-order segment or new ACK in ESTABLISHED skips the checks it would pass.
+    #: False leaves every segment to the full §3.10.7.4 processing (the tests compare
+    #: whole runs both ways; a reader can see what the full processing alone does).
+    header_prediction: bool = True
     # -- congestion control (RFC 5681, RFC 6582, RFC 9438) ----------------------------
     #: Controller by name: "cubic" (Linux's default, net.ipv4.tcp_congestion_control)
     #: or "newreno" (see ``synack.core.congestion``).

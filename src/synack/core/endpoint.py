@@ -9,7 +9,6 @@ inputs ``receive_packet``/``receive_segment``, ``handle_timeout`` and the user c
 from __future__ import annotations
 
 import functools
-import heapq
 import ipaddress
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -18,26 +17,27 @@ from .config import DEFAULT_CONFIG, Config
 from .connection import Connection
 from .cookies import SynCookies
 from .errors import AddressInUse, DropReason, InvalidAddress, MalformedSegment, UsageError
-from .events import Event
+from .events import AcceptReady, Event
 from .info import SocketInfo
 from .ip import Packet, parse_packet
 from .isn import IsnSource, Rfc6528Isn
 from .listener import Listener
+from .replies import reset_for
 from .seq import MASK, seq_gt
 from .state import State
 from .stats import Stats
+from .timers import Timer, TimerQueue
 from .trace import (
     NoteRecord,
     Outcome,
     SegmentRecord,
-    StateRecord,
     Tracer,
     TraceRecord,
     Verdict,
     dropped,
     endpoint_str,
 )
-from .wire import ACK, FIN, RST, SYN, Segment
+from .wire import ACK, RST, SYN, Segment
 
 _TIME_WAIT = State.TIME_WAIT
 
@@ -81,13 +81,12 @@ class Endpoint:
         self._flights = flights if flights is not None else _counter()
         self.stats = Stats()
         self._isn: IsnSource = isn if isn is not None else Rfc6528Isn(secret)
-        self._cookies = SynCookies(secret)
+        self.cookies = SynCookies(secret)
         self._conns: dict[tuple[str, int, str, int], Connection] = {}
         self._listeners: dict[tuple[str, int], Listener] = {}
         self._out: list[Packet] = []
         self._dirty: dict[Connection, None] = {}
-        self._timers: list[tuple[int, int, Connection | Listener]] = []
-        self._timer_seq = 0
+        self._timers = TimerQueue()
         self._events: deque[Event] = deque()
         span = config.ephemeral_high - config.ephemeral_low + 1
         self._next_port = ephemeral_offset % span
@@ -127,7 +126,7 @@ class Endpoint:
             raise AddressInUse(f"{endpoint_str(local_addr, local_port)} -> "
                                f"{endpoint_str(remote_addr, remote_port)} exists")
         iss = self._isn(local_addr, local_port, remote_addr, remote_port, now)
-        conn = self._new_connection(local_addr, local_port, remote_addr, remote_port, iss)
+        conn = self.new_connection(local_addr, local_port, remote_addr, remote_port, iss)
         self.stats.active_opens += 1
         conn.open_active(now)
         return conn
@@ -173,7 +172,11 @@ class Endpoint:
         self.stats.segments_in += 1
         tracer = self.tracer
         if tracer is None:
-            self._process(seg, src, dst, now)
+            conn = self._conns.get((dst, seg[1], src, seg[0]))
+            if conn is not None and conn.state is not _TIME_WAIT:
+                conn.receive_segment(seg, now)  # (the common case, without _process's call)
+            else:
+                self._process(seg, src, dst, now)
             return
         held = self._held = []
         try:
@@ -199,7 +202,7 @@ class Endpoint:
                 # The new ISS starts well above anything the old incarnation sent
                 # (Linux: tw_snd_nxt + 65535 + 2), so its old segments cannot fit.
                 self._trace_note(now, "TIME-WAIT 4-tuple reused by a new SYN", conn)
-                conn._set_state(State.CLOSED, now)
+                conn.end_time_wait(now)
                 listener = self._listener_for(dst, seg.dst_port)
                 assert listener is not None
                 return listener.receive(seg, src, dst, now, iss=(conn.snd_nxt + 65537) & MASK)
@@ -213,46 +216,27 @@ class Endpoint:
         # CLOSED (§3.10.7.1): no TCB.  A RST is dropped; anything else gets a RST.
         self.stats.drop(DropReason.NO_CONNECTION)
         if not seg.flags & RST:
-            self._send_rst_for(seg, src, dst)
+            self.reset(seg, src, dst)
         return dropped(DropReason.NO_CONNECTION)
-
-    def _record(self, rec: TraceRecord) -> None:
-        """The tracer of this endpoint's connections and listeners: while an arrival is
-        processed, its records wait for the arrival's own (which needs the verdict)."""
-        held = self._held
-        if held is not None:
-            held.append(rec)
-        else:
-            assert self.tracer is not None
-            self.tracer(rec)
 
     def _listener_for(self, addr: str, port: int) -> Listener | None:
         return self._listeners.get((addr, port)) or self._listeners.get(("", port))
 
-    def _send_rst_for(self, seg: Segment, src: str, dst: str) -> None:
-        """The RST answering ``seg`` (§3.5.2): <SEQ=SEG.ACK><CTL=RST> if it had an
-        ACK, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>."""
-        if seg.flags & ACK:
-            rst = Segment(seg.dst_port, seg.src_port, seg.ack, 0, RST, 0)
-        else:
-            seglen = len(seg.payload) + (1 if seg.flags & SYN else 0) + (1 if seg.flags & FIN else 0)
-            rst = Segment(seg.dst_port, seg.src_port, 0, (seg.seq + seglen) & MASK, RST | ACK, 0)
+    def reset(self, seg: Segment, src: str, dst: str) -> None:
+        """Answer ``seg`` with the RST of §3.5.2 (``replies.reset_for``)."""
         self.stats.resets_sent += 1
-        self._out.append(_new(Packet, (dst, src, rst, 0)))
+        self._out.append(_new(Packet, (dst, src, reset_for(seg), 0)))
 
     def handle_timeout(self, now: int) -> None:
-        """Run every timer due at ``now``; safe to call early or late."""
+        """Run every timer due at ``now``; safe to call early or late (a timer stopped
+        or moved later since is never run)."""
         timers = self._timers
-        while timers and timers[0][0] <= now:
-            deadline, _, obj = heapq.heappop(timers)
-            if obj._sched != deadline:
-                continue
-            obj._sched = None
-            obj.handle_timeout(now)
-            if isinstance(obj, Connection):
-                self._dirty[obj] = None
-            else:
-                self._reschedule(obj)
+        if self._dirty:
+            self._note_deadlines()
+        while (owner := timers.pop_due(now)) is not None:
+            owner.handle_timeout(now)  # type: ignore[attr-defined]
+            if isinstance(owner, Connection):
+                self._dirty[owner] = None  # its output, then its deadline (packets_to_send)
 
     # ------------------------------------------------------------------ outputs
     def packets_to_send(self, now: int) -> list[Packet]:
@@ -267,7 +251,7 @@ class Endpoint:
                     src, dst = conn.local_addr, conn.remote_addr
                     for seg in segs:
                         out.append(_new(Packet, (src, dst, seg, 0)))  # Packet(src, dst, seg), faster
-                self._reschedule(conn)
+                self._timers.update(conn)
         if out:
             self.stats.segments_out += len(out)
             tracer = self.tracer
@@ -281,8 +265,16 @@ class Endpoint:
         return out
 
     def next_timeout(self) -> int | None:
-        """The earliest deadline (possibly of a timer since stopped: waking early is safe)."""
-        return self._timers[0][0] if self._timers else None
+        """The earliest deadline of any timer that runs."""
+        if self._dirty:
+            self._note_deadlines()
+        return self._timers.next()
+
+    def _note_deadlines(self) -> None:
+        """Connections touched by a user call since the last output (a driver that did
+        not drain in between) may have moved a timer earlier."""
+        for conn in self._dirty:
+            self._timers.update(conn)
 
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
@@ -303,27 +295,53 @@ class Endpoint:
             rows.extend(listener.snapshot())
         for c in self._conns.values():
             timer: str | None = None
-            deadline: int | None = None
-            if c._tw_deadline is not None:
-                timer = "timewait" if c.state is State.TIME_WAIT else "fin-wait-2"
-                deadline = c._tw_deadline
-            elif c._rto_deadline is not None:
-                timer, deadline = "on", c._rto_deadline
+            at = c.timers
+            deadline = at[Timer.TIME_WAIT]
+            if deadline is not None:
+                timer = "timewait"
+            elif (deadline := at[Timer.FIN_WAIT_2]) is not None:
+                timer = "fin-wait-2"
+            elif (deadline := at[Timer.RETRANSMIT]) is not None:
+                timer = "on"
             rows.append(SocketInfo(c.state.short, endpoint_str(c.local_addr, c.local_port),
                                    endpoint_str(c.remote_addr, c.remote_port), c.bytes_readable,
                                    c.bytes_unacked, timer, deadline, c.retries))
         return rows
 
-    # ------------------------------------------------------------------ internals
-    def _new_connection(self, local: str, lport: int, remote: str, rport: int, iss: int) -> Connection:
+    # ------------------------------------------------------------------ for listeners (ListenerHost)
+    @property
+    def tracing(self) -> bool:
+        return self.tracer is not None
+
+    def isn(self, local: str, local_port: int, remote: str, remote_port: int, now: int) -> int:
+        return self._isn(local, local_port, remote, remote_port, now)
+
+    def ts_offset(self, local: str, remote: str) -> int:
+        return self._isn.ts_offset(local, remote)
+
+    def emit(self, src: str, dst: str, seg: Segment) -> None:
+        self._out.append(_new(Packet, (src, dst, seg, 0)))
+
+    def new_connection(self, local: str, lport: int, remote: str, rport: int, iss: int,
+                       listener: Listener | None = None) -> Connection:
+        """A TCB for this 4-tuple, ours to demultiplex to (a listener's, when given)."""
         conn = Connection(local, lport, remote, rport, iss, self.config, host=self.name,
-                          tracer=self._record if self.tracer is not None else None, stats=self.stats,
-                          owner=self, events=self._events)
-        if self.config.timestamps:
-            conn._ts_offset = self._isn.ts_offset(local, remote)
+                          tracer=self.record if self.tracer is not None else None, stats=self.stats,
+                          owner=self, events=self._events, listener=listener,
+                          ts_offset=self._isn.ts_offset(local, remote) if self.config.timestamps else 0)
         self._conns[(local, lport, remote, rport)] = conn
         return conn
 
+    def accept_ready(self, listener: Listener) -> None:
+        self._events.append(AcceptReady(listener))
+
+    def timers_changed(self, listener: Listener) -> None:
+        self._timers.update(listener)
+
+    def listener_closed(self, listener: Listener) -> None:
+        self._listeners.pop((listener.addr, listener.port), None)
+
+    # ------------------------------------------------------------------ for connections (Owner)
     def _touch(self, conn: Connection) -> None:
         self._dirty[conn] = None
 
@@ -333,32 +351,21 @@ class Endpoint:
             del self._conns[key]
         self._dirty[conn] = None  # a final RST or ACK may still be waiting to leave
 
-    def _listener_closed(self, listener: Listener) -> None:
-        self._listeners.pop((listener.addr, listener.port), None)
+    # ------------------------------------------------------------------ the trace
+    def record(self, rec: TraceRecord) -> None:
+        """Trace ``rec`` (its own and its connections' and listeners' records): while an
+        arrival is processed, they wait for the arrival's own (which needs the verdict)."""
+        held = self._held
+        if held is not None:
+            held.append(rec)
+        else:
+            assert self.tracer is not None
+            self.tracer(rec)
 
-    def _reschedule(self, obj: Connection | Listener) -> None:
-        t = obj.next_timeout()
-        if t is not None and (obj._sched is None or t < obj._sched):
-            obj._sched = t
-            heapq.heappush(self._timers, (t, self._timer_seq, obj))
-            self._timer_seq += 1
-
-    def _emit(self, src: str, dst: str, seg: Segment) -> None:
-        self._out.append(_new(Packet, (src, dst, seg, 0)))
-
-    def _trace_state(self, now: int, local: str, lport: int, remote: str, rport: int,
-                     old: State, new: State) -> None:
+    def _trace_note(self, now: int, text: str, conn: Connection) -> None:
         if self.tracer is not None:
-            self._record(StateRecord(now, self.name, endpoint_str(local, lport), endpoint_str(remote, rport),
-                                     old, new))
-
-    def _trace_note(self, now: int, text: str, conn: Connection | None = None) -> None:
-        if self.tracer is not None:
-            if conn is None:
-                self._record(NoteRecord(now, self.name, text))
-            else:
-                self._record(NoteRecord(now, self.name, text, endpoint_str(conn.local_addr, conn.local_port),
-                                        endpoint_str(conn.remote_addr, conn.remote_port)))
+            self.record(NoteRecord(now, self.name, text, endpoint_str(conn.local_addr, conn.local_port),
+                                   endpoint_str(conn.remote_addr, conn.remote_port)))
 
 
 def _counter() -> Callable[[], int]:

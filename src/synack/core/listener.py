@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from .connection import Connection
-from .cookies import decode_ts_options, ts_options
+from .cookies import SynCookies, decode_ts_options, ts_options
 from .errors import DropReason
-from .events import AcceptReady
 from .info import SocketInfo
+from .replies import half_open_ack, syn_options
 from .seq import MASK, in_window
-from .state import State
-from .timers import Timer
+from .state import State, check_transition
+from .timers import Timer, TimerTable
+from .timestamps import tsval
 from .trace import (
     ACCEPTED,
     NoteRecord,
@@ -37,15 +37,61 @@ from .trace import (
     StateRecord,
     TimerAction,
     TimerRecord,
+    TraceRecord,
     Verdict,
     dropped,
     endpoint_str,
     trimmed,
 )
-from .wire import ACK, FIN, NO_OPTIONS, RST, SYN, Options, Segment
+from .wire import ACK, RST, SYN, Options, Segment
 
 if TYPE_CHECKING:
-    from .endpoint import Endpoint
+    from .config import Config
+    from .connection import Connection
+    from .stats import Stats
+
+
+class ListenerHost(Protocol):
+    """What a listener needs from the endpoint it belongs to."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def stats(self) -> Stats: ...
+
+    @property
+    def cookies(self) -> SynCookies: ...
+
+    @property
+    def tracing(self) -> bool: ...
+
+    def record(self, rec: TraceRecord) -> None:
+        """Trace ``rec`` (only called when ``tracing``)."""
+
+    def isn(self, local: str, local_port: int, remote: str, remote_port: int, now: int) -> int: ...
+
+    def ts_offset(self, local: str, remote: str) -> int: ...
+
+    def emit(self, src: str, dst: str, seg: Segment) -> None:
+        """Send ``seg`` with the next output."""
+
+    def reset(self, seg: Segment, src: str, dst: str) -> None:
+        """Answer ``seg`` (from ``src`` to ``dst``) with the RST of §3.5.2."""
+
+    def new_connection(self, local: str, local_port: int, remote: str, remote_port: int, iss: int,
+                       listener: Listener) -> Connection: ...
+
+    def accept_ready(self, listener: Listener) -> None:
+        """A connection joined ``listener``'s accept queue."""
+
+    def timers_changed(self, listener: Listener) -> None:
+        """``listener``'s next deadline may have moved."""
+
+    def listener_closed(self, listener: Listener) -> None: ...
 
 
 class HalfOpen:
@@ -74,21 +120,22 @@ _Key = tuple[str, int, str]  # (remote addr, remote port, local addr)
 class Listener:
     """LISTEN on ``(addr, port)``; ``addr`` "" means every address of the endpoint."""
 
-    def __init__(self, endpoint: Endpoint, addr: str, port: int, backlog: int) -> None:
+    def __init__(self, host: ListenerHost, addr: str, port: int, backlog: int) -> None:
         if backlog < 0:
             raise ValueError("backlog must be >= 0")
-        self.endpoint = endpoint
-        self.config = endpoint.config
+        self.host = host
+        self.config = host.config
         self.addr = addr
         self.port = port
         self.backlog = backlog
         self.syn_queue: dict[_Key, HalfOpen] = {}
         self.accept_queue: deque[Connection] = deque()
         self.closed = False
-        self._timers: list[tuple[int, int, _Key]] = []
-        self._timer_seq = 0
+        #: SYNACK: the earliest SYN-ACK retransmission of the SYN queue.
+        self.timers = TimerTable()
+        self._heap: list[tuple[int, int, _Key]] = []
+        self._order = 0
         self._last_overflow: int | None = None
-        self._sched: int | None = None
 
     def __repr__(self) -> str:
         return f"<Listener {endpoint_str(self.addr or '*', self.port)} syn={len(self.syn_queue)} " \
@@ -125,14 +172,20 @@ class Listener:
             conn = self.accept_queue.popleft()
             if conn.state is not State.CLOSED:
                 conn.abort(now)
-        self.endpoint._listener_closed(self)
+        self.host.listener_closed(self)
+
+    def established(self, conn: Connection, now: int) -> None:
+        """``conn``, one of ours, reached ESTABLISHED: it joins the accept queue."""
+        self.accept_queue.append(conn)
+        self.host.accept_ready(self)
 
     # ------------------------------------------------------------------ segment arrival
     def receive(self, seg: Segment, src: str, dst: str, now: int, iss: int | None = None) -> Outcome:
         """A segment for our port that matched no connection (RFC 9293 §3.10.7.2);
-        returns what became of it."""
-        ep = self.endpoint
-        stats = ep.stats
+        returns what became of it.  ``iss``: the ISS to use for a new SYN (a TIME-WAIT
+        4-tuple's reuse), instead of the endpoint's ISN source."""
+        host = self.host
+        stats = host.stats
         flags = seg.flags
         key = (src, seg.src_port, dst)
         half = self.syn_queue.get(key)
@@ -145,14 +198,14 @@ class Listener:
         if flags & ACK:
             # second: ACK.  Completes a SYN cookie; else RST.
             if self._cookies_active(now) and not flags & SYN:
-                mss = ep._cookies.check(dst, self.port, src, seg.src_port, (seg.seq - 1) & MASK,
-                                        (seg.ack - 1) & MASK, now)
+                mss = host.cookies.check(dst, self.port, src, seg.src_port, (seg.seq - 1) & MASK,
+                                         (seg.ack - 1) & MASK, now)
                 if mss is not None:
                     stats.syncookies_accepted += 1
                     return self._complete_cookie(seg, src, dst, mss, now)
                 stats.syncookies_failed += 1
             stats.drop(DropReason.LISTEN_ACK)
-            ep._send_rst_for(seg, src, dst)
+            host.reset(seg, src, dst)
             return dropped(DropReason.LISTEN_ACK)
         if not flags & SYN:
             stats.drop(DropReason.LISTEN_NO_SYN)
@@ -177,12 +230,12 @@ class Listener:
             stats.drop(DropReason.SYN_QUEUE_FULL)
             return dropped(DropReason.SYN_QUEUE_FULL)
         if iss is None:
-            iss = ep._isn(dst, self.port, src, seg.src_port, now)
+            iss = host.isn(dst, self.port, src, seg.src_port, now)
         half = HalfOpen(dst, src, seg.src_port, seg.seq, iss, seg.options, seg.window,
                         now + cfg.initial_rto)
         self.syn_queue[key] = half
         stats.passive_opens += 1
-        ep._trace_state(now, dst, self.port, src, seg.src_port, State.LISTEN, State.SYN_RECEIVED)
+        self._trace_state(now, half, State.LISTEN, State.SYN_RECEIVED)
         self._send_synack(half, now)
         self._push_timer(half.deadline, key)
         return outcome
@@ -197,8 +250,8 @@ class Listener:
     def _on_half_open(self, key: _Key, half: HalfOpen, seg: Segment, src: str, dst: str, now: int) -> Outcome:
         """A segment for a SYN-queue entry: §3.10.7.4 in SYN-RECEIVED, in Linux's
         order (tcp_check_req): retransmitted SYN, ACK value, sequence, RST, SYN, ACK bit."""
-        ep = self.endpoint
-        stats = ep.stats
+        host = self.host
+        stats = host.stats
         flags = seg.flags
         seq = seg.seq
         if flags & (SYN | RST | ACK) == SYN and seq == half.irs:
@@ -214,12 +267,12 @@ class Listener:
                 stats.drop(DropReason.LISTEN_RST)
                 return dropped(DropReason.LISTEN_RST)
             stats.drop(DropReason.BAD_ACK)
-            ep._send_rst_for(seg, src, dst)
+            host.reset(seg, src, dst)
             return dropped(DropReason.BAD_ACK)
         # first: sequence number (Table 6), against RCV.NXT = IRS+1 and our SYN-ACK's window.
         rcv_nxt = (half.irs + 1) & MASK
         wnd = min(self.config.rcv_buf, 0xFFFF)
-        seglen = len(seg.payload) + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
+        seglen = seg.seg_len
         if not (in_window(seq, rcv_nxt, wnd)
                 or (seglen > 1 and in_window((seq + seglen - 1) & MASK, rcv_nxt, wnd))):
             if flags & RST:
@@ -245,7 +298,7 @@ class Listener:
         # fourth: SYN.  Passive OPEN: return to LISTEN (Linux also resets the peer).
         if flags & SYN:
             stats.drop(DropReason.HALF_OPEN_SYN)
-            ep._send_rst_for(seg, src, dst)
+            host.reset(seg, src, dst)
             self._remove(key, now)
             return dropped(DropReason.HALF_OPEN_SYN)
         # fifth: the ACK bit.
@@ -255,43 +308,38 @@ class Listener:
         return self._complete(key, half, seg, src, dst, now)
 
     def _send_ack(self, half: HalfOpen, now: int) -> None:
-        """<SEQ=ISS+1><ACK=IRS+1><CTL=ACK>, the window scaled as the connection's will be
-        (with timestamps when they were negotiated, RFC 7323 §3.2)."""
-        cfg = self.config
-        shift = cfg.wscale if cfg.wscale is not None and half.peer.wscale is not None else 0
-        ts = half.peer.timestamps
-        opts = NO_OPTIONS
-        if ts is not None and cfg.timestamps:
-            opts = Options(timestamps=(self._tsval(half.local_addr, half.remote_addr, now), ts[0]))
-        self.endpoint._emit(half.local_addr, half.remote_addr,
-                            Segment(self.port, half.remote_port, (half.iss + 1) & MASK,
-                                    (half.irs + 1) & MASK, ACK, min(cfg.rcv_buf, 0xFFFF) >> shift, opts))
+        offset = self.host.ts_offset(half.local_addr, half.remote_addr) if self.config.timestamps else 0
+        self.host.emit(half.local_addr, half.remote_addr,
+                       half_open_ack(self.port, half.remote_port, half.iss, half.irs, self.config, half.peer,
+                                     offset, now))
 
     def _complete(self, key: _Key, half: HalfOpen, seg: Segment, src: str, dst: str, now: int) -> Outcome:
         """The handshake's final ACK, checked by ``_on_half_open``."""
-        ep = self.endpoint
-        stats = ep.stats
+        host = self.host
+        stats = host.stats
         if len(self.accept_queue) >= self.backlog:
             stats.listen_overflows += 1
             stats.drop(DropReason.ACCEPT_QUEUE_FULL)
             if self.config.abort_on_overflow:
-                ep._send_rst_for(seg, src, dst)
-                self._remove(key, now, traced=True)
+                host.reset(seg, src, dst)
+                self._remove(key, now)
             return dropped(DropReason.ACCEPT_QUEUE_FULL)
         del self.syn_queue[key]
-        conn = ep._new_connection(dst, self.port, src, seg.src_port, half.iss)
+        if half.deadline == self.timers[Timer.SYNACK]:
+            self._timers_changed()
+        conn = host.new_connection(dst, self.port, src, seg.src_port, half.iss, self)
         # Linux measures the RTT from the SYN-ACK (tcp_synack_rtt_meas) unless it went
         # out more than once; then RFC 6298 5.7's 3 s fallback applies instead.
         rtt = None if half.retries or half.resent else now - (half.deadline - self.config.initial_rto)
-        conn.open_passive(half.irs, half.peer, half.window, now, self, rtt,
+        conn.open_passive(half.irs, half.peer, half.window, now, rtt,
                           handshake_retransmits=half.retries + half.resent)
         return conn.receive_segment(seg, now)
 
     def _complete_cookie(self, seg: Segment, src: str, dst: str, mss: int, now: int) -> Outcome:
-        ep = self.endpoint
+        host = self.host
         if len(self.accept_queue) >= self.backlog:
-            ep.stats.listen_overflows += 1
-            ep.stats.drop(DropReason.ACCEPT_QUEUE_FULL)
+            host.stats.listen_overflows += 1
+            host.stats.drop(DropReason.ACCEPT_QUEUE_FULL)
             return dropped(DropReason.ACCEPT_QUEUE_FULL)
         # Without timestamps a cookie remembers only the MSS: no window scaling, no
         # SACK (as Linux).  With them, the echo of our TSval brings both back.
@@ -300,112 +348,122 @@ class Listener:
         if ts is not None and self.config.timestamps:
             wscale, sack = decode_ts_options(ts[1])
             peer = Options(mss=mss, wscale=wscale, sack_permitted=sack, timestamps=ts)
-        conn = ep._new_connection(dst, self.port, src, seg.src_port, (seg.ack - 1) & MASK)
-        ep._trace_note(now, "SYN cookie accepted: connection rebuilt from the ACK", conn)
-        conn.open_passive((seg.seq - 1) & MASK, peer, seg.window, now, self)
+        conn = host.new_connection(dst, self.port, src, seg.src_port, (seg.ack - 1) & MASK, self)
+        if host.tracing:
+            host.record(NoteRecord(now, host.name, "SYN cookie accepted: connection rebuilt from the ACK",
+                                   endpoint_str(conn.local_addr, conn.local_port),
+                                   endpoint_str(conn.remote_addr, conn.remote_port)))
+        conn.open_passive((seg.seq - 1) & MASK, peer, seg.window, now)
         return conn.receive_segment(seg, now)
 
-    def _on_established(self, conn: Connection, now: int) -> None:
-        self.accept_queue.append(conn)
-        self.endpoint._events.append(AcceptReady(self))
-
     # ------------------------------------------------------------------ SYN-ACKs
-    def _tsval(self, local: str, remote: str, now: int) -> int:
-        """Our TSval towards ``remote`` (the 1 ms clock and the pair's offset)."""
-        return (now // 1000 + self.endpoint._isn.ts_offset(local, remote)) & MASK
-
-    def _synack(self, iss: int, irs: int, peer: Options, sport: int, wscale_ok: bool,
-                mss: int | None = None, tsval: int = 0) -> Segment:
-        cfg = self.config
-        # RFC 7323 §3.2: timestamps on the SYN-ACK only if the SYN had them (TSecr
-        # echoes its TSval).  ``wscale_ok`` False: a cookie without timestamps, which
-        # cannot remember window scaling or SACK.
-        ts = peer.timestamps
-        opts = Options(mss=mss if mss is not None else cfg.mss,
-                       wscale=cfg.wscale if wscale_ok and peer.wscale is not None else None,
-                       sack_permitted=wscale_ok and peer.sack_permitted and cfg.sack,
-                       timestamps=(tsval, ts[0])
-                       if wscale_ok and ts is not None and cfg.timestamps else None)
-        return Segment(self.port, sport, iss, (irs + 1) & MASK, SYN | ACK,
-                       min(cfg.rcv_buf, 0xFFFF), opts)
+    def _synack(self, iss: int, irs: int, opts: Options, sport: int) -> Segment:
+        return Segment(self.port, sport, iss, (irs + 1) & MASK, SYN | ACK, min(self.config.rcv_buf, 0xFFFF),
+                       opts)
 
     def _send_synack(self, half: HalfOpen, now: int) -> None:
-        tsval = self._tsval(half.local_addr, half.remote_addr, now) if self.config.timestamps else 0
-        seg = self._synack(half.iss, half.irs, half.peer, half.remote_port, True, tsval=tsval)
-        self.endpoint._emit(half.local_addr, half.remote_addr, seg)
+        cfg = self.config
+        val = tsval(now, self.host.ts_offset(half.local_addr, half.remote_addr)) if cfg.timestamps else 0
+        ts = half.peer.timestamps
+        opts = syn_options(cfg, half.peer, val, ts[0] if ts is not None else 0)
+        self.host.emit(half.local_addr, half.remote_addr,
+                       self._synack(half.iss, half.irs, opts, half.remote_port))
 
     def _send_cookie(self, syn: Segment, src: str, dst: str, now: int) -> None:
-        ep = self.endpoint
-        peer_mss = syn.options.mss if syn.options.mss is not None else 536
-        # The cookie remembers the peer's MSS (rounded down to the table); the
-        # SYN-ACK offers ours.  Window scaling and SACK only when timestamps can carry
-        # them (cookies.ts_options), as Linux.
-        cookie, _ = ep._cookies.make(dst, self.port, src, syn.src_port, syn.seq, peer_mss, now)
-        ep.stats.syncookies_sent += 1
-        opts = syn.options
-        if opts.timestamps is not None and self.config.timestamps:
-            cfg = self.config
-            wscale = opts.wscale if cfg.wscale is not None else None
-            tsval = ts_options(self._tsval(dst, src, now), wscale, opts.sack_permitted and cfg.sack)
-            ep._emit(dst, src, self._synack(cookie, syn.seq, opts, syn.src_port, True, tsval=tsval))
-            return
-        ep._emit(dst, src, self._synack(cookie, syn.seq, opts, syn.src_port, False))
+        host = self.host
+        cfg = self.config
+        peer = syn.options
+        # The cookie remembers the peer's MSS (rounded down to the table); the SYN-ACK
+        # offers ours.  Window scaling and SACK only when timestamps can carry them
+        # (cookies.ts_options), as Linux.
+        cookie, _ = host.cookies.make(dst, self.port, src, syn.src_port, syn.seq,
+                                      peer.mss if peer.mss is not None else 536, now)
+        host.stats.syncookies_sent += 1
+        if peer.timestamps is not None and cfg.timestamps:
+            wscale = peer.wscale if cfg.wscale is not None else None
+            val = ts_options(tsval(now, host.ts_offset(dst, src)), wscale, peer.sack_permitted and cfg.sack)
+            opts = syn_options(cfg, peer, val, peer.timestamps[0])
+        else:
+            opts = syn_options(cfg, peer, 0, negotiable=False)
+        host.emit(dst, src, self._synack(cookie, syn.seq, opts, syn.src_port))
 
     # ------------------------------------------------------------------ timers
     def _push_timer(self, deadline: int, key: _Key) -> None:
-        heapq.heappush(self._timers, (deadline, self._timer_seq, key))
-        self._timer_seq += 1
-        self.endpoint._reschedule(self)
+        heapq.heappush(self._heap, (deadline, self._order, key))
+        self._order += 1
+        self._timers_changed()
 
-    def next_timeout(self) -> int | None:
-        timers = self._timers
-        while timers:
-            deadline, _, key = timers[0]
+    def _timers_changed(self) -> None:
+        """The SYNACK deadline is the earliest of a live entry (stale heap entries, of
+        entries gone or re-armed, are dropped on the way); the endpoint hears of it."""
+        heap = self._heap
+        at = self.timers
+        at[Timer.SYNACK] = None
+        while heap:
+            deadline, _, key = heap[0]
             half = self.syn_queue.get(key)
             if half is not None and half.deadline == deadline:
-                return deadline
-            heapq.heappop(timers)  # stale: entry gone or re-armed
-        return None
+                at[Timer.SYNACK] = deadline
+                break
+            heapq.heappop(heap)
+        self.host.timers_changed(self)
+
+    def next_timeout(self) -> int | None:
+        return self.timers[Timer.SYNACK]
 
     def handle_timeout(self, now: int) -> None:
-        timers = self._timers
+        """SYN-ACK retransmissions that are due (1, 2, 4, 8 ... s), or the entry's end
+        after ``synack_retries`` of them."""
+        heap = self._heap
         cfg = self.config
-        while timers and timers[0][0] <= now:
-            deadline, _, key = heapq.heappop(timers)
+        host = self.host
+        while heap and heap[0][0] <= now:
+            deadline, _, key = heapq.heappop(heap)
             half = self.syn_queue.get(key)
             if half is None or half.deadline != deadline:
                 continue
             if half.retries >= cfg.synack_retries:
-                self.endpoint.stats.timeouts += 1
+                host.stats.timeouts += 1
                 self._trace_timer(now, half, TimerAction.GAVE_UP)
                 self._remove(key, now)
                 continue
             half.retries += 1
             self._trace_timer(now, half, TimerAction.FIRED)
-            self.endpoint.stats.synack_retransmits += 1
+            host.stats.synack_retransmits += 1
             self._send_synack(half, now)
             half.deadline = now + (cfg.initial_rto << half.retries)
-            heapq.heappush(timers, (half.deadline, self._timer_seq, key))
-            self._timer_seq += 1
+            heapq.heappush(heap, (half.deadline, self._order, key))
+            self._order += 1
+        self._timers_changed()
 
+    # ------------------------------------------------------------------ the trace
     def _trace_timer(self, now: int, half: HalfOpen, action: TimerAction) -> None:
-        ep = self.endpoint
-        if ep.tracer is not None:
-            ep._record(TimerRecord(now, ep.name, endpoint_str(half.local_addr, self.port),
-                                  endpoint_str(half.remote_addr, half.remote_port), Timer.SYNACK, action))
+        host = self.host
+        if host.tracing:
+            host.record(TimerRecord(now, host.name, endpoint_str(half.local_addr, self.port),
+                                    endpoint_str(half.remote_addr, half.remote_port), Timer.SYNACK, action))
 
-    def _remove(self, key: _Key, now: int, traced: bool = True) -> None:
+    def _trace_state(self, now: int, half: HalfOpen, old: State, new: State) -> None:
+        """A half-open entry's state, checked against the transition table as a
+        connection's is."""
+        check_transition(old, new)
+        host = self.host
+        if host.tracing:
+            host.record(StateRecord(now, host.name, endpoint_str(half.local_addr, self.port),
+                                    endpoint_str(half.remote_addr, half.remote_port), old, new))
+
+    def _remove(self, key: _Key, now: int) -> None:
         half = self.syn_queue.pop(key, None)
-        if half is not None and traced:
-            ep = self.endpoint
-            if ep.tracer is not None:
-                ep._record(StateRecord(now, ep.name, endpoint_str(half.local_addr, self.port),
-                                      endpoint_str(half.remote_addr, half.remote_port),
-                                      State.SYN_RECEIVED, State.CLOSED))
-                ep._record(NoteRecord(now, ep.name, f"SYN queue {len(self.syn_queue)}"
-                                     f"/{self.syn_queue_limit}",
-                                     endpoint_str(half.local_addr, self.port),
-                                     endpoint_str(half.remote_addr, half.remote_port)))
+        if half is not None:
+            if half.deadline == self.timers[Timer.SYNACK]:
+                self._timers_changed()
+            self._trace_state(now, half, State.SYN_RECEIVED, State.CLOSED)
+            host = self.host
+            if host.tracing:
+                queue = f"SYN queue {len(self.syn_queue)}/{self.syn_queue_limit}"
+                host.record(NoteRecord(now, host.name, queue,
+                                       endpoint_str(half.local_addr, self.port),
+                                       endpoint_str(half.remote_addr, half.remote_port)))
 
     # ------------------------------------------------------------------ netstat
     def snapshot(self) -> list[SocketInfo]:

@@ -67,6 +67,16 @@ TRANSITIONS: Final[dict[tuple[State, State], str]] = {
     (S.TIME_WAIT, S.CLOSED): "2MSL timer expires (or RST: TIME-WAIT assassination)",
 }
 
+#: TRANSITIONS as state -> the states that may follow it (one dict and set lookup).
+LEGAL: Final = {a: frozenset(b for (x, b) in TRANSITIONS if x is a) for a in State}
+
+
+def check_transition(old: State, new: State) -> None:
+    """Raise unless ``old -> new`` is an edge of :data:`TRANSITIONS` (a bug otherwise)."""
+    if new not in LEGAL[old]:
+        raise AssertionError(f"illegal transition {old} -> {new}")
+
+
 #: States in which the connection is synchronized (RFC 9293 §3.5.2 "group 3").
 SYNCHRONIZED: Final = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT,
                                  S.CLOSING, S.LAST_ACK, S.TIME_WAIT})

@@ -60,60 +60,57 @@ _LABELS: Final = {
 }
 #: Kinds with a deadline of their own (the rest share one, see the module docstring).
 SLOTS: Final = 6
+_IDLE: Final[list[int | None]] = [None] * SLOTS
 
 
-class TimerTable:
-    """One owner's deadlines, one per :class:`Timer` kind that has its own.
+class TimerTable(list[int | None]):
+    """One owner's deadlines, one per :class:`Timer` kind that has its own: the table
+    is the list itself (``table[Timer.RETRANSMIT]``), so the per-segment paths read
+    and write a deadline without a call.  ``queued`` and ``exact`` are a
+    :class:`TimerQueue`'s bookkeeping: the deadline of this owner's entry in its
+    heap, and whether that was the owner's next deadline when last looked at."""
 
-    ``at`` is the list itself (indexed by ``Timer``), for the per-segment paths that
-    read and write a deadline without a call; ``queued`` is a :class:`TimerQueue`'s
-    bookkeeping (the deadline of this owner's entry in its heap)."""
-
-    __slots__ = ("at", "queued")
+    __slots__ = ("exact", "queued")
 
     def __init__(self) -> None:
-        self.at: list[int | None] = [None] * SLOTS
+        super().__init__(_IDLE)
         self.queued: int | None = None
+        self.exact = True
 
     def __repr__(self) -> str:
-        running = ", ".join(f"{Timer(i).label}={t}" for i, t in enumerate(self.at) if t is not None)
+        running = ", ".join(f"{Timer(i).label}={t}" for i, t in enumerate(self) if t is not None)
         return f"<TimerTable {running or 'idle'}>"
 
-    def get(self, timer: Timer) -> int | None:
-        return self.at[timer]
-
-    def set(self, timer: Timer, deadline: int) -> None:
-        self.at[timer] = deadline
-
-    def stop(self, timer: Timer) -> None:
-        self.at[timer] = None
-
     def stop_all(self) -> None:
-        self.at[:] = _IDLE
+        self[:] = _IDLE
 
     def running(self) -> list[tuple[Timer, int]]:
         """The running timers and their deadlines, earliest first."""
-        return sorted(((Timer(i), t) for i, t in enumerate(self.at) if t is not None), key=lambda p: p[1])
+        return sorted(((Timer(i), t) for i, t in enumerate(self) if t is not None), key=lambda p: p[1])
 
     def next(self) -> int | None:
         """The earliest deadline (None when every timer is stopped)."""
-        best = None
-        for t in self.at:
-            if t is not None and (best is None or t < best):
-                best = t
-        return best
+        a, b, c, d, e, f = self  # unrolled: this runs after every input
+        if a is None or (b is not None and b < a):
+            a = b
+        if a is None or (c is not None and c < a):
+            a = c
+        if a is None or (d is not None and d < a):
+            a = d
+        if a is None or (e is not None and e < a):
+            a = e
+        if a is None or (f is not None and f < a):
+            a = f
+        return a
 
 
-_IDLE: Final = [None] * SLOTS
 
 
 class TimerOwner(Protocol):
-    """A connection or a listener, as a :class:`TimerQueue` sees it."""
+    """A connection or a listener, as a :class:`TimerQueue` sees it: its table."""
 
     @property
     def timers(self) -> TimerTable: ...
-
-    def next_timeout(self) -> int | None: ...
 
 
 class TimerQueue:
@@ -135,13 +132,29 @@ class TimerQueue:
 
     def update(self, owner: TimerOwner) -> None:
         """``owner``'s deadlines may have changed."""
-        t = owner.next_timeout()
         table = owner.timers
+        t = table.next()
         q = table.queued
-        if t is not None and (q is None or t < q):
+        if t == q:
+            table.exact = True
+            return
+        heap = self._heap
+        if t is not None and (q is None or t < q):  # earlier: a new entry
             table.queued = t
-            heapq.heappush(self._heap, (t, self._order, owner))
+            table.exact = True
+            heapq.heappush(heap, (t, self._order, owner))
             self._order += 1
+        elif heap and heap[0][2] is owner and heap[0][0] == q:
+            # Stopped or moved later, and its entry is the first: settle it now.
+            table.exact = True
+            table.queued = t
+            if t is None:
+                heapq.heappop(heap)
+            else:
+                heapq.heapreplace(heap, (t, self._order, owner))
+                self._order += 1
+        else:
+            table.exact = False  # (settled when its entry comes first)
 
     def _settle(self) -> None:
         """Drop or re-push the stale entries at the top, so the top is due for its owner."""
@@ -152,21 +165,33 @@ class TimerQueue:
             if table.queued != deadline:
                 heapq.heappop(heap)  # superseded by an earlier entry of the same owner
                 continue
-            t = owner.next_timeout()
+            if table.exact:
+                return
+            t = table.next()
             if t == deadline:
+                table.exact = True
                 return
             heapq.heappop(heap)
             if t is None:
                 table.queued = None
             else:  # moved later: wait for the new deadline
                 table.queued = t
+                table.exact = True
                 heapq.heappush(heap, (t, self._order, owner))
                 self._order += 1
 
     def next(self) -> int | None:
         """The earliest deadline of any owner (exact: never a stopped or moved one)."""
-        self._settle()
-        return self._heap[0][0] if self._heap else None
+        heap = self._heap
+        if heap:
+            deadline, _, owner = heap[0]
+            table = owner.timers
+            if table.exact and table.queued == deadline:
+                return deadline  # (the common case, without _settle's call)
+            self._settle()
+            if heap:
+                return heap[0][0]
+        return None
 
     def pop_due(self, now: int) -> TimerOwner | None:
         """An owner whose deadline is due at ``now`` (taken out of the queue: ``update``

@@ -1,0 +1,322 @@
+"""The send side of a connection: the send sequence space (RFC 9293 §3.3.1: ISS,
+SND.UNA, SND.NXT, SND.WND, SND.WL1, SND.WL2, SND.UP, and SND.MAX, the highest sent),
+the send buffer, the effective send MSS, and what may leave when: the windows,
+Nagle's algorithm and silly-window avoidance, zero-window probes, retransmission.
+
+- **The effective send MSS** (§3.7.1, MUST-15/16) is :meth:`SendSpace.set_mss`.
+- **New data** leaves by :meth:`SendSpace.send`: as much as the peer's window and the
+  congestion window allow, in full-sized segments; a small one only when Nagle (Linux's
+  Minshall variant, §3.7.4) and sender SWS avoidance (§3.8.6.2.1) let it; PSH on the
+  last (MUST-61), FIN after the data.
+- **Zero-window probes** (§3.8.6.1, MUST-36) are Linux's: a bare ACK at SND.UNA − 1.
+- **Retransmission** resends octets already sent (:meth:`SendSpace.retransmit`).
+- **The window** from the peer's ACKs (§3.10.7.4 fifth check: SND.WL1/SND.WL2).
+
+The send space asks the connection's :class:`~synack.core.recovery.Recovery` how
+much cwnd allows, and tells it when a segment can be timed or was resent.  Segments
+are built by the ``build`` function the connection passes in (``replies.header``);
+the retransmission timer is the connection's, which the output methods tell when it
+must run.  (The part keeps no reference back to the connection: a closed connection
+is freed at once, without the cycle collector.)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from .seq import HALF, MASK, MOD, seq_gt, seq_le, seq_lt, seq_sub
+from .wire import ACK, FIN, PSH, Segment
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .recovery import Recovery
+    from .stats import Stats
+
+#: ``tuple.__new__``: builds a Segment without its Python-level ``__new__`` (per segment).
+_new = tuple.__new__
+
+
+class Build(Protocol):
+    """(seq, flags, payload) -> the segment, as the connection builds it."""
+
+    def __call__(self, seq: int, flags: int, payload: bytes = b"", /) -> Segment:
+        """The segment from ``seq`` with ``flags`` and ``payload``."""
+
+
+def default_mss(addr: str) -> int:
+    """The send MSS to assume when the peer's SYN had no MSS option (MUST-15)."""
+    return 1220 if ":" in addr else 536
+
+
+class SendSpace:
+    """SND.UNA to SND.MAX, the send buffer, and the rules for what leaves."""
+
+    __slots__ = ("_rec", "_stats", "buf", "data_seq", "fin_queued", "fin_seq", "iss", "max", "max_wnd",
+                 "mss", "nodelay", "nxt", "persist_backoff", "probe", "size", "sml", "una", "up",
+                 "want_writable", "wl1", "wl2", "wnd", "wscale")
+
+    def __init__(self, config: Config, iss: int, remote_addr: str, rec: Recovery, stats: Stats) -> None:
+        self._rec = rec
+        self._stats = stats
+        self.size = config.snd_buf
+        self.iss = iss
+        self.una = iss
+        self.nxt = iss
+        #: SND.MAX: the highest sequence number sent (+1).
+        self.max = iss
+        self.wnd = 0
+        self.wl1 = 0
+        self.wl2 = 0
+        #: RFC 5961 §5 MAX.SND.WND: the largest window the peer has offered.
+        self.max_wnd = 0
+        #: The effective send MSS (§3.7.1).
+        self.mss = default_mss(remote_addr)
+        #: Window scale of the peer's windows (RFC 7323 Snd.Wind.Shift).
+        self.wscale = 0
+        #: Unacknowledged and unsent data; ``data_seq`` is the sequence number of buf[0].
+        self.buf = bytearray()
+        self.data_seq = (iss + 1) & MASK
+        self.fin_queued = False
+        #: Our FIN's sequence number, once queued.
+        self.fin_seq = 0
+        #: TCP_NODELAY: Nagle's algorithm off.
+        self.nodelay = config.nodelay
+        #: The end of the last small segment sent (Linux snd_sml; Nagle-Minshall).
+        self.sml = iss
+        #: SND.UP (§3.3.1): None outside urgent mode.
+        self.up: int | None = None
+        #: A zero-window probe goes with the next output.
+        self.probe = False
+        #: Zero-window probes sent unanswered by an open window: the persist timer's
+        #: backoff exponent (§3.8.6.1; Linux icsk_probes_out).
+        self.persist_backoff = 0
+        #: The application found the buffer full: tell it when room opens.
+        self.want_writable = False
+
+    # ------------------------------------------------------------------ the buffer
+    @property
+    def unacked(self) -> int:
+        """Send-Q: data written and not yet acknowledged."""
+        return len(self.buf)
+
+    @property
+    def space(self) -> int:
+        return self.size - len(self.buf)
+
+    def queue(self, data: bytes, urgent: bool) -> int:
+        """Take what fits of ``data``; ``urgent`` moves SND.UP to its end (§3.8.5)."""
+        n = min(self.size - len(self.buf), len(data))
+        if n:
+            self.buf += data[:n] if n < len(data) else data
+        if n < len(data):
+            self.want_writable = True
+        if urgent and n:
+            self.up = (self.data_seq + len(self.buf)) & MASK
+        return n
+
+    def queue_fin(self) -> None:
+        """The FIN goes after the data queued so far."""
+        self.fin_queued = True
+        self.fin_seq = (self.data_seq + len(self.buf)) & MASK
+
+    @property
+    def fin_acked(self) -> bool:
+        return self.fin_queued and seq_gt(self.una, self.fin_seq)
+
+    def acked(self, ack: int) -> tuple[int, bool]:
+        """A new cumulative ACK (SND.UNA < ``ack`` <= SND.MAX): SND.UNA moves, the data
+        it covers leaves the buffer, urgent mode ends once SND.UP is passed.  Returns
+        the data octets acknowledged, and whether the application should hear that
+        there is room (once a third of the buffer is free, as Linux's
+        sk_stream_write_space: free >= queued / 2, so a writer wakes to fill a useful
+        gap, not on every ACK)."""
+        data_acked = (ack - self.data_seq) & MASK
+        if data_acked >= HALF:
+            data_acked -= MOD
+        writable = False
+        if data_acked > 0:
+            buf = self.buf
+            n = min(data_acked, len(buf))
+            del buf[:n]
+            self.data_seq = (self.data_seq + n) & MASK
+            if self.want_writable and 3 * len(buf) <= 2 * self.size:
+                self.want_writable = False
+                writable = True
+        self.una = ack
+        if 0 < ((ack - self.nxt) & MASK) < HALF:  # SND.NXT < SEG.ACK (after go-back)
+            self.nxt = ack
+        up = self.up
+        if up is not None and ((ack - up) & MASK) < HALF:  # SND.UNA >= SND.UP: urgent mode over
+            self.up = None
+        self.persist_backoff = 0
+        return data_acked, writable
+
+    # ------------------------------------------------------------------ the peer's window
+    def set_mss(self, peer_mss: int | None, our_mss: int, least: int, remote_addr: str) -> None:
+        """The effective send MSS (§3.7.1): the peer's MSS option (the default without
+        one, MUST-15), at most our own, and at least ``least`` (Linux tcp_min_snd_mss
+        raises a tiny peer MSS to 48; CVE-2019-11479)."""
+        mss = peer_mss if peer_mss is not None else default_mss(remote_addr)
+        self.mss = max(min(mss, our_mss), least)
+
+    def first_window(self, seq: int, ack: int, window: int) -> None:
+        """The window of the peer's SYN or SYN-ACK (never scaled, RFC 7323 §2.2)."""
+        self.wnd = window
+        self.max_wnd = max(self.max_wnd, window)
+        self.wl1, self.wl2 = seq, ack
+
+    def update_window(self, seq: int, ack: int, field: int) -> bool:
+        """§3.10.7.4 fifth check: the window of a segment newer than the one that last
+        set it (SND.WL1 < SEG.SEQ, or equal and SND.WL2 =< SEG.ACK), only when SND.UNA
+        =< SEG.ACK.  True when it was taken."""
+        wl1 = self.wl1
+        if ((ack - self.una) & MASK) < HALF and (
+                0 < ((seq - wl1) & MASK) < HALF or (wl1 == seq and ((ack - self.wl2) & MASK) < HALF)):
+            wnd = self.wnd = field << self.wscale
+            if wnd > self.max_wnd:
+                self.max_wnd = wnd
+            self.wl1, self.wl2 = seq, ack
+            return True
+        return False
+
+    def ack_seq(self) -> int:
+        """SEG.SEQ of a pure ACK: SND.MAX, not a SND.NXT rewound by go-back-N, which the
+        peer, having received beyond it, would find below RCV.NXT and drop as
+        unacceptable with the ACK in it; but never beyond the peer's window (a
+        zero-window probe's octet), as Linux's tcp_acceptable_seq (its SND.NXT is never
+        rewound)."""
+        top, end = self.max, (self.una + self.wnd) & MASK
+        return top if seq_le(top, end) else end
+
+    # ------------------------------------------------------------------ output
+    def retransmit(self, out: list[Segment], build: Build, seq: int, limit: int, now: int) -> int:
+        """Resend up to ``limit`` octets from ``seq`` (already sent once), whatever cwnd
+        says; SND.NXT stays where it is.  Returns the sequence space resent (then the
+        retransmission timer must run)."""
+        buf = self.buf
+        off = seq_sub(seq, self.data_seq)
+        n = min(limit, len(buf) - off, seq_sub(self.max, seq))
+        if n < 0:
+            n = 0
+        flags = ACK
+        if off + n >= len(buf):
+            if n:
+                flags |= PSH
+            if self.fin_queued and seq_gt(self.max, self.fin_seq):
+                flags |= FIN
+        if not n and not flags & FIN:
+            return 0
+        out.append(build(seq, flags, bytes(buf[off:off + n])))
+        self._stats.retransmits += 1
+        self._rec.resent(now)
+        return n + (1 if flags & FIN else 0)
+
+    def send(self, out: list[Segment], build: Build, now: int, adjust: int = 0) -> bool:
+        """New data (and the FIN) as the windows, Nagle and SWS avoidance allow;
+        ``adjust`` corrects SND.NXT − SND.UNA to RFC 6675's pipe in SACK recovery.
+        True when the retransmission timer must run: something left, or data waits for
+        a window (the timer doubles as the persist timer while nothing flies)."""
+        buf = self.buf
+        mss = self.mss
+        rec = self._rec
+        sent = False
+        while True:
+            snd_nxt = self.nxt
+            off = (snd_nxt - self.data_seq) & MASK  # (seq_sub, inlined: per segment)
+            if off >= HALF:
+                off -= MOD
+            avail = len(buf) - off
+            fin_due = self.fin_queued and seq_le(snd_nxt, self.fin_seq)
+            if avail <= 0 and not fin_due:
+                return sent
+            in_flight = ((snd_nxt - self.una) & MASK) + adjust  # SND.NXT >= SND.UNA
+            cwnd = rec.congestion_window(snd_nxt, self.max, mss)
+            room = (self.una + self.wnd - snd_nxt) & MASK  # may be < 0: a shrunk window
+            if room >= HALF:
+                room -= MOD
+            if cwnd - in_flight < room:
+                room = cwnd - in_flight
+            n = min(avail, mss, room) if avail > 0 else 0
+            if self.probe and avail > 0 and n <= 0:
+                self._probe(out, build)
+                return True
+            self.probe = False
+            if n <= 0 and avail > 0:
+                return True
+            if 0 < n < mss and in_flight > 0 and snd_nxt == self.max:
+                if n < avail:
+                    # Sender SWS avoidance (§3.8.6.2.1): less than a full segment fits
+                    # the window or cwnd.  Wait for ACKs (data is in flight) unless at
+                    # least half the peer's largest window can go (Fs = 1/2).
+                    wnd_room = seq_sub((self.una + self.wnd) & MASK, snd_nxt)
+                    if n < self.max_wnd >> 1 or n < wnd_room:
+                        return sent
+                elif not self.nodelay and not fin_due and self.up is None and seq_gt(self.sml, self.una):
+                    # Nagle (§3.7.4, RFC 896) in Linux's form (Minshall's variant,
+                    # tcp_minshall_check): a small segment waits while an earlier
+                    # small segment is unacknowledged.
+                    return sent
+            if n == mss and snd_nxt == self.max and self.up is None:
+                # New full-sized segments: as many as the windows allow short of the
+                # buffer's end (whose segment carries PSH, maybe FIN) leave in a batch,
+                # sharing the ACK, window and options of the first.
+                k = min(avail - 1, room) // mss
+                if k > 1:
+                    self._batch(out, build, now, snd_nxt, off, k)
+                    sent = True
+                    continue
+            flags = ACK
+            last = off + n >= len(buf)
+            if last and n > 0:
+                flags |= PSH  # MUST-61: PSH when the send queue drains
+            if last and fin_due:
+                flags |= FIN
+            payload = bytes(buf[off:off + n]) if n > 0 else b""
+            if n < mss:
+                self.sml = (snd_nxt + n) & MASK
+            out.append(build(snd_nxt, flags, payload))
+            end = (snd_nxt + n + (1 if flags & FIN else 0)) & MASK
+            if snd_nxt != self.max and seq_lt(snd_nxt, self.max):
+                self._stats.retransmits += 1
+            elif rec.rtt_seq is None:
+                rec.rtt_seq, rec.rtt_time = end, now  # time one segment per flight
+            self.nxt = end
+            if seq_gt(end, self.max):
+                self.max = end
+            sent = True
+            if flags & FIN:
+                return True
+
+    def _batch(self, out: list[Segment], build: Build, now: int, snd_nxt: int, off: int, k: int) -> None:
+        """``k`` full-sized segments of new data from ``snd_nxt`` (buffer offset ``off``)."""
+        mss = self.mss
+        view = memoryview(self.buf)
+        first = build(snd_nxt, ACK, bytes(view[off:off + mss]))
+        out.append(first)
+        sport, dport, _, ack, _, wnd, opts, _, _ = first
+        seq = snd_nxt
+        for _ in range(k - 1):
+            off += mss
+            seq = (seq + mss) & MASK
+            out.append(_new(Segment, (sport, dport, seq, ack, ACK, wnd, opts, bytes(view[off:off + mss]), 0)))
+        view.release()
+        rec = self._rec
+        if rec.rtt_seq is None:
+            rec.rtt_seq, rec.rtt_time = (snd_nxt + mss) & MASK, now  # time the first
+        self.nxt = self.max = (snd_nxt + k * mss) & MASK
+
+    def _probe(self, out: list[Segment], build: Build) -> None:
+        """A zero-window probe (§3.8.6.1, MUST-36), as Linux sends it (tcp_xmit_probe_skb):
+        <SEQ=SND.UNA-1><ACK=RCV.NXT><CTL=ACK> without data.  The octet is old, so the
+        receiver must answer with an ACK carrying its current window; nothing is ever
+        sent beyond the window.  (RFC 9293 suggests one octet of new data; when both
+        ends probe at once, each accepting the other's octet while still believing the
+        other's window shut, their ACKs fall below each other's RCV.NXT and both stall.
+        A probe without data changes no state.)"""
+        self.probe = False
+        up = self.up
+        if up is not None and 0 < ((up - self.una) & MASK) <= 0xFFFF:
+            # In urgent mode, first an acceptable bare ACK at SND.UNA: it carries URG and
+            # the pointer through the zero window (MUST-66), as Linux's tcp_write_wakeup.
+            out.append(build(self.una, ACK, b""))
+        out.append(build((self.una - 1) & MASK, ACK, b""))
