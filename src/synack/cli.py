@@ -37,7 +37,7 @@ from synack.views.jsonl import record_to_dict
 from synack.views.ladder import render_ladder
 from synack.views.netstat import render_netstat
 from synack.views.pcap import write_pcap
-from synack.views.plot import PlotError, plot_format, plot_runs
+from synack.views.plot import PlotError, PlotRun, plot_format, plot_runs
 
 EXIT_USAGE = 2
 
@@ -269,7 +269,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 console.print(RichText(f"pcap written to {path} ({len(run.packets)} packets)", style="dim"))
         if args.plot:
             try:
-                plot_runs(runs, args.plot, title=f"{scenario.name}: {scenario.title('en')}")
+                plot_runs([PlotRun(run.label("en"), run.records) for run in runs], args.plot,
+                          title=f"{scenario.name}: {scenario.title('en')}")
             except OSError as exc:
                 raise CliError(f"cannot write {args.plot}: {exc.strerror or exc}") from None
             except PlotError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from synack.core.errors import DropReason
@@ -33,22 +34,29 @@ def seg(sender: str, flags: int, seq: int, ack: int = 0, *, payload: bytes = b""
     return Segment(ports[0], ports[1], seq, ack, flags, 65535, options, payload)
 
 
+_ids = itertools.count(1)
+
+
 def flight(t: int, sender: str, s: Segment, *, delay: int = 10 * MS, fate: str | None = None,
-           refused: str | None = None) -> list[TraceRecord]:
-    """A send and, unless ``fate`` says the link lost it, the matching receive."""
+           refused: str | None = None, verdict: Verdict = Verdict.ACCEPTED, reason: str | None = None,
+           fid: int | None = None) -> list[TraceRecord]:
+    """A send and what became of it, under one flight id: lost in the network
+    (``fate``: a Loss, maybe with a detail after ": "), dropped by the receiving stack
+    (``refused``: a DropReason), or received with ``verdict`` (and ``reason``)."""
     receiver = "server" if sender == "client" else "client"
     src, dst = (C, S) if sender == "client" else (S, C)
-    out: list[TraceRecord] = [SegmentRecord(t, sender, "send", src, dst, s)]
-    if fate is not None:
+    n = next(_ids) if fid is None else fid
+    out: list[TraceRecord] = [SegmentRecord(t, sender, "send", src, dst, s, flight=n)]
+    if fate is not None:   # the link's record: the sending host's, at the send
         loss, _, detail = fate.partition(": ")
-        out.append(SegmentRecord(t + delay // 2, "link", "drop", src, dst, s, Loss(loss), 0, Verdict.LOST,
-                                 detail or None))
+        out.append(SegmentRecord(t, sender, "drop", src, dst, s, Loss(loss), n, Verdict.LOST, detail or None))
     elif refused is not None:
-        reason = DropReason(refused)
-        out.append(SegmentRecord(t + delay, receiver, "recv", src, dst, s, reason, 0, Verdict.DROPPED))
-        out.append(SegmentRecord(t + delay, receiver, "drop", src, dst, s, reason, 0, Verdict.DROPPED))
+        why = DropReason(refused)
+        out.append(SegmentRecord(t + delay, receiver, "recv", src, dst, s, why, n, Verdict.DROPPED))
+        out.append(SegmentRecord(t + delay, receiver, "drop", src, dst, s, why, n, Verdict.DROPPED))
     else:
-        out.append(SegmentRecord(t + delay, receiver, "recv", src, dst, s, None, 0, Verdict.ACCEPTED))
+        out.append(SegmentRecord(t + delay, receiver, "recv", src, dst, s,
+                                 None if reason is None else DropReason(reason), n, verdict))
     return out
 
 
@@ -201,7 +209,8 @@ def test_lost_syn_then_rto_and_retransmission() -> None:
 
 
 def test_send_without_receive_is_lost() -> None:
-    recs: list[TraceRecord] = [SegmentRecord(0, "server", "send", S, C, seg("server", SYN | ACK, Y, X + 1))]
+    recs: list[TraceRecord] = [SegmentRecord(0, "server", "send", S, C, seg("server", SYN | ACK, Y, X + 1),
+                                             flight=1)]
     lines = ladder(recs)
     row = find(lines, "SYN,ACK")
     assert "lost ✗" in lines[row] and "◀" not in lines[row]
@@ -214,38 +223,16 @@ def test_refused_segment_reaches_the_host_and_says_why() -> None:
     row = find(lines, "seq=100999")
     assert lines[row].endswith("▶│") and "lost" not in lines[row]
     assert lines[row + 1].rstrip(" │").endswith("✗ dropped: out-of-window")
-
-
-def test_refused_without_a_receive_record() -> None:
-    s = seg("client", ACK, 7, 7)
-    recs: list[TraceRecord] = [SegmentRecord(0, "client", "send", C, S, s),
-                               SegmentRecord(10 * MS, "server", "drop", C, S, s, DropReason.NO_CONNECTION, 0,
-                                             Verdict.DROPPED)]
-    lines = ladder(recs)
-    row = find(lines, "ACK seq=7")
-    assert lines[row].endswith("▶│")
-    assert "✗ dropped: no-connection" in lines[row + 1]
-
-
-def test_malformed_segment_matches_its_send() -> None:
-    none: Any = None   # the record of bytes that failed to parse carries no segment
-    recs: list[TraceRecord] = [
-        SegmentRecord(0, "client", "send", C, S, seg("client", SYN, X)),
-        SegmentRecord(10 * MS, "server", "drop", C, S, none, DropReason.BAD_CHECKSUM, 0, Verdict.DROPPED),
-    ]
-    lines = ladder(recs)
-    row = find(lines, "SYN seq=1000")
-    assert lines[row].endswith("▶│")
-    assert "✗ dropped: bad-checksum" in lines[row + 1]
+    assert "✗ dropped" not in "\n".join(lines[row + 2:])   # one mark: the drop record adds none
 
 
 def test_delayed_segment_is_drawn_where_it_arrives() -> None:
     old = seg("client", SYN, X)
     recs: list[TraceRecord] = [
-        SegmentRecord(0, "client", "send", C, S, old),
+        SegmentRecord(0, "client", "send", C, S, old, flight=99),
         *handshake(1_000 * MS),
         *close(2_000 * MS),
-        SegmentRecord(5_000 * MS, "server", "recv", C, S, old),
+        SegmentRecord(5_000 * MS, "server", "recv", C, S, old, None, 99, Verdict.ACCEPTED),
         state(5_000 * MS, "server", State.LISTEN, State.SYN_RECEIVED),
     ]
     lines = ladder(recs)
@@ -266,7 +253,182 @@ def test_notes_during_a_flight_do_not_split_it() -> None:
     assert lines[row].endswith("▶│") and "arrives" not in "\n".join(lines)
 
 
-def test_retransmission_overtaking_a_held_original_pairs_by_delay() -> None:
+def test_duplicate_acks_pair_in_order() -> None:
+    dup = seg("server", ACK, Y + 1, X + 1)
+    recs = handshake()
+    for i in range(3):
+        recs += flight(100 * MS + i * MS, "server", dup)
+    recs.append(state(110 * MS + 500, "client", State.ESTABLISHED, State.CLOSE_WAIT))
+    lines = ladder(recs)
+    first = find(lines, "ACK seq=5001", find(lines, "0.100000s"))
+    assert lines[first].lstrip().startswith("0.100000s") and "arrives" not in lines[first]
+    second = find(lines, "ACK seq=5001", first + 1)
+    assert "arrives 0.111000s" in lines[second]   # it was in flight when CLOSE-WAIT came
+
+
+# -- flights: every send paired with its arrivals by id ------------------------------------
+ESTABLISHED_BOTH = [state(0, "client", State.CLOSED, State.ESTABLISHED),
+                    state(0, "server", State.CLOSED, State.ESTABLISHED)]
+DATA = Segment(40000, 80, 1, 1, PSH | ACK, 512, payload=b"x" * 10)
+BARE_ACK = Segment(40000, 80, 1, 1, ACK, 512)
+
+
+def picture(records: list[TraceRecord]) -> str:
+    """The rows of a small ladder (80 columns), under its three header lines."""
+    return "\n".join(ladder(records, width=80)[3:]) + "\n"
+
+
+def test_identical_segments_in_flight_pair_by_flight_not_by_delay() -> None:
+    # Two identical ACKs: the first takes 20 ms, the second 20 ms too, so the first to
+    # arrive is the first sent.  (Pairing by the nearest delay took the second.)
+    recs: list[TraceRecord] = [
+        *ESTABLISHED_BOTH,
+        SegmentRecord(100 * MS, "client", "send", C, S, BARE_ACK, flight=1),
+        SegmentRecord(105 * MS, "client", "send", C, S, BARE_ACK, flight=2),
+        SegmentRecord(120 * MS, "server", "recv", C, S, BARE_ACK, None, 1, Verdict.ACCEPTED),
+        state(122 * MS, "server", State.ESTABLISHED, State.CLOSE_WAIT),
+        SegmentRecord(125 * MS, "server", "recv", C, S, BARE_ACK, None, 2, Verdict.ACCEPTED),
+    ]
+    assert picture(recs) == """\
+0.000s  ESTABLISHED │                                              │ ESTABLISHED
+0.100s              ├─── ACK seq=1 ack=1 win=512 ─────────────────▶│
+0.105s              ├─── ACK seq=1 ack=1 ╌╌╌╌╌╌╌╌╌⇢ arrives 0.125s │
+0.122s              │                                              │ CLOSE-WAIT
+0.125s              │ sent 0.105s ╌╌╌ ACK seq=1 ack=1 win=512 ────▶│
+"""
+
+
+def test_a_copy_the_network_made_arrives_on_a_row_of_its_own() -> None:
+    recs: list[TraceRecord] = [
+        *ESTABLISHED_BOTH,
+        *flight(100 * MS, "client", DATA, fid=7),
+        SegmentRecord(115 * MS, "server", "recv", C, S, DATA, DropReason.OUT_OF_WINDOW, 7, Verdict.DUPLICATE),
+    ]
+    assert picture(recs) == """\
+0.000s  ESTABLISHED │                                              │ ESTABLISHED
+0.100s              ├─── PSH,ACK seq=1 ack=1 len=10 win=512 ──────▶│
+0.115s              │ copy, sent 0.100s ╌╌╌ PSH,ACK seq=1 ack=… ──▶│
+                    │                                    duplicate │
+"""
+
+
+def test_trimmed_and_duplicate_arrivals_are_marked() -> None:
+    recs: list[TraceRecord] = [
+        *ESTABLISHED_BOTH,
+        *flight(100 * MS, "client", DATA, verdict=Verdict.TRIMMED, reason="receive-buffer-full"),
+        *flight(200 * MS, "client", DATA, verdict=Verdict.DUPLICATE, reason="out-of-window"),
+        *flight(300 * MS, "client", DATA, verdict=Verdict.TRIMMED),   # its front had come before
+        *flight(400 * MS, "client", DATA),
+    ]
+    assert picture(recs) == """\
+0.000s  ESTABLISHED │                                              │ ESTABLISHED
+0.100s              ├─── PSH,ACK seq=1 ack=1 len=10 win=512 ──────▶│
+                    │                 trimmed: receive-buffer-full │
+0.200s              ├─── PSH,ACK seq=1 ack=1 len=10 win=512 ──────▶│
+                    │                                    duplicate │
+0.300s              ├─── PSH,ACK seq=1 ack=1 len=10 win=512 ──────▶│
+                    │                                      trimmed │
+0.400s              ├─── PSH,ACK seq=1 ack=1 len=10 win=512 ──────▶│
+"""
+
+
+def test_a_network_loss_is_not_a_stack_drop() -> None:
+    recs: list[TraceRecord] = [
+        *ESTABLISHED_BOTH,
+        *flight(100 * MS, "client", DATA, fate="queue-full"),
+        *flight(200 * MS, "client", DATA, refused="out-of-window"),
+    ]
+    assert picture(recs) == """\
+0.000s  ESTABLISHED │                                              │ ESTABLISHED
+0.100s              ├─── PSH,ACK seq=1 ack=1 len=10 ────✗ lost     │
+                    │                                   queue-full │
+0.200s              ├─── PSH,ACK seq=1 ack=1 len=10 win=512 ──────▶│
+                    │                     ✗ dropped: out-of-window │
+"""
+
+
+def test_a_loss_reported_late_ends_its_own_flight() -> None:
+    # The first of two identical segments is lost further on, after the second left:
+    # the loss is the first's, the arrival the second's.
+    recs: list[TraceRecord] = [
+        *ESTABLISHED_BOTH,
+        SegmentRecord(100 * MS, "client", "send", C, S, DATA, flight=1),
+        SegmentRecord(101 * MS, "client", "send", C, S, DATA, flight=2),
+        SegmentRecord(105 * MS, "router", "drop", C, S, DATA, Loss.LINK, 1, Verdict.LOST),
+        SegmentRecord(111 * MS, "server", "recv", C, S, DATA, None, 2, Verdict.ACCEPTED),
+    ]
+    assert picture(recs) == """\
+0.000s  ESTABLISHED │                                              │ ESTABLISHED
+0.100s              ├─── PSH,ACK seq=1 ack=1 len=10 ────✗ lost     │
+                    │                                   link-loss  │
+0.101s              ├─── PSH,ACK seq=1 ack=1 len=10 win=512 ──────▶│
+"""
+
+
+def test_a_corrupted_copy_is_paired_with_its_own_send() -> None:
+    # The retransmission arrives corrupted before the held original: the bytes that did
+    # not parse are the retransmission's (first in, first out would say the original's).
+    none: Any = None
+    recs: list[TraceRecord] = [
+        *ESTABLISHED_BOTH,
+        SegmentRecord(100 * MS, "client", "send", C, S, DATA, flight=1),
+        SegmentRecord(200 * MS, "client", "send", C, S, DATA, flight=2),
+        SegmentRecord(210 * MS, "server", "drop", C, S, none, DropReason.BAD_CHECKSUM, 2, Verdict.DROPPED),
+        SegmentRecord(300 * MS, "server", "recv", C, S, DATA, None, 1, Verdict.ACCEPTED),
+    ]
+    assert picture(recs) == """\
+0.000s  ESTABLISHED │                                              │ ESTABLISHED
+0.100s              ├─── PSH,ACK seq=1 ack=1 len=10 win=512 ──────▶│
+0.200s              ├─── PSH,ACK seq=1 ack=1 len=10 win=512 ──────▶│
+                    │                      ✗ dropped: bad-checksum │
+"""
+
+
+def test_timers_are_named_by_their_kind() -> None:
+    def timer(t: int, kind: Timer, action: TimerAction, deadline: int | None = None) -> TimerRecord:
+        return TimerRecord(t, "client", CE, SE, kind, action, deadline)
+
+    recs: list[TraceRecord] = [
+        *ESTABLISHED_BOTH,
+        timer(100 * MS, Timer.DELAYED_ACK, TimerAction.ARMED, 140 * MS),    # too common to show
+        timer(140 * MS, Timer.DELAYED_ACK, TimerAction.FIRED),
+        timer(200 * MS, Timer.KEEPALIVE, TimerAction.ARMED, 7_200_200 * MS),
+        timer(300 * MS, Timer.PERSIST, TimerAction.FIRED),
+        timer(400 * MS, Timer.USER_TIMEOUT, TimerAction.GAVE_UP),
+        timer(500 * MS, Timer.FIN_WAIT_2, TimerAction.FIRED),
+        timer(600 * MS, Timer.RETRANSMIT, TimerAction.GAVE_UP),
+    ]
+    assert picture(recs) == """\
+0.000s  ESTABLISHED │                                              │ ESTABLISHED
+0.140s              │ ⏲ delayed ACK fired                          │
+0.200s              │ ⏲ keepalive 7200s armed                      │
+0.300s              │ ⏲ persist fired                              │
+0.400s              │ ⏲ user timeout fired (gave up)               │
+0.500s              │ ⏲ FIN-WAIT-2 expired                         │
+0.600s              │ ⏲ RTO fired (gave up)                        │
+"""
+
+
+def test_a_segment_from_outside_comes_in_from_the_edge_and_its_answer_leaves() -> None:
+    spoofed = Segment(5555, 80, 777, 0, SYN, 1024)
+    reply = Segment(80, 5555, 9, 778, SYN | ACK, 1024)
+    outside = "203.0.113.7"
+    recs: list[TraceRecord] = [
+        *ESTABLISHED_BOTH,
+        SegmentRecord(100 * MS, "server", "recv", outside, S, spoofed, None, 40, Verdict.ACCEPTED),
+        SegmentRecord(100 * MS, "server", "send", S, outside, reply, flight=41),
+        SegmentRecord(100 * MS, "server", "drop", S, outside, reply, Loss.NO_ROUTE, 41, Verdict.LOST),
+    ]
+    assert picture(recs) == """\
+0.000s  ESTABLISHED │                                              │ ESTABLISHED
+0.100s              │ ⇢ from 203.0.113.7 ─── SYN seq=777 ─────────▶│
+                    │     lost ✗───────── SYN,ACK seq=9 ack=778 ───┤
+                    │ to 203.0.113.7, no-route                     │
+"""
+
+
+# -- flight 0: records without flight ids (a real device's, hand-built) ------------------
+def test_flight_0_retransmission_overtaking_a_held_original_pairs_by_delay() -> None:
     syn = seg("client", SYN, X)
     recs: list[TraceRecord] = [
         SegmentRecord(0, "client", "send", C, S, syn),                  # held for 5 s
@@ -284,17 +446,38 @@ def test_retransmission_overtaking_a_held_original_pairs_by_delay() -> None:
     assert at(lines[late], "5.000s") and "sent 0.000s" in lines[late]
 
 
-def test_duplicate_acks_pair_in_order() -> None:
-    dup = seg("server", ACK, Y + 1, X + 1)
-    recs = handshake()   # the server→client delay is known: 10 ms
-    for i in range(3):
-        recs += flight(100 * MS + i * MS, "server", dup)
-    recs.append(state(110 * MS + 500, "client", State.ESTABLISHED, State.CLOSE_WAIT))
+def test_flight_0_refused_without_a_receive_record() -> None:
+    s = seg("client", ACK, 7, 7)
+    recs: list[TraceRecord] = [SegmentRecord(0, "client", "send", C, S, s),
+                               SegmentRecord(10 * MS, "server", "drop", C, S, s, DropReason.NO_CONNECTION, 0,
+                                             Verdict.DROPPED)]
     lines = ladder(recs)
-    first = find(lines, "ACK seq=5001", find(lines, "0.100000s"))
-    assert lines[first].lstrip().startswith("0.100000s") and "arrives" not in lines[first]
-    second = find(lines, "ACK seq=5001", first + 1)
-    assert "arrives 0.111000s" in lines[second]   # it was in flight when CLOSE-WAIT came
+    row = find(lines, "ACK seq=7")
+    assert lines[row].endswith("▶│")
+    assert "✗ dropped: no-connection" in lines[row + 1]
+
+
+def test_flight_0_malformed_segment_matches_its_send() -> None:
+    none: Any = None   # the record of bytes that failed to parse carries no segment
+    recs: list[TraceRecord] = [
+        SegmentRecord(0, "client", "send", C, S, seg("client", SYN, X)),
+        SegmentRecord(10 * MS, "server", "drop", C, S, none, DropReason.BAD_CHECKSUM, 0, Verdict.DROPPED),
+    ]
+    lines = ladder(recs)
+    row = find(lines, "SYN seq=1000")
+    assert lines[row].endswith("▶│")
+    assert "✗ dropped: bad-checksum" in lines[row + 1]
+
+
+def test_flight_0_second_arrival_is_a_copy() -> None:
+    s = seg("client", ACK, X + 1, Y + 1)
+    recs: list[TraceRecord] = [SegmentRecord(0, "client", "send", C, S, s),
+                               SegmentRecord(10 * MS, "server", "recv", C, S, s),
+                               SegmentRecord(15 * MS, "server", "recv", C, S, s)]
+    lines = ladder(recs)
+    first = find(lines, "ACK seq=1001")
+    dup = find(lines, "ACK seq=1001", first + 1)
+    assert "copy, sent 0.000s" in lines[dup] and at(lines[dup], "0.015s")
 
 
 def test_options_can_be_left_out() -> None:
@@ -304,15 +487,6 @@ def test_options_can_be_left_out() -> None:
 
 def test_no_records_still_draws_the_header() -> None:
     assert ladder([])[0].split() == ["client", "server"]
-
-
-def test_duplicate_arrival_comes_from_the_edge() -> None:
-    s = seg("client", ACK, X + 1, Y + 1)
-    recs: list[TraceRecord] = [*flight(0, "client", s), SegmentRecord(15 * MS, "server", "recv", C, S, s)]
-    lines = ladder(recs)
-    first = find(lines, "ACK seq=1001")
-    dup = find(lines, "ACK seq=1001", first + 1)
-    assert "⇢ duplicate" in lines[dup] and at(lines[dup], "0.015s")
 
 
 def test_simultaneous_open_two_arrows_same_time() -> None:

@@ -9,10 +9,14 @@ that sent anything):
   window probes, one sequence number each, are dots;
 - retransmissions (a segment ending at or below the highest sequence number already
   sent) are red, with an ``x`` on top;
-- segments the network lost are marked with a black ``✕`` where they would have gone;
-- the ACKs the host received form a step line (green), and the right edge of the
-  window the peer advertised (ACK + window, scaled when window scaling was agreed) a
-  second, fainter one above it: the gap between them is what the sender may send;
+- segments the network lost are marked with a black ``✕`` on top of the very send
+  that was lost (found by its flight id: the original or a retransmission), at the
+  time it left;
+- the ACKs the host received and took form a step line (green), and the right edge
+  of the window the peer advertised (ACK + window, scaled when window scaling was
+  agreed) a second, fainter one above it: the gap between them is what the sender may
+  send.  An ACK counts once per flight (a copy the network made adds nothing), and
+  not when the stack left its ACK field unread (a dropped or duplicate segment);
 
 and, when the trace has congestion records for a host that sent data, a panel below
 with cwnd, ssthresh and bytes in flight over time.
@@ -26,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from synack.core.seq import seq_add, seq_le, seq_sub
 from synack.core.trace import CongestionRecord, SegmentRecord, TraceRecord, Verdict
@@ -35,9 +39,7 @@ from synack.core.wire import ACK, FIN, SYN
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from synack.scenarios.base import Run
-
-__all__ = ["FORMATS", "PlotError", "plot_format", "plot_runs"]
+__all__ = ["FORMATS", "PlotError", "PlotRun", "plot_format", "plot_runs"]
 
 #: File name extensions we can write, and matplotlib's name for each format.
 FORMATS: Final = {".png": "png", ".svg": "svg"}
@@ -45,6 +47,13 @@ FORMATS: Final = {".png": "png", ".svg": "svg"}
 
 class PlotError(ValueError):
     """The plot cannot be made as asked (an unknown file extension)."""
+
+
+class PlotRun(NamedTuple):
+    """One run to draw: the words its panels are titled with, and its trace."""
+
+    label: str
+    records: Sequence[TraceRecord]
 
 
 def plot_format(path: str | Path) -> str:
@@ -75,12 +84,20 @@ class _Flow:
     payload: int = 0
 
 
+#: Verdicts on an arrival whose ACK field the stack did not read.
+_ACK_UNREAD: Final = frozenset({Verdict.DROPPED, Verdict.DUPLICATE})
+
+
 def _flows(records: Sequence[TraceRecord]) -> list[_Flow]:
     flows: dict[str, _Flow] = {}
     highest: dict[str, int] = {}
     # Window scaling: the shift each host offered on its SYN (None: none offered).
     offered: dict[str, int | None] = {}
     order: list[str] = []
+    #: By flight id: who sent it, when, and the top of its sequence range (None: it
+    #: carried no sequence space).
+    sent: dict[int, tuple[str, float, int | None]] = {}
+    acked: set[int] = set()   # flights whose ACK was counted
 
     def flow(host: str) -> _Flow:
         if host not in flows:
@@ -100,28 +117,41 @@ def _flows(records: Sequence[TraceRecord]) -> list[_Flow]:
             f = flow(rec.host)
             if seg.flags & SYN:
                 offered[rec.host] = seg.options.wscale
-                if f.isn is None:
-                    f.isn = seg.seq
             if f.isn is None:
                 f.isn = seg.seq
             length = len(seg.payload) + (1 if seg.flags & SYN else 0) + (1 if seg.flags & FIN else 0)
-            if not length:
-                continue
-            first = seq_sub(seg.seq, f.isn)
-            end = seq_add(seg.seq, length)
-            top = highest.get(rec.host)
-            if top is not None and seq_le(end, top):
-                f.again.append((t, first, first + length))
-            else:
-                highest[rec.host] = end
-                f.new.append((t, first, first + length))
-                f.payload += len(seg.payload)
+            top: int | None = None
+            if length:
+                first = seq_sub(seg.seq, f.isn)
+                top = first + length
+                end = seq_add(seg.seq, length)
+                highest_end = highest.get(rec.host)
+                if highest_end is not None and seq_le(end, highest_end):
+                    f.again.append((t, first, top))
+                else:
+                    highest[rec.host] = end
+                    f.new.append((t, first, top))
+                    f.payload += len(seg.payload)
+            if rec.flight:
+                sent[rec.flight] = (rec.host, t, top)
         elif rec.event == "drop" and rec.verdict is Verdict.LOST:
-            # dropped by the network on its way from rec.host
+            known = sent.get(rec.flight) if rec.flight else None
+            if known is not None:   # the send that was lost: its sender, time and top
+                host, t_sent, top = known
+                if top is not None:
+                    flow(host).lost.append((t_sent, top))
+                continue
+            # No flight to go by (a real device's trace): the record's host sent it.
             f = flow(rec.host)
             if f.isn is not None and (seg.payload or seg.flags & (SYN | FIN)):
                 f.lost.append((t, seq_sub(seg.seq, f.isn) + max(len(seg.payload), 1)))
         elif rec.event == "recv" and seg.flags & ACK and not seg.flags & SYN:
+            if rec.verdict in _ACK_UNREAD:
+                continue
+            if rec.flight:
+                if rec.flight in acked:
+                    continue   # a copy the network made
+                acked.add(rec.flight)
             f = flow(rec.host)
             if f.isn is None:
                 continue
@@ -130,10 +160,14 @@ def _flows(records: Sequence[TraceRecord]) -> list[_Flow]:
                 continue
             f.acks.append((t, ack))
             # The peer scales its windows by the shift it offered, when both offered one.
-            peer_shift = next((v for h, v in offered.items() if h != rec.host), None)
+            known = sent.get(rec.flight) if rec.flight else None
+            if known is not None:   # from the host that sent it
+                peer_shift = offered.get(known[0])
+            else:
+                peer_shift = next((v for h, v in offered.items() if h != rec.host), None)
             own_shift = offered.get(rec.host)
             shift = peer_shift if peer_shift is not None and own_shift is not None else 0
-            f.edges.append((t, ack + (seg.window << (shift or 0))))
+            f.edges.append((t, ack + (seg.window << shift)))
     senders = [flows[h] for h in order if flows[h].payload]
     if senders:
         return senders
@@ -192,7 +226,7 @@ def _draw_congestion(ax: Axes, flow: _Flow, title: str) -> None:
     ax.legend(loc="upper left", fontsize=8, framealpha=0.85)
 
 
-def plot_runs(runs: Sequence[Run], path: str | Path, *, title: str | None = None) -> None:
+def plot_runs(runs: Sequence[PlotRun], path: str | Path, *, title: str | None = None) -> None:
     """Draw the time-sequence graph (and cwnd, when traced) of every run into one
     figure at ``path`` (``.png`` or ``.svg``)."""
     fmt = plot_format(path)
@@ -202,7 +236,7 @@ def plot_runs(runs: Sequence[Run], path: str | Path, *, title: str | None = None
 
     panels: list[tuple[str, _Flow, str]] = []
     for n, run in enumerate(runs, 1):
-        label = run.label("en")
+        label = run.label
         prefix = f"({n}/{len(runs)}) " if len(runs) > 1 else ""
         for flow in _flows(run.records):
             panels.append(("seq", flow, f"{prefix}{label}: {flow.host} → sequence numbers"))

@@ -1,0 +1,503 @@
+"""The ladder (sequence) diagram in a terminal, drawn from the model (:mod:`.model`).
+
+Two hosts stand side by side, each with a lifeline; time runs down the page.  Every
+segment is one arrow across the middle, on the row of the moment it was *sent*,
+labelled with its flags, seq, ack, len and window, and its options on the line
+below.  What became of it stands at the receiver's end: a segment the network lost
+ends in ``✗ lost`` (and why); one the receiving stack refused reaches the lifeline and
+says ``✗ dropped: <reason>``; one it took in part says ``trimmed: <reason>``, one that
+brought nothing new ``duplicate``.  State changes stand beside the lifeline of the
+host that changed, application calls and timers are notes next to its lifeline::
+
+                     client                                         server
+                 192.0.2.1:48995                                 192.0.2.2:80
+                 CLOSED │                                              │ LISTEN
+    0.000s              │                 app: listen(80, backlog=128) │
+    0.100s     SYN-SENT │ app: connect(192.0.2.2:80)                   │
+                        ├─── SYN seq=0 win=65535 ─────────────────────▶│
+                        │    <mss 1460,sackOK,wscale 7>                │
+    0.110s              │◀─────────── SYN,ACK seq=0 ack=1 win=65535 ───┤ SYN-RCVD
+                        │             <mss 1460,sackOK,wscale 7>       │
+    0.120s  ESTABLISHED ├─── ACK seq=1 ack=1 win=511 ─────────────────▶│
+    0.130s              │                                app: accept() │ ESTABLISHED
+
+An arrow takes one row, so a segment that stays in flight while its receiver changes
+state (a delayed duplicate, an old segment of a previous connection, SYNs that cross)
+is drawn twice: a dashed departure at its send time (``⇢ arrives 12.000s``) and an
+arrival at its receive time (``sent 1.000s``), so the picture never shows it arriving
+early.  A copy the network made of a segment arrives on a row of its own
+(``copy, sent 1.000s``).
+
+A segment one of the two hosts receives from any other address (spoofed SYNs) comes
+in from the edge (``⇢ from 203.0.113.7``), and one sent to another address leaves
+through it.  The work per model event is constant (amortised), so traces of
+thousands of records draw at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal, NamedTuple
+
+from rich.cells import cell_len
+from rich.text import Text
+
+from synack.core.errors import DropReason
+from synack.core.state import State
+from synack.core.timers import Timer
+from synack.core.trace import TimerAction, Verdict
+from synack.core.wire import ACK, FIN, RST, SYN, URG, flags_names
+
+from .model import Arrival, Flight, Ladder, Note, StateChange, TimerEvent
+
+__all__ = ["render_model"]
+
+_SIDE: Final = 11        # the widest state name, "ESTABLISHED"
+_MIN_MIDDLE: Final = 24
+
+# Timers whose arming happens on nearly every segment: shown only when they fire.
+_QUIET_ARMED: Final = frozenset({Timer.RETRANSMIT, Timer.SYNACK, Timer.DELAYED_ACK, Timer.PERSIST})
+_TIMER_NAMES: Final = {
+    Timer.RETRANSMIT: "RTO", Timer.SYNACK: "SYN-ACK RTO", Timer.TIME_WAIT: "TIME-WAIT",
+    Timer.FIN_WAIT_2: "FIN-WAIT-2", Timer.DELAYED_ACK: "delayed ACK", Timer.PERSIST: "persist",
+    Timer.KEEPALIVE: "keepalive", Timer.USER_TIMEOUT: "user timeout",
+}
+_EXPIRES: Final = frozenset({Timer.TIME_WAIT, Timer.FIN_WAIT_2, Timer.USER_TIMEOUT})
+
+_STATE_STYLE: Final = {
+    State.CLOSED: "bold", State.LISTEN: "bold cyan",
+    State.SYN_SENT: "bold yellow", State.SYN_RECEIVED: "bold yellow",
+    State.ESTABLISHED: "bold green",
+}
+_CLOSING_STYLE: Final = "bold magenta"
+
+Cell = tuple[str, str]   # (text, style)
+Slot = Literal["L", "R", "NL", "NR", "A"]
+
+
+class _Label(NamedTuple):
+    text: str       # "SYN,ACK seq=0 ack=1 win=65535"
+    short: str      # the same without the window, for narrow middles
+    options: str    # "<mss 1460,sackOK>", or ""
+    style: str
+    flags: str      # the flag names, drawn in bold
+
+
+@dataclass(slots=True, eq=False)
+class _Arrow:
+    """One arrow row as drawn: where it starts and ends, and the fate under it."""
+
+    rightwards: bool
+    label: _Label
+    start: str = ""          # at the tail: "⇢ from 203.0.113.7", "sent 1.000s"
+    lead: str = "─"          # the first three cells ("╌" for an arrival row)
+    fill: str = "─"          # the rest of the shaft ("╌" for a dashed departure)
+    end: str = ""            # "▶", "✗ lost", "⇢ arrives 5.000s", "⇢ to 203.0.113.7"
+    end_style: str | None = None
+    lost: bool = False
+    fate: Cell | None = None
+    departs: bool = False    # leaves its sender's lifeline (├, ┤)
+
+
+@dataclass(slots=True, eq=False)
+class _Row:
+    t_us: int
+    left: Cell | None = None     # (state name, style)
+    right: Cell | None = None
+    note_l: Cell | None = None   # (text, style), inside the middle
+    note_r: Cell | None = None
+    arrow: _Arrow | None = None
+
+
+def _fmt_duration(us: int) -> str:
+    if us >= 1_000_000:
+        return f"{us // 1_000_000}s" if us % 1_000_000 == 0 else f"{us / 1e6:g}s"
+    if us % 1000 == 0:
+        return f"{us // 1000}ms"
+    return f"{us}µs"
+
+
+def _state_style(state: State) -> str:
+    return _STATE_STYLE.get(state, _CLOSING_STYLE)
+
+
+def _flag_style(flags: int) -> str:
+    if flags & RST:
+        return "red"
+    if flags & SYN:
+        return "green"
+    if flags & FIN:
+        return "blue"
+    return ""
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` cells, with an ellipsis when cut."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 0:
+        return ""
+    t = Text(text)
+    t.truncate(width, overflow="ellipsis")
+    return t.plain
+
+
+def timer_text(event: TimerEvent) -> str | None:
+    """A timer's note, ``"⏲ RTO fired"``, ``"⏲ TIME-WAIT 60s armed"``; None for the
+    arming of the timers that are armed on nearly every segment."""
+    timer = event.timer
+    name = _TIMER_NAMES[timer]
+    if event.action is TimerAction.GAVE_UP:
+        return f"⏲ {name} fired (gave up)"
+    if event.action is TimerAction.FIRED:
+        return f"⏲ {name} expired" if timer in _EXPIRES else f"⏲ {name} fired"
+    if timer in _QUIET_ARMED:
+        return None
+    if event.deadline is not None:
+        return f"⏲ {name} {_fmt_duration(event.deadline - event.t_us)} armed"
+    return f"⏲ {name} armed"
+
+
+def fate_text(arrival: Arrival) -> Cell | None:
+    """What the receiving stack made of an arrival, when it did not take it whole."""
+    verdict, reason = arrival.verdict, arrival.reason
+    if verdict is Verdict.DROPPED:
+        return (f"✗ dropped: {reason.value}" if reason else "✗ dropped", "red")
+    if verdict is Verdict.TRIMMED:
+        return (f"trimmed: {reason.value}" if reason else "trimmed", "yellow")
+    if verdict is Verdict.DUPLICATE:
+        # Below the window is what a duplicate is: the reason is worth telling otherwise.
+        if reason is None or reason is DropReason.OUT_OF_WINDOW:
+            return ("duplicate", "yellow")
+        return (f"duplicate: {reason.value}", "yellow")
+    return None
+
+
+class _TextLadder:
+    """Lays the model's events out in rows (pass 1), then draws them (pass 2)."""
+
+    def __init__(self, model: Ladder, *, width: int, relative_seq: bool, show_options: bool) -> None:
+        self.model = model
+        self.left, self.right = model.left.name, model.right.name
+        self.relative_seq = relative_seq
+        self.show_options = show_options
+        self.rows: list[_Row] = []
+        self.labels: dict[Flight, _Label] = {}
+        self.time_w = max(6, cell_len(self.fmt_time(model.end_us)))
+        self.width = width
+        self.mid = max(_MIN_MIDDLE, width - self.time_w - 2 * _SIDE - 6)
+        self.pos_l = self.time_w + 2 + _SIDE + 1         # column of the left lifeline
+        self.pos_r = self.pos_l + 1 + self.mid           # column of the right lifeline
+        for event in model.events:
+            if isinstance(event, Flight):
+                self._departure(event)
+            elif isinstance(event, Arrival):
+                self._arrival(event)
+            elif isinstance(event, StateChange):
+                cell = (event.new.short, _state_style(event.new))
+                if event.host == self.left:
+                    self._row(event.t_us, "L").left = cell
+                else:
+                    self._row(event.t_us, "R").right = cell
+            elif isinstance(event, TimerEvent):
+                text = timer_text(event)
+                if text is not None:
+                    self._note(event.host, event.t_us, text, "yellow")
+            elif isinstance(event, Note):
+                self._note(event.host, event.t_us, event.text, "italic")
+
+    # -- pass 1: events to rows ----------------------------------------------------
+    def fmt_time(self, t_us: int) -> str:
+        return f"{t_us / 1e6:.3f}s" if self.model.whole_ms else f"{t_us / 1e6:.6f}s"
+
+    def _fits(self, row: _Row, slot: Slot, text: str) -> bool:
+        if slot == "L":
+            return row.left is None
+        if slot == "R":
+            return row.right is None
+        if row.arrow is not None:
+            return False
+        if slot == "A":
+            return row.note_l is None and row.note_r is None
+        mine, other = (row.note_l, row.note_r) if slot == "NL" else (row.note_r, row.note_l)
+        if mine is not None:
+            return False
+        return other is None or cell_len(other[0]) + cell_len(text) + 4 <= self.mid
+
+    def _row(self, t_us: int, slot: Slot, text: str = "") -> _Row:
+        rows = self.rows
+        if rows and rows[-1].t_us == t_us and self._fits(rows[-1], slot, text):
+            return rows[-1]
+        row = _Row(t_us)
+        rows.append(row)
+        return row
+
+    def _note(self, host: str, t_us: int, text: str, style: str) -> None:
+        text = _fit(text, self.mid - 2)
+        if host == self.left:
+            self._row(t_us, "NL", text).note_l = (text, style)
+        else:
+            self._row(t_us, "NR", text).note_r = (text, style)
+
+    def _label(self, flight: Flight) -> _Label:
+        """The label of ``flight``, numbered (relatively) as of its departure."""
+        got = self.labels.get(flight)
+        if got is not None:
+            return got
+        seg = flight.seg
+        if seg is None:
+            label = _Label("malformed segment", "malformed segment", "", "red", "")
+        else:
+            flags = seg.flags
+            names = flags_names(flags)
+            seq, ack, options = seg.seq, seg.ack, seg.options
+            if self.relative_seq and flight.numbers is not None:
+                seq, ack = flight.numbers.seq, flight.numbers.ack
+                if options.sack_blocks:
+                    options = options._replace(sack_blocks=flight.numbers.sack_blocks)
+            parts = [names, f"seq={seq}"]
+            if self.model.show_ports:
+                parts.insert(0, f"{seg.src_port}→{seg.dst_port}")
+            if flags & ACK:
+                parts.append(f"ack={ack}")
+            if seg.payload:
+                parts.append(f"len={len(seg.payload)}")
+            if flags & URG:
+                parts.append(f"urp={seg.urg}")
+            short = " ".join(parts)
+            opts = options.describe() if self.show_options else []
+            label = _Label(f"{short} win={seg.window}", short, f"<{','.join(opts)}>" if opts else "",
+                           _flag_style(flags), names)
+        self.labels[flight] = label
+        return label
+
+    def _detached(self, arrival: Arrival) -> bool:
+        """The first arrival of a flight from a drawn host, which its receiver changed
+        state before: drawn on a row of its own."""
+        flight = arrival.flight
+        return flight.sender is not None and arrival.copy == 0 and \
+            self.model.changed_state(arrival.host, flight.sent_us, arrival.t_us)
+
+    def _departure(self, flight: Flight) -> None:
+        a = _Arrow(flight.rightwards, self._label(flight), departs=True)
+        first = flight.arrivals[0] if flight.arrivals else None
+        if first is None and (flight.lost is not None or flight.receiver is not None):
+            # Lost in the network, or sent and never heard of again.
+            a.lost = True
+            a.end = "✗ lost" if a.rightwards else "lost ✗"
+            why = flight.lost.text if flight.lost is not None else None
+            peer = flight.peer
+            if why or peer:
+                a.fate = (", ".join(x for x in (f"to {peer}" if peer else "", why or "") if x), "red")
+        elif flight.receiver is None:
+            a.end = f"⇢ to {flight.peer} " if a.rightwards else f" to {flight.peer} ⇠"
+        elif first is not None and self._detached(first):
+            a.fill = "╌"
+            at = self.fmt_time(first.t_us)
+            a.end = f"⇢ arrives {at} " if a.rightwards else f" arrives {at} ⇠"
+        else:
+            self._head(a, first)
+        self._row(flight.sent_us, "A").arrow = a
+
+    def _head(self, a: _Arrow, arrival: Arrival | None) -> None:
+        a.end = "▶" if a.rightwards else "◀"
+        if arrival is not None:
+            a.fate = fate_text(arrival)
+            if arrival.verdict is Verdict.DROPPED:
+                a.end_style = "bold red"
+
+    def _arrival(self, arrival: Arrival) -> None:
+        flight = arrival.flight
+        if flight.sender is None and arrival.copy == 0:
+            what = f"from {flight.peer}"
+            start, lead = (f"⇢ {what}" if flight.rightwards else f"⇠ {what}"), "─"
+        elif arrival.copy:
+            start, lead = f"copy, sent {self.fmt_time(flight.sent_us)}", "╌"
+        elif self._detached(arrival):
+            start, lead = f"sent {self.fmt_time(flight.sent_us)}", "╌"
+        else:
+            return   # drawn on its departure's row
+        a = _Arrow(flight.rightwards, self._label(flight), start=start, lead=lead)
+        self._head(a, arrival)
+        self._row(arrival.t_us, "A").arrow = a
+
+    # -- pass 2: rows to lines -------------------------------------------------------
+    def _line(self, time: str, left: Cell | None, life_l: str, middle: Text,
+              life_r: str, right: Cell | None) -> Text:
+        line = Text(no_wrap=True, overflow="crop")
+        line.append(time.rjust(self.time_w), style="dim")
+        line.append("  ")
+        if left is None:
+            line.append(" " * _SIDE)
+        else:
+            line.append(" " * max(0, _SIDE - cell_len(left[0])))
+            line.append(left[0], style=left[1])
+        line.append(" ")
+        line.append(life_l, style="dim" if life_l in "│┆" else "")
+        line.append_text(middle)
+        line.append(life_r, style="dim" if life_r in "│┆" else "")
+        if right is not None:
+            line.append(" ")
+            line.append(right[0], style=right[1])
+        return line
+
+    def _pad(self, pieces: list[Cell]) -> Text:
+        """Pieces laid left to right, padded with spaces to the middle's width."""
+        t = Text()
+        for s, style in pieces:
+            t.append(s, style=style)
+        if t.cell_len < self.mid:
+            t.append(" " * (self.mid - t.cell_len))
+        return t
+
+    def _at(self, items: list[tuple[int, str, str]]) -> Text:
+        """Texts placed at given columns of the middle (sorted, non-overlapping)."""
+        pieces: list[Cell] = []
+        col = 0
+        for start, s, style in items:
+            if start > col:
+                pieces.append((" " * (start - col), ""))
+                col = start
+            pieces.append((s, style))
+            col += cell_len(s)
+        return self._pad(pieces)
+
+    def _arrow_lines(self, a: _Arrow) -> list[Text]:
+        mid = self.mid
+        style = "red" if a.lost else a.label.style
+        end, start = a.end, a.start
+        end_style = "bold red" if a.lost else a.end_style or style
+        # A lost arrow stops short of the receiver's lifeline.
+        gap = min(8, mid // 8) if a.lost else 0
+        start_w = cell_len(start) + 2 if start else 0
+        room = mid - start_w - 3 - 2 - 2 - cell_len(end) - gap   # lead, spaces, minimum fill
+        label = a.label.text if cell_len(a.label.text) <= room else _fit(a.label.short, room)
+        n_fill = mid - start_w - 3 - 2 - cell_len(label) - cell_len(end) - gap
+        if not label:
+            n_fill += 2
+        # The label, with its flags in bold: " 40000→80 SYN,ACK seq=0 ack=1 ".
+        lab: list[Cell] = []
+        if label:
+            flags = a.label.flags
+            i = label.find(flags) if flags else -1
+            if i < 0:
+                lab = [(f" {label} ", style)]
+            else:
+                j = i + len(flags)
+                lab = [(" " + label[:i], style), (label[i:j], f"bold {style}".strip()),
+                       (label[j:] + " ", style)]
+        shaft = a.fill * max(0, n_fill)
+        if a.rightwards:
+            pieces = [(f" {start} ", "dim")] if start else []
+            pieces += [(a.lead * 3, style), *lab, (shaft, style), (end, end_style)]
+            label_col = start_w + 3 + 1
+            end_col = mid - gap - cell_len(end)
+        else:
+            pieces = [(" " * gap, ""), (end, end_style), (shaft, style), *lab, (a.lead * 3, style)]
+            if start:
+                pieces.append((f" {start} ", "dim"))
+            label_col = gap + cell_len(end) + max(0, n_fill) + 1
+            end_col = gap
+        lines = [self._pad(pieces)]
+
+        # Details under the arrow: options below the label, the fate at the receiver.
+        opts = _fit(a.label.options, mid - label_col) if a.label.options else ""
+        fate, fate_style = ("", "") if a.fate is None else (_fit(a.fate[0], mid), a.fate[1])
+        if a.rightwards:   # under the arrow's end, or a space short of the lifeline
+            fate_col = max(0, min(end_col, mid - 1 - cell_len(fate)))
+        else:
+            fate_col = max(min(1, mid - cell_len(fate)), end_col + cell_len(end) - cell_len(fate))
+        if opts and fate:
+            o_lo, o_hi = label_col, label_col + cell_len(opts)
+            f_lo, f_hi = fate_col, fate_col + cell_len(fate)
+            if o_hi + 2 <= f_lo or f_hi + 2 <= o_lo:
+                items = sorted([(o_lo, opts, "dim"), (f_lo, fate, fate_style)])
+                lines.append(self._at(items))
+            else:
+                lines.append(self._at([(label_col, opts, "dim")]))
+                lines.append(self._at([(fate_col, fate, fate_style)]))
+        elif opts:
+            lines.append(self._at([(label_col, opts, "dim")]))
+        elif fate:
+            lines.append(self._at([(fate_col, fate, fate_style)]))
+        return lines
+
+    def _notes_middle(self, row: _Row) -> Text:
+        items: list[tuple[int, str, str]] = []
+        if row.note_l is not None:
+            items.append((1, row.note_l[0], row.note_l[1]))
+        if row.note_r is not None:
+            text, style = row.note_r
+            items.append((max(0, self.mid - 1 - cell_len(text)), text, style))
+        return self._at(items)
+
+    def _header(self, title: str | None) -> list[Text]:
+        lines: list[Text] = []
+        if title:
+            t = Text(title, style="bold", no_wrap=True, overflow="crop")
+            t.pad_left(max(0, (self.pos_r + 1 - cell_len(title)) // 2))
+            lines.append(t)
+        model = self.model
+        for left, right, style in ((model.left.name, model.right.name, "bold"),
+                                   (model.left.endpoint, model.right.endpoint, "dim")):
+            lcol = max(0, self.pos_l - cell_len(left) // 2)
+            rcol = max(lcol + cell_len(left) + 2, self.pos_r - cell_len(right) // 2)
+            t = Text(no_wrap=True, overflow="crop")
+            t.append(" " * lcol)
+            t.append(left, style=style)
+            t.append(" " * (rcol - t.cell_len))
+            t.append(right, style=style)
+            lines.append(t)
+        return lines
+
+    def _row_lines(self, row: _Row, show_time: bool) -> list[Text]:
+        time = self.fmt_time(row.t_us) if show_time else ""
+        a = row.arrow
+        life_l = life_r = "│"
+        if a is None:
+            middles = [self._notes_middle(row)]
+        else:
+            middles = self._arrow_lines(a)
+            if a.departs:
+                if a.rightwards:
+                    life_l = "├"
+                else:
+                    life_r = "┤"
+        out = [self._line(time, row.left, life_l, middles[0], life_r, row.right)]
+        out.extend(self._line("", None, "│", m, "│", None) for m in middles[1:])
+        return out
+
+    def render(self, title: str | None, max_rows: int | None) -> Text:
+        lines = self._header(title)
+        lst, rst = self.model.left.initial, self.model.right.initial
+        if lst is not None or rst is not None:
+            lines.append(self._line(
+                "", (lst.short, _state_style(lst)) if lst else None, "│", self._pad([]), "│",
+                (rst.short, _state_style(rst)) if rst else None))
+        rows = self.rows
+        keep: Sequence[_Row | int] = rows
+        if max_rows is not None and len(rows) > max(max_rows, 1):
+            head = (max(max_rows, 1) + 1) // 2
+            tail = max(max_rows, 1) - head
+            keep = [*rows[:head], len(rows) - head - tail, *rows[len(rows) - tail:]]
+        prev_t: int | None = None
+        for item in keep:
+            if isinstance(item, int):
+                gap = f"… {item} rows …"
+                mid = self._at([(max(0, (self.mid - cell_len(gap)) // 2), gap, "dim italic")])
+                lines.append(self._line("", None, "┆", mid, "┆", None))
+                prev_t = None
+                continue
+            lines.extend(self._row_lines(item, item.t_us != prev_t))
+            prev_t = item.t_us
+        out = Text("\n", no_wrap=True, overflow="crop").join(lines)
+        out.no_wrap = True
+        return out
+
+
+def render_model(model: Ladder, *, title: str | None = None, width: int = 100, relative_seq: bool = False,
+                 max_rows: int | None = None, show_options: bool = True) -> Text:
+    """The terminal ladder of ``model`` (see :func:`synack.views.ladder.render_ladder`)."""
+    ladder = _TextLadder(model, width=width, relative_seq=relative_seq, show_options=show_options)
+    return ladder.render(title, max_rows)
