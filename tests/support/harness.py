@@ -88,6 +88,7 @@ __all__ = [
     "expect_nothing",
     "fin_wait_1",
     "fin_wait_2",
+    "half_open",
     "last_ack",
     "listen",
     "ms",
@@ -297,6 +298,17 @@ def syn_received(liss: int, riss: int, config: Config = CONFIG) -> Case:
     c.deliver(peer_syn(c), 0)
     c.expect([our_synack(c)], 0)
     assert c.c.state is State.SYN_RECEIVED
+    return c
+
+
+def half_open(liss: int, riss: int, config: Config = CONFIG) -> Case:
+    """SYN-RECEIVED after a passive open: a listener with one SYN-queue entry (the
+    peer's SYN is in, our SYN-ACK out, at t=0).  There is no Connection yet
+    (``c.conn`` is None); the entry is ``c.listener``'s."""
+    c = listen(liss, riss, config)
+    c.deliver(peer_syn(c))
+    c.expect([our_synack(c)])
+    assert c.listener is not None and c.listener.syn_queue_len == 1
     return c
 
 

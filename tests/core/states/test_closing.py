@@ -2,16 +2,17 @@
 
 The ACK of our FIN → TIME-WAIT; anything else is ignored (text) or ACKed.  Our FIN is
 retransmitted by the RTO.
+The RFC 5961 rules (RST, SYN, the ACK's range) are in tests/core/test_rfc5961.py.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from support.harness import ACK, FIN, PSH, SYN, Case, closing, seconds
+from support.harness import ACK, FIN, PSH, Case, closing, seconds
 from synack.core.config import Config
 from synack.core.errors import ConnectionClosing, DropReason
-from synack.core.events import Closed, ConnectionReset, ConnectionTimedOut
+from synack.core.events import Closed, ConnectionTimedOut
 from synack.core.state import State
 from synack.core.wire import Segment
 
@@ -77,43 +78,6 @@ def test_closing_data_is_ignored(closing: Case) -> None:
     c.deliver(c.peer._replace(seq=c.rseq(2), flags=ACK | PSH, payload=b"x"))
     c.expect_nothing()
     assert c.ep.stats.dropped[DropReason.DATA_AFTER_FIN] == 1
-
-
-def test_closing_exact_rst_closes(closing: Case) -> None:
-    c = closing
-    c.deliver(c.rst(c.rseq(2)))
-    c.expect_nothing()
-    assert c.c.state is State.CLOSED
-    # Our FIN was never acknowledged: the close was not clean (Linux tcp_reset).
-    assert c.events() == [ConnectionReset(c.c), Closed(c.c)]
-
-
-def test_closing_rst_in_window_gets_challenge_ack(closing: Case) -> None:
-    c = closing
-    c.deliver(c.rst(c.rseq(7)))
-    c.expect([ours(c)])
-    assert c.c.state is State.CLOSING
-
-
-def test_closing_rst_out_of_window_is_dropped(closing: Case) -> None:
-    c = closing
-    c.deliver(c.rst(c.rseq(1)))
-    c.expect_nothing()
-    assert c.c.state is State.CLOSING
-
-
-def test_closing_syn_gets_challenge_ack(closing: Case) -> None:
-    c = closing
-    c.deliver(c.peer._replace(seq=c.rseq(2), flags=SYN))
-    c.expect([ours(c)])
-    assert c.ep.stats.dropped[DropReason.SYN_CHALLENGED] == 1
-
-
-def test_closing_ack_of_unsent_gets_an_ack(closing: Case) -> None:
-    c = closing
-    c.deliver(c.peer._replace(seq=c.rseq(2), ack=c.lseq(3)))
-    c.expect([ours(c)])
-    assert c.c.state is State.CLOSING
 
 
 def test_closing_fin_retransmissions_exhausted_time_out(iss: tuple[int, int], opener: str) -> None:

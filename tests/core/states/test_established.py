@@ -4,7 +4,8 @@ Checks in order: sequence acceptability (unacceptable → ``<SEQ=SND.NXT><ACK=RC
 <CTL=ACK>``), RST (exact → reset, in window → challenge ACK, else drop), SYN
 (challenge ACK), ACK (unsent → ACK and drop, too old → ACK and drop, window update),
 text, FIN.  Each runs for connections made by connect() and through a listener, with
-both ISS assignments.
+both ISS assignments.  The RFC 5961 rules (RST, SYN, the ACK's range, the
+challenge-ACK throttle) are tested once for every state in tests/core/test_rfc5961.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from support.harness import (
     PEER_WIN,
     PSH,
     RST,
-    SYN,
     WSCALE,
     Case,
     established,
@@ -27,7 +27,7 @@ from support.harness import (
 )
 from synack.core.config import Config
 from synack.core.errors import ConnectionClosing, DropReason
-from synack.core.events import Closed, ConnectionReset, ConnectionTimedOut, PeerClosed, Readable, Writable
+from synack.core.events import Closed, ConnectionTimedOut, PeerClosed, Readable, Writable
 from synack.core.state import State
 from synack.core.wire import Options, Segment
 
@@ -200,98 +200,7 @@ def test_established_zero_window_fin_is_not_acceptable(small: Case) -> None:
     assert c.c.state is State.CLOSE_WAIT
 
 
-# == RST (RFC 5961 §3.2) ====================================================================
-@pytest.mark.parametrize("flags", [0, ACK])
-def test_established_exact_rst_resets(established: Case, flags: int) -> None:
-    c = established
-    c.deliver(c.rst(c.rseq(1), c.lseq(1), flags))
-    c.expect_nothing()
-    assert c.c.state is State.CLOSED
-    assert c.events() == [ConnectionReset(c.c), Closed(c.c)]
-    assert c.ep.connections == []
-    assert c.ep.stats.resets_received == 1
-
-
-def test_established_exact_rst_with_data_resets(established: Case) -> None:
-    c = established  # SHLD-2: a RST may carry diagnostic text
-    c.deliver(c.rst(c.rseq(1))._replace(payload=b"go away"))
-    assert c.c.state is State.CLOSED
-
-
-@pytest.mark.parametrize("off", [1, 100, 65000])
-def test_established_rst_in_window_gets_challenge_ack(established: Case, off: int) -> None:
-    c = established
-    c.deliver(c.rst(c.rseq(1 + off)))
-    c.expect([c.ours])
-    assert c.c.state is State.ESTABLISHED
-    assert c.ep.stats.dropped[DropReason.RST_CHALLENGED] == 1
-    assert c.ep.stats.challenge_acks == 1
-
-
-@pytest.mark.parametrize("off", [-1, -1000, 70000, 2**31])
-def test_established_rst_out_of_window_is_dropped(established: Case, off: int) -> None:
-    c = established
-    c.deliver(c.rst(c.rseq(1 + off)))
-    c.expect_nothing()
-    assert c.c.state is State.ESTABLISHED
-    assert c.ep.stats.dropped[DropReason.RST_OUT_OF_WINDOW] == 1
-
-
-def test_established_challenge_acks_are_throttled(iss: tuple[int, int], opener: str) -> None:
-    c = established(*iss, opener, Config(challenge_ack_limit=2))
-    for k in range(3):
-        c.deliver(c.rst(c.rseq(10 + k)), c.now + ms(k))
-    c.expect([c.ours])  # one ACK carries both challenges (they are not queued twice)
-    assert c.ep.stats.challenge_acks == 2
-    assert c.ep.stats.dropped[DropReason.CHALLENGE_ACK_LIMIT] == 1
-    c.deliver(c.rst(c.rseq(20)), c.now + seconds(1))
-    c.expect([c.ours], c.now + seconds(1))
-    assert c.ep.stats.challenge_acks == 3
-
-
-# == SYN (RFC 5961 §4) =====================================================================
-@pytest.mark.parametrize("flags", [SYN, SYN | ACK])
-def test_established_syn_in_window_gets_challenge_ack(established: Case, flags: int) -> None:
-    c = established
-    c.deliver(c.peer._replace(seq=c.rseq(50), flags=flags))
-    c.expect([c.ours])
-    assert c.c.state is State.ESTABLISHED
-    assert c.ep.stats.dropped[DropReason.SYN_CHALLENGED] == 1
-
-
-def test_established_old_syn_gets_an_ack(established: Case) -> None:
-    c = established
-    c.deliver(c.peer._replace(seq=c.riss, flags=SYN, ack=0))
-    c.expect([c.ours])
-    assert c.c.state is State.ESTABLISHED
-
-
-# == ACK ===================================================================================
-def test_established_ack_of_unsent_data_gets_an_ack(established: Case) -> None:
-    c = established
-    c.deliver(c.peer._replace(ack=c.lseq(2)))
-    c.expect([c.ours])
-    assert c.c.snd_una == c.lseq(1)
-    assert c.ep.stats.dropped[DropReason.ACK_OF_UNSENT] == 1
-
-
-def test_established_ack_of_unsent_data_with_data_drops_the_data(established: Case) -> None:
-    c = established
-    c.deliver(data(c, 0, b"abc")._replace(ack=c.lseq(1000)))
-    c.expect([c.ours])
-    assert c.c.bytes_readable == 0
-
-
-def test_established_ack_too_old_gets_an_ack(established: Case) -> None:
-    # RFC 5961 §5: SND.UNA - MAX.SND.WND <= SEG.ACK, else ACK and drop.
-    c = established
-    too_old = (c.c.snd_una - c.c.max_snd_wnd - 1) & 0xFFFFFFFF
-    c.deliver(data(c, 0, b"abc")._replace(ack=too_old))
-    c.expect([c.ours])
-    assert c.ep.stats.dropped[DropReason.BAD_ACK] == 1
-    assert c.c.bytes_readable == 0
-
-
+# == ACK (its acceptable range, RFC 5961 §5: tests/core/test_rfc5961.py) ==================
 def test_established_duplicate_ack_is_ignored(established: Case) -> None:
     c = established
     c.deliver(c.peer)

@@ -1,16 +1,17 @@
 """LAST-ACK: the peer closed first; our FIN is out (RFC 9293 §3.10.7.4).
 
 The ACK of our FIN → CLOSED (the TCB is deleted; no TIME-WAIT for the passive closer).
+The RFC 5961 rules (RST, SYN, the ACK's range) are in tests/core/test_rfc5961.py.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from support.harness import ACK, FIN, PSH, RST, SYN, Case, last_ack, seconds
+from support.harness import ACK, FIN, PSH, RST, Case, last_ack, seconds
 from synack.core.config import Config
 from synack.core.errors import ConnectionClosing, DropReason
-from synack.core.events import Closed, ConnectionReset, ConnectionTimedOut
+from synack.core.events import Closed, ConnectionTimedOut
 from synack.core.state import State
 from synack.core.wire import Segment
 
@@ -85,42 +86,6 @@ def test_last_ack_data_is_ignored(last_ack: Case) -> None:
     c.deliver(c.peer._replace(seq=c.rseq(2), flags=ACK | PSH, payload=b"x"))
     c.expect_nothing()
     assert c.ep.stats.dropped[DropReason.DATA_AFTER_FIN] == 1
-
-
-def test_last_ack_exact_rst_closes(last_ack: Case) -> None:
-    c = last_ack
-    c.deliver(c.rst(c.rseq(2)))
-    c.expect_nothing()
-    assert c.c.state is State.CLOSED
-    assert c.events() == [ConnectionReset(c.c), Closed(c.c)]
-
-
-def test_last_ack_rst_in_window_gets_challenge_ack(last_ack: Case) -> None:
-    c = last_ack
-    c.deliver(c.rst(c.rseq(3)))
-    c.expect([ours(c)])
-    assert c.c.state is State.LAST_ACK
-
-
-def test_last_ack_rst_out_of_window_is_dropped(last_ack: Case) -> None:
-    c = last_ack
-    c.deliver(c.rst(c.rseq(-100)))
-    c.expect_nothing()
-    assert c.c.state is State.LAST_ACK
-
-
-def test_last_ack_syn_gets_challenge_ack(last_ack: Case) -> None:
-    c = last_ack
-    c.deliver(c.peer._replace(seq=c.rseq(2), flags=SYN))
-    c.expect([ours(c)])
-    assert c.c.state is State.LAST_ACK
-
-
-def test_last_ack_ack_of_unsent_gets_an_ack(last_ack: Case) -> None:
-    c = last_ack
-    c.deliver(c.peer._replace(seq=c.rseq(2), ack=c.lseq(3)))
-    c.expect([ours(c)])
-    assert c.c.state is State.LAST_ACK
 
 
 def test_last_ack_segment_without_ack_is_dropped(last_ack: Case) -> None:
