@@ -1,32 +1,141 @@
-"""The transmission control block as RFC 9293 §3.3.1 names it, read-only.
+"""The transmission control block: what a connection holds, and its state read
+under RFC 9293 §3.3.1's names.
 
-A connection's state lives in its parts (``snd``, ``rcv``, ``rec``, ``ts``); tests,
-views and drivers read it here under the RFC's names (``snd_una``, ``rcv_nxt``...)
-and the statistics an operator asks for (``cwnd``, ``srtt``, Recv-Q and Send-Q).
+A connection's state lives in its parts (``snd``, ``rcv``, ``rec``, ``ts``,
+``timers``); tests, views and drivers read it here under the RFC's names
+(``snd_una``, ``rcv_nxt``...) and the statistics an operator asks for (``cwnd``,
+``srtt``, Recv-Q and Send-Q).
+
+The connection's behaviour is written in three modules, one per section of RFC 9293
+§3.10: :mod:`calls` (the user calls, §3.10.1-5, and the output they cause),
+:mod:`connection` (SEGMENT ARRIVES, §3.10.7) and :mod:`timeouts` (§3.10.8).  Each
+is a class over :class:`Tcb`, which declares (for the type checker) what they share;
+:class:`~synack.core.connection.Connection` is all three.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections import deque
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Protocol, cast
+
+from .config import DEFAULT_CONFIG, Config
+from .recovery import Recovery
+from .recv import ReceiveSpace
+from .replies import ReplyLimits, header
+from .send import SendSpace
+from .state import State
+from .stats import Stats
+from .timers import Timer, TimerTable
+from .timestamps import Timestamps
+from .trace import endpoint_str
 
 if TYPE_CHECKING:
-    from .recovery import Recovery
-    from .recv import ReceiveSpace
-    from .send import SendSpace
-    from .timestamps import Timestamps
+    from .connection import Connection
+    from .events import Event, Readable
+    from .listener import Listener
+    from .trace import TimerAction, Tracer
+    from .wire import Options, Segment
 
 
-class TcbView:
-    """Read-only RFC names over a connection's parts."""
+class Owner(Protocol):
+    """What a connection tells the endpoint that owns it."""
 
-    __slots__ = ()
+    def _touch(self, conn: Connection) -> None:
+        """The connection may have segments to send or a new deadline."""
+
+    def _closed(self, conn: Connection) -> None:
+        """The connection reached CLOSED: forget its 4-tuple."""
+
+
+class Tcb:
+    """A connection's fields and parts, made here, and its state read under the RFC's
+    names."""
+
+    __slots__ = ("_cc_last", "_closed_by_app", "_ctl", "_events", "_host", "_ka_on", "_ka_probes", "_ka_sent",
+                 "_last_heard", "_limits", "_listener", "_owner", "_peer_syn", "_predict", "_readable",
+                 "_retries", "_segment", "_stalled_since", "_stats", "_tracer", "_user_timeout", "config",
+                 "local_addr", "local_port", "rcv", "rec", "remote_addr", "remote_port", "snd", "state",
+                 "timers", "ts")
+
+    def __init__(self, local_addr: str, local_port: int, remote_addr: str, remote_port: int, iss: int,
+                 config: Config = DEFAULT_CONFIG, *, host: str = "", tracer: Tracer | None = None,
+                 stats: Stats | None = None, owner: Owner | None = None, events: deque[Event] | None = None,
+                 ts_offset: int = 0, listener: Listener | None = None) -> None:
+        self.config = config
+        self.local_addr = local_addr
+        self.local_port = local_port
+        self.remote_addr = remote_addr
+        self.remote_port = remote_port
+        #: A listener's connection is the listener's until the handshake's final ACK.
+        self._listener = listener
+        self.state = State.LISTEN if listener is not None else State.CLOSED
+        self._host = host
+        self._tracer = tracer
+        self._stats = stats = stats if stats is not None else Stats()
+        self._owner = owner
+        self._events: deque[Event] = events if events is not None else deque()
+        self._predict = config.header_prediction
+        self.timers = TimerTable()
+        self.ts = Timestamps(ts_offset)
+        self.rec = Recovery(config, stats)
+        self.rcv = ReceiveSpace(config, self.timers, stats)
+        self.snd = SendSpace(config, iss, remote_addr, self.rec, stats)
+        #: (seq, flags, payload) -> our segment: ``replies.header`` for this connection.
+        self._segment: Callable[..., Segment] = partial(header, self.rcv, self.ts, self.snd, local_port,
+                                                        remote_port)
+        #: The Readable event, made once (a value: the same object every time); no
+        #: part holds the connection, and this is dropped at CLOSED, so nothing keeps
+        #: a closed connection alive in a cycle.
+        self._readable: Readable | None = None
+        self._limits: ReplyLimits | None = None  # made when first needed
+        self._peer_syn: Options | None = None  # the options of the peer's SYN
+        self._ctl: list[Segment] | None = None  # segments built at once (RST, dup ACKs, probes)
+        self._closed_by_app = False
+        self._retries = 0
+        #: When the current retransmission (or probing) episode began.
+        self._stalled_since: int | None = None
+        self._user_timeout = config.user_timeout
+        # keep-alive (RFC 9293 §3.8.4, RFC 1122 4.2.3.6; Linux tcp_keepalive_timer)
+        self._ka_on = config.keepalive
+        self._ka_probes = 0               # probes sent since the peer was last heard
+        self._ka_sent = 0                 # when the last one left
+        self._last_heard = 0              # when a segment last arrived (Linux rcv_tstamp)
+        self._cc_last: tuple[int, int, int, int, int] | None = None  # last CongestionRecord
+
+    def __repr__(self) -> str:
+        return (f"<Connection {endpoint_str(self.local_addr, self.local_port)} -> "
+                f"{endpoint_str(self.remote_addr, self.remote_port)} {self.state}>")
+
+    @property
+    def limits(self) -> ReplyLimits:
+        """How often this connection answers unacceptable segments (made when first needed)."""
+        limits = self._limits
+        if limits is None:
+            limits = self._limits = ReplyLimits(self.config, self._stats)
+        return limits
+
+    @property
+    def key(self) -> tuple[str, int, str, int]:
+        return (self.local_addr, self.local_port, self.remote_addr, self.remote_port)
+
+    @property
+    def conn(self) -> Connection:
+        """This connection, as the events name it."""
+        return cast("Connection", self)
 
     if TYPE_CHECKING:
-        snd: SendSpace
-        rcv: ReceiveSpace
-        rec: Recovery
-        ts: Timestamps
-        _retries: int
+        # -- shared between the sections (defined in connection.py and timeouts.py) --
+        def _set_state(self, new: State, now: int, *, traced: bool = True) -> None: ...
+        def _touch(self) -> None: ...
+        def _trace_cc(self, now: int) -> None: ...
+        def _on_new_ack(self, ack: int, now: int) -> None: ...
+        def _arm_rto(self, now: int) -> None: ...
+        def _arm_close_timer(self, length: int, now: int, timer: Timer) -> None: ...
+        def _timer_fired(self, now: int, timer: Timer, action: TimerAction = ...) -> None: ...
+        def _send_reset(self, now: int) -> None: ...
+        def _send_now(self, seg: Segment) -> None: ...
 
     # -- send sequence space --------------------------------------------------------
     @property
