@@ -14,6 +14,9 @@ The application helpers (``connect``, ``listen``, ``send``, ``close`` ...) call 
 endpoint's user API at the host's current virtual time, note the call in the trace
 ("app: close()") and flush the output at once.
 
+Filters (:mod:`synack.sim.filters`, ``add_filter``) stand between arrivals and the
+endpoint, as a firewall would; a host without any hands arrivals straight over.
+
 A host knows no network: it is given the :class:`~synack.sim.scheduler.Scheduler`
 whose clock it reads and on which it posts its wake-ups, a :data:`Route` that finds
 the :class:`Carrier` (a link's path) for a destination address, a tracer, and an
@@ -27,10 +30,13 @@ from collections.abc import Callable, Sequence
 from heapq import heappush
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from synack.core.errors import MalformedSegment
 from synack.core.events import Event
-from synack.core.ip import Packet
+from synack.core.ip import Packet, parse_packet
 from synack.core.trace import Loss, NoteRecord, SegmentRecord, Tracer, Verdict, endpoint_str
 from synack.core.wire import Segment
+
+from .filters import Filter
 
 if TYPE_CHECKING:
     from synack.core.connection import Connection
@@ -65,6 +71,7 @@ class Carrier(Protocol):
 
 
 E = TypeVar("E", bound=EndpointLike)
+F = TypeVar("F", bound=Filter)
 EventCallback = Callable[[Event], object]
 #: Finds the carrier of ``host``'s packets to an address, or None when nothing leads
 #: there (called once per destination; the host keeps the answer until told to forget).
@@ -76,9 +83,9 @@ EgressHook = Callable[[int, Packet], object]
 class Host(Generic[E]):
     """A named machine with addresses and an endpoint, on a scheduler's clock."""
 
-    __slots__ = ("_busy", "_callbacks", "_heap", "_order", "_receive", "_receive_packet", "_route",
-                 "_routes", "_tracer", "_wake_at", "addresses", "egress", "endpoint", "name", "no_route",
-                 "scheduler")
+    __slots__ = ("_busy", "_callbacks", "_filters", "_heap", "_order", "_receive", "_receive_packet",
+                 "_route", "_routes", "_tracer", "_wake_at", "addresses", "egress", "endpoint", "name",
+                 "no_route", "scheduler")
 
     def __init__(self, name: str, addresses: Sequence[str], endpoint: E, scheduler: Scheduler,
                  route: Route, *, tracer: Tracer | None = None, egress: EgressHook | None = None) -> None:
@@ -99,7 +106,9 @@ class Host(Generic[E]):
         self._routes: dict[str, Carrier] = {}
         self._wake_at: int | None = None
         self._busy = False
-        # Where arrivals go (bound once, not looked up per packet).
+        # Where arrivals go: the endpoint itself, or the filters first once there are any
+        # (so that a host without filters pays nothing for them).
+        self._filters: list[Filter] = []
         self._receive: Callable[[Segment, str, str, int, int], None] = endpoint.receive_segment
         self._receive_packet: Callable[[bytes, int, bool, int], None] = endpoint.receive_packet
 
@@ -127,6 +136,42 @@ class Host(Generic[E]):
         """Bytes arrive (a corrupted packet), with the flight they belong to."""
         self._receive_packet(raw[0], self.scheduler.now, True, raw[1])
         self.service()
+
+    # -- filters ---------------------------------------------------------------------
+    def add_filter(self, gate: F) -> F:
+        """Put ``gate`` in front of the endpoint, after the filters added before it:
+        every segment arriving from then on (over a link, or injected) must pass them
+        all.  A refused one never reaches the endpoint and is traced as a drop
+        (:attr:`~synack.core.trace.Loss.FILTERED`, the gate's reason as detail)."""
+        self._filters.append(gate)
+        self._receive = self._receive_filtered
+        self._receive_packet = self._receive_packet_filtered
+        return gate
+
+    @property
+    def filters(self) -> tuple[Filter, ...]:
+        """The filters in front of the endpoint, in the order they are asked."""
+        return tuple(self._filters)
+
+    def _receive_filtered(self, seg: Segment, src: str, dst: str, now: int, flight: int) -> None:
+        for gate in self._filters:
+            reason = gate.admit(src, dst, seg, now)
+            if reason is not None:
+                if self._tracer is not None:
+                    self._tracer(SegmentRecord(now, self.name, "drop", src, dst, seg, Loss.FILTERED, flight,
+                                               Verdict.LOST, reason))
+                return
+        self.endpoint.receive_segment(seg, src, dst, now, flight)
+
+    def _receive_packet_filtered(self, data: bytes, now: int, verify_checksum: bool, flight: int) -> None:
+        """Bytes meet the filters as the segment they carry; bytes that do not parse (a
+        failed checksum) go to the endpoint, which counts and traces the drop."""
+        try:
+            src, dst, seg, _ = parse_packet(data, verify_checksum)
+        except MalformedSegment:
+            self.endpoint.receive_packet(data, now, verify_checksum, flight)
+            return
+        self._receive_filtered(seg, src, dst, now, flight)
 
     def _on_timer(self, t: int) -> None:
         if t == self._wake_at:
