@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from synack.capture import write_pcap
 from synack.cli import main, parse_duration
 from synack.core.ip import parse_packet
 from synack.core.wire import flags_str
 from synack.scenarios import TOUR, get
-from synack.views.pcap import write_pcap
 
 
 def run_cli(*argv: str) -> subprocess.CompletedProcess[str]:

@@ -32,11 +32,11 @@ from rich.rule import Rule
 from rich.text import Text as RichText
 
 from synack import __version__
+from synack.capture import write_pcap
 from synack.scenarios import ALL, LANGS, TOUR, Lang, Run, Scenario, get
 from synack.views.jsonl import record_to_dict
 from synack.views.ladder import render_ladder
 from synack.views.netstat import render_netstat
-from synack.views.pcap import write_pcap
 from synack.views.plot import PlotError, PlotRun, plot_format, plot_runs
 
 EXIT_USAGE = 2

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from synack.capture import write_pcap
 from synack.scenarios import STREAM, get
-from synack.views.pcap import write_pcap
 
 PI_ERROR = 8388608  # tshark's expert severity "error"
 

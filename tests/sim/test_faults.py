@@ -131,7 +131,7 @@ def test_predicates_combine_and_print() -> None:
     net = Network(seed=1)
     a, _b = fake_pair(net)
     m = (from_host(a) & to_host("b") & ~flags_are("S")) | from_addr("9.9.9.9")
-    m.bind(net)
+    m.bind(net.addresses_of)
     data = seg(flags=PSH | ACK, payload=b"x")
     assert m(A, B, data)
     assert not m(A, B, seg(flags=SYN))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import heapq
+
 import pytest
 
 from synack.sim import EventLimitExceeded, Scheduler
@@ -104,6 +106,21 @@ def test_post_is_the_lean_path() -> None:
     s.post(3, got.append, 42)
     s.run()
     assert got == [42] and s.now == 3
+    with pytest.raises(ValueError, match="in the past"):
+        s.post(2, got.append, 0)
+
+
+def test_the_lane_pushes_in_the_same_order_as_post_and_call_at() -> None:
+    s = Scheduler()
+    heap, order = s.lane()
+    got: list[str] = []
+    s.post(5, got.append, "post")
+    heapq.heappush(heap, (5, order(), got.append, "lane"))
+    s.call_at(5, got.append, "call_at")
+    heapq.heappush(heap, (1, order(), got.append, "lane, earlier"))
+    assert s.pending() == 4 and s.peek() == 1
+    assert s.run() == 4
+    assert got == ["lane, earlier", "post", "lane", "call_at"]
 
 
 def test_rng_streams_are_stable_and_independent() -> None:

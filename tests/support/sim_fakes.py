@@ -73,7 +73,7 @@ class EchoEndpoint(FakeEndpoint):
         self.limit = limit
         self.count = 0
 
-    def receive_segment(self, seg: Segment, src: str, dst: str, now: int) -> None:
+    def receive_segment(self, seg: Segment, src: str, dst: str, now: int, flight: int = 0) -> None:
         self.count += 1
         if self.count <= self.limit:
             self.outbox.append(Packet(dst, src, seg))

@@ -95,7 +95,7 @@ class Side:
             self.write_step += 1
             if self.pattern.write_pause and self.written < len(self.data):
                 self.writing_scheduled = True
-                self.host.network.after(self.pattern.write_pause, self.write)
+                self.host.scheduler.call_later(self.pattern.write_pause, self.write)
                 return
         self.shut = True
         if self.pattern.full_close and self.eof:
@@ -119,7 +119,7 @@ class Side:
             self.read_step += 1
             if conn.bytes_readable:
                 self.reading_scheduled = True
-                self.host.network.after(pause, self.read)
+                self.host.scheduler.call_later(pause, self.read)
                 return
         if conn.at_eof:
             self.eof = True

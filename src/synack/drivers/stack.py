@@ -20,13 +20,13 @@ import weakref
 from collections.abc import Callable
 from typing import Protocol
 
+from synack.capture import PcapWriter
 from synack.core.connection import Connection
 from synack.core.endpoint import Endpoint
 from synack.core.events import AcceptReady, Event
 from synack.core.ip import Packet, build_packet
 from synack.core.listener import Listener
 from synack.core.state import State
-from synack.views.pcap import PcapWriter
 
 __all__ = ["ConnectionHandler", "MemoryStack", "Stack", "default_stack", "memory_pair", "monotonic_us",
            "set_default_stack"]

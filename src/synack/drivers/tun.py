@@ -33,12 +33,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Final
 
+from synack.capture import PcapWriter
 from synack.core.config import Config
 from synack.core.endpoint import Endpoint
 from synack.core.errors import MalformedSegment
 from synack.core.ip import Packet, ipv4_header, ipv6_header
 from synack.core.wire import NO_OPTIONS, encode_options, pack_addr, parse_segment, tcp_checksum, unpack_addr
-from synack.views.pcap import PcapWriter
 
 from .netns import (
     DEFAULT_NETNS,

@@ -5,28 +5,25 @@ server whose SYN queue holds 128 half-open entries, while one legitimate client 
 20 connection attempts spread over the attack.  Only the defense changes, and each
 run reports the legitimate success rate (``run.metrics["legit_success_rate"]``).
 
-The filtering gateway is not part of any TCP stack, so it is modelled here: a
-per-source and per-/24 token-bucket limit on SYNs, applied to everything that
-reaches the server before its TCP sees it (injected packets bypass the links, hence
-the filter sits in the server's receive path, like an iptables ``hashlimit`` rule).
+The filtering gateway is not part of any TCP stack: it is the simulator's filter
+:class:`~synack.sim.filters.SynRateLimit` (a per-source and per-/24 token-bucket
+limit on SYNs, like an iptables ``hashlimit`` rule) in front of the server, so it
+sees everything that reaches the server, the injected flood included, before its
+TCP does.
 """
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Final
 
 from synack.core.config import Config, ms, seconds
 from synack.core.connection import Connection
-from synack.core.endpoint import Endpoint
 from synack.core.errors import DropReason
 from synack.core.events import Connected, ConnectionTimedOut, Event
-from synack.core.trace import Loss, NoteRecord, SegmentRecord, Tracer, TraceRecord, Verdict, endpoint_str
-from synack.core.wire import ACK, RST, SYN, Segment
-from synack.sim import Host, Network, SynFlood
-from synack.sim.rng import derive_bytes
+from synack.core.trace import NoteRecord, SegmentRecord, TraceRecord, endpoint_str
+from synack.sim import SynFlood, SynRateLimit
+from synack.sim.filters import prefix_of
 
 from .apps import accept_all
 from .base import CLIENT_ADDR, SERVER_ADDR, Context, Run, Scenario, Text
@@ -51,100 +48,6 @@ RUN_UNTIL: Final = seconds(70)
 KEEP_SPOOFED: Final = 2
 #: The attacker confined to its own network (BCP 38), for the filter's good case.
 ATTACKER_PREFIX: Final = "203.0.113.0/24"
-
-
-# -- the filtering gateway -----------------------------------------------------------------
-@dataclass
-class _Bucket:
-    tokens: int   # millionths of a token
-    last: int     # µs
-
-
-@dataclass
-class SynRateLimit:
-    """Token buckets on SYNs (no ACK, no RST): ``per_source`` per address and
-    ``per_prefix`` per /``prefix_len`` network, each ``rate`` SYNs/s with ``burst``.
-    Counts what it dropped, and how many of those came from ``watch`` (the
-    legitimate client)."""
-
-    rate_source: int = 5
-    burst_source: int = 10
-    rate_prefix: int = 5
-    burst_prefix: int = 10
-    prefix_len: int = 24
-    watch: str = CLIENT_ADDR
-    dropped_source: int = 0
-    dropped_prefix: int = 0
-    dropped_watched: int = 0
-    passed: int = 0
-    _sources: dict[str, _Bucket] = field(default_factory=dict)
-    _prefixes: dict[str, _Bucket] = field(default_factory=dict)
-
-    def _take(self, table: dict[str, _Bucket], key: str, rate: int, burst: int, now: int) -> bool:
-        full = burst * 1_000_000
-        b = table.get(key)
-        if b is None:
-            b = table[key] = _Bucket(full, now)
-        b.tokens = min(full, b.tokens + (now - b.last) * rate)
-        b.last = now
-        if b.tokens >= 1_000_000:
-            b.tokens -= 1_000_000
-            return True
-        return False
-
-    def admit(self, src: str, seg: Segment, now: int) -> str | None:
-        """None to let the segment through, else the reason it was dropped."""
-        if seg.flags & (SYN | ACK | RST) != SYN:
-            return None
-        if not self._take(self._sources, src, self.rate_source, self.burst_source, now):
-            self.dropped_source += 1
-            reason = f"gateway: over {self.rate_source} SYN/s from one address"
-        else:
-            net = prefix_of(src, self.prefix_len)
-            if self._take(self._prefixes, net, self.rate_prefix, self.burst_prefix, now):
-                self.passed += 1
-                return None
-            self.dropped_prefix += 1
-            reason = f"gateway: over {self.rate_prefix} SYN/s from one /{self.prefix_len}"
-        if src == self.watch:
-            self.dropped_watched += 1
-        return reason
-
-
-def prefix_of(addr: str, length: int) -> str:
-    """``"203.0.113.7"`` → ``"203.0.113.0/24"`` (string arithmetic for the common /24)."""
-    if length == 24 and ":" not in addr:
-        return addr.rsplit(".", 1)[0] + ".0/24"
-    return str(ipaddress.ip_network(f"{addr}/{length}", strict=False))
-
-
-class FilteredEndpoint(Endpoint):
-    """A server endpoint behind a :class:`SynRateLimit`: what the filter drops never
-    reaches TCP (traced as a drop by the network, not by the stack)."""
-
-    def __init__(self, addresses: Sequence[str], config: Config, gate: SynRateLimit, *, name: str,
-                 secret: bytes, ephemeral_offset: int, tracer: Tracer | None) -> None:
-        super().__init__(addresses, config, name=name, secret=secret, ephemeral_offset=ephemeral_offset,
-                         tracer=tracer)
-        self.gate = gate
-
-    def receive_segment(self, seg: Segment, src: str, dst: str, now: int, flight: int = 0) -> None:
-        reason = self.gate.admit(src, seg, now)
-        if reason is None:
-            super().receive_segment(seg, src, dst, now, flight)
-        elif self.tracer is not None:
-            self.tracer(SegmentRecord(now, self.name, "drop", src, dst, seg, Loss.FILTERED, flight,
-                                      Verdict.LOST, reason.removeprefix("gateway: ")))
-
-
-def _filtered_server(net: Network, config: Config, gate: SynRateLimit) -> Host[Any]:
-    """The server as ``net.add_host`` would make it (same secret, same ports), filtered."""
-    span = config.ephemeral_high - config.ephemeral_low + 1
-    endpoint = FilteredEndpoint([SERVER_ADDR], config, gate, name="server",
-                                secret=derive_bytes(net.seed, "host:server:secret"),
-                                ephemeral_offset=net.rng("host:server:ports").randrange(span),
-                                tracer=net.trace.append if net.tracing else None)
-    return net.add_node("server", [SERVER_ADDR], endpoint)
 
 
 # -- the runs -------------------------------------------------------------------------------
@@ -240,9 +143,8 @@ def _run(ctx: Context, d: Defense) -> Run:
     net, run = ctx.network(d.label)
     run.max_rows = 60
     client = net.add_host("client", [CLIENT_ADDR], CLIENT_CONFIG)
-    gate = SynRateLimit() if d.gate else None
-    server: Host[Any] = (_filtered_server(net, d.config, gate) if gate is not None
-                         else net.add_host("server", [SERVER_ADDR], d.config))
+    server = net.add_host("server", [SERVER_ADDR], d.config)
+    gate = server.add_filter(SynRateLimit(watch=CLIENT_ADDR)) if d.gate else None
     net.connect(client, server, delay=ms(10))
     listener = server.listen(PORT, d.backlog)
     accept_all(server, listener)
@@ -358,7 +260,7 @@ def _run(ctx: Context, d: Defense) -> Run:
             f"{limit} 个条目、每个保留 {life:.0f} 秒的队列每秒最多容纳 {limit / life:.0f} 个 SYN；"
             f"攻击每秒发送 {FLOOD_RATE} 个"))
     if gate is not None:
-        total = gate.dropped_source + gate.dropped_prefix
+        total = gate.dropped
         m["filtered"] = float(total)
         m["filtered_source"] = float(gate.dropped_source)
         m["filtered_prefix"] = float(gate.dropped_prefix)

@@ -2,7 +2,8 @@
 
 Virtual time in integer microseconds, one master seed for every random stream,
 hosts that each own an endpoint, links with delay, jitter, bandwidth, loss,
-duplication, reordering and corruption, targeted faults and attackers.
+duplication, reordering and corruption, targeted faults, filters in front of hosts
+and attackers.
 """
 
 from synack.core.config import ms, seconds
@@ -27,6 +28,7 @@ from .faults import (
     to_port,
     where,
 )
+from .filters import Filter, SynRateLimit
 from .host import EndpointLike, Host
 from .link import Link, Path, PathParams, PathStats, wire_size
 from .network import Network
@@ -41,6 +43,7 @@ __all__ = [
     "EndpointLike",
     "EventLimitExceeded",
     "Fault",
+    "Filter",
     "Handle",
     "Hold",
     "Host",
@@ -52,6 +55,7 @@ __all__ = [
     "PathStats",
     "Scheduler",
     "SynFlood",
+    "SynRateLimit",
     "any_segment",
     "derive_seed",
     "flags_are",

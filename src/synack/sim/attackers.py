@@ -101,10 +101,10 @@ class SynFlood:
 
     def _fire(self) -> None:
         net = self.network
-        if self.sent == 0 and net._tracer is not None:
-            net._tracer(NoteRecord(net.now, self.sender,
-                                   f"syn-flood: {self.planned} spoofed SYNs at {float(self._rate):g}/s "
-                                   f"to {self.target_addr}:{self.target_port}"))
+        if self.sent == 0 and net.tracer is not None:
+            net.tracer(NoteRecord(net.now, self.sender,
+                                  f"syn-flood: {self.planned} spoofed SYNs at {float(self._rate):g}/s "
+                                  f"to {self.target_addr}:{self.target_port}"))
         rng = self.rng
         seg = Segment(rng.randrange(1024, 65536), self.target_port, rng.getrandbits(32), 0, SYN, 64240,
                       FLOOD_OPTIONS)
@@ -138,7 +138,7 @@ class DelayedDuplicate:
         if delay < 0:
             raise ValueError(f"delay={delay}: must be >= 0")
         if isinstance(match, Match):
-            match.bind(network)
+            match.bind(network.addresses_of)
         self.network = network
         self.match = match
         self.delay = delay
@@ -159,7 +159,7 @@ class DelayedDuplicate:
         self.captured = pkt
         self.deliver_at = now + self.delay
         net = self.network
-        if net._tracer is not None:
-            net._tracer(NoteRecord(now, self.sender, f"captured {pkt.src}->{pkt.dst} {pkt.seg.summary()}; "
-                                   f"a copy arrives after {self.delay} µs"))
+        if net.tracer is not None:
+            net.tracer(NoteRecord(now, self.sender, f"captured {pkt.src}->{pkt.dst} {pkt.seg.summary()}; "
+                                  f"a copy arrives after {self.delay} µs"))
         net.at(self.deliver_at, net.inject_now, pkt, self.sender)

@@ -9,21 +9,33 @@ Predicates take ``(src, dst, seg)``.  The helpers here (:func:`flags_are`,
 :func:`has_flags`, :func:`from_host` ...) return :class:`Match` objects, which
 combine with ``&``, ``|`` and ``~`` and print readably (the readable form is what
 the trace shows as the drop reason); any plain callable works too.
+
+A match that names a host (``from_host("client")``) finds its addresses through a
+:data:`Resolver` it is bound to when the fault is installed (a network's
+``addresses_of``), so the host may be added after the fault.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Final, Literal, Protocol
 
 from synack.core.wire import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment
 
-if TYPE_CHECKING:
-    from .host import Host
-    from .network import Network
-
 Predicate = Callable[[str, str, Segment], bool]
+#: The addresses of the host with a given name, or None when there is no such host.
+Resolver = Callable[[str], "tuple[str, ...] | None"]
+
+
+class Addressed(Protocol):
+    """A named holder of addresses: a simulated host, as :func:`from_host` takes it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def addresses(self) -> tuple[str, ...]: ...
 
 _LETTERS: Final = {"F": FIN, "S": SYN, "R": RST, "P": PSH, "A": ACK, "U": URG, "E": ECE, "W": CWR}
 
@@ -49,8 +61,8 @@ class Match(abc.ABC):
     def __call__(self, src: str, dst: str, seg: Segment) -> bool:
         """Whether the segment matches."""
 
-    def bind(self, network: Network) -> None:  # noqa: B027 - a hook: most predicates need nothing
-        """Resolve host names against ``network`` (called when the fault is installed)."""
+    def bind(self, resolve: Resolver) -> None:  # noqa: B027 - a hook: most predicates need nothing
+        """Find host names' addresses through ``resolve`` (called when the fault is installed)."""
 
     def __and__(self, other: Match) -> Match:
         return _And(self, other)
@@ -71,9 +83,9 @@ class _And(Match):
     def __call__(self, src: str, dst: str, seg: Segment) -> bool:
         return self.a(src, dst, seg) and self.b(src, dst, seg)
 
-    def bind(self, network: Network) -> None:
-        self.a.bind(network)
-        self.b.bind(network)
+    def bind(self, resolve: Resolver) -> None:
+        self.a.bind(resolve)
+        self.b.bind(resolve)
 
     def __repr__(self) -> str:
         return f"({self.a!r} & {self.b!r})"
@@ -98,8 +110,8 @@ class _Not(Match):
     def __call__(self, src: str, dst: str, seg: Segment) -> bool:
         return not self.a(src, dst, seg)
 
-    def bind(self, network: Network) -> None:
-        self.a.bind(network)
+    def bind(self, resolve: Resolver) -> None:
+        self.a.bind(resolve)
 
     def __repr__(self) -> str:
         return f"~{self.a!r}"
@@ -164,9 +176,9 @@ def has_payload() -> Match:
 
 class _Addr(Match):
     """Source or destination address in a set: given, or a host's (resolved by name
-    against the network on first use, so the host may be added after the fault)."""
+    on first use, so the host may be added after the fault)."""
 
-    __slots__ = ("addrs", "field", "host_name", "label", "network")
+    __slots__ = ("addrs", "field", "host_name", "label", "resolve")
 
     def __init__(self, field: Literal["src", "dst"], label: str, addrs: tuple[str, ...] | None,
                  host_name: str | None) -> None:
@@ -174,19 +186,19 @@ class _Addr(Match):
         self.label = label
         self.addrs: frozenset[str] | None = frozenset(addrs) if addrs is not None else None
         self.host_name = host_name
-        self.network: Network | None = None
+        self.resolve: Resolver | None = None
 
-    def bind(self, network: Network) -> None:
-        self.network = network
+    def bind(self, resolve: Resolver) -> None:
+        self.resolve = resolve
 
     def _resolve(self) -> frozenset[str]:
-        if self.network is None:
+        if self.resolve is None:
             raise RuntimeError(f"{self!r} is not bound to a network: install the fault with "
                                "network.add_fault or path.add_fault")
-        host = self.network.hosts.get(self.host_name or "")
-        if host is None:
+        addresses = self.resolve(self.host_name or "")
+        if addresses is None:
             raise KeyError(f"{self!r}: the network has no host named {self.host_name!r}")
-        self.addrs = frozenset(host.addresses)
+        self.addrs = frozenset(addresses)
         return self.addrs
 
     def __call__(self, src: str, dst: str, seg: Segment) -> bool:
@@ -197,18 +209,18 @@ class _Addr(Match):
         return self.label
 
 
-def _host_addr(fname: Literal["src", "dst"], helper: str, host: Host[Any] | str) -> Match:
+def _host_addr(fname: Literal["src", "dst"], helper: str, host: Addressed | str) -> Match:
     if isinstance(host, str):
         return _Addr(fname, f"{helper}({host!r})", None, host)
     return _Addr(fname, f"{helper}({host.name!r})", host.addresses, None)
 
 
-def from_host(host: Host[Any] | str) -> Match:
+def from_host(host: Addressed | str) -> Match:
     """Sent from one of ``host``'s addresses (a Host, or its name)."""
     return _host_addr("src", "from_host", host)
 
 
-def to_host(host: Host[Any] | str) -> Match:
+def to_host(host: Addressed | str) -> Match:
     """Sent to one of ``host``'s addresses (a Host, or its name)."""
     return _host_addr("dst", "to_host", host)
 
@@ -294,9 +306,10 @@ class Fault:
         self.seen = 0
         self.hits = 0
 
-    def bind(self, network: Network) -> None:
+    def bind(self, resolve: Resolver) -> None:
+        """Let the match find host names' addresses through ``resolve``."""
         if isinstance(self.match, Match):
-            self.match.bind(network)
+            self.match.bind(resolve)
 
     def check(self, src: str, dst: str, seg: Segment) -> bool:
         """Count a match; True when this one is to be acted on."""

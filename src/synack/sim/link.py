@@ -21,27 +21,30 @@ The order in which a packet meets a path's impairments:
 Packets travel as :class:`~synack.core.ip.Packet` values; bytes are built only for
 corruption (and, at the host, for taps).  Random numbers are drawn only for the
 impairments that are switched on.
+
+A path knows its two hosts, the :class:`~synack.sim.scheduler.Scheduler` on which it
+posts each arrival (to the receiving host's ``deliver``), a tracer for its drops, and
+how to find a host's addresses by name (for faults such as ``from_host("client")``).
 """
 
 from __future__ import annotations
 
 import functools
-import heapq
 from collections import deque
 from dataclasses import dataclass, field, replace
+from heapq import heappush
 from typing import TYPE_CHECKING, Any, Final
 
 from synack.core.ip import Packet, build_packet, is_ipv6
 from synack.core.trace import Loss, NoteRecord, SegmentRecord, Tracer, Verdict
 from synack.core.wire import NO_OPTIONS, Options, encode_options
 
-from .faults import Fault
-
 if TYPE_CHECKING:
     import random
 
+    from .faults import Fault, Resolver
     from .host import Host
-    from .network import Network
+    from .scheduler import Scheduler
 
 
 @functools.lru_cache(maxsize=1024)
@@ -121,23 +124,25 @@ _HUGE: Final = 1 << 62
 class Path:
     """One direction of a link: from ``src`` host to ``dst`` host."""
 
-    __slots__ = ("_backlog", "_bandwidth", "_busy_until", "_corrupt", "_counter", "_delay", "_dup",
-                 "_heap", "_jitter", "_last_arrival", "_loss", "_mtu", "_plain", "_plain_bw", "_qlimit",
-                 "_reorder", "_reorder_delay", "_tracer", "dst", "faults", "name", "network", "params",
-                 "rng", "src", "stats")
+    __slots__ = ("_backlog", "_bandwidth", "_busy_until", "_corrupt", "_delay", "_deliver",
+                 "_deliver_raw", "_dup", "_heap", "_jitter", "_last_arrival", "_loss", "_mtu", "_order",
+                 "_plain", "_plain_bw", "_qlimit", "_reorder", "_reorder_delay", "_resolve", "_tracer", "dst",
+                 "faults", "name", "params", "rng", "src", "stats")
 
-    def __init__(self, network: Network, src: Host[Any], dst: Host[Any], params: PathParams,
-                 rng: random.Random, name: str) -> None:
-        self.network = network
+    def __init__(self, src: Host[Any], dst: Host[Any], params: PathParams, rng: random.Random, name: str,
+                 *, scheduler: Scheduler, tracer: Tracer | None = None,
+                 resolve: Resolver | None = None) -> None:
         self.src = src
         self.dst = dst
         self.name = name
         self.rng = rng
         self.stats = PathStats()
         self.faults: list[Fault] = []
-        self._heap = network.scheduler._heap
-        self._counter = network.scheduler._counter
-        self._tracer: Tracer | None = network._tracer
+        self._heap, self._order = scheduler.lane()
+        self._deliver = dst.deliver
+        self._deliver_raw = dst.deliver_raw
+        self._tracer = tracer
+        self._resolve = resolve
         self._last_arrival = 0
         self._busy_until = 0
         self._backlog: deque[int] = deque()
@@ -168,7 +173,8 @@ class Path:
 
     def add_fault(self, fault: Fault) -> Fault:
         """Apply ``fault`` to the packets on this path (in the order faults were added)."""
-        fault.bind(self.network)
+        if self._resolve is not None:
+            fault.bind(self._resolve)
         self.faults.append(fault)
         return fault
 
@@ -197,7 +203,7 @@ class Path:
             if arrival < self._last_arrival:
                 arrival = self._last_arrival
             self._last_arrival = arrival
-            heapq.heappush(self._heap, (arrival, next(self._counter), self.dst._deliver, pkt))
+            heappush(self._heap, (arrival, self._order(), self._deliver, pkt))
             return
         extra = 0
         copies: list[int] | None = None
@@ -262,28 +268,29 @@ class Path:
             self._last_arrival = arrival
 
         heap = self._heap
-        counter = self._counter
-        dst_host = self.dst
+        order = self._order
         if self._corrupt and rng.random() < self._corrupt:
             stats.corrupted += 1
             raw = (self._corrupt_bytes(pkt, now), pkt.flight)
-            heapq.heappush(heap, (arrival, next(counter), dst_host._deliver_raw, raw))
+            deliver_raw = self._deliver_raw
+            heappush(heap, (arrival, order(), deliver_raw, raw))
             if self._dup and rng.random() < self._dup:
                 stats.duplicated += 1
-                heapq.heappush(heap, (arrival, next(counter), dst_host._deliver_raw, raw))
+                heappush(heap, (arrival, order(), deliver_raw, raw))
             if copies:
                 for after in copies:
                     stats.duplicated += 1
-                    heapq.heappush(heap, (arrival + after, next(counter), dst_host._deliver_raw, raw))
+                    heappush(heap, (arrival + after, order(), deliver_raw, raw))
             return
-        heapq.heappush(heap, (arrival, next(counter), dst_host._deliver, pkt))
+        deliver = self._deliver
+        heappush(heap, (arrival, order(), deliver, pkt))
         if self._dup and rng.random() < self._dup:
             stats.duplicated += 1
-            heapq.heappush(heap, (arrival, next(counter), dst_host._deliver, pkt))
+            heappush(heap, (arrival, order(), deliver, pkt))
         if copies:
             for after in copies:
                 stats.duplicated += 1
-                heapq.heappush(heap, (arrival + after, next(counter), dst_host._deliver, pkt))
+                heappush(heap, (arrival + after, order(), deliver, pkt))
 
     def _corrupt_bytes(self, pkt: Packet, now: int) -> bytes:
         data = bytearray(build_packet(pkt.seg, pkt.src, pkt.dst))

@@ -12,6 +12,10 @@ Routing: a packet goes to the host that owns its destination address, over the l
 between the two hosts.  A packet to an address nobody owns (the SYN-ACK answering a
 spoofed SYN), or to a host with no link to the sender, is lost: it is counted in
 ``no_route`` and traced as a drop with reason ``"no-route"``.
+
+The network is the wiring: each host gets the scheduler, :meth:`Network.route` and
+the egress hook of the taps and observers; each path the scheduler, the tracer and
+:meth:`Network.addresses_of` (for faults naming hosts).  Neither holds the network.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from synack.core.trace import Loss, NoteRecord, SegmentRecord, Tracer, TraceReco
 from synack.core.wire import Segment
 
 from .faults import Fault
-from .host import EndpointLike, Host
+from .host import EgressHook, EndpointLike, Host
 from .link import Link, Path, PathParams
 from .rng import derive_bytes, make_rng
 from .scheduler import DEFAULT_MAX_EVENTS, Handle, Scheduler
@@ -38,7 +42,7 @@ if TYPE_CHECKING:
 
 E = TypeVar("E", bound=EndpointLike)
 Tap = Callable[[int, bytes], object]
-Observer = Callable[[int, Packet], object]
+Observer = EgressHook
 
 
 def _fanout(a: Tracer, b: Tracer) -> Tracer:
@@ -64,8 +68,7 @@ class Network:
         self.next_flight: Callable[[], int] = itertools.count(1).__next__
         self.hosts: dict[str, Host[Any]] = {}
         self.links: list[Link] = []
-        #: Packets lost because no host owns the destination (or none is linked to it).
-        self.no_route = 0
+        self._injected_no_route = 0
         self._owners: dict[str, Host[Any]] = {}
         self._paths: dict[tuple[str, str], Path] = {}
         self._faults: list[Fault] = []
@@ -81,6 +84,17 @@ class Network:
     def now(self) -> int:
         """Virtual time, µs."""
         return self.scheduler.now
+
+    @property
+    def tracer(self) -> Tracer | None:
+        """Where the network's own records go (appends to :attr:`trace`), None when not tracing."""
+        return self._tracer
+
+    @property
+    def no_route(self) -> int:
+        """Packets lost because no host owns the destination (or none is linked to it):
+        the hosts' own counts and the injections that found no host."""
+        return self._injected_no_route + sum(host.no_route for host in self.hosts.values())
 
     def rng(self, name: str) -> random.Random:
         """A random stream derived from the seed and ``name`` (same name, same stream)."""
@@ -135,16 +149,18 @@ class Network:
         offset = self.rng(f"host:{name}:ports").randrange(span)
         endpoint = Endpoint(addresses, config, name=name, secret=secret, isn=isn,
                             ephemeral_offset=offset, tracer=full_tracer, flights=self.next_flight)
-        return self._attach(Host(self, name, addresses, endpoint, full_tracer))
+        return self._attach(name, addresses, endpoint, full_tracer)
 
     def add_node(self, name: str, addresses: Sequence[str], endpoint: E, *,
                  tracer: Tracer | None = None) -> Host[E]:
         """A host around any object with the endpoint driver contract (a test fake, or
         a model such as a naive two-way-handshake server).  Its records go to
         ``tracer`` and, when tracing, to :attr:`trace` (give the model that tracer)."""
-        return self._attach(Host(self, name, addresses, endpoint, self._tracer_for(tracer)))
+        return self._attach(name, addresses, endpoint, self._tracer_for(tracer))
 
-    def _attach(self, host: Host[E]) -> Host[E]:
+    def _attach(self, name: str, addresses: Sequence[str], endpoint: E, tracer: Tracer | None) -> Host[E]:
+        host = Host(name, addresses, endpoint, self.scheduler, self.route, tracer=tracer,
+                    egress=self._on_egress if self._egress_hooked else None)
         if host.name in self.hosts:
             raise ValueError(f"a host named {host.name!r} exists already")
         if not host.addresses:
@@ -160,6 +176,11 @@ class Network:
     def host_of(self, addr: str) -> Host[Any] | None:
         """The host that owns ``addr``."""
         return self._owners.get(addr)
+
+    def addresses_of(self, name: str) -> tuple[str, ...] | None:
+        """The addresses of the host named ``name`` (None when there is none)."""
+        host = self.hosts.get(name)
+        return None if host is None else host.addresses
 
     def connect(self, a: Host[Any], b: Host[Any], *, params: PathParams | None = None,
                 forward: PathParams | None = None, backward: PathParams | None = None,
@@ -177,10 +198,8 @@ class Network:
         common = params if params is not None else PathParams(**kw)
         if params is not None and kw:
             raise ValueError("give either params= or keyword parameters, not both")
-        fwd = Path(self, a, b, forward or common, make_rng(self.seed, f"path:{a.name}->{b.name}"),
-                   f"{a.name}->{b.name}")
-        bwd = Path(self, b, a, backward or common, make_rng(self.seed, f"path:{b.name}->{a.name}"),
-                   f"{b.name}->{a.name}")
+        fwd = self._path(a, b, forward or common, f"path:{a.name}->{b.name}", f"{a.name}->{b.name}")
+        bwd = self._path(b, a, backward or common, f"path:{b.name}->{a.name}", f"{b.name}->{a.name}")
         for path in (fwd, bwd):
             for fault in self._faults:
                 path.faults.append(fault)
@@ -189,22 +208,27 @@ class Network:
         link = Link(a, b, fwd, bwd)
         self.links.append(link)
         for host in self.hosts.values():
-            host._routes.clear()
+            host.forget_routes()
         return link
+
+    def _path(self, src: Host[Any], dst: Host[Any], params: PathParams, stream: str, name: str) -> Path:
+        return Path(src, dst, params, self.rng(stream), name, scheduler=self.scheduler, tracer=self._tracer,
+                    resolve=self.addresses_of)
 
     def path(self, src: Host[Any], dst: Host[Any]) -> Path:
         """The path carrying ``src``'s packets to ``dst``."""
         return self._paths[(src.name, dst.name)]
 
-    def _route(self, host: Host[Any], dst: str) -> Path | None:
+    def route(self, host: Host[Any], dst: str) -> Path | None:
+        """The path carrying ``host``'s packets to ``dst``: to the host owning it, over
+        their link (or a loopback path to itself); None when there is none."""
         owner = self._owners.get(dst)
         if owner is None:
             return None
         if owner is host:
             path = self._paths.get((host.name, host.name))
             if path is None:  # loopback: no delay, no impairment
-                path = Path(self, host, host, PathParams(), self.rng(f"path:{host.name}->self"),
-                            f"{host.name}->self")
+                path = self._path(host, host, PathParams(), f"path:{host.name}->self", f"{host.name}->self")
                 self._paths[(host.name, host.name)] = path
             return path
         return self._paths.get((host.name, owner.name))
@@ -212,7 +236,7 @@ class Network:
     # -- faults, taps, observers -----------------------------------------------------------
     def add_fault(self, fault: Fault) -> Fault:
         """Apply ``fault`` on every path, present and future (it counts matches over all)."""
-        fault.bind(self)
+        fault.bind(self.addresses_of)
         self._faults.append(fault)
         for path in self._paths.values():
             path.faults.append(fault)
@@ -222,12 +246,20 @@ class Network:
         """Call ``tap(t_us, ip_packet_bytes)`` for every packet a host or an attacker puts
         on the network (before any loss: a capture at the sender)."""
         self._taps.append(tap)
-        self._egress_hooked = True
+        self._hook_egress()
 
     def observe(self, observer: Observer) -> None:
         """Call ``observer(t_us, packet)`` for every packet a host sends (no bytes built)."""
         self._observers.append(observer)
-        self._egress_hooked = True
+        self._hook_egress()
+
+    def _hook_egress(self) -> None:
+        """From the first tap or observer on, every host (and every later one) reports
+        its packets to :meth:`_on_egress`; until then hosts pay nothing for it."""
+        if not self._egress_hooked:
+            self._egress_hooked = True
+            for host in self.hosts.values():
+                host.egress = self._on_egress
 
     def _on_egress(self, now: int, pkt: Packet) -> None:
         for observer in self._observers:
@@ -256,9 +288,9 @@ class Network:
             self._tracer(NoteRecord(now, sender, f"inject {pkt.src}->{pkt.dst} {pkt.seg.summary()}"))
         owner = self._owners.get(pkt.dst)
         if owner is None:
-            self.no_route += 1
+            self._injected_no_route += 1
             if self._tracer is not None:
                 self._tracer(SegmentRecord(now, sender, "drop", pkt.src, pkt.dst, pkt.seg, Loss.NO_ROUTE,
                                            pkt.flight, Verdict.LOST))
             return
-        owner._deliver(pkt)
+        owner.deliver(pkt)

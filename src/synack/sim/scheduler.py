@@ -8,8 +8,12 @@ Two ways in:
 
 - :meth:`Scheduler.call_at` / :meth:`Scheduler.call_later` take any callable and
   arguments and return a cancellable :class:`Handle` (for scripts and tests);
-- :meth:`Scheduler.post` is the simulator's own per-packet path: one tuple pushed,
-  no handle, no closure.  The callable receives exactly one argument.
+- :meth:`Scheduler.post` is the lean way: one tuple pushed, no handle, no closure.
+  The callable receives exactly one argument.
+- :meth:`Scheduler.lane` hands the parts on the per-packet path (hosts, links) the
+  heap and the order counter themselves, once: they push ``(t, order(), fn, arg)``
+  with :func:`heapq.heappush`, which is :meth:`post` without a call into the
+  scheduler (a call per packet costs a few per cent of the simulator's own time).
 
 A run is bounded: :meth:`Scheduler.run` raises :class:`EventLimitExceeded` after
 ``max_events`` actions, because a simulation that never settles is a bug (a timer
@@ -21,9 +25,12 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 T = TypeVar("T")
+#: A scheduled action: when, the order it was scheduled in (ties run in that order),
+#: what to call and its one argument.
+Entry = tuple[int, int, Callable[[Any], object], Any]
 
 _NEVER: Final = 1 << 62
 
@@ -64,6 +71,15 @@ def _run_handle(handle: Handle) -> None:
     handle._run()
 
 
+class Lane(NamedTuple):
+    """The scheduler's heap and order counter, for pushing actions without a call:
+    ``heapq.heappush(lane.heap, (t, lane.order(), fn, arg))`` runs ``fn(arg)`` at ``t``.
+    The pusher promises what :meth:`Scheduler.post` checks: ``t`` is not in the past."""
+
+    heap: list[Entry]
+    order: Callable[[], int]
+
+
 class Scheduler:
     """The event heap and the virtual clock (``now``, integer µs)."""
 
@@ -73,7 +89,7 @@ class Scheduler:
         self.now: int = start
         #: Actions executed so far, over all runs.
         self.events_run: int = 0
-        self._heap: list[tuple[int, int, Callable[[Any], object], Any]] = []
+        self._heap: list[Entry] = []
         self._counter = itertools.count()
 
     # -- scheduling ----------------------------------------------------------------
@@ -96,6 +112,10 @@ class Scheduler:
         if t < self.now:
             raise ValueError(f"post({t}) is in the past (now is {self.now})")
         heapq.heappush(self._heap, (t, next(self._counter), fn, arg))
+
+    def lane(self) -> Lane:
+        """The heap and the order counter, for the per-packet path (see :class:`Lane`)."""
+        return Lane(self._heap, self._counter.__next__)
 
     # -- running -------------------------------------------------------------------
     def peek(self) -> int | None:

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from scapy.utils import RawPcapReader
 
+from synack.capture import LINKTYPE_RAW, SNAPLEN, PcapWriter, write_pcap
 from synack.core.ip import build_packet, ipv4_header
 from synack.core.wire import ACK, FIN, PSH, SYN, Options, Segment
-from synack.views.pcap import LINKTYPE_RAW, SNAPLEN, PcapWriter, write_pcap
 
 CLIENT4, SERVER4 = "198.18.0.2", "198.18.0.1"
 CLIENT6, SERVER6 = "fd00:5ac::2", "fd00:5ac::1"

@@ -8,6 +8,8 @@ with microsecond resolution (magic ``0xa1b2c3d4``).
 
 A writer is a tap, as smoltcp's ``PcapWriter`` wraps a device: give it a binary
 stream and call :meth:`PcapWriter.write` for each packet that crosses the link.
+Both sides use it: the drivers (a TUN device's traffic, an in-memory stack's) and
+the views (a simulated run's ``--pcap``), so it lives beside them, under neither.
 """
 
 from __future__ import annotations
