@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Final
 
 from .errors import ConnectionClosing, ConnectionDoesNotExist, UsageError
-from .events import Event, Readable
+from .events import Event
 from .replies import syn_options
 from .seq import MASK, seq_gt
 from .state import State
 from .tcb import Tcb
 from .timers import Timer
 from .timestamps import tsval
-from .wire import ACK, RST, SYN, Options, Segment
+from .wire import ACK, SYN, Options, Segment
 
 _CLOSED: Final = State.CLOSED
 _LISTEN: Final = State.LISTEN
@@ -105,7 +105,7 @@ class UserCalls(Tcb):
         rcv.start(syn_irs)
         rcv.wup = rcv.nxt  # our SYN-ACK acknowledged the SYN
         self._peer_syn = peer
-        self.ts.clock = now
+        self._clock = now
         self._negotiate(peer, handshake_retransmits)
         snd.wnd = peer_window
         snd.nxt = snd.max = (snd.iss + 1) & MASK
@@ -124,7 +124,7 @@ class UserCalls(Tcb):
         else:
             self.snd.wscale = self.rcv.wscale = 0
         self.rcv.sack_ok = peer.sack_permitted and cfg.sack
-        self.ts.negotiate(cfg.timestamps, peer.timestamps)
+        self.ts.negotiate(cfg.timestamps, peer.timestamps, self._clock)
         self.rec.start(self.snd.mss, handshake_retransmits)
 
     # ------------------------------------------------------------------ user calls
@@ -209,12 +209,6 @@ class UserCalls(Tcb):
             raise UsageError(f"not in TIME-WAIT: {self.state}")
         self._set_state(_CLOSED, now)
 
-    def _send_reset(self, now: int) -> None:
-        # Linux's active reset: RST|ACK at SND.NXT (RFC 9293 §3.10.5 shows a bare RST).
-        self._send_now(self._segment(self.snd.nxt, RST | ACK))
-        self._stats.resets_sent += 1
-        self._set_state(_CLOSED, now)
-
     # ------------------------------------------------------------------ outputs
     def next_event(self) -> Event | None:
         """For a connection without an endpoint: its next event (None when none)."""
@@ -225,7 +219,7 @@ class UserCalls(Tcb):
 
     def segments_to_send(self, now: int) -> list[Segment]:
         """Everything to transmit now; arms the retransmission timer as data leaves."""
-        self.ts.clock = now
+        self._clock = now
         out = self._ctl
         if out is None:
             out = []
@@ -288,17 +282,5 @@ class UserCalls(Tcb):
             self._arm_rto(now)
         return seg
 
-    def _send_now(self, seg: Segment) -> None:
-        """``seg`` goes with the next output, before anything else."""
-        ctl = self._ctl
-        if ctl is None:
-            self._ctl = [seg]
-        else:
-            ctl.append(seg)
 
-    def _on_readable(self) -> None:
-        """In-order data reached an empty receive buffer."""
-        ev = self._readable
-        if ev is None:
-            ev = self._readable = Readable(self.conn)
-        self._events.append(ev)
+

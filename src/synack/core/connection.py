@@ -41,11 +41,12 @@ from .events import (
     ConnectionRefused,
     ConnectionReset,
     PeerClosed,
+    Readable,
     Urgent,
     Writable,
 )
 from .recv import HELD, READABLE
-from .replies import occupies_sequence_space, reset_for
+from .replies import Replies, reset_for
 from .seq import HALF, MASK, seq_gt, seq_le, seq_lt, seq_sub
 from .state import LEGAL, State
 from .timeouts import Timeouts
@@ -89,7 +90,7 @@ _SENDING: Final = frozenset({_ESTABLISHED, _CLOSE_WAIT, _FIN_WAIT_1, _CLOSING, _
 _RECEIVING: Final = frozenset({_ESTABLISHED, _FIN_WAIT_1, _FIN_WAIT_2})
 
 
-class Connection(UserCalls, Timeouts):
+class Connection(UserCalls, Timeouts, Replies):
     """One TCP connection (RFC 9293): its parts and fields (:class:`~synack.core.tcb.Tcb`),
     the user calls (:class:`~synack.core.calls.UserCalls`), the timeouts
     (:class:`~synack.core.timeouts.Timeouts`), and here, segment arrival in the RFC's
@@ -102,63 +103,57 @@ class Connection(UserCalls, Timeouts):
         """Process one segment addressed to this connection (RFC 9293 §3.10.7); returns
         what became of it.
 
-        This method is header prediction (Van Jacobson; Linux tcp_rcv_established's
-        fast path); anything it does not take goes to :meth:`_process_segment`.  It
-        takes the next segment in order, in ESTABLISHED with nothing unusual going on
+        First, header prediction (Van Jacobson; Linux tcp_rcv_established's fast
+        path): the next segment in order, in ESTABLISHED with nothing unusual going on
         (no recovery, reassembly, FIN, persist or close in progress), the window as
         before and open, no option but timestamps that pass PAWS.  If it carries a new
         ACK (not beyond SND.MAX) or data that fits the buffer with the same ACK, every
-        check of §3.10.7.4 would pass, and only their effects are applied here.  (A
-        pure duplicate ACK counts towards fast retransmit: the full path.)"""
+        check of §3.10.7.4 would pass, and only their effects are applied.  (A pure
+        duplicate ACK counts towards fast retransmit: the full path.)  Anything else
+        gets the full processing: §3.10.7.3 in SYN-SENT, §3.10.7.4 in the other states."""
         rcv = self.rcv
-        if self.state is not _ESTABLISHED or seg[2] != rcv.nxt or seg[4] | PSH != _ACK_PSH \
-                or not self._predict:
-            return self._process_segment(seg, now)
-        opts = seg[6]
-        ts = self.ts
-        if opts is not NO_OPTIONS and not (
-                ts.ok and opts[3] is not None and not opts[4] and opts[0] is None and opts[1] is None
-                and not opts[2] and ((opts[3][0] - ts.recent) & MASK) < HALF):  # PAWS passes
-            return self._process_segment(seg, now)
-        snd, rec = self.snd, self.rec
-        wnd = snd.wnd
-        if rec.in_recovery or rec.sb is not None or rcv.ooo is not None or rcv.ooo_fin is not None \
-                or snd.fin_queued or snd.persist_backoff or self._closed_by_app \
-                or not wnd or seg[5] << snd.wscale != wnd:
-            return self._process_segment(seg, now)
-        payload = seg[7]
-        n = len(payload)
-        ack = seg[3]
-        una = snd.una
-        acked = (ack - una) & MASK
-        if n > rcv.size - len(rcv.buf) or not (n > 0 if acked == 0 else acked <= ((snd.max - una) & MASK)):
-            return self._process_segment(seg, now)
-        self._stats.predicted += 1
-        self._last_heard = ts.clock = now
-        seq = seg[2]
-        tsopt = opts[3]
-        if tsopt is not None and ((rcv.wup - seq) & MASK) < HALF:
-            ts.recent = tsopt[0]  # RFC 7323 R3 (PAWS passed above)
-            ts.recent_at = now
-        if acked:
-            if tsopt is not None:
-                ts.ack_tsecr = tsopt[1]
-            self._on_new_ack(ack, now)
-        # the window update's bookkeeping (the window itself is unchanged)
-        wl1 = snd.wl1
-        if 0 < ((seq - wl1) & MASK) < HALF or (wl1 == seq and ((ack - snd.wl2) & MASK) < HALF):
-            snd.wl1, snd.wl2 = seq, ack
-        if n and rcv.accept_in_order(payload, now, rec.rto, snd.mss):
-            self._on_readable()
-        if self._tracer is not None:
-            self._trace_cc(now)
-        owner = self._owner
-        if owner is not None:
-            owner._touch(self)
-        return ACCEPTED
-
-    def _process_segment(self, seg: Segment, now: int) -> Outcome:
-        """The full processing: §3.10.7.3 in SYN-SENT, §3.10.7.4 in every other state."""
+        if self.state is _ESTABLISHED and seg[2] == rcv.nxt and seg[4] | PSH == _ACK_PSH and self._predict:
+            opts = seg[6]
+            ts = self.ts
+            if opts is NO_OPTIONS or (
+                    ts.ok and opts[3] is not None and not opts[4] and opts[0] is None and opts[1] is None
+                    and not opts[2] and ((opts[3][0] - ts.recent) & MASK) < HALF):  # PAWS passes
+                snd, rec = self.snd, self.rec
+                wnd = snd.wnd
+                payload = seg[7]
+                n = len(payload)
+                ack = seg[3]
+                una = snd.una
+                acked = (ack - una) & MASK
+                if not (rec.in_recovery or rec.sb is not None or rcv.ooo is not None
+                        or rcv.ooo_fin is not None or snd.fin_queued or snd.persist_backoff
+                        or self._closed_by_app or not wnd or seg[5] << snd.wscale != wnd
+                        or n > rcv.size - len(rcv.buf)) \
+                        and (n > 0 if acked == 0 else acked <= ((snd.max - una) & MASK)):
+                    self._stats.predicted += 1
+                    self._last_heard = self._clock = now
+                    seq = seg[2]
+                    tsopt = opts[3]
+                    if tsopt is not None and ((rcv.wup - seq) & MASK) < HALF:
+                        ts.recent = tsopt[0]  # RFC 7323 R3 (PAWS passed above)
+                        ts.recent_at = now
+                    if acked:
+                        if tsopt is not None:
+                            ts.ack_tsecr = tsopt[1]
+                        self._on_new_ack(ack, now)
+                    # the window update's bookkeeping (the window itself is unchanged)
+                    wl1 = snd.wl1
+                    if 0 < ((seq - wl1) & MASK) < HALF or (wl1 == seq and ((ack - snd.wl2) & MASK) < HALF):
+                        snd.wl1, snd.wl2 = seq, ack
+                    if n and rcv.accept_in_order(payload, now, rec.rto, snd.mss):
+                        ev = self._readable  # (_on_readable, inlined)
+                        if ev is None:
+                            ev = self._readable = Readable(self)
+                        self._events.append(ev)
+                    if self._tracer is not None:
+                        self._trace_cc(now)
+                    self._dirty[self] = None  # (_touch, inlined)
+                    return ACCEPTED
         st = self.state
         if st is _SYN_SENT:
             outcome = self._on_segment_syn_sent(seg, now)
@@ -168,7 +163,7 @@ class Connection(UserCalls, Timeouts):
             self._stats.drop(DropReason.NO_CONNECTION)
             return dropped(DropReason.NO_CONNECTION)
         self._last_heard = now
-        self.ts.clock = now
+        self._clock = now
         outcome = self._on_segment_synchronized(seg, now)
         if self._tracer is not None and self.state is not _CLOSED:
             self._trace_cc(now)
@@ -181,8 +176,8 @@ class Connection(UserCalls, Timeouts):
         everything is acknowledged, else restarts (RFC 6298 5.2/5.3)."""
         snd = self.snd
         una = snd.una
-        data_acked, writable = snd.acked(ack)
-        if writable:
+        data_acked = snd.acked(ack)
+        if snd.want_writable and snd.writable():
             self._events.append(Writable(self))
         rec = self.rec
         ts = self.ts
@@ -218,7 +213,7 @@ class Connection(UserCalls, Timeouts):
         # fourth: SYN
         self.rcv.start(seg.seq)
         self._peer_syn = seg.options
-        self.ts.clock = now
+        self._clock = now
         self._negotiate(seg.options, self._retries)
         outcome = ACCEPTED
         if seg.payload:
@@ -255,10 +250,14 @@ class Connection(UserCalls, Timeouts):
             # duplicate.  ACK (rate-limited, as Linux's tcp_invalid_ratelimit) and drop.
             self._stats.drop(DropReason.PAWS)
             return dropped(self._answer_unacceptable(seg, now) or DropReason.PAWS)
-        checked, outcome = self._check_sequence(seg, now)
-        if checked is None:
-            return outcome
-        seg = checked
+        rcv = self.rcv
+        if seg.seq == rcv.nxt and rcv.size > len(rcv.buf):
+            outcome = ACCEPTED  # in order, with an open window: acceptable (no call)
+        else:
+            checked, outcome = self._check_sequence(seg, now)
+            if checked is None:
+                return outcome
+            seg = checked
         if ts is not None and not seg.flags & RST:
             self.ts.update_recent(seg.seq, ts[0], self.rcv.wup, now)  # R3
         if seg.flags & RST:
@@ -278,7 +277,8 @@ class Connection(UserCalls, Timeouts):
             fin_in_order, result = text
             if result is not ACCEPTED:
                 outcome = result
-        self._process_fin(seg, fin_in_order, now)
+        if seg.flags & FIN or (rcv.ooo_fin is not None and seg.payload):
+            self._process_fin(seg, fin_in_order, now)
         return outcome
 
     def _check_sequence(self, seg: Segment, now: int) -> tuple[Segment | None, Outcome]:
@@ -288,8 +288,6 @@ class Connection(UserCalls, Timeouts):
         (<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>) unless it is a RST."""
         rcv = self.rcv
         seq, flags, payload = seg.seq, seg.flags, seg.payload
-        if seq == rcv.nxt and rcv.window:
-            return seg, ACCEPTED  # in order with an open window
         seglen = seg.seg_len
         if rcv.acceptable(seq, seglen):
             return seg, ACCEPTED
@@ -322,14 +320,6 @@ class Connection(UserCalls, Timeouts):
             return None, (Verdict.DUPLICATE, DropReason.OUT_OF_WINDOW)  # all of it arrived before
         return None, dropped(limited or DropReason.OUT_OF_WINDOW)
 
-    def _answer_unacceptable(self, seg: Segment, now: int) -> DropReason | None:
-        """The ACK answering an unacceptable segment, unless ``limits`` hold it back
-        (then the reason: OOW_ACK_LIMIT)."""
-        if self.limits.out_of_window(now, occupies_sequence_space(seg.flags, seg.payload)):
-            self.rcv.ack_now = True
-            return None
-        return DropReason.OOW_ACK_LIMIT
-
     def _check_rst(self, seg: Segment, now: int) -> Outcome:
         """Second: RST (RFC 5961 §3.2): exactly at RCV.NXT it resets; elsewhere in the
         window it gets a challenge ACK."""
@@ -355,13 +345,6 @@ class Connection(UserCalls, Timeouts):
         """Fourth: a SYN in the window of a synchronized connection (RFC 5961 §4): a
         challenge ACK, nothing else (the third step, security, does not apply)."""
         return self._challenge(now, DropReason.SYN_CHALLENGED)
-
-    def _challenge(self, now: int, reason: DropReason) -> Outcome:
-        allowed = self.limits.challenge(now, reason)
-        if allowed is None:
-            return dropped(DropReason.CHALLENGE_ACK_LIMIT)
-        self.rcv.ack_now = True
-        return dropped(allowed)
 
     def _check_ack(self, seg: Segment, ts: tuple[int, int] | None, now: int) -> Outcome | None:
         """Fifth: the ACK field.  SYN-RECEIVED becomes ESTABLISHED on an ACK of our SYN
@@ -411,7 +394,7 @@ class Connection(UserCalls, Timeouts):
             self._stalled_since = None
             if self.timers[_RETRANSMIT] is not None:
                 self.timers[_RETRANSMIT] = now + rec.rto
-        if snd.fin_acked:
+        if snd.fin_queued and 0 < ((snd.una - snd.fin_seq) & MASK) < HALF:  # our FIN acknowledged
             st = self.state
             if st is _FIN_WAIT_1 and not flags & FIN:
                 self._enter_fin_wait_2(now)
@@ -503,10 +486,16 @@ class Connection(UserCalls, Timeouts):
             self._enter_time_wait(now)
 
     # ------------------------------------------------------------------ state changes
+    def _on_readable(self) -> None:
+        """In-order data reached an empty receive buffer."""
+        ev = self._readable
+        if ev is None:
+            ev = self._readable = Readable(self)
+        self._events.append(ev)
+
     def _touch(self) -> None:
-        owner = self._owner
-        if owner is not None:
-            owner._touch(self)
+        """Segments to send or a new deadline, maybe: the owner looks at the next output."""
+        self._dirty[self] = None
 
     def _set_state(self, new: State, now: int, *, traced: bool = True) -> None:
         """The one way to change state: checked against ``state.TRANSITIONS``."""

@@ -17,7 +17,7 @@ from .config import DEFAULT_CONFIG, Config
 from .connection import Connection
 from .cookies import SynCookies
 from .errors import AddressInUse, DropReason, InvalidAddress, MalformedSegment, UsageError
-from .events import AcceptReady, Event
+from .events import Event
 from .info import SocketInfo
 from .ip import Packet, parse_packet
 from .isn import IsnSource, Rfc6528Isn
@@ -56,6 +56,13 @@ def bad_peer_address(addr: str) -> bool:
     return not head.isdigit() or int(head) >= 224 or addr == "0.0.0.0"
 
 
+@functools.lru_cache(maxsize=4096)
+def canonical_address(addr: str) -> str:
+    """``addr`` as the parser and the drivers write it (``"fd00:5ac::2"``); raises
+    ValueError for what is not an address."""
+    return str(ipaddress.ip_address(addr))
+
+
 #: ``tuple.__new__``: builds a NamedTuple without its Python-level ``__new__`` (per packet).
 _new = tuple.__new__
 
@@ -85,7 +92,8 @@ class Endpoint:
         self._conns: dict[tuple[str, int, str, int], Connection] = {}
         self._listeners: dict[tuple[str, int], Listener] = {}
         self._out: list[Packet] = []
-        self._dirty: dict[Connection, None] = {}
+        #: Connections that may have output or a new deadline (theirs to mark: shared).
+        self.dirty: dict[Connection, None] = {}
         self._timers = TimerQueue()
         self._events: deque[Event] = deque()
         span = config.ephemeral_high - config.ephemeral_low + 1
@@ -114,7 +122,7 @@ class Endpoint:
             raise InvalidAddress(f"cannot open a connection to {remote_addr}")
         if not 0 < remote_port < 65536:
             raise UsageError(f"port {remote_port} outside 1..65535")
-        remote_addr = str(ipaddress.ip_address(remote_addr))
+        remote_addr = canonical_address(remote_addr)
         if local_addr is None:
             local_addr = self._source_for(remote_addr)
         elif local_addr not in self.addresses:
@@ -231,21 +239,22 @@ class Endpoint:
         """Run every timer due at ``now``; safe to call early or late (a timer stopped
         or moved later since is never run)."""
         timers = self._timers
-        if self._dirty:
+        if self.dirty:
             self._note_deadlines()
         while (owner := timers.pop_due(now)) is not None:
             owner.handle_timeout(now)  # type: ignore[attr-defined]
             if isinstance(owner, Connection):
-                self._dirty[owner] = None  # its output, then its deadline (packets_to_send)
+                self.dirty[owner] = None  # its output, then its deadline (packets_to_send)
 
     # ------------------------------------------------------------------ outputs
     def packets_to_send(self, now: int) -> list[Packet]:
         out = self._out
         self._out = []
-        if self._dirty:
-            dirty = self._dirty
-            self._dirty = {}
-            for conn in dirty:
+        dirty = self.dirty
+        if dirty:
+            conns = tuple(dirty)
+            dirty.clear()
+            for conn in conns:
                 segs = conn.segments_to_send(now)
                 if segs:
                     src, dst = conn.local_addr, conn.remote_addr
@@ -266,14 +275,14 @@ class Endpoint:
 
     def next_timeout(self) -> int | None:
         """The earliest deadline of any timer that runs."""
-        if self._dirty:
+        if self.dirty:
             self._note_deadlines()
         return self._timers.next()
 
     def _note_deadlines(self) -> None:
         """Connections touched by a user call since the last output (a driver that did
         not drain in between) may have moved a timer earlier."""
-        for conn in self._dirty:
+        for conn in self.dirty:
             self._timers.update(conn)
 
     def next_event(self) -> Event | None:
@@ -333,7 +342,7 @@ class Endpoint:
         return conn
 
     def accept_ready(self, listener: Listener) -> None:
-        self._events.append(AcceptReady(listener))
+        self._events.append(listener.ready)
 
     def timers_changed(self, listener: Listener) -> None:
         self._timers.update(listener)
@@ -342,14 +351,11 @@ class Endpoint:
         self._listeners.pop((listener.addr, listener.port), None)
 
     # ------------------------------------------------------------------ for connections (Owner)
-    def _touch(self, conn: Connection) -> None:
-        self._dirty[conn] = None
-
     def _closed(self, conn: Connection) -> None:
         key = conn.key
         if self._conns.get(key) is conn:
             del self._conns[key]
-        self._dirty[conn] = None  # a final RST or ACK may still be waiting to leave
+        self.dirty[conn] = None  # a final RST or ACK may still be waiting to leave
 
     # ------------------------------------------------------------------ the trace
     def record(self, rec: TraceRecord) -> None:

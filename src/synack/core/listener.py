@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Protocol
 
 from .cookies import SynCookies, decode_ts_options, ts_options
 from .errors import DropReason
+from .events import AcceptReady
 from .info import SocketInfo
 from .replies import half_open_ack, syn_options
 from .seq import MASK, in_window
 from .state import State, check_transition
-from .timers import Timer, TimerTable
+from .timers import IDLE, Timer, TimerTable
 from .timestamps import tsval
 from .trace import (
     ACCEPTED,
@@ -132,10 +133,12 @@ class Listener:
         self.accept_queue: deque[Connection] = deque()
         self.closed = False
         #: SYNACK: the earliest SYN-ACK retransmission of the SYN queue.
-        self.timers = TimerTable()
+        self.timers = TimerTable(IDLE)
         self._heap: list[tuple[int, int, _Key]] = []
         self._order = 0
         self._last_overflow: int | None = None
+        #: The event of a connection joining the accept queue (a value: made once).
+        self.ready = AcceptReady(self)
 
     def __repr__(self) -> str:
         return f"<Listener {endpoint_str(self.addr or '*', self.port)} syn={len(self.syn_queue)} " \

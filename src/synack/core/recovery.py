@@ -226,10 +226,13 @@ class Recovery:
         acked = (ack - una) & MASK
         if echo_ms is not None:
             expected = -(-((snd_max - una) & MASK) // (2 * mss)) or 1
-            self._sample((echo_ms or 1) * 1000, expected)  # at least 1 ms, as tcp_rtt_tsopt_us
+            # at least 1 ms, as tcp_rtt_tsopt_us
+            self.srtt, self.rttvar = rtt_update(self.srtt, self.rttvar, (echo_ms or 1) * 1000, expected)
+            self.rto = rto_from(self.srtt, self.rttvar, self._config.min_rto, self._config.max_rto)
             self.rtt_seq = None
         elif self.rtt_seq is not None and ((ack - self.rtt_seq) & MASK) < HALF:
-            self._sample(now - self.rtt_time)
+            self.srtt, self.rttvar = rtt_update(self.srtt, self.rttvar, now - self.rtt_time)
+            self.rto = rto_from(self.srtt, self.rttvar, self._config.min_rto, self._config.max_rto)
             self.rtt_seq = None
         self.dupacks = 0
         sb = self.sb

@@ -110,11 +110,12 @@ class ReceiveSpace:
         self.adv = (self.nxt + wnd) & MASK
         return wnd
 
-    def advertise(self, ack: bool, sack_room: int) -> tuple[int, tuple[tuple[int, int], ...] | None]:
+    def advertise(self, ack: int, sack_room: int) -> tuple[int, tuple[tuple[int, int], ...] | None]:
         """What a non-SYN segment tells the peer: the window field (the free space,
         scaled, at most 65,535; the right edge it advertises only ever moves forward),
-        and, when it carries our ACK, the SACK blocks to report (None: none); an ACK
-        leaving is the pending one, so no delayed ACK waits any more."""
+        and, when it carries our ACK (``ack``: the flag's bit), the SACK blocks to
+        report (None: none); an ACK leaving is the pending one, so no delayed ACK waits
+        any more."""
         shift = self.wscale
         field = (self.size - len(self.buf)) >> shift
         if field > 0xFFFF:

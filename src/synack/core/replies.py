@@ -7,9 +7,12 @@ answered.
 - :func:`syn_options` are the options of our SYN, or of the SYN,ACK answering a
   peer's SYN (from a listener, or in a simultaneous open): what the peer offered and
   we support (§3.7.1, RFC 7323 §1.3 and §3.2, RFC 2018 §2).
-- :func:`header` builds a connection's segments (data, ACKs, the active reset,
-  window updates, probes): ACK = RCV.NXT, the advertised window, SACK blocks,
-  timestamps and the urgent pointer, each asked of the part that owns it.
+- :class:`Replies` is a connection's side of it (part of
+  :class:`~synack.core.connection.Connection`): it builds every segment the
+  connection sends but its SYN (data, ACKs, the active reset, window updates,
+  probes: ACK = RCV.NXT, the advertised window, SACK blocks, timestamps and the
+  urgent pointer, each asked of the part that owns it), answers unacceptable
+  segments with an ACK or a challenge ACK, and resets.
 - :class:`ReplyLimits` decides whether an unacceptable segment gets its ACK: the
   RFC 5961 §7 challenge-ACK throttle and Linux's ``tcp_invalid_ratelimit``.
 - :func:`half_open_ack` is a listener's ACK for a SYN-queue entry.
@@ -22,14 +25,14 @@ from typing import TYPE_CHECKING, Final
 from .config import SECOND, Config
 from .errors import DropReason
 from .seq import HALF, MASK
+from .state import State
+from .tcb import Tcb
 from .timestamps import tsval
+from .trace import Outcome, dropped
 from .wire import ACK, FIN, NO_OPTIONS, RST, SYN, URG, Options, Segment
 
 if TYPE_CHECKING:
-    from .recv import ReceiveSpace
-    from .send import SendSpace
     from .stats import Stats
-    from .timestamps import Timestamps
 
 #: ``tuple.__new__``: a Segment without the NamedTuple's Python-level ``__new__`` (per segment).
 _new = tuple.__new__
@@ -60,26 +63,6 @@ def syn_options(config: Config, peer: Options | None, tsval: int, ts_recent: int
                    sack_permitted=negotiable and peer.sack_permitted and config.sack,
                    timestamps=(tsval, ts_recent)
                    if negotiable and peer.timestamps is not None and config.timestamps else None)
-
-
-def header(rcv: ReceiveSpace, ts: Timestamps, snd: SendSpace, sport: int, dport: int, seq: int, flags: int,
-           payload: bytes = b"") -> Segment:
-    """A connection's non-SYN segment from ``seq``: ACK = RCV.NXT and the window the
-    receive space advertises, its SACK blocks when it has some to report (RFC 2018
-    §4, D-SACK first), timestamps once negotiated (RFC 7323 §3.2), URG and the pointer
-    in urgent mode (MUST-62).  An ACK on it is the pending ACK (no delayed ACK left)."""
-    field, blocks = rcv.advertise(bool(flags & ACK), MAX_SACK_BLOCKS - 1 if ts.ok else MAX_SACK_BLOCKS)
-    opts = NO_OPTIONS if blocks is None else Options(sack_blocks=blocks)
-    if ts.ok:
-        opts = opts._replace(timestamps=ts.option())
-    urg = 0
-    up = snd.up
-    if up is not None and 0 < ((up - seq) & MASK) < HALF and not flags & RST:
-        # Urgent mode: the pointer, as an offset from SEG.SEQ, to the octet after
-        # the urgent data (MUST-62); beyond 64 KiB, the furthest it can say.
-        flags |= URG
-        urg = min((up - seq) & MASK, 0xFFFF)
-    return _new(Segment, (sport, dport, seq, rcv.nxt if flags & ACK else 0, flags, field, opts, payload, urg))
 
 
 def half_open_ack(port: int, remote_port: int, iss: int, irs: int, config: Config, peer: Options,
@@ -144,3 +127,70 @@ class ReplyLimits:
             return False
         self._last_oow = now
         return True
+
+
+class Replies(Tcb):
+    """What a connection sends that is not its SYN, and its answers."""
+
+    __slots__ = ()
+
+    def _segment(self, seq: int, flags: int, payload: bytes = b"") -> Segment:
+        """Our segment from ``seq``: ACK = RCV.NXT and the window the receive space
+        advertises, its SACK blocks when it has some to report (RFC 2018 §4, D-SACK
+        first), timestamps once negotiated (RFC 7323 §3.2), URG and the pointer in
+        urgent mode (MUST-62).  An ACK on it is the pending ACK (no delayed ACK left)."""
+        ts = self.ts
+        rcv = self.rcv
+        field, blocks = rcv.advertise(flags & ACK, MAX_SACK_BLOCKS - 1 if ts.ok else MAX_SACK_BLOCKS)
+        opts = NO_OPTIONS if blocks is None else Options(sack_blocks=blocks)
+        if ts.ok:
+            opts = opts._replace(timestamps=ts.option(self._clock))
+        urg = 0
+        up = self.snd.up
+        if up is not None and 0 < ((up - seq) & MASK) < HALF and not flags & RST:
+            # Urgent mode: the pointer, as an offset from SEG.SEQ, to the octet after
+            # the urgent data (MUST-62); beyond 64 KiB, the furthest it can say.
+            flags |= URG
+            urg = min((up - seq) & MASK, 0xFFFF)
+        return _new(Segment, (self.local_port, self.remote_port, seq, rcv.nxt if flags & ACK else 0, flags,
+                              field, opts, payload, urg))
+
+    def _send_now(self, seg: Segment) -> None:
+        """``seg`` goes with the next output, before anything else."""
+        ctl = self._ctl
+        if ctl is None:
+            self._ctl = [seg]
+        else:
+            ctl.append(seg)
+
+    def _send_reset(self, now: int) -> None:
+        """The active reset (ABORT, a close with unread data, keep-alive giving up):
+        Linux's RST,ACK at SND.NXT (RFC 9293 §3.10.5 shows a bare RST), and CLOSED."""
+        self._send_now(self._segment(self.snd.nxt, RST | ACK))
+        self._stats.resets_sent += 1
+        self._set_state(State.CLOSED, now)
+
+    @property
+    def limits(self) -> ReplyLimits:
+        """How often this connection answers unacceptable segments (made when first needed)."""
+        limits = self._limits
+        if limits is None:
+            limits = self._limits = ReplyLimits(self.config, self._stats)
+        return limits
+
+    def _answer_unacceptable(self, seg: Segment, now: int) -> DropReason | None:
+        """The ACK answering an unacceptable segment (§3.10.7.4), unless ``limits`` hold
+        it back (then the reason: OOW_ACK_LIMIT)."""
+        if self.limits.out_of_window(now, occupies_sequence_space(seg.flags, seg.payload)):
+            self.rcv.ack_now = True
+            return None
+        return DropReason.OOW_ACK_LIMIT
+
+    def _challenge(self, now: int, reason: DropReason) -> Outcome:
+        """A challenge ACK (RFC 5961 §3.2, §4) for what ``reason`` says, if the
+        throttle (§7) lets it go; the segment is dropped either way."""
+        allowed = self.limits.challenge(now, reason)
+        if allowed is None:
+            return dropped(DropReason.CHALLENGE_ACK_LIMIT)
+        self.rcv.ack_now = True
+        return dropped(allowed)

@@ -123,25 +123,18 @@ class SendSpace:
     def fin_acked(self) -> bool:
         return self.fin_queued and seq_gt(self.una, self.fin_seq)
 
-    def acked(self, ack: int) -> tuple[int, bool]:
+    def acked(self, ack: int) -> int:
         """A new cumulative ACK (SND.UNA < ``ack`` <= SND.MAX): SND.UNA moves, the data
         it covers leaves the buffer, urgent mode ends once SND.UP is passed.  Returns
-        the data octets acknowledged, and whether the application should hear that
-        there is room (once a third of the buffer is free, as Linux's
-        sk_stream_write_space: free >= queued / 2, so a writer wakes to fill a useful
-        gap, not on every ACK)."""
+        the data octets acknowledged."""
         data_acked = (ack - self.data_seq) & MASK
         if data_acked >= HALF:
             data_acked -= MOD
-        writable = False
         if data_acked > 0:
             buf = self.buf
             n = min(data_acked, len(buf))
             del buf[:n]
             self.data_seq = (self.data_seq + n) & MASK
-            if self.want_writable and 3 * len(buf) <= 2 * self.size:
-                self.want_writable = False
-                writable = True
         self.una = ack
         if 0 < ((ack - self.nxt) & MASK) < HALF:  # SND.NXT < SEG.ACK (after go-back)
             self.nxt = ack
@@ -149,7 +142,16 @@ class SendSpace:
         if up is not None and ((ack - up) & MASK) < HALF:  # SND.UNA >= SND.UP: urgent mode over
             self.up = None
         self.persist_backoff = 0
-        return data_acked, writable
+        return data_acked
+
+    def writable(self) -> bool:
+        """The application found the buffer full: should it hear that there is room?
+        Once a third of the buffer is free, as Linux's sk_stream_write_space (free >=
+        queued / 2), so that a writer wakes to fill a useful gap, not on every ACK."""
+        if 3 * len(self.buf) <= 2 * self.size:
+            self.want_writable = False
+            return True
+        return False
 
     # ------------------------------------------------------------------ the peer's window
     def set_mss(self, peer_mss: int | None, our_mss: int, least: int, remote_addr: str) -> None:
@@ -230,7 +232,7 @@ class SendSpace:
             if avail <= 0 and not fin_due:
                 return sent
             in_flight = ((snd_nxt - self.una) & MASK) + adjust  # SND.NXT >= SND.UNA
-            cwnd = rec.congestion_window(snd_nxt, self.max, mss)
+            cwnd = rec.congestion_window(snd_nxt, self.max, mss) if rec.dupacks else rec.cc.cwnd
             room = (self.una + self.wnd - snd_nxt) & MASK  # may be < 0: a shrunk window
             if room >= HALF:
                 room -= MOD

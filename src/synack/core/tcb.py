@@ -16,25 +16,23 @@ is a class over :class:`Tcb`, which declares (for the type checker) what they sh
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING, Protocol, cast
 
 from .config import DEFAULT_CONFIG, Config
 from .recovery import Recovery
 from .recv import ReceiveSpace
-from .replies import ReplyLimits, header
 from .send import SendSpace
 from .state import State
 from .stats import Stats
-from .timers import Timer, TimerTable
-from .timestamps import Timestamps
+from .timers import IDLE, Timer, TimerTable
+from .timestamps import NO_TIMESTAMPS, Timestamps
 from .trace import endpoint_str
 
 if TYPE_CHECKING:
     from .connection import Connection
     from .events import Event, Readable
     from .listener import Listener
+    from .replies import ReplyLimits
     from .trace import TimerAction, Tracer
     from .wire import Options, Segment
 
@@ -42,8 +40,10 @@ if TYPE_CHECKING:
 class Owner(Protocol):
     """What a connection tells the endpoint that owns it."""
 
-    def _touch(self, conn: Connection) -> None:
-        """The connection may have segments to send or a new deadline."""
+    @property
+    def dirty(self) -> dict[Connection, None]:
+        """Where a connection puts itself when it may have segments to send or a new
+        deadline (shared: marking is a dict store, on the per-segment path)."""
 
     def _closed(self, conn: Connection) -> None:
         """The connection reached CLOSED: forget its 4-tuple."""
@@ -53,11 +53,11 @@ class Tcb:
     """A connection's fields and parts, made here, and its state read under the RFC's
     names."""
 
-    __slots__ = ("_cc_last", "_closed_by_app", "_ctl", "_events", "_host", "_ka_on", "_ka_probes", "_ka_sent",
-                 "_last_heard", "_limits", "_listener", "_owner", "_peer_syn", "_predict", "_readable",
-                 "_retries", "_segment", "_stalled_since", "_stats", "_tracer", "_user_timeout", "config",
-                 "local_addr", "local_port", "rcv", "rec", "remote_addr", "remote_port", "snd", "state",
-                 "timers", "ts")
+    __slots__ = ("_cc_last", "_clock", "_closed_by_app", "_ctl", "_dirty", "_events", "_host", "_ka_on",
+                 "_ka_probes", "_ka_sent", "_last_heard", "_limits", "_listener", "_owner", "_peer_syn",
+                 "_predict", "_readable", "_retries", "_stalled_since", "_stats", "_tracer", "_user_timeout",
+                 "config", "local_addr", "local_port", "rcv", "rec", "remote_addr", "remote_port", "snd",
+                 "state", "timers", "ts")
 
     def __init__(self, local_addr: str, local_port: int, remote_addr: str, remote_port: int, iss: int,
                  config: Config = DEFAULT_CONFIG, *, host: str = "", tracer: Tracer | None = None,
@@ -75,16 +75,16 @@ class Tcb:
         self._tracer = tracer
         self._stats = stats = stats if stats is not None else Stats()
         self._owner = owner
+        self._dirty: dict[Connection, None] = owner.dirty if owner is not None else {}
         self._events: deque[Event] = events if events is not None else deque()
         self._predict = config.header_prediction
-        self.timers = TimerTable()
-        self.ts = Timestamps(ts_offset)
+        self.timers = TimerTable(IDLE)
+        self.ts = Timestamps(ts_offset) if config.timestamps else NO_TIMESTAMPS
+        #: ``now`` of the latest input or output: the TSval clock reads it.
+        self._clock = 0
         self.rec = Recovery(config, stats)
         self.rcv = ReceiveSpace(config, self.timers, stats)
         self.snd = SendSpace(config, iss, remote_addr, self.rec, stats)
-        #: (seq, flags, payload) -> our segment: ``replies.header`` for this connection.
-        self._segment: Callable[..., Segment] = partial(header, self.rcv, self.ts, self.snd, local_port,
-                                                        remote_port)
         #: The Readable event, made once (a value: the same object every time); no
         #: part holds the connection, and this is dropped at CLOSED, so nothing keeps
         #: a closed connection alive in a cycle.
@@ -109,14 +109,6 @@ class Tcb:
                 f"{endpoint_str(self.remote_addr, self.remote_port)} {self.state}>")
 
     @property
-    def limits(self) -> ReplyLimits:
-        """How often this connection answers unacceptable segments (made when first needed)."""
-        limits = self._limits
-        if limits is None:
-            limits = self._limits = ReplyLimits(self.config, self._stats)
-        return limits
-
-    @property
     def key(self) -> tuple[str, int, str, int]:
         return (self.local_addr, self.local_port, self.remote_addr, self.remote_port)
 
@@ -136,6 +128,7 @@ class Tcb:
         def _timer_fired(self, now: int, timer: Timer, action: TimerAction = ...) -> None: ...
         def _send_reset(self, now: int) -> None: ...
         def _send_now(self, seg: Segment) -> None: ...
+        def _segment(self, seq: int, flags: int, payload: bytes = b"") -> Segment: ...
 
     # -- send sequence space --------------------------------------------------------
     @property

@@ -80,7 +80,7 @@ class Timeouts(Tcb):
 
     def handle_timeout(self, now: int) -> None:
         """Run whatever timer is due; nothing when none is (early wake-ups are safe)."""
-        self.ts.clock = now
+        self._clock = now
         at = self.timers
         due = at[_DELAYED_ACK]
         if due is not None and now >= due:

@@ -60,37 +60,33 @@ _LABELS: Final = {
 }
 #: Kinds with a deadline of their own (the rest share one, see the module docstring).
 SLOTS: Final = 6
-_IDLE: Final[list[int | None]] = [None] * SLOTS
 
 
 class TimerTable(list[int | None]):
     """One owner's deadlines, one per :class:`Timer` kind that has its own: the table
     is the list itself (``table[Timer.RETRANSMIT]``), so the per-segment paths read
-    and write a deadline without a call.  ``queued`` and ``exact`` are a
-    :class:`TimerQueue`'s bookkeeping: the deadline of this owner's entry in its
-    heap, and whether that was the owner's next deadline when last looked at."""
+    and write a deadline without a call.  Its last two items are a
+    :class:`TimerQueue`'s bookkeeping (:data:`QUEUED`: the deadline of this owner's
+    entry in its heap; :data:`EXACT`: whether that was the owner's next deadline when
+    last looked at).  Make one with ``TimerTable(IDLE)``."""
 
-    __slots__ = ("exact", "queued")
-
-    def __init__(self) -> None:
-        super().__init__(_IDLE)
-        self.queued: int | None = None
-        self.exact = True
+    __slots__ = ()
 
     def __repr__(self) -> str:
-        running = ", ".join(f"{Timer(i).label}={t}" for i, t in enumerate(self) if t is not None)
+        running = ", ".join(f"{t.label}={d}" for t, d in self.running())
         return f"<TimerTable {running or 'idle'}>"
 
     def stop_all(self) -> None:
-        self[:] = _IDLE
+        self[:SLOTS] = _STOPPED
 
     def running(self) -> list[tuple[Timer, int]]:
         """The running timers and their deadlines, earliest first."""
-        return sorted(((Timer(i), t) for i, t in enumerate(self) if t is not None), key=lambda p: p[1])
+        running = [(Timer(i), t) for i, t in enumerate(self[:SLOTS]) if t is not None]
+        return sorted(running, key=lambda p: p[1])
 
     def next(self) -> int | None:
         """The earliest deadline (None when every timer is stopped)."""
-        a, b, c, d, e, f = self  # unrolled: this runs after every input
+        a, b, c, d, e, f, _, _ = self  # unrolled: this runs after every input
         if a is None or (b is not None and b < a):
             a = b
         if a is None or (c is not None and c < a):
@@ -104,6 +100,12 @@ class TimerTable(list[int | None]):
         return a
 
 
+#: The table's items after the deadlines: the queue's entry, and whether it is exact.
+QUEUED: Final = SLOTS
+EXACT: Final = SLOTS + 1
+_STOPPED: Final[list[int | None]] = [None] * SLOTS
+#: A new table's items: no timer running, not queued (exact: nothing to wait for).
+IDLE: Final[tuple[int | None, ...]] = (*_STOPPED, None, 1)
 
 
 class TimerOwner(Protocol):
@@ -116,7 +118,7 @@ class TimerOwner(Protocol):
 class TimerQueue:
     """Owners by their next deadline (an endpoint's heap).
 
-    Invariant: an owner with a deadline has an entry in the heap at ``queued`` <= its
+    Invariant: an owner with a deadline has an entry in the heap at ``QUEUED`` <= its
     deadline.  ``update`` after anything that may have moved an owner's timers; an
     entry that surfaces before its owner's deadline is pushed again for it, so a
     timer moved later (every ACK restarts the RTO) or stopped wakes nobody."""
@@ -133,28 +135,38 @@ class TimerQueue:
     def update(self, owner: TimerOwner) -> None:
         """``owner``'s deadlines may have changed."""
         table = owner.timers
-        t = table.next()
-        q = table.queued
+        a, b, c, d, e, f, q, _ = table  # table.next(), inlined: this runs after every output
+        if a is None or (b is not None and b < a):
+            a = b
+        if a is None or (c is not None and c < a):
+            a = c
+        if a is None or (d is not None and d < a):
+            a = d
+        if a is None or (e is not None and e < a):
+            a = e
+        if a is None or (f is not None and f < a):
+            a = f
+        t = a
         if t == q:
-            table.exact = True
+            table[EXACT] = 1
             return
         heap = self._heap
         if t is not None and (q is None or t < q):  # earlier: a new entry
-            table.queued = t
-            table.exact = True
+            table[QUEUED] = t
+            table[EXACT] = 1
             heapq.heappush(heap, (t, self._order, owner))
             self._order += 1
         elif heap and heap[0][2] is owner and heap[0][0] == q:
             # Stopped or moved later, and its entry is the first: settle it now.
-            table.exact = True
-            table.queued = t
+            table[EXACT] = 1
+            table[QUEUED] = t
             if t is None:
                 heapq.heappop(heap)
             else:
                 heapq.heapreplace(heap, (t, self._order, owner))
                 self._order += 1
         else:
-            table.exact = False  # (settled when its entry comes first)
+            table[EXACT] = None  # (settled when its entry comes first)
 
     def _settle(self) -> None:
         """Drop or re-push the stale entries at the top, so the top is due for its owner."""
@@ -162,21 +174,21 @@ class TimerQueue:
         while heap:
             deadline, _, owner = heap[0]
             table = owner.timers
-            if table.queued != deadline:
+            if table[QUEUED] != deadline:
                 heapq.heappop(heap)  # superseded by an earlier entry of the same owner
                 continue
-            if table.exact:
+            if table[EXACT]:
                 return
             t = table.next()
             if t == deadline:
-                table.exact = True
+                table[EXACT] = 1
                 return
             heapq.heappop(heap)
             if t is None:
-                table.queued = None
+                table[QUEUED] = None
             else:  # moved later: wait for the new deadline
-                table.queued = t
-                table.exact = True
+                table[QUEUED] = t
+                table[EXACT] = 1
                 heapq.heappush(heap, (t, self._order, owner))
                 self._order += 1
 
@@ -186,7 +198,7 @@ class TimerQueue:
         if heap:
             deadline, _, owner = heap[0]
             table = owner.timers
-            if table.exact and table.queued == deadline:
+            if table[EXACT] and table[QUEUED] == deadline:
                 return deadline  # (the common case, without _settle's call)
             self._settle()
             if heap:
@@ -200,6 +212,6 @@ class TimerQueue:
         heap = self._heap
         if heap and heap[0][0] <= now:
             _, _, owner = heapq.heappop(heap)
-            owner.timers.queued = None
+            owner.timers[QUEUED] = None
             return owner
         return None

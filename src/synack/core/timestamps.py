@@ -11,8 +11,10 @@
 - **RTTM** (§4): an ACK of new data that echoes one of our TSvals dates the segment
   it answers, retransmitted or not (no Karn ambiguity).
 
-A connection holds a :class:`Timestamps` whether or not the option was negotiated
-(``ok``); a listener uses only :func:`tsval`.
+A connection whose configuration offers timestamps holds a :class:`Timestamps` of
+its own (``ok`` says whether the option was negotiated); the others share
+:data:`NO_TIMESTAMPS`, which nothing writes (every write is under ``ok``, or under
+the configuration's offer).  A listener uses only :func:`tsval`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def tsval(now: int, offset: int) -> int:
 class Timestamps:
     """One connection's timestamp state."""
 
-    __slots__ = ("ack_tsecr", "clock", "offset", "ok", "recent", "recent_at")
+    __slots__ = ("ack_tsecr", "offset", "ok", "recent", "recent_at")
 
     def __init__(self, offset: int = 0) -> None:
         #: Both SYNs carried the option: every segment carries it from now on (§3.2).
@@ -45,24 +47,22 @@ class Timestamps:
         self.recent = 0
         #: When TS.Recent was set (§5.5: outdated after 24 days).
         self.recent_at = 0
-        #: ``now`` of the latest input or output: the TSval clock reads it.
-        self.clock = 0
         #: What this host adds to its clock towards this peer (§5.4).
         self.offset = offset
         #: The TSecr of the ACK being processed (RTTM); 0: none.
         self.ack_tsecr = 0
 
-    def negotiate(self, enabled: bool, peer: tuple[int, int] | None) -> None:
+    def negotiate(self, enabled: bool, peer: tuple[int, int] | None, now: int) -> None:
         """The peer's SYN (or SYN-ACK) carried ``peer`` (or no option): §3.2, the SYN's
         TSval initialises TS.Recent (§5.2)."""
         if enabled and peer is not None:
             self.ok = True
             self.recent = peer[0]
-            self.recent_at = self.clock
+            self.recent_at = now
 
-    def option(self) -> tuple[int, int]:
-        """(TSval, TSecr) for the next segment (§3.2: TSecr = TS.Recent, §4.3)."""
-        return (self.clock // 1000 + self.offset) & MASK, self.recent
+    def option(self, clock: int) -> tuple[int, int]:
+        """(TSval, TSecr) for a segment sent at ``clock`` (§3.2: TSecr = TS.Recent, §4.3)."""
+        return (clock // 1000 + self.offset) & MASK, self.recent
 
     def paws_rejects(self, val: int, now: int) -> bool:
         """R1: SEG.TSval < TS.Recent marks an old duplicate.  An outdated TS.Recent
@@ -89,3 +89,8 @@ class Timestamps:
         self.ack_tsecr = 0
         delta = (now // 1000 + self.offset - tsecr) & MASK
         return delta if delta < MAX_ECHO_MS else None
+
+
+#: The timestamps of every connection whose configuration does not offer them: never
+#: negotiated, never written.
+NO_TIMESTAMPS: Final = Timestamps()
