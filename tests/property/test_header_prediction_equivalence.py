@@ -4,11 +4,8 @@ timer and cwnd sample) with the fast path as with the full §3.10.7.4 processing
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
-from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -26,32 +23,20 @@ from support.streams import (
     stack_config,
     transfer,
 )
-from synack.core.config import DEFAULT_CONFIG, Config
-from synack.core.connection import Connection
+from synack.core.config import Config
 from synack.core.trace import TraceRecord
 from synack.scenarios import all_scenarios
 from synack.sim import PathParams
 
 
-@contextmanager
-def full_processing_only() -> Iterator[None]:
-    """Every connection made meanwhile runs with ``Config.header_prediction`` off."""
-    init = Connection.__init__
-
-    def without_prediction(self: Connection, *args: Any, config: Config = DEFAULT_CONFIG, **kw: Any) -> None:
-        if len(args) > 5:  # config given by position
-            args = (*args[:5], replace(args[5], header_prediction=False), *args[6:])
-        init(self, *args, config=replace(config, header_prediction=False), **kw) if len(args) <= 5 \
-            else init(self, *args, **kw)
-
-    with mock.patch.object(Connection, "__init__", without_prediction):
-        yield
+def without_prediction(_name: str, config: Config) -> Config:
+    """``Network.adjust``: the same configuration, header prediction off."""
+    return replace(config, header_prediction=False)
 
 
-def both_ways(run: Callable[[], tuple[list[TraceRecord], int]]) -> None:
-    fast, _ = run()
-    with full_processing_only():
-        slow, none = run()
+def both_ways(run: Callable[[bool], tuple[list[TraceRecord], int]]) -> None:
+    fast, _ = run(True)
+    slow, none = run(False)
     assert none == 0
     assert len(fast) == len(slow)
     for i, (a, b) in enumerate(zip(fast, slow, strict=True)):
@@ -62,10 +47,10 @@ def both_ways(run: Callable[[], tuple[list[TraceRecord], int]]) -> None:
 def test_every_scenario_traces_the_same_without_the_fast_path(name: str) -> None:
     scenario = next(s for s in all_scenarios() if s.name == name)
 
-    def run() -> tuple[list[TraceRecord], int]:
+    def run(predict: bool) -> tuple[list[TraceRecord], int]:
         records: list[TraceRecord] = []
         hits = 0
-        for r in scenario.run(seed=3):
+        for r in scenario.run(seed=3, adjust=None if predict else without_prediction):
             records += r.records
             hits += sum(h.endpoint.stats.predicted for h in r.network.hosts.values()
                         if hasattr(h.endpoint, "stats"))
@@ -91,9 +76,11 @@ def test_random_transfers_trace_the_same_without_the_fast_path(
     up = pattern_bytes(up_size, 7, 251)
     down = pattern_bytes(down_size, 13, 241)
 
-    def run() -> tuple[list[TraceRecord], int]:
-        out = transfer(seed, forward, backward, up, down, client_pattern, server_pattern,
-                       stack_config(client_stack), stack_config(server_stack))
+    def run(predict: bool) -> tuple[list[TraceRecord], int]:
+        client, server = stack_config(client_stack), stack_config(server_stack)
+        if not predict:
+            client, server = without_prediction("client", client), without_prediction("server", server)
+        out = transfer(seed, forward, backward, up, down, client_pattern, server_pattern, client, server)
         assert bytes(out.server.got) == up and bytes(out.client.got) == down
         return out.net.trace, sum(h.endpoint.stats.predicted for h in out.net.hosts.values())
 

@@ -18,6 +18,7 @@ from synack.core.seq import seq_sub
 from synack.core.trace import SegmentRecord, StateRecord, TraceRecord, Verdict
 from synack.core.wire import flags_str
 from synack.sim import Host, Network
+from synack.sim.network import Adjust
 
 Lang = Literal["en", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "zh")
@@ -127,11 +128,14 @@ class Context:
     netstat_at: int | None = None
     #: Record raw packets for a pcap.
     capture: bool = False
+    #: Applied to every host's configuration (``Network.adjust``): the same run, with
+    #: something changed.
+    adjust: Adjust | None = None
     runs: list[Run] = field(default_factory=list)
 
     def network(self, label: Text, *, left: str = "client", right: str = "server") -> tuple[Network, Run]:
         """A traced network for one run, with capture and netstat wired in."""
-        net = Network(self.seed, trace=True)
+        net = Network(self.seed, trace=True, adjust=self.adjust)
         run = Run(label, net, left, right)
         if self.capture:
             net.add_tap(lambda t, data: run.packets.append((t, data)))
@@ -173,8 +177,9 @@ class Scenario:
     #: Steps in seconds the tour pauses on (none by default).
     tags: tuple[str, ...] = ()
 
-    def run(self, seed: int = 1, *, netstat_at: int | None = None, capture: bool = False) -> list[Run]:
-        ctx = Context(seed, netstat_at, capture)
+    def run(self, seed: int = 1, *, netstat_at: int | None = None, capture: bool = False,
+            adjust: Adjust | None = None) -> list[Run]:
+        ctx = Context(seed, netstat_at, capture, adjust=adjust)
         runs = list(self.build(ctx))
         if not runs:
             raise RuntimeError(f"scenario {self.name} produced no run")

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 E = TypeVar("E", bound=EndpointLike)
 Tap = Callable[[int, bytes], object]
 Observer = EgressHook
+#: (host name, its configuration) -> the configuration it runs with.
+Adjust = Callable[[str, Config], Config]
 
 
 def _fanout(a: Tracer, b: Tracer) -> Tracer:
@@ -56,8 +58,12 @@ class Network:
     """Hosts and links on one virtual clock, every random stream derived from ``seed``."""
 
     def __init__(self, seed: int = 0, *, trace: bool = False, max_events: int = DEFAULT_MAX_EVENTS,
-                 start: int = 0) -> None:
+                 start: int = 0, adjust: Adjust | None = None) -> None:
         self.seed = seed
+        #: Applied to every host's configuration in :meth:`add_host`: ``adjust(name,
+        #: config)`` (an experiment on a whole run: "the same, without header
+        #: prediction", "the same, with a shorter TIME-WAIT").
+        self.adjust = adjust
         self.scheduler = Scheduler(start)
         self.max_events = max_events
         #: Every trace record of every host and link, in time order (when ``trace``).
@@ -142,6 +148,8 @@ class Network:
         """
         from synack.core.endpoint import Endpoint
 
+        if self.adjust is not None:
+            config = self.adjust(name, config)
         full_tracer = self._tracer_for(tracer)
         if secret is None:
             secret = derive_bytes(self.seed, f"host:{name}:secret")
