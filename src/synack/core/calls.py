@@ -250,9 +250,9 @@ class UserCalls(Tcb):
                 rec.rexmit = False
                 una = snd.una
                 if una != snd.max:
-                    rec.fast_retransmitted(una, snd.retransmit(out, build, una, snd.mss, now))
+                    rec.retransmitted(una, snd.retransmit(out, build, una, snd.mss, now))
             if rec.in_recovery and rec.sb is not None:
-                adjust = rec.send_lost(snd, out, build, now)
+                adjust = snd.resend_lost(out, build, now)
             if (snd.send(out, build, now, adjust) or len(out) > before) \
                     and self.timers[_RETRANSMIT] is None:
                 self._arm_rto(now)  # RFC 6298 5.1 (or the persist timer, while probing)

@@ -26,9 +26,7 @@ from .seq import HALF, MASK, seq_ge, seq_le, seq_sub
 
 if TYPE_CHECKING:
     from .config import Config
-    from .send import Build, SendSpace
     from .stats import Stats
-    from .wire import Segment
 
 #: Duplicate ACKs that signal a loss (RFC 5681 §3.2; RFC 6675 DupThresh; Linux
 #: TCP_FASTRETRANS_THRESH).
@@ -135,7 +133,8 @@ class Scoreboard:
 
     def next_seg(self, una: int, snd_max: int, mss: int) -> tuple[int, int] | None:
         """NextSeg() (§4) rule 1: the first octet above HighRxt that is not SACKed
-        and is lost, and how many to send.  (Rule 2, new data, is the send space's.)
+        and is lost, and how many to send.  (``SendSpace.resend_lost`` follows it;
+        rule 2, new data, is ``SendSpace.send``'s.)
 
         Rules 3 and 4 are left out, as Linux has neither (its scoreboard resends
         only what it has marked lost).  Rule 3 resends a hole that is *not* deemed
@@ -338,10 +337,11 @@ class Recovery:
         if self.sb is not None:
             self.sb.rxt_at = now
 
-    def fast_retransmitted(self, una: int, sent: int) -> None:
-        """SND.UNA's segment was resent by fast retransmit: HighRxt (RFC 6675) past it."""
+    def retransmitted(self, seq: int, sent: int) -> None:
+        """``sent`` octets from ``seq`` were resent (fast retransmit, SACK recovery):
+        HighRxt (RFC 6675) moves past them."""
         if self.sb is not None:
-            self.sb.high_rxt = (una + sent) & MASK
+            self.sb.high_rxt = (seq + sent) & MASK
 
     # ------------------------------------------------------------------ timeouts
     def on_timeout(self, flight: int, first: bool, snd_max: int, now: int) -> None:
@@ -360,26 +360,3 @@ class Recovery:
         is resent."""
         self.rto = min(self.rto * 2, self._config.max_rto)
         self.rtt_seq = None
-
-    # ------------------------------------------------------------------ SACK recovery
-    def send_lost(self, snd: SendSpace, out: list[Segment], build: Build, now: int) -> int:
-        """RFC 6675 §5 (C): while cwnd − pipe ≥ 1 SMSS, NextSeg(): lost holes first (rule
-        1), then new data (rule 2, by the send space); no rule 3 or 4 (see
-        :meth:`Scoreboard.next_seg`).  Returns pipe − (SND.NXT − SND.UNA), the flight
-        correction the send space applies."""
-        sb = self.sb
-        assert sb is not None
-        una, top, mss = snd.una, snd.max, snd.mss
-        cwnd = self.cc.cwnd
-        pipe = sb.pipe(una, top, mss)
-        while cwnd - pipe >= mss:
-            nxt = sb.next_seg(una, top, mss)
-            if nxt is None:
-                break
-            seq, n = nxt
-            sent = snd.retransmit(out, build, seq, n, now)
-            if not sent:
-                break
-            sb.high_rxt = (seq + sent) & MASK
-            pipe += sent
-        return pipe - seq_sub(snd.nxt, una)

@@ -322,3 +322,26 @@ class SendSpace:
             # the pointer through the zero window (MUST-66), as Linux's tcp_write_wakeup.
             out.append(build(self.una, ACK, b""))
         out.append(build((self.una - 1) & MASK, ACK, b""))
+
+    def resend_lost(self, out: list[Segment], build: Build, now: int) -> int:
+        """SACK recovery's sending (RFC 6675 §5 (C)): while cwnd − pipe ≥ 1 SMSS,
+        NextSeg(): lost holes first (rule 1), then new data (rule 2, by :meth:`send`);
+        no rule 3 or 4 (see ``Scoreboard.next_seg``).  Returns pipe − (SND.NXT −
+        SND.UNA), the flight correction :meth:`send` applies."""
+        rec = self._rec
+        sb = rec.sb
+        assert sb is not None
+        una, top, mss = self.una, self.max, self.mss
+        cwnd = rec.cc.cwnd
+        pipe = sb.pipe(una, top, mss)
+        while cwnd - pipe >= mss:
+            nxt = sb.next_seg(una, top, mss)
+            if nxt is None:
+                break
+            seq, n = nxt
+            sent = self.retransmit(out, build, seq, n, now)
+            if not sent:
+                break
+            rec.retransmitted(seq, sent)
+            pipe += sent
+        return pipe - seq_sub(self.nxt, una)
