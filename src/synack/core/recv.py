@@ -110,12 +110,11 @@ class ReceiveSpace:
         self.adv = (self.nxt + wnd) & MASK
         return wnd
 
-    def advertise(self, ack: int, sack_room: int) -> tuple[int, tuple[tuple[int, int], ...] | None]:
-        """What a non-SYN segment tells the peer: the window field (the free space,
-        scaled, at most 65,535; the right edge it advertises only ever moves forward),
-        and, when it carries our ACK (``ack``: the flag's bit), the SACK blocks to
-        report (None: none); an ACK leaving is the pending one, so no delayed ACK waits
-        any more."""
+    def advertise(self, ack: int) -> int:
+        """The window field of a non-SYN segment: the free space, scaled, at most
+        65,535; the right edge it advertises only ever moves forward.  When it carries
+        our ACK (``ack``: the flag's bit), that ACK is the pending one: no delayed ACK
+        waits any more, and Last.ACK.sent is RCV.NXT."""
         shift = self.wscale
         field = (self.size - len(self.buf)) >> shift
         if field > 0xFFFF:
@@ -123,13 +122,10 @@ class ReceiveSpace:
         adv = (self.nxt + (field << shift)) & MASK
         if 0 < ((adv - self.adv) & MASK) < HALF:  # seq_gt, inlined (per segment)
             self.adv = adv
-        if not ack:
-            return field, None
-        self._timers[_DELAYED_ACK] = None
-        self.wup = self.nxt
-        if self.sack_ok and (self.ooo is not None or self.dsack is not None):
-            return field, self.sack_blocks(sack_room)
-        return field, None
+        if ack:
+            self._timers[_DELAYED_ACK] = None
+            self.wup = self.nxt
+        return field
 
     def sack_blocks(self, room: int) -> tuple[tuple[int, int], ...]:
         """The SACK blocks of the next ACK (RFC 2018 §4): a D-SACK block first, once

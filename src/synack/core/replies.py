@@ -141,8 +141,10 @@ class Replies(Tcb):
         urgent mode (MUST-62).  An ACK on it is the pending ACK (no delayed ACK left)."""
         ts = self.ts
         rcv = self.rcv
-        field, blocks = rcv.advertise(flags & ACK, MAX_SACK_BLOCKS - 1 if ts.ok else MAX_SACK_BLOCKS)
-        opts = NO_OPTIONS if blocks is None else Options(sack_blocks=blocks)
+        field = rcv.advertise(flags & ACK)
+        opts = NO_OPTIONS
+        if flags & ACK and rcv.sack_ok and (rcv.ooo is not None or rcv.dsack is not None):
+            opts = Options(sack_blocks=rcv.sack_blocks(MAX_SACK_BLOCKS - 1 if ts.ok else MAX_SACK_BLOCKS))
         if ts.ok:
             opts = opts._replace(timestamps=ts.option(self._clock))
         urg = 0

@@ -87,15 +87,15 @@ class TimerTable(list[int | None]):
     def next(self) -> int | None:
         """The earliest deadline (None when every timer is stopped)."""
         a, b, c, d, e, f, _, _ = self  # unrolled: this runs after every input
-        if a is None or (b is not None and b < a):
+        if b is not None and (a is None or b < a):  # (most slots are None: test that first)
             a = b
-        if a is None or (c is not None and c < a):
+        if c is not None and (a is None or c < a):
             a = c
-        if a is None or (d is not None and d < a):
+        if d is not None and (a is None or d < a):
             a = d
-        if a is None or (e is not None and e < a):
+        if e is not None and (a is None or e < a):
             a = e
-        if a is None or (f is not None and f < a):
+        if f is not None and (a is None or f < a):
             a = f
         return a
 
@@ -135,20 +135,21 @@ class TimerQueue:
     def update(self, owner: TimerOwner) -> None:
         """``owner``'s deadlines may have changed."""
         table = owner.timers
-        a, b, c, d, e, f, q, _ = table  # table.next(), inlined: this runs after every output
-        if a is None or (b is not None and b < a):
+        a, b, c, d, e, f, q, x = table  # table.next(), inlined: this runs after every output
+        if b is not None and (a is None or b < a):  # (most slots are None: test that first)
             a = b
-        if a is None or (c is not None and c < a):
+        if c is not None and (a is None or c < a):
             a = c
-        if a is None or (d is not None and d < a):
+        if d is not None and (a is None or d < a):
             a = d
-        if a is None or (e is not None and e < a):
+        if e is not None and (a is None or e < a):
             a = e
-        if a is None or (f is not None and f < a):
+        if f is not None and (a is None or f < a):
             a = f
         t = a
         if t == q:
-            table[EXACT] = 1
+            if not x:
+                table[EXACT] = 1
             return
         heap = self._heap
         if t is not None and (q is None or t < q):  # earlier: a new entry
