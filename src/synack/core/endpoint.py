@@ -81,6 +81,12 @@ class Endpoint:
         if not addresses:
             raise UsageError("an endpoint needs at least one address")
         self.addresses = tuple(str(ipaddress.ip_address(a)) for a in addresses)
+        for addr in self.addresses:
+            if bad_peer_address(addr):
+                raise InvalidAddress(f"{addr} cannot be an endpoint's address "
+                                     "(broadcast, multicast, unspecified)")
+        #: The addresses this endpoint answers for: segments to any other are dropped.
+        self._own = frozenset(self.addresses)
         self.config = config
         self.name = name
         self.tracer = tracer
@@ -176,7 +182,8 @@ class Endpoint:
         self.receive_segment(seg, src, dst, now, flight)
 
     def receive_segment(self, seg: Segment, src: str, dst: str, now: int, flight: int = 0) -> None:
-        """A parsed segment from ``src`` to ``dst`` (one of our addresses)."""
+        """A parsed segment from ``src`` to ``dst``.  Only segments to one of our own
+        addresses are answered (a connection's local address always is)."""
         self.stats.segments_in += 1
         tracer = self.tracer
         if tracer is None:
@@ -215,6 +222,11 @@ class Endpoint:
                 assert listener is not None
                 return listener.receive(seg, src, dst, now, iss=(conn.snd_nxt + 65537) & MASK)
             return conn.receive_segment(seg, now)
+        if dst not in self._own:
+            # Not ours, or no one's (broadcast, multicast, unspecified): dropped, and
+            # answered with nothing (RFC 1122 §4.2.3.10; MUST-57).
+            self.stats.drop(DropReason.NOT_OUR_ADDRESS)
+            return dropped(DropReason.NOT_OUR_ADDRESS)
         if bad_peer_address(src):
             self.stats.drop(DropReason.BAD_ADDRESS)
             return dropped(DropReason.BAD_ADDRESS)

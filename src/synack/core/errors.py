@@ -26,6 +26,9 @@ class DropReason(enum.Enum):
     BAD_PORT = "bad-port"
     BAD_FLAGS = "bad-flags"
     BAD_ADDRESS = "bad-address"
+    #: To an address this endpoint does not own (nor can: broadcast, multicast,
+    #: unspecified): not ours to answer (RFC 1122 §4.2.3.10, RFC 9293 MUST-57).
+    NOT_OUR_ADDRESS = "not-our-address"
     # -- well formed, but unacceptable (RFC 9293 §3.10.7) -------------------------
     NO_CONNECTION = "no-connection"
     LISTEN_RST = "rst-to-listener"
