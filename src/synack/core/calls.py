@@ -117,7 +117,7 @@ class UserCalls(Tcb):
     def _negotiate(self, peer: Options, handshake_retransmits: int) -> None:
         """Options from the peer's SYN (§3.7.1, RFC 7323 §2.3, RFC 2018)."""
         cfg = self.config
-        self.snd.set_mss(peer.mss, cfg.mss, cfg.min_snd_mss, self.remote_addr)
+        self.snd.set_mss(peer.mss, cfg.mss_for(self.remote_addr), cfg.min_snd_mss, self.remote_addr)
         if peer.wscale is not None and cfg.wscale is not None:
             self.snd.wscale = min(peer.wscale, 14)  # RFC 7323 §2.3: use 14 if larger
             self.rcv.wscale = cfg.wscale
@@ -270,7 +270,8 @@ class UserCalls(Tcb):
         allowed); options as Linux lays them out (MAY-3: MSS on every SYN)."""
         snd, rcv, ts = self.snd, self.rcv, self.ts
         peer = self._peer_syn if with_ack else None
-        opts = syn_options(self.config, peer, tsval(now, ts.offset), ts.recent)
+        opts = syn_options(self.config, peer, tsval(now, ts.offset), ts.recent,
+                           mss=self.config.mss_for(self.remote_addr))
         seg = Segment(self.local_port, self.remote_port, snd.iss, rcv.nxt if with_ack else 0,
                       SYN | ACK if with_ack else SYN, rcv.syn_window(), opts)
         snd.nxt = (snd.iss + 1) & MASK

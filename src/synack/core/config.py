@@ -28,7 +28,9 @@ def seconds(n: float) -> int:
 @dataclass(frozen=True, slots=True)
 class Config:
     # -- segment size and windows ------------------------------------------------------
-    #: MSS we advertise: MTU 1500 − 40 (MUST-67).  Sent on every SYN (MAY-3).
+    #: MSS we advertise over IPv4: MTU 1500 − 40 (MUST-67); over IPv6 it is 20 less,
+    #: the IPv6 header being 20 octets longer (MTU − 60, as Linux).  Sent on every SYN
+    #: (MAY-3).  :meth:`mss_for` gives the one for an address.
     mss: int = 1460
     #: Receive buffer; the advertised window is what is free in it.  Linux tcp_rmem
     #: starts at 131072 and lets half of it be window; we advertise all of it.
@@ -145,6 +147,10 @@ class Config:
     #: Ephemeral ports (ip_local_port_range).
     ephemeral_low: int = 32768
     ephemeral_high: int = 60999
+
+    def mss_for(self, addr: str) -> int:
+        """The MSS we advertise to ``addr``: ``mss`` over IPv4, 20 less over IPv6."""
+        return self.mss - 20 if ":" in addr else self.mss
 
     def __post_init__(self) -> None:
         if not 88 <= self.mss <= 65495:

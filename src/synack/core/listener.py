@@ -368,7 +368,8 @@ class Listener:
         cfg = self.config
         val = tsval(now, self.host.ts_offset(half.local_addr, half.remote_addr)) if cfg.timestamps else 0
         ts = half.peer.timestamps
-        opts = syn_options(cfg, half.peer, val, ts[0] if ts is not None else 0)
+        opts = syn_options(cfg, half.peer, val, ts[0] if ts is not None else 0,
+                           mss=cfg.mss_for(half.remote_addr))
         self.host.emit(half.local_addr, half.remote_addr,
                        self._synack(half.iss, half.irs, opts, half.remote_port))
 
@@ -385,9 +386,9 @@ class Listener:
         if peer.timestamps is not None and cfg.timestamps:
             wscale = peer.wscale if cfg.wscale is not None else None
             val = ts_options(tsval(now, host.ts_offset(dst, src)), wscale, peer.sack_permitted and cfg.sack)
-            opts = syn_options(cfg, peer, val, peer.timestamps[0])
+            opts = syn_options(cfg, peer, val, peer.timestamps[0], mss=cfg.mss_for(src))
         else:
-            opts = syn_options(cfg, peer, 0, negotiable=False)
+            opts = syn_options(cfg, peer, 0, negotiable=False, mss=cfg.mss_for(src))
         host.emit(dst, src, self._synack(cookie, syn.seq, opts, syn.src_port))
 
     # ------------------------------------------------------------------ timers

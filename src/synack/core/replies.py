@@ -54,11 +54,13 @@ def syn_options(config: Config, peer: Options | None, tsval: int, ts_recent: int
     SACK-permitted, timestamps as configured.  A SYN,ACK's: each only if the peer's SYN
     offered it; TSecr echoes ``ts_recent`` (its TSval).  ``negotiable`` False: a SYN
     cookie without timestamps, which cannot remember window scaling or SACK (as Linux);
-    ``mss``: the MSS to offer, if not ours."""
+    ``mss``: the MSS to offer (``Config.mss_for`` the peer; ``Config.mss`` if not given)."""
+    if mss is None:
+        mss = config.mss
     if peer is None:
-        return Options(mss=config.mss, wscale=config.wscale, sack_permitted=config.sack,
+        return Options(mss=mss, wscale=config.wscale, sack_permitted=config.sack,
                        timestamps=(tsval, 0) if config.timestamps else None)
-    return Options(mss=mss if mss is not None else config.mss,
+    return Options(mss=mss,
                    wscale=config.wscale if negotiable and peer.wscale is not None else None,
                    sack_permitted=negotiable and peer.sack_permitted and config.sack,
                    timestamps=(tsval, ts_recent)
