@@ -208,11 +208,13 @@ def test_rttm_times_a_retransmission_too(iss: tuple[int, int]) -> None:
 def test_rttm_weights_samples_by_the_flight_appendix_g(iss: tuple[int, int]) -> None:
     c = ts_established(iss)
     c.deliver(c.peer._replace(window=PEER_WIN, options=Options(timestamps=(6000, 10))), ms(15))
-    c.c.send(b"y" * (8 * 1460))
+    mss = 1460 - 12  # every segment carries the timestamps' 12 octets (MUST-16)
+    assert c.c.snd_mss == mss
+    c.c.send(b"y" * (8 * mss))
     out = c.ep.packets_to_send(ms(20))
-    assert len(out) == 8
+    assert [len(p.seg.payload) for p in out] == [mss] * 8
     # 8 segments in flight: ExpectedSamples = ceil(8 MSS / 2 MSS) = 4, gains α/4, β/4
-    c.deliver(peer_ack(c, 2 * 1460, 6001, 20), ms(60))
+    c.deliver(peer_ack(c, 2 * mss, 6001, 20), ms(60))
     assert c.c.srtt == (31 * ms(10) + ms(40)) // 32
     assert c.c.rttvar == (15 * ms(5) + ms(30)) // 16
 

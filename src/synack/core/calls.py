@@ -15,7 +15,7 @@ from .seq import MASK, seq_gt
 from .state import State
 from .tcb import Tcb
 from .timers import Timer
-from .timestamps import tsval
+from .timestamps import TIMESTAMPS_OPTION, tsval
 from .wire import ACK, SYN, Options, Segment
 
 _CLOSED: Final = State.CLOSED
@@ -117,14 +117,15 @@ class UserCalls(Tcb):
     def _negotiate(self, peer: Options, handshake_retransmits: int) -> None:
         """Options from the peer's SYN (§3.7.1, RFC 7323 §2.3, RFC 2018)."""
         cfg = self.config
-        self.snd.set_mss(peer.mss, cfg.mss_for(self.remote_addr), cfg.min_snd_mss, self.remote_addr)
+        self.ts.negotiate(cfg.timestamps, peer.timestamps, self._clock)
+        self.snd.set_mss(peer.mss, cfg.mss_for(self.remote_addr), cfg.min_snd_mss, self.remote_addr,
+                         TIMESTAMPS_OPTION if self.ts.ok else 0)
         if peer.wscale is not None and cfg.wscale is not None:
             self.snd.wscale = min(peer.wscale, 14)  # RFC 7323 §2.3: use 14 if larger
             self.rcv.wscale = cfg.wscale
         else:
             self.snd.wscale = self.rcv.wscale = 0
         self.rcv.sack_ok = peer.sack_permitted and cfg.sack
-        self.ts.negotiate(cfg.timestamps, peer.timestamps, self._clock)
         self.rec.start(self.snd.mss, handshake_retransmits)
 
     # ------------------------------------------------------------------ user calls

@@ -146,7 +146,14 @@ class Replies(Tcb):
         field = rcv.advertise(flags & ACK)
         opts = NO_OPTIONS
         if flags & ACK and rcv.sack_ok and (rcv.ooo is not None or rcv.dsack is not None):
-            opts = Options(sack_blocks=rcv.sack_blocks(MAX_SACK_BLOCKS - 1 if ts.ok else MAX_SACK_BLOCKS))
+            # As many blocks as the option space holds (4; 3 beside timestamps, RFC 2018
+            # §3) and the segment has room for: a full-sized one has none (the effective
+            # MSS leaves none, §3.7.1), and its blocks wait for the next.  A block takes
+            # 8 octets, the option's head 4 (NOP, NOP, kind, length).
+            room = (self.snd.mss - len(payload) - 4) >> 3
+            if room > 0:
+                limit = MAX_SACK_BLOCKS - 1 if ts.ok else MAX_SACK_BLOCKS
+                opts = Options(sack_blocks=rcv.sack_blocks(room if room < limit else limit))
         if ts.ok:
             opts = opts._replace(timestamps=ts.option(self._clock))
         urg = 0

@@ -154,12 +154,18 @@ class SendSpace:
         return False
 
     # ------------------------------------------------------------------ the peer's window
-    def set_mss(self, peer_mss: int | None, our_mss: int, least: int, remote_addr: str) -> None:
-        """The effective send MSS (§3.7.1): the peer's MSS option (the default without
-        one, MUST-15), at most our own, and at least ``least`` (Linux tcp_min_snd_mss
-        raises a tiny peer MSS to 48; CVE-2019-11479)."""
+    def set_mss(self, peer_mss: int | None, our_mss: int, least: int, remote_addr: str,
+                options: int = 0) -> None:
+        """The effective send MSS (§3.7.1, MUST-16): Eff.snd.MSS = min(SendMSS + 20,
+        MMS_S) − TCPhdrsize, where TCPhdrsize counts the options.  SendMSS is the peer's
+        MSS option (the default without one, MUST-15), at most our own (our MTU's), and
+        at least ``least`` (Linux tcp_min_snd_mss raises a tiny peer MSS to 48;
+        CVE-2019-11479); less the ``options`` every segment carries (the timestamps'
+        12 octets, as Linux's tcp_mtu_to_mss), so that a full-sized segment fits the
+        path the MSS came from.  (SACK blocks take only the room a segment has left:
+        ``Replies._segment``.)"""
         mss = peer_mss if peer_mss is not None else default_mss(remote_addr)
-        self.mss = max(min(mss, our_mss), least)
+        self.mss = max(min(mss, our_mss), least) - options
 
     def first_window(self, seq: int, ack: int, window: int) -> None:
         """The window of the peer's SYN or SYN-ACK (never scaled, RFC 7323 §2.2)."""

@@ -26,6 +26,9 @@ from .seq import HALF, MASK
 
 #: RFC 7323 §5.5 / Linux TCP_PAWS_24DAYS: TS.Recent older than this is outdated.
 PAWS_24DAYS: Final = 24 * 86400 * SECOND
+#: What the option takes in every segment once negotiated: NOP, NOP, kind, length,
+#: TSval, TSecr (RFC 7323 Appendix A's layout, as Linux sends it).
+TIMESTAMPS_OPTION: Final = 12
 #: An echo older than this (ms), or from the future, is no RTT sample.
 MAX_ECHO_MS: Final = 60_000
 
