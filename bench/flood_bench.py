@@ -1,0 +1,634 @@
+"""The SYN-flood lab: synack and the kernel under the same spoofed SYN flood (root needed).
+
+    python bench/flood_bench.py [--quick] [--rate R] [--seconds T] [--backlog B] [--modes 0,1,2]
+
+Everything happens in one private network namespace made for the run and removed
+afterwards (``skflood<pid>``); nothing is routed out of it:
+
+- synack serves on its TUN address (198.18.0.2, port 7000 + 10·M) with
+  ``Config(syncookies=M)``;
+- a kernel listener (a Python accept-and-close loop, port 7001 + 10·M) listens on the
+  namespace's kernel address 198.18.0.1, with the same backlog, under
+  ``net.ipv4.tcp_syncookies=M`` set inside the namespace (the sysctl is per
+  namespace: the host's value is checked unchanged at the end);
+- a flooder on the kernel side sends spoofed SYNs through a raw socket
+  (``IPPROTO_RAW``, the IPv4 and TCP headers built here, checksums right) at ``rate``
+  per second for ``seconds``, never more than ``rate × seconds`` packets, from random
+  sources in 198.18.128.0/17 (inside 198.18.0.0/15, away from the namespace's own
+  198.18.0.0/24), to one target at a time; it stops by itself;
+- a legitimate kernel client starts a non-blocking ``connect()`` every 20 ms with a
+  timeout, records success and latency, and closes.
+
+Where the SYN-ACKs to spoofed sources go, so the two targets are alike: the spoofed
+range is routed to ``sksink0``, a TUN device with no reader (no carrier), where every
+packet is dropped as it is sent, as SYN-ACKs to spoofed sources vanish on the Internet.
+The kernel needs that route: without one (or with a ``blackhole`` route) its SYN-ACK
+cannot be routed, and ``tcp_conn_request`` frees the request at once
+(``IpOutNoRoutes``, ``TcpExtListenDrops``), so its SYN queue never fills.  synack's
+SYN-ACKs enter the namespace's kernel through the TUN addressed to a non-local
+address; with forwarding off it drops them silently (``IpInAddrErrors``, no RST, no
+ICMP).  Neither side's SYN-ACKs meet a RST.
+
+Each run measures, per mode and target, the client without flood (the path's own
+cost), then under flood (the client's attempts all start after a warm-up that fills
+the SYN queue, and end, timeout included, before the flood stops), with the
+evidence: synack's ``endpoint.stats`` and SYN-queue samples, the kernel's SNMP
+counters and ``SYN_RECV`` count, the devices' drop counts, the flooder's CPU time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import inspect
+import ipaddress
+import json
+import math
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from synack.drivers.netns import KERNEL_V4, SYNACK_V4, Namespace, privilege_problem
+from synack.drivers.streams import start_server
+from synack.drivers.tun import TunSettings, TunStack, open_tun, tun_config
+
+#: The benchmarking range of the namespace; spoofed sources never leave it.
+LAB_NET: Final = ipaddress.ip_network("198.18.0.0/15")
+#: Spoofed sources: the upper half of 198.18.0.0/16, away from the TUN's /24.
+SPOOF_NET: Final = ipaddress.ip_network("198.18.128.0/17")
+#: The no-carrier TUN the spoofed range is routed to (every packet sent there is dropped).
+SINK: Final = "sksink0"
+SYNACK_PORT: Final = 7000
+KERNEL_PORT: Final = 7001
+#: Ceilings no plan may pass (the flooder checks them again).
+MAX_RATE: Final = 20_000
+MAX_PACKETS: Final = 250_000
+MAX_SECONDS: Final = 60.0
+
+assert SPOOF_NET.subnet_of(LAB_NET)
+assert all(ipaddress.ip_address(a) not in SPOOF_NET for a in (KERNEL_V4, SYNACK_V4))
+
+
+@dataclass(frozen=True)
+class FloodPlan:
+    """One lab run's knobs.  Defaults: 5,000 SYN/s for 10 s (50,000 SYNs at most),
+    backlog 64, the client every 20 ms with a 2 s timeout (its first SYN and one
+    retransmission, at 1 s)."""
+
+    rate: int = 5000
+    seconds: float = 10.0
+    backlog: int = 64
+    #: synack's Config.max_syn_backlog and the namespace's tcp_max_syn_backlog (the
+    #: namespace's default here).  Well above the backlog, so on both sides the backlog
+    #: alone bounds the SYN queue: Linux keeps the last quarter of tcp_max_syn_backlog
+    #: for peers it has seen before (syncookies 0), which synack does not do.
+    max_syn_backlog: int = 2048
+    interval: float = 0.02
+    timeout: float = 2.0
+    #: Flood time before the client's first attempt (the SYN queue fills).
+    warmup: float = 1.0
+    #: The client alone before the flood (the path's own latency).
+    idle: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.rate <= MAX_RATE:
+            raise ValueError(f"rate {self.rate} outside 1..{MAX_RATE} SYN/s")
+        if not 0 < self.seconds <= MAX_SECONDS:
+            raise ValueError(f"seconds {self.seconds} outside (0, {MAX_SECONDS}]")
+        if self.cap > MAX_PACKETS:
+            raise ValueError(f"{self.cap} packets: more than {MAX_PACKETS}")
+        if self.window <= self.interval:
+            raise ValueError("no time left for the client: seconds must exceed warmup + timeout")
+
+    @property
+    def cap(self) -> int:
+        """The hard cap on the flood's packets."""
+        return math.ceil(self.rate * self.seconds)
+
+    @property
+    def window(self) -> float:
+        """How long the client starts attempts under flood."""
+        return self.seconds - self.warmup - self.timeout - STARTUP_ALLOWANCE
+
+
+#: Time for the client's process to start (``ip netns exec`` + Python).
+STARTUP_ALLOWANCE: Final = 0.3
+QUICK: Final = FloodPlan(rate=2000, seconds=4.0, backlog=16, timeout=1.0, warmup=0.5, idle=0.5)
+
+
+# ----------------------------------------------------------------------------- kernel-side programs
+
+def build_syn(src: bytes, dst: bytes, sport: int, dport: int, seq: int, ident: int) -> bytes:
+    """An IPv4 packet (DF, TTL 64) carrying a TCP SYN with an MSS option of 1460, window
+    64240, both checksums right.  (Run as is by the flooder: it imports only struct.)"""
+    import struct
+
+    tcp = struct.pack("!HHIIBBHHHBBH", sport, dport, seq, 0, 6 << 4, 0x02, 64240, 0, 0, 2, 4, 1460)
+    # Ones' complement sums of 16-bit words, as a remainder mod 0xFFFF (even lengths).
+    r = int.from_bytes(src + dst + struct.pack("!HH", 6, len(tcp)) + tcp, "big") % 0xFFFF
+    tcp = tcp[:16] + struct.pack("!H", 0xFFFF - (r or 0xFFFF)) + tcp[18:]
+    head = struct.pack("!BBHHHBB2s4s4s", 0x45, 0, 20 + len(tcp), ident, 0x4000, 64, 6, b"\0\0", src, dst)
+    r = int.from_bytes(head, "big") % 0xFFFF
+    return head[:10] + struct.pack("!H", 0xFFFF - (r or 0xFFFF)) + head[12:] + tcp
+
+
+_FLOOD_MAIN = """
+def main():
+    import ipaddress, os, random, resource, socket, sys, time
+    dst, dport, rate, seconds, cap, seed = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), \\
+        float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+    spoof, lab = ipaddress.ip_network(sys.argv[7]), ipaddress.ip_network(sys.argv[8])
+    own = [ipaddress.ip_address(a) for a in sys.argv[9].split(",")]
+    # Refuse anything but a bounded flood from the lab's namespace, inside the lab's range.
+    if os.stat("/proc/self/ns/net").st_ino != int(sys.argv[10]):
+        raise SystemExit("flood: not in the lab's network namespace")
+    if not (spoof.subnet_of(lab) and ipaddress.ip_address(dst) in lab and not any(a in spoof for a in own)):
+        raise SystemExit("flood: addresses outside the lab's range")
+    if not (0 < rate <= %(max_rate)d and 0 < seconds <= %(max_seconds)r and 0 < cap <= %(max_packets)d):
+        raise SystemExit("flood: rate, duration or count beyond the lab's ceilings")
+    rng = random.Random(seed)
+    base, size = int(spoof.network_address), spoof.num_addresses
+    dst_b = socket.inet_aton(dst)
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)  # IP_HDRINCL implied
+    sent = errors = 0
+    t0 = time.monotonic()
+    end = t0 + seconds
+    print("flooding", t0, flush=True)
+    try:
+        while sent < cap:
+            now = time.monotonic()
+            if now >= end:
+                break
+            due = min(cap, int((now - t0) * rate) + 1)
+            while sent < due:
+                a = base + rng.randrange(1, size - 1)
+                if a & 0xFF in (0, 255):
+                    continue
+                src = a.to_bytes(4, "big")
+                pkt = build_syn(src, dst_b, rng.randrange(1024, 65536), dport, rng.getrandbits(32),
+                                rng.getrandbits(16))
+                try:
+                    s.sendto(pkt, (dst, 0))
+                except OSError:
+                    errors += 1
+                sent += 1
+            time.sleep(0.0005)
+    finally:
+        s.close()
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        print(sent, errors, t0, time.monotonic(), ru.ru_utime, ru.ru_stime, flush=True)
+main()
+"""
+
+
+def flooder_code() -> str:
+    """The flooder's program: :func:`build_syn` and the paced loop."""
+    return "import struct\n" + inspect.getsource(build_syn) + _FLOOD_MAIN % {
+        "max_rate": MAX_RATE, "max_seconds": MAX_SECONDS, "max_packets": MAX_PACKETS}
+
+
+_CLIENT = """
+import errno, json, selectors, socket, sys, time
+addr, port, interval, window, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), \\
+    float(sys.argv[4]), float(sys.argv[5])
+sel = selectors.DefaultSelector()
+out = []  # [start (monotonic), ok, ms, error]
+t0 = time.monotonic()
+next_at, stop = t0, t0 + window
+def done(s, start, ok, err):
+    out.append([start, ok, (time.monotonic() - start) * 1000, err])
+    s.close()
+while True:
+    now = time.monotonic()
+    while next_at <= now and next_at < stop:
+        s = socket.socket()
+        s.setblocking(False)
+        start = time.monotonic()
+        err = s.connect_ex((addr, port))
+        if err == errno.EINPROGRESS:
+            sel.register(s, selectors.EVENT_WRITE, start)
+        else:
+            done(s, start, err == 0, errno.errorcode.get(err, str(err)) if err else "")
+        next_at += interval
+    for key in list(sel.get_map().values()):
+        if now - key.data >= timeout:
+            sel.unregister(key.fileobj)
+            done(key.fileobj, key.data, False, "timeout")
+    pending = sel.get_map()
+    if next_at >= stop and not pending:
+        break
+    wait = [next_at - now] if next_at < stop else []
+    wait += [k.data + timeout - now for k in pending.values()]
+    for key, _ in sel.select(max(0.0, min(wait))):
+        s = key.fileobj
+        sel.unregister(s)
+        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        done(s, key.data, err == 0, errno.errorcode.get(err, str(err)) if err else "")
+print(json.dumps(out), flush=True)
+"""
+
+_KERNEL_LISTENER = """
+import os, socket, sys, threading
+# Gone with the lab: when the parent's end of stdin closes (even if it was killed).
+threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(int(sys.argv[3]))
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    c.close()
+"""
+
+
+class _Proc:
+    """A program on the kernel side of the namespace; killed by its pid on the way out."""
+
+    def __init__(self, netns: str, code: str, *args: object) -> None:
+        self.argv = ["ip", "netns", "exec", netns, sys.executable, "-c", code, *map(str, args)]
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> _Proc:
+        self.proc = await asyncio.create_subprocess_exec(*self.argv, stdout=subprocess.PIPE,
+                                                         stdin=subprocess.PIPE)
+        return self
+
+    async def line(self, timeout: float) -> str:
+        assert self.proc is not None and self.proc.stdout is not None
+        text = (await asyncio.wait_for(self.proc.stdout.readline(), timeout)).decode().strip()
+        if not text:
+            raise RuntimeError(f"kernel-side program ended early (exit {await self.proc.wait()})")
+        return text
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.kill()
+        await self.proc.wait()
+
+
+# ----------------------------------------------------------------------------- the namespace
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+
+
+def _host_sysctl(key: str) -> str:
+    with open("/proc/sys/" + key.replace(".", "/"), encoding="ascii") as f:
+        return f.read().strip()
+
+
+#: SNMP counters kept as evidence (name as in /proc/net/{snmp,netstat}: Group.Field).
+COUNTERS: Final = (
+    "Ip.InAddrErrors", "Ip.InNoRoutes", "Ip.OutNoRoutes", "Tcp.PassiveOpens", "Tcp.ActiveOpens",
+    "Tcp.AttemptFails", "Tcp.OutRsts", "Tcp.RetransSegs", "TcpExt.ListenDrops", "TcpExt.ListenOverflows",
+    "TcpExt.TCPReqQFullDrop", "TcpExt.TCPReqQFullDoCookies", "TcpExt.SyncookiesSent",
+    "TcpExt.SyncookiesRecv", "TcpExt.SyncookiesFailed", "TcpExt.TCPTimeouts",
+)
+
+
+def _read_counters() -> dict[str, int]:
+    """Inside the namespace (on a thread there): SNMP counters and devices' drops."""
+    out: dict[str, int] = {}
+    for name in ("snmp", "netstat"):
+        with open(f"/proc/thread-self/net/{name}", encoding="ascii") as f:
+            lines = f.read().splitlines()
+        for head, values in zip(lines[::2], lines[1::2], strict=True):
+            group, _, keys = head.partition(":")
+            for k, v in zip(keys.split(), values.split(":")[1].split(), strict=True):
+                if f"{group}.{k}" in COUNTERS:
+                    out[f"{group}.{k}"] = int(v)
+    with open("/proc/thread-self/net/dev", encoding="ascii") as f:
+        for line in f.read().splitlines()[2:]:
+            dev, _, nums = line.partition(":")
+            fields = nums.split()
+            out[f"{dev.strip()}.tx_packets"] = int(fields[9])
+            out[f"{dev.strip()}.tx_dropped"] = int(fields[11])
+    return out
+
+
+def _syn_recv(port: int) -> int:
+    """Inside the namespace: the kernel's SYN_RECV entries for local ``port``."""
+    with open("/proc/thread-self/net/tcp", encoding="ascii") as f:
+        rows = [line.split() for line in f.read().splitlines()[1:]]
+    return sum(1 for r in rows if r[3] == "03" and int(r[1].split(":")[1], 16) == port)
+
+
+class Lab:
+    """The namespace, its sink for the spoofed range, and its sysctls."""
+
+    def __init__(self, plan: FloodPlan) -> None:
+        self.plan = plan
+        self.name = f"skflood{os.getpid()}"
+        self.ns: Namespace | None = None
+        self.host_syncookies = _host_sysctl("net.ipv4.tcp_syncookies")
+
+    def __enter__(self) -> Lab:
+        self.ns = Namespace.create(self.name)
+        try:
+            _ip("-n", self.name, "tuntap", "add", "dev", SINK, "mode", "tun")
+            _ip("-n", self.name, "link", "set", SINK, "up")
+            _ip("-n", self.name, "route", "add", str(SPOOF_NET), "dev", SINK)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.ns is None:
+            return
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            _ip("-n", self.name, "link", "del", SINK)
+        self.ns.close()
+        self.ns = None
+        if _host_sysctl("net.ipv4.tcp_syncookies") != self.host_syncookies:
+            raise RuntimeError("the host's net.ipv4.tcp_syncookies changed: the sysctl is not per namespace")
+
+    def sysctl(self, key: str, value: int) -> None:
+        """``ip netns exec NAME sysctl -w key=value``, read back."""
+        argv = ["ip", "netns", "exec", self.name, "sysctl"]
+        subprocess.run([*argv, "-qw", f"{key}={value}"], check=True, capture_output=True, timeout=30)
+        got = subprocess.run([*argv, "-n", key], check=True, capture_output=True, text=True, timeout=30)
+        if got.stdout.strip() != str(value):
+            raise RuntimeError(f"{key} reads {got.stdout.strip()} in {self.name}, not {value}")
+
+    @property
+    def inode(self) -> int:
+        """The namespace's identity (the flooder checks it is in it)."""
+        assert self.ns is not None
+        return os.stat(self.ns.path).st_ino
+
+    def counters(self) -> dict[str, int]:
+        assert self.ns is not None
+        return self.ns.run(_read_counters)
+
+    def syn_recv(self, port: int) -> int:
+        assert self.ns is not None
+        return self.ns.run(lambda: _syn_recv(port))
+
+
+# ----------------------------------------------------------------------------- one target under flood
+
+@dataclass
+class Outcome:
+    """One target in one mode: the client alone, then under flood, and the evidence."""
+
+    target: str
+    mode: int
+    plan: FloodPlan
+    idle: list[list[Any]] = field(default_factory=list)
+    flood: list[list[Any]] = field(default_factory=list)
+    flood_report: dict[str, float] = field(default_factory=dict)
+    queue: list[int] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)
+    cpu_s: float = 0.0
+    #: The machine's 1-minute load average before and after the flood (a shared machine).
+    load: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def attempts(self) -> int:
+        return len(self.flood)
+
+    @property
+    def ok_percent(self) -> float:
+        return 100 * sum(1 for a in self.flood if a[1]) / len(self.flood) if self.flood else 0.0
+
+    @property
+    def median_ms(self) -> float:
+        """Median connect latency of the successful attempts under flood; the timeout
+        when none succeeded."""
+        ok = [a[2] for a in self.flood if a[1]]
+        return statistics.median(ok) if ok else self.plan.timeout * 1000
+
+    @property
+    def idle_ms(self) -> float:
+        ok = [a[2] for a in self.idle if a[1]]
+        return statistics.median(ok) if ok else math.nan
+
+    def outside_flood(self) -> int:
+        """Attempts under flood that did not lie, timeout included, between the
+        warm-up's end and the flood's (0 when the run went as planned)."""
+        if not self.flood_report:
+            return len(self.flood)
+        lo = self.flood_report["t0"] + self.plan.warmup
+        hi = self.flood_report["t_end"]
+        return sum(1 for a in self.flood if not lo <= a[0] <= a[0] + a[2] / 1000 <= hi)
+
+    def detail(self) -> dict[str, Any]:
+        ok = [a[2] for a in self.flood if a[1]]
+        sent = self.flood_report.get("sent", 0)
+        errors: dict[str, int] = {}
+        for a in self.flood:
+            if not a[1]:
+                errors[a[3]] = errors.get(a[3], 0) + 1
+        return {
+            "attempts": self.attempts,
+            "ok": len(ok),
+            "failed": errors,
+            "p90_ms": round(statistics.quantiles(ok, n=10)[-1], 3) if len(ok) >= 10 else None,
+            "idle_median_ms": round(self.idle_ms, 3),
+            "idle_ok": sum(1 for a in self.idle if a[1]),
+            "idle_attempts": len(self.idle),
+            "outside_flood": self.outside_flood(),
+            "flood_sent": int(self.flood_report.get("sent", 0)),
+            "flood_errors": int(self.flood_report.get("errors", 0)),
+            "flood_s": round(self.flood_report.get("t_end", 0) - self.flood_report.get("t0", 0), 2),
+            "flooder_cpu_s": round(self.flood_report.get("utime", 0) + self.flood_report.get("stime", 0), 2),
+            # (the kernel's work on a SYN it receives is done in the sender's system time)
+            "flooder_sys_s": round(self.flood_report.get("stime", 0), 2),
+            "syn_queue": [min(self.queue), max(self.queue)] if self.queue else None,
+            **({"synack_cpu_s": round(self.cpu_s, 2),
+                "synack_cpu_us_per_flood_syn": round(self.cpu_s * 1e6 / max(1, sent), 1)}
+               if self.target == "synack" else {}),
+            "loadavg": [round(x, 2) for x in self.load],
+            "kernel_counters": {k: v for k, v in self.counters.items() if v},
+            **({"synack_stats": {k: v for k, v in self.stats.items() if v}} if self.stats else {}),
+        }
+
+
+async def _client(netns: str, addr: str, port: int, plan: FloodPlan, window: float) -> list[list[Any]]:
+    async with _Proc(netns, _CLIENT, addr, port, plan.interval, window, plan.timeout) as client:
+        result: list[list[Any]] = json.loads(await client.line(timeout=window + plan.timeout + 30))
+        return result
+
+
+def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items()}
+
+
+async def _hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.close()
+
+
+async def run_target(lab: Lab, stack: TunStack, target: str, mode: int) -> Outcome:
+    """The client alone, then under the flood, against ``target`` ("synack" or "kernel")."""
+    plan = lab.plan
+    out = Outcome(target, mode, plan)
+    netns = lab.name
+    sample: Callable[[], int]
+    async with contextlib.AsyncExitStack() as stack_exit:
+        if target == "synack":
+            addr, port = SYNACK_V4, SYNACK_PORT + 10 * mode
+            server = await start_server(_hang_up, None, port, stack=stack, backlog=plan.backlog)
+            stack_exit.callback(server.close)
+            listener = server.listener
+
+            def sample() -> int:
+                return listener.syn_queue_len
+        else:
+            # A port of its own per mode: the previous listener's SYN_RECV entries
+            # linger until their timers fire, and would be counted.
+            addr, port = KERNEL_V4, KERNEL_PORT + 10 * mode
+            kernel = await stack_exit.enter_async_context(
+                _Proc(netns, _KERNEL_LISTENER, addr, port, plan.backlog))
+            if await kernel.line(timeout=30) != "ready":
+                raise RuntimeError("kernel listener did not start")
+
+            def sample() -> int:
+                return lab.syn_recv(port)
+        out.idle = await _client(netns, addr, port, plan, plan.idle)
+        load0 = os.getloadavg()[0]
+        before = lab.counters()
+        stats0 = {**stack.endpoint.stats.as_dict(), "tun_write_errors": stack.write_errors}
+        cpu0 = time.process_time()
+        seed = int.from_bytes(os.urandom(4), "big")
+        async with _Proc(netns, flooder_code(), addr, port, plan.rate, plan.seconds, plan.cap, seed,
+                         SPOOF_NET, LAB_NET, f"{KERNEL_V4},{SYNACK_V4}", lab.inode) as flood:
+            first = await flood.line(timeout=30)
+            if not first.startswith("flooding"):
+                raise RuntimeError(f"flooder: {first}")
+            t0 = float(first.split()[1])
+            await asyncio.sleep(max(0.0, t0 + plan.warmup - time.monotonic()))
+            stop = asyncio.Event()
+
+            async def sampler() -> None:
+                while not stop.is_set():
+                    out.queue.append(sample())
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 0.1)
+            task = asyncio.create_task(sampler())
+            try:
+                # Every attempt, timeout included, ends before the flood does.
+                window = t0 + plan.seconds - plan.timeout - STARTUP_ALLOWANCE - time.monotonic()
+                out.flood = await _client(netns, addr, port, plan, window)
+            finally:
+                stop.set()
+                await task
+            fields = (await flood.line(timeout=plan.seconds + 30)).split()
+            out.flood_report = dict(zip(("sent", "errors", "t0", "t_end", "utime", "stime"),
+                                        map(float, fields), strict=True))
+        out.cpu_s = time.process_time() - cpu0
+        out.load = (load0, os.getloadavg()[0])
+        out.counters = _delta(lab.counters(), before)
+        out.stats = _delta({**stack.endpoint.stats.as_dict(), "tun_write_errors": stack.write_errors}, stats0)
+    return out
+
+
+# ----------------------------------------------------------------------------- the lab
+
+def run_lab(plan: FloodPlan = FloodPlan(), modes: Iterable[int] = (0, 1, 2),
+            targets: tuple[str, ...] = ("synack", "kernel")) -> list[Outcome]:
+    """Every target in every mode, in one namespace; the targets' order alternates
+    from mode to mode.  Raises SystemExit (one line) without root or /dev/net/tun."""
+    problem = privilege_problem()
+    if problem is not None:
+        raise SystemExit(f"flood_bench: {problem}")
+
+    async def main() -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        with Lab(plan) as lab:
+            for i, mode in enumerate(modes):
+                lab.sysctl("net.ipv4.tcp_syncookies", mode)
+                lab.sysctl("net.ipv4.tcp_max_syn_backlog", plan.max_syn_backlog)
+                config = tun_config(syncookies=mode, max_syn_backlog=plan.max_syn_backlog)
+                async with open_tun(TunSettings(netns=lab.name), config=config) as stack:
+                    for target in targets if i % 2 == 0 else targets[::-1]:
+                        outcomes.append(await asyncio.wait_for(run_target(lab, stack, target, mode),
+                                                               plan.seconds + plan.idle + 120))
+        return outcomes
+    return asyncio.run(main())
+
+
+def results_of(outcomes: list[Outcome], full: bool = False,
+               ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    """The results.json keys and each one's detail (the main figures, or ``full``)."""
+    results: dict[str, float] = {}
+    details: dict[str, dict[str, Any]] = {}
+    for o in outcomes:
+        ok_key = f"flood_legit_ok_{o.target}_cookies{o.mode}"
+        ms_key = f"flood_connect_ms_{o.target}_cookies{o.mode}"
+        results[ok_key] = round(o.ok_percent, 1)
+        results[ms_key] = round(o.median_ms, 3)
+        d = o.detail()
+        keep = ("attempts", "ok", "syn_queue", "flood_sent", "synack_cpu_us_per_flood_syn", "loadavg")
+        details[ok_key] = d if full else {k: d[k] for k in keep if k in d}
+        details[ms_key] = {"p90_ms": d["p90_ms"], "idle_median_ms": d["idle_median_ms"],
+                           **({"no_success": True} if not d["ok"] else {})}
+    return results, details
+
+
+def measure_all(quick: bool = False) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    """Both targets in the three modes, one run (bench/run.py's rows)."""
+    return results_of(run_lab(QUICK if quick else FloodPlan()))
+
+
+def table(outcomes: list[Outcome]) -> str:
+    rows = [("mode", "target", "legit ok", "median ms", "p90 ms", "idle ms", "SYN queue", "flood sent")]
+    for o in outcomes:
+        d = o.detail()
+        q = d["syn_queue"]
+        rows.append((f"cookies={o.mode}", o.target, f"{o.ok_percent:.1f} % of {o.attempts}",
+                     f"{o.median_ms:.3f}" + ("" if d["ok"] else " (none ok)"),
+                     "-" if d["p90_ms"] is None else f"{d['p90_ms']:.3f}", f"{o.idle_ms:.3f}",
+                     "-" if q is None else f"{q[0]}..{q[1]}", f"{d['flood_sent']:,}"))
+    width = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, width, strict=True)) for r in rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="2,000 SYN/s for 4 s, backlog 16")
+    parser.add_argument("--rate", type=int, help="SYN/s")
+    parser.add_argument("--seconds", type=float, help="flood duration")
+    parser.add_argument("--backlog", type=int, help="listen backlog (and SYN-queue bound)")
+    parser.add_argument("--max-syn-backlog", type=int, help="tcp_max_syn_backlog / Config.max_syn_backlog")
+    parser.add_argument("--timeout", type=float, help="the client's connect timeout, s")
+    parser.add_argument("--modes", default="0,1,2", help="syncookies modes, e.g. 0,1,2")
+    parser.add_argument("--targets", default="synack,kernel")
+    parser.add_argument("--json", metavar="FILE", help="write every outcome's figures and detail")
+    args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C: processes killed by pid, the namespace removed.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    plan = QUICK if args.quick else FloodPlan()
+    changes = {k: v for k, v in (("rate", args.rate), ("seconds", args.seconds), ("backlog", args.backlog),
+                                 ("max_syn_backlog", args.max_syn_backlog), ("timeout", args.timeout))
+               if v is not None}
+    plan = replace(plan, **changes)
+    print(f"plan: {plan.rate:,} SYN/s for {plan.seconds:g} s (cap {plan.cap:,}), backlog {plan.backlog}, "
+          f"tcp_max_syn_backlog {plan.max_syn_backlog}, client every {plan.interval * 1000:g} ms, "
+          f"timeout {plan.timeout:g} s", flush=True)
+    outcomes = run_lab(plan, [int(m) for m in args.modes.split(",")], tuple(args.targets.split(",")))
+    print(table(outcomes))
+    results, details = results_of(outcomes, full=True)
+    for o in outcomes:
+        print(f"{o.target} cookies={o.mode}: {json.dumps(o.detail())}")
+    print(json.dumps(results))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"plan": plan.__dict__, "results": results, "details": details}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

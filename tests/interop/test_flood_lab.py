@@ -1,0 +1,112 @@
+"""The SYN-flood lab (bench/flood_bench.py), small and fast.
+
+The packet builder and the flooder's refusals need nothing; the lab itself needs
+root and /dev/net/tun (conftest.py's ``tun_ok``: skipped without them, a failure
+under CI).  A 2.5 s flood of 1,000 SYN/s against synack and a kernel listener, both
+with SYN cookies on overflow: both SYN queues fill, cookies take over, the
+legitimate client gets through, and the namespace and its devices are gone after.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from synack.core.ip import parse_packet
+from synack.core.wire import SYN
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def flood_bench() -> ModuleType:
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    return importlib.import_module("flood_bench")
+
+
+def test_the_flooders_syns_have_both_checksums_right() -> None:
+    fb = flood_bench()
+    scapy = pytest.importorskip("scapy.all")
+    dst = socket.inet_aton("198.18.0.2")
+    for i in range(200):
+        src = (int(fb.SPOOF_NET.network_address) + 1 + i * 97).to_bytes(4, "big")
+        raw = fb.build_syn(src, dst, 1024 + i * 311, 7000, (i * 2654435761) & 0xFFFFFFFF, i)
+        p = parse_packet(raw, verify_checksum=True)  # IPv4 header and TCP checksums checked
+        assert ipaddress.ip_address(p.src) in fb.SPOOF_NET and p.dst == "198.18.0.2"
+        assert p.seg.flags == SYN and p.seg.options.mss == 1460 and not p.seg.payload
+        # scapy recomputes both checksums the same.
+        pkt = scapy.IP(raw)
+        again = scapy.IP(raw)
+        del again.chksum, again[scapy.TCP].chksum
+        assert bytes(again) == raw == bytes(pkt)
+
+
+def test_a_plan_stays_within_the_labs_ceilings() -> None:
+    fb = flood_bench()
+    assert fb.FloodPlan().cap == 50_000
+    with pytest.raises(ValueError):
+        fb.FloodPlan(rate=fb.MAX_RATE + 1)
+    with pytest.raises(ValueError):
+        fb.FloodPlan(rate=fb.MAX_RATE, seconds=fb.MAX_SECONDS)  # more than MAX_PACKETS
+    with pytest.raises(ValueError):
+        fb.FloodPlan(seconds=2.0, timeout=2.0)  # no time left for the client
+
+
+@pytest.mark.usefixtures("tun_ok")
+def test_the_flooder_refuses_to_run_outside_the_labs_namespace_or_range() -> None:
+    """Run in a namespace of its own with no route but loopback's, so that even a
+    flooder that failed to refuse could send nothing anywhere (one packet at most)."""
+    from synack.drivers.netns import Namespace
+
+    fb = flood_bench()
+    ns = Namespace.create(f"skfltest{os.getpid()}")
+    try:
+        inode = str(os.stat(ns.path).st_ino)
+        # dst, port, rate, seconds, cap, seed; then spoofed range, lab range, own, namespace
+        base = [*ns.command(sys.executable, "-c", fb.flooder_code()), "198.18.0.2", "7000", "1", "0.01", "1",
+                "1"]
+        own = "198.18.0.1,198.18.0.2"
+        for args, why in (
+                ([str(fb.SPOOF_NET), str(fb.LAB_NET), own, "0"], "not in the lab's network namespace"),
+                (["10.0.0.0/8", str(fb.LAB_NET), own, inode], "outside the lab's range"),
+                (["198.18.0.0/24", str(fb.LAB_NET), own, inode], "outside the lab's range")):
+            got = subprocess.run([*base, *args], capture_output=True, text=True, timeout=30)
+            assert got.returncode != 0 and why in got.stderr, got.stderr
+            assert "flooding" not in got.stdout
+    finally:
+        ns.close()
+
+
+@pytest.mark.usefixtures("tun_ok")
+def test_a_small_flood_fills_both_syn_queues_and_cookies_let_the_client_through() -> None:
+    fb = flood_bench()
+    plan = fb.FloodPlan(rate=1000, seconds=2.5, backlog=16, timeout=1.0, warmup=0.5, idle=0.2)
+    outcomes = fb.run_lab(plan, modes=(1,))
+    assert [(o.target, o.mode) for o in outcomes] == [("synack", 1), ("kernel", 1)]
+    for o in outcomes:
+        d = o.detail()
+        assert 0.9 * plan.cap <= d["flood_sent"] <= plan.cap, d
+        assert d["outside_flood"] == 0 and d["attempts"] >= 20, d
+        assert o.ok_percent >= 80, d  # cookies answer the client while the queue is full
+    synack, kernel = outcomes
+    # synack: the SYN queue full (backlog 16), cookies for the rest; its SYN-ACKs to
+    # spoofed sources die silently in the namespace's kernel (no RST, no route out).
+    assert max(synack.queue) == 16
+    assert synack.stats["syncookies_sent"] > 0.8 * plan.cap
+    assert synack.stats["syncookies_accepted"] > 0
+    assert synack.counters.get("Ip.InAddrErrors", 0) > 0.8 * plan.cap
+    assert synack.counters.get("Tcp.OutRsts", 0) == 0
+    # The kernel: its SYN queue full too (Linux admits backlog + 1), cookies, and its
+    # SYN-ACKs to spoofed sources dropped in the sink.
+    assert max(kernel.queue) >= 16
+    assert kernel.counters["TcpExt.SyncookiesSent"] > 0.8 * plan.cap
+    assert kernel.counters["sksink0.tx_dropped"] > 0.8 * plan.cap
+    assert not os.path.exists(f"/run/netns/skflood{os.getpid()}"), "the lab's namespace is removed"
