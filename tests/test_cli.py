@@ -243,3 +243,19 @@ def test_tour_piped_into_head_ends_quietly() -> None:
     assert tour.wait(timeout=120) == 0
     assert err == b""
     assert len(out.splitlines()) == 5 and b"handshake" in out
+
+
+def test_a_pcap_into_a_fifo_is_opened_once(tmp_path: Path) -> None:
+    """``--pcap >(tcpdump -r -)``: the check that the file can be written must not
+    open the FIFO (its reader would see the end of its input before the capture)."""
+    fifo, got = tmp_path / "out.pcap", tmp_path / "got"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["sh", "-c", 'cat < "$0" > "$1"', str(fifo), str(got)])
+    try:
+        proc = run_cli_with(subprocess.DEVNULL, "scenario", "run", "handshake", "--pcap", str(fifo))
+        assert reader.wait(timeout=60) == 0
+    finally:
+        reader.kill()
+        reader.wait()
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert got.read_bytes().startswith(b"\xd4\xc3\xb2\xa1")  # 0xa1b2c3d4, little-endian: the whole file

@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -232,7 +233,13 @@ def _open_for_writing(path: str) -> IO[str]:
 
 
 def _check_writable(path: str) -> None:
-    """A file we can create (or append to), before running anything; left as it was."""
+    """A file we can create (or append to), before running anything; left as it was.
+    A FIFO or a device is left alone: opening one is already writing to it (a reader
+    of ``--pcap >(tcpdump -r -)`` would see the end of its input at once)."""
+    with contextlib.suppress(OSError):  # (missing: the open below says what is wrong)
+        mode = os.stat(path).st_mode
+        if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+            return
     existed = os.path.lexists(path)
     try:
         with open(path, "ab"):
