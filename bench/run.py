@@ -20,13 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from synack.core.buffers import BLOCK_OVERHEAD
 from synack.core.config import Config, ms
 from synack.core.connection import Connection
 from synack.core.endpoint import Endpoint
 from synack.core.events import AcceptReady, Closed, Connected, Event, PeerClosed, Readable, Writable
 from synack.core.listener import Listener
 from synack.core.state import State
-from synack.core.wire import SYN, Options, Segment
+from synack.core.wire import ACK, PSH, SYN, Options, Segment
 from synack.sim import Network
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -237,6 +238,105 @@ def bytes_per_half_open(n: int, syncookies: int) -> tuple[float, dict[str, Any]]
 Bench = Callable[[], tuple[float, dict[str, Any]]]
 
 
+def _receiver(config: Config) -> tuple[Endpoint, Connection, Connection]:
+    """An established connection between two in-process endpoints: (the receiving
+    endpoint, its connection, the sending connection, whose segments we forge)."""
+    client = Endpoint(["10.0.0.1"], Config(), secret=b"c")
+    server = Endpoint(["10.0.0.2"], config, secret=b"s")
+    listener = server.listen(80)
+    sender = client.connect("10.0.0.2", 80, 0)
+    _pump(client, server, 0)
+    receiver = listener.accept()
+    assert receiver is not None and receiver.state is State.ESTABLISHED
+    while client.next_event() is not None or server.next_event() is not None:
+        pass
+    return server, receiver, sender
+
+
+def _us_per_segment(server: Endpoint, receiver: Connection, segments: list[Segment],
+                    read_every: int) -> float:
+    """CPU µs per segment for ``server`` to take each of ``segments`` and send what it
+    answers (its ACKs); the application reads every ``read_every`` segments."""
+    gc.collect()
+    t0 = time.process_time()
+    for i, seg in enumerate(segments, 1):
+        server.receive_segment(seg, "10.0.0.1", "10.0.0.2", 0)
+        server.packets_to_send(0)
+        if not i % read_every:
+            receiver.read()
+    return (time.process_time() - t0) * 1e6 / len(segments)
+
+
+def _forged(config: Config, offsets: list[int], payload: bytes,
+            read_every: int) -> tuple[float, Connection]:
+    """A new connection's receiver takes a segment of ``payload`` at each of ``offsets``
+    (octets beyond RCV.NXT) from its peer: (µs per segment, the receiving connection)."""
+    server, receiver, sender = _receiver(config)
+    base = Segment(sender.local_port, 80, sender.snd.nxt, receiver.snd.nxt, ACK | PSH, 65535 >> 7,
+                   payload=payload)
+    segments = [base._replace(seq=(base.seq + off) & 0xFFFFFFFF) for off in offsets]
+    return _us_per_segment(server, receiver, segments, read_every), receiver
+
+
+def reassembly_attack(n: int, ooo_budget: int | None = None, order: str = "ascending") -> dict[str, Any]:
+    """µs of CPU per segment (best of three) through the receiving endpoint, its ACKs
+    included, into a 1 MiB window: ``attack_us``, ``n`` one-octet segments at
+    alternating offsets beyond a hole at RCV.NXT (every other octet, in ``order``: each
+    is a block of its own, held until the reassembly budget is spent, then refused);
+    ``normal_us``, ``n`` full-size in-order segments; ``out_of_order_us``, ``n``
+    one-octet segments beyond a hole that each extend the one block held (what any
+    reordering costs: an immediate duplicate ACK with SACK blocks for each)."""
+    config = Config(rcv_buf=1 << 20) if ooo_budget is None else Config(rcv_buf=1 << 20, ooo_budget=ooo_budget)
+    alternating = [1 + 2 * i for i in range(n)]
+    if order == "descending":
+        alternating.reverse()
+    attack, normal, ooo, held = [], [], [], 0
+    for _ in range(3):
+        us, receiver = _forged(config, alternating, b"x", read_every=n + 1)
+        attack.append(us)
+        held = len(receiver.rcv.ooo or ())
+        normal.append(_forged(config, [i * 1460 for i in range(n)], b"n" * 1460, read_every=64)[0])
+        ooo.append(_forged(config, [1 + i for i in range(n)], b"x", read_every=n + 1)[0])
+    return {"attack_us": min(attack), "normal_us": min(normal), "out_of_order_us": min(ooo),
+            "held_blocks": held, "segments": n, "order": order, "ooo_budget": config.ooo_budget}
+
+
+def reassembly_rows(n: int) -> list[tuple[str, str, str, Bench, str]]:
+    """The alternating-offset attack on the reassembly queue against normal in-order
+    segments (the default reassembly budget), measured once, as three rows: µs per
+    segment of each, and their ratio (the target: the attack costs at most twice a
+    normal segment).  The ratio's detail adds the attack against ordinary out-of-order
+    segments, and the same attack with a budget that holds every block."""
+    cache: dict[str, dict[str, Any]] = {}
+
+    def measured() -> dict[str, Any]:
+        if not cache:
+            cache["default"] = reassembly_attack(n)
+            cache["every_block_held"] = reassembly_attack(n, ooo_budget=n * (1 + BLOCK_OVERHEAD))
+        return cache["default"]
+
+    def attack() -> tuple[float, dict[str, Any]]:
+        m = measured()
+        return m["attack_us"], {"segments": n, "held_blocks": m["held_blocks"], "ooo_budget": m["ooo_budget"]}
+
+    def normal() -> tuple[float, dict[str, Any]]:
+        return measured()["normal_us"], {"segments": n, "payload": 1460}
+
+    def ratio() -> tuple[float, dict[str, Any]]:
+        m, big = measured(), cache["every_block_held"]
+        return m["attack_us"] / m["normal_us"], {
+            "out_of_order_us": round(m["out_of_order_us"], 2),
+            "attack_to_out_of_order": round(m["attack_us"] / m["out_of_order_us"], 2),
+            "every_block_held": {"held_blocks": big["held_blocks"], "attack_us": round(big["attack_us"], 2),
+                                 "ratio": round(big["attack_us"] / big["normal_us"], 2)}}
+
+    return [
+        ("reassembly_attack_us_per_segment", "µs / 1-octet segment", "(info)", attack, "ge:0"),
+        ("reassembly_normal_us_per_segment", "µs / in-order segment", "(info)", normal, "ge:0"),
+        ("reassembly_attack_ratio", "attack / normal", "<= 2", ratio, "le:2"),
+    ]
+
+
 def best_of(n: int, fn: Bench) -> Bench:
     """A CPU-rate benchmark run ``n`` times, reporting the best (timeit's rule: the
     slower runs measured other work on a shared machine, not ours), all runs in the detail."""
@@ -272,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
          lambda: bytes_per_half_open(10_000 // k, 0), "le:512"),
         ("bytes_per_half_open_cookies", "bytes / SYN (cookies)", "<= 512",
          lambda: bytes_per_half_open(10_000 // k, 2), "le:512"),
+        *reassembly_rows(20_000 // k),
     ]
     results: dict[str, float] = {}
     rows = []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -142,3 +144,118 @@ def test_pcap_option_writes_one_file_per_run(tmp_path: Path, capsys: pytest.Capt
     first, second = tmp_path / "cap-run1.pcap", tmp_path / "cap-run2.pcap"
     assert first.stat().st_size > 24 and second.stat().st_size > 24
     assert str(first) in out and str(second) in out
+
+
+# Failures to write: one line, exit 2, no traceback; a reader that goes away is no error.
+
+def cannot_write(what: str, err: int) -> str:
+    return f"synack: error: cannot write {what}: {os.strerror(err)}\n"
+
+
+def run_cli_with(stdout: int | IO[str], *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "synack.cli", *argv], stdout=stdout, stderr=subprocess.PIPE,
+                          text=True, timeout=120, check=False, env={**os.environ, "COLUMNS": "120"})
+
+
+def sysfs_or_skip() -> None:
+    # Root ignores permission bits, so a read-only directory of our own would not
+    # refuse us; sysfs refuses to create files even for root (EACCES).
+    if not os.path.isdir("/sys/kernel"):
+        pytest.skip("no sysfs at /sys")
+
+
+@pytest.mark.parametrize(("option", "path", "err"), [
+    ("--json", "/dev/full", errno.ENOSPC),  # opened at once; the write fails when it is closed
+    ("--plot", "/dev/full/x.png", errno.ENOTDIR),
+    ("--json", "/nonexistent/dir/x.json", errno.ENOENT),
+    ("--pcap", "/nonexistent/dir/x.pcap", errno.ENOENT),
+    ("--json", "/proc/x.json", errno.ENOENT),  # procfs: no new files, even for root
+    ("--json", "/sys/x.json", errno.EACCES),  # sysfs: permission denied, even for root
+    ("--pcap", "/sys/x.pcap", errno.EACCES),
+    ("--plot", "/sys/x.png", errno.EACCES),
+])
+def test_unwritable_outputs_are_one_line_and_exit_2(option: str, path: str, err: int) -> None:
+    if path.startswith("/sys/"):
+        sysfs_or_skip()
+    proc = run_cli_with(subprocess.PIPE, "scenario", "run", "handshake", option, path)
+    assert (proc.returncode, proc.stderr) == (2, cannot_write(path, err))
+
+
+@pytest.mark.parametrize("option", ["--pcap", "--plot", "--json"])
+def test_a_file_that_fills_up_while_written_is_one_line_and_exit_2(option: str, tmp_path: Path) -> None:
+    """The file opens (a link to /dev/full) and the run is done; the write fails."""
+    path = tmp_path / {"--pcap": "full.pcap", "--plot": "full.png", "--json": "full.jsonl"}[option]
+    path.symlink_to("/dev/full")
+    proc = run_cli_with(subprocess.PIPE, "scenario", "run", "handshake", option, str(path))
+    assert (proc.returncode, proc.stderr) == (2, cannot_write(str(path), errno.ENOSPC))
+    assert "SYN" in proc.stdout
+
+
+@pytest.mark.parametrize("argv", [["tour"], ["scenario", "list"], ["scenario", "run", "handshake"],
+                                  ["--help"], ["--version"]])
+def test_standard_output_full_is_one_line_and_exit_2(argv: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        proc = run_cli_with(full, *argv)
+    assert (proc.returncode, proc.stderr) == (2, cannot_write("standard output", errno.ENOSPC))
+
+
+def test_a_broken_pipe_on_a_file_is_an_error(tmp_path: Path) -> None:
+    """--json into a FIFO whose reader leaves after 100 octets of the 600 KB trace:
+    a failed write like any other (only standard output's reader may leave quietly)."""
+    fifo = tmp_path / "trace.fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["sh", "-c", 'head -c 100 < "$0" > /dev/null', str(fifo)])
+    try:
+        proc = run_cli_with(subprocess.DEVNULL, "scenario", "run", "bulk", "--json", str(fifo))
+        assert reader.wait(timeout=60) == 0
+    finally:
+        reader.kill()  # (it is gone already unless the command never opened the FIFO)
+        reader.wait()
+    assert (proc.returncode, proc.stderr) == (2, cannot_write(str(fifo), errno.EPIPE))
+
+
+@pytest.mark.parametrize("argv", [["tour"], ["scenario", "list"], ["scenario", "run", "handshake"],
+                                  ["--help"]])
+def test_standard_output_closed_before_a_write_ends_quietly(argv: list[str]) -> None:
+    """Standard output a pipe whose read end is already closed: every write fails
+    (EPIPE); the command stops at the first, silently, with status 0."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = run_cli_with(write_end, *argv)
+    finally:
+        os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (0, "")
+
+
+def test_tour_piped_into_head_ends_quietly() -> None:
+    """``synack tour | head -5``: head leaves after five lines of the 300 KB tour (far
+    more than a pipe holds, so the tour is still writing); no traceback, no
+    "Exception ignored" at exit, status 0."""
+    tour = subprocess.Popen([sys.executable, "-m", "synack.cli", "tour"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "120"})
+    assert tour.stdout is not None and tour.stderr is not None
+    head = subprocess.Popen(["head", "-5"], stdin=tour.stdout, stdout=subprocess.PIPE)
+    tour.stdout.close()  # head holds the only read end
+    out, _ = head.communicate(timeout=120)
+    err = tour.stderr.read()
+    tour.stderr.close()
+    assert tour.wait(timeout=120) == 0
+    assert err == b""
+    assert len(out.splitlines()) == 5 and b"handshake" in out
+
+
+def test_a_pcap_into_a_fifo_is_opened_once(tmp_path: Path) -> None:
+    """``--pcap >(tcpdump -r -)``: the check that the file can be written must not
+    open the FIFO (its reader would see the end of its input before the capture)."""
+    fifo, got = tmp_path / "out.pcap", tmp_path / "got"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["sh", "-c", 'cat < "$0" > "$1"', str(fifo), str(got)])
+    try:
+        proc = run_cli_with(subprocess.DEVNULL, "scenario", "run", "handshake", "--pcap", str(fifo))
+        assert reader.wait(timeout=60) == 0
+    finally:
+        reader.kill()
+        reader.wait()
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert got.read_bytes().startswith(b"\xd4\xc3\xb2\xa1")  # 0xa1b2c3d4, little-endian: the whole file

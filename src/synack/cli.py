@@ -11,19 +11,24 @@
 serve, connect and ss run synack on a TUN device in a private network namespace
 (root needed); see the README's "Real network (TUN)".
 
-Bad arguments or unwritable files print one line, ``synack: error: ...``, and exit 2.
+Bad arguments or unwritable files print one line, ``synack: error: ...``, and exit 2;
+so does any failure to write, standard output's included (``synack: error: cannot
+write standard output: No space left on device``).  A reader of standard output that
+goes away early (``synack tour | head``) ends the command quietly, with status 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, Any, NoReturn
 
 from rich.console import Console, Group
 from rich.padding import Padding
@@ -40,16 +45,68 @@ from synack.views.netstat import render_netstat
 from synack.views.plot import PlotError, PlotRun, plot_format, plot_runs
 
 EXIT_USAGE = 2
+STDOUT = "standard output"
 
 
 class CliError(Exception):
-    """A problem with what the user asked for: printed as one line, exit status 2."""
+    """A problem with what the user asked for, or a write that failed: printed as one
+    line, exit status 2."""
+
+
+class StdoutClosed(Exception):
+    """Standard output's reader went away (a pipe closed early): nothing more to say."""
+
+
+def cannot_write(what: str, exc: OSError) -> CliError:
+    return CliError(f"cannot write {what}: {exc.strerror or exc}")
+
+
+def _say(line: str) -> None:
+    """One line to standard error (if even that fails, there is no one to tell)."""
+    with contextlib.suppress(OSError):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"synack: error: {message} (see 'synack --help')\n")
+        _say(f"synack: error: {message} (see 'synack --help')")
         raise SystemExit(EXIT_USAGE)
+
+    def _print_message(self, message: str, file: object = None) -> None:
+        # argparse ignores a failure to write --help or --version; we report it.
+        if message and file is sys.stdout:
+            _write_stdout(message)
+        elif message:
+            _say(message.rstrip("\n"))
+
+
+def _write_stdout(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise StdoutClosed from None
+    except OSError as exc:
+        raise cannot_write(STDOUT, exc) from None
+
+
+class _Console(Console):
+    """rich's Console, whose failures to write standard output are the command's to
+    report (rich writes and flushes at each ``print``): a pipe whose reader went away
+    raises :class:`StdoutClosed` (rich's own answer is ``SystemExit(1)``), any other
+    failure a :class:`CliError`."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise StdoutClosed
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        try:
+            super().print(*objects, **kwargs)
+        except OSError as exc:
+            self.quiet = True
+            raise cannot_write(STDOUT, exc) from None
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|ms|us|µs)?\s*$")
@@ -172,7 +229,25 @@ def _open_for_writing(path: str) -> IO[str]:
     try:
         return open(path, "w", encoding="utf-8")
     except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise cannot_write(path, exc) from None
+
+
+def _check_writable(path: str) -> None:
+    """A file we can create (or append to), before running anything; left as it was.
+    A FIFO or a device is left alone: opening one is already writing to it (a reader
+    of ``--pcap >(tcpdump -r -)`` would see the end of its input at once)."""
+    with contextlib.suppress(OSError):  # (missing: the open below says what is wrong)
+        mode = os.stat(path).st_mode
+        if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+            return
+    existed = os.path.lexists(path)
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+    if not existed:
+        os.remove(path)
 
 
 def _check_plot_path(path: str) -> None:
@@ -181,14 +256,21 @@ def _check_plot_path(path: str) -> None:
         plot_format(path)
     except PlotError as exc:
         raise CliError(str(exc)) from None
-    existed = os.path.exists(path)
+    _check_writable(path)
+
+
+def _write_json(out: IO[str], path: str, runs: Sequence[Run]) -> None:
+    """The runs' records as JSON Lines into ``out`` (opened on ``path``), closed."""
     try:
-        with open(path, "ab"):
-            pass
+        for n, run in enumerate(runs, 1):
+            for rec in run.records:
+                row = record_to_dict(rec)
+                if len(runs) > 1:
+                    row["run"] = n
+                out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+        out.close()  # the last of it is written here (ENOSPC shows here, if not before)
     except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
-    if not existed:
-        os.remove(path)
+        raise cannot_write(path, exc) from None
 
 
 def _pcap_paths(path: str, runs: int) -> list[str]:
@@ -243,9 +325,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     scenario = _scenario(args.name)
     # Open outputs first, so a bad path fails before the work is done.
     if args.pcap:
-        folder = Path(args.pcap).parent
-        if not folder.is_dir() or not os.access(folder, os.W_OK):
-            raise CliError(f"cannot write {args.pcap}: no writable directory {folder}")
+        _check_writable(args.pcap)  # (with several runs, FILE-run1.pcap... go beside it)
     if args.plot:
         _check_plot_path(args.plot)
     json_out = _open_for_writing(args.json) if args.json else None
@@ -253,53 +333,82 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         runs = scenario.run(args.seed, netstat_at=args.netstat_at, capture=bool(args.pcap))
         render_scenario(console, scenario, runs, args.lang, relative_seq=not args.absolute_seq)
         if json_out is not None:
-            for n, run in enumerate(runs, 1):
-                for rec in run.records:
-                    row = record_to_dict(rec)
-                    if len(runs) > 1:
-                        row["run"] = n
-                    json_out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+            _write_json(json_out, args.json, runs)
             console.print(RichText(f"trace written to {args.json}", style="dim"))
         if args.pcap:
             for path, run in zip(_pcap_paths(args.pcap, len(runs)), runs, strict=True):
                 try:
                     write_pcap(path, run.packets)
                 except OSError as exc:
-                    raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+                    raise cannot_write(path, exc) from None
                 console.print(RichText(f"pcap written to {path} ({len(run.packets)} packets)", style="dim"))
         if args.plot:
             try:
                 plot_runs([PlotRun(run.label("en"), run.records) for run in runs], args.plot,
                           title=f"{scenario.name}: {scenario.title('en')}")
             except OSError as exc:
-                raise CliError(f"cannot write {args.plot}: {exc.strerror or exc}") from None
+                raise cannot_write(args.plot, exc) from None
             except PlotError as exc:
                 raise CliError(str(exc)) from None
             console.print(RichText(f"plot written to {args.plot}", style="dim"))
     finally:
-        if json_out is not None:
-            json_out.close()
+        if json_out is not None and not json_out.closed:  # a failure before it was written
+            with contextlib.suppress(OSError):
+                json_out.close()
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _flush_stdout() -> None:
+    """Write out what standard output still buffers, so that a failure shows here and
+    not as noise ("Exception ignored ...") when the interpreter exits."""
+    _write_stdout("")
+
+
+def _drop_stdout() -> None:
+    """Standard output failed or its reader went away: what it still buffers goes to
+    /dev/null when the interpreter exits (it would fail again there, noisily)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (replaced, as by pytest's capsys)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _command(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console(highlight=False)
+    console = _Console(highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 110  # piped to a file or a pager: room for a ladder and netstat
+    if args.command == "tour":
+        return cmd_tour(args, console)
+    if args.command in ("serve", "connect", "ss"):
+        return cmd_net(args, console)
+    if args.action == "list":
+        return cmd_list(args, console)
+    return cmd_run(args, console)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     try:
-        if args.command == "tour":
-            return cmd_tour(args, console)
-        if args.command in ("serve", "connect", "ss"):
-            return cmd_net(args, console)
-        if args.action == "list":
-            return cmd_list(args, console)
-        return cmd_run(args, console)
-    except CliError as exc:
-        sys.stderr.write(f"synack: error: {exc}\n")
-        return EXIT_USAGE
-    except BrokenPipeError:
+        try:
+            status = _command(argv)
+        except SystemExit:  # argparse is done: --help or --version printed, or a usage error
+            _flush_stdout()
+            raise
+        _flush_stdout()
+        return status
+    except (StdoutClosed, BrokenPipeError):  # the latter: met outside rich (connect's bytes)
+        _drop_stdout()
         return 0
+    except CliError as exc:
+        try:
+            _flush_stdout()
+        except (StdoutClosed, CliError):
+            _drop_stdout()
+        _say(f"synack: error: {exc}")
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":
