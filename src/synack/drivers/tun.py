@@ -108,9 +108,11 @@ class TunSettings:
 
 
 def tun_config(mtu: int = MAX_MTU, **overrides: int | bool | None) -> Config:
-    """A core Config for a TUN of this MTU: MSS = MTU − 40, large buffers."""
+    """A core Config for a TUN of this MTU: MSS = MTU − 40, large buffers, and Linux's
+    defaults for the options (timestamps, SACK and window scaling on: net.ipv4's
+    tcp_timestamps, tcp_sack, tcp_window_scaling = 1)."""
     values: dict[str, int | bool | None] = {"mss": min(mtu - 40, 65495), "rcv_buf": 4 << 20,
-                                            "snd_buf": 4 << 20}
+                                            "snd_buf": 4 << 20, "timestamps": True}
     values.update(overrides)
     return Config(**values)  # type: ignore[arg-type]
 
