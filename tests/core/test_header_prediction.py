@@ -85,8 +85,11 @@ def test_what_header_prediction_leaves_to_the_full_processing(iss: tuple[int, in
     c = settled(iss)
     c.c.send(b"x" * 100)
     c.expect([c.ours._replace(flags=ACK | PSH, payload=b"x" * 100)])
-    # a duplicate ACK (no data, nothing new): it counts towards fast retransmit
+    # a duplicate ACK: with SACK on (as here), one that SACKs new data (RFC 6675 §2)
+    # counts towards fast retransmit; a bare repeat does not
     not_predicted(c, acked(c, 0))
+    assert c.c.rec.dupacks == 0
+    not_predicted(c, acked(c, 0)._replace(options=Options(sack_blocks=((c.lseq(51), c.lseq(101)),))))
     assert c.c.rec.dupacks == 1
     # a window update, an ACK beyond SND.MAX, any option, a FIN, out of order
     not_predicted(c, acked(c, 0, window=PEER_WIN + 1))

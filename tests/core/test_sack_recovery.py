@@ -189,3 +189,31 @@ def test_scoreboard_is_lost_and_pipe() -> None:
     assert sb.next_seg(0, 1000, mss) is None  # 200-300 is not SACKed, but not lost either
     sb.update(0, 1000, ((700, 800),))
     assert sb.next_seg(0, 1000, mss) == (200, 100)  # three blocks above it now
+
+
+def test_sacks_of_new_data_count_as_duplicate_acks_whatever_their_window(iss: tuple[int, int]) -> None:
+    """RFC 6675 §2: with SACK, a duplicate ACK is one that SACKs octets not SACKed before,
+    even if it changes the advertised window (a receiver's window grows as its
+    application reads; Linux counts SACKed segments, tcp_fastretrans_alert).  Under RFC
+    5681's definition none of these would count, and the loss would wait for the RTO."""
+    c = ten_in_flight(iss)  # segment 1 will be lost
+    t = c.now + ms(20)
+    c.deliver(sack_ack(c, 1), t)
+    for k, b in enumerate((3, 4, 5)):
+        c.deliver(sack_ack(c, 1, (2, b))._replace(window=c.peer.window + 1 + k), t)
+    c.expect([sent(c, 1)], t)
+    assert c.c.in_recovery and c.ep.stats.fast_retransmits == 1 and c.ep.stats.timeouts == 0
+
+
+def test_with_sack_an_ack_that_sacks_nothing_new_is_not_a_duplicate_ack(iss: tuple[int, int]) -> None:
+    """RFC 6675 §2: repeating known SACK blocks (a duplicated ACK in the network), or
+    carrying none, is no evidence of another segment's arrival."""
+    c = ten_in_flight(iss)
+    t = c.now + ms(20)
+    c.deliver(sack_ack(c, 1), t)
+    c.deliver(sack_ack(c, 1, (2, 3)), t)
+    for _ in range(3):
+        c.deliver(sack_ack(c, 1, (2, 3)), t)
+        c.deliver(sack_ack(c, 1), t)
+    assert c.c.rec.dupacks == 1 and not c.c.in_recovery
+    c.expect_nothing(t)

@@ -377,17 +377,23 @@ class Connection(UserCalls, Timeouts, Replies):
         if snd.max_wnd and 0 < ((snd.una - snd.max_wnd - ack) & MASK) < HALF:
             self._stats.drop(DropReason.BAD_ACK)  # RFC 5961 §5: too old to be a real ACK
             return dropped(self._answer_unacceptable(seg, now) or DropReason.BAD_ACK)
+        sacked = False
         if seg.options.sack_blocks and self.rcv.sack_ok:
-            rec.sack(snd.una, snd.max, seg.options.sack_blocks)
+            sacked = rec.sack(snd.una, snd.max, seg.options.sack_blocks)
         if 0 < ((ack - snd.una) & MASK) < HALF:  # SEG.ACK > SND.UNA
             if ts is not None:
                 self.ts.ack_tsecr = ts[1]
             self._on_new_ack(ack, now)
         elif snd.wnd == 0:
             self._retries = 0  # a probe was answered: keep the connection (MUST-37)
-        elif (ack == snd.una and not seg.payload and not flags & (SYN | FIN) and snd.max != ack
-              and seg.window << snd.wscale == snd.wnd):
-            rec.on_dup_ack(snd.una, snd.max, snd.mss, now)  # RFC 5681 §2's duplicate ACK
+        elif ack == snd.una and snd.max != ack and (
+                sacked if self.rcv.sack_ok else
+                not seg.payload and not flags & (SYN | FIN) and seg.window << snd.wscale == snd.wnd):
+            # A duplicate ACK.  With SACK, one that SACKs octets not SACKed before,
+            # whatever its window or payload (RFC 6675 §2; Linux counts SACKed
+            # segments, tcp_fastretrans_alert): a receiver's window may grow while it
+            # SACKs.  Without, RFC 5681 §2's: no data, the same window.
+            rec.on_dup_ack(snd.una, snd.max, snd.mss, now)
         if snd.update_window(seq, ack, seg.window) and snd.persist_backoff and snd.wnd:
             # The window opened: probing is over; an ordinary RTO runs again.
             snd.persist_backoff = 0

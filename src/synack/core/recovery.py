@@ -290,12 +290,13 @@ class Recovery:
             if self.recover is not None and seq_ge(ack, self.recover):
                 self.recover = None  # past the data of the last RTO
 
-    def sack(self, una: int, snd_max: int, blocks: tuple[tuple[int, int], ...]) -> None:
-        """An ACK's SACK blocks (RFC 2018 §5) onto the scoreboard."""
+    def sack(self, una: int, snd_max: int, blocks: tuple[tuple[int, int], ...]) -> bool:
+        """An ACK's SACK blocks (RFC 2018 §5) onto the scoreboard; True when they SACK
+        an octet not SACKed before."""
         sb = self.sb
         if sb is None:
             sb = self.sb = Scoreboard(una)
-        sb.update(una, snd_max, blocks)
+        return sb.update(una, snd_max, blocks)
 
     def on_dup_ack(self, una: int, snd_max: int, mss: int, now: int) -> None:
         """A duplicate ACK (RFC 5681 §2): fast retransmit and fast recovery (§3.2 with
