@@ -18,6 +18,9 @@ its own segments with the checksum unfilled, which the core is told not to verif
 
 The pcap tap (``pcap=``) records every packet that crosses the device, with the
 TCP checksums filled in for the capture, so Wireshark sees valid packets.
+
+Packets the driver cannot pass on are counted by reason in ``stack.drops``, and
+exceptions caught in its callbacks in ``stack.errors`` (:mod:`synack.drivers.stack`).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from .netns import (
     NetnsError,
     write_sysctl,
 )
-from .stack import Stack, monotonic_us
+from .stack import Stack, encode_failure, monotonic_us
 
 __all__ = ["DEFAULT_IFNAME", "TunDevice", "TunSettings", "TunStack", "open_tun", "tun_config"]
 
@@ -271,6 +274,8 @@ def encode_plain(p: Packet) -> tuple[bytes, bytes]:
 
 def with_tcp_checksum(packet: bytes) -> bytes:
     """``packet`` (IPv4 or IPv6 carrying TCP) with its TCP checksum computed."""
+    if len(packet) < 20:
+        return packet
     if packet[0] >> 4 == 6:
         ihl, src, dst = 40, packet[8:24], packet[24:40]
     else:
@@ -290,12 +295,16 @@ class TunStack(Stack):
         super().__init__(endpoint, pcap=pcap)
         self.device = device
         self.settings = device.settings
-        self.write_errors = 0
         self._fd = device.fd
         self._vnet = device.vnet
         self._bufsize = self.settings.mtu + (VNET_HDR_LEN if self._vnet else 0) + 64
         self._encode = encode_offloaded if self._vnet else encode_plain
         self.loop.add_reader(self._fd, self._on_readable)
+
+    @property
+    def write_errors(self) -> int:
+        """Packets the device refused (``drops["write-error"]``)."""
+        return self.drops["write-error"]
 
     def pause_input(self) -> None:
         """Stop reading the device: what the kernel sends waits in the device's queue
@@ -322,36 +331,54 @@ class TunStack(Stack):
                 data = read(fd, size)
             except (BlockingIOError, InterruptedError):
                 break
+            except OSError as exc:
+                # Not a packet but the device failing: stop reading it rather than be
+                # woken for the same error again and again.  The connections then
+                # time out on their own.
+                self.report("read", exc)
+                self.loop.remove_reader(fd)
+                break
             n += 1
-            if tap is not None:
-                self._tap_in(now, data)
-            if off:
-                # Checksums unfilled (TUN_F_CSUM), so never verified (TUN-NOTES §6).
-                p = parse_common(data, off)
-                if p is not None:
-                    ep.receive_segment(p.seg, p.src, p.dst, now)
+            try:
+                if tap is not None:
+                    self._tap_in(now, data)
+                if off:
+                    # Checksums unfilled (TUN_F_CSUM), so never verified (TUN-NOTES §6).
+                    p = parse_common(data, off)
+                    if p is not None:
+                        ep.receive_segment(p.seg, p.src, p.dst, now)
+                    else:
+                        ep.receive_packet(data[off:], now, verify_checksum=False)
                 else:
-                    ep.receive_packet(data[off:], now, verify_checksum=False)
-            else:
-                ep.receive_packet(data, now)
+                    ep.receive_packet(data, now)
+            except Exception as exc:
+                self.report("receive", exc)
         self.packets_in += n
         if n:
             self._flush()
 
     def _tap_in(self, now: int, data: bytes) -> None:
-        assert self.pcap is not None
         if not self._vnet:
-            self.pcap.write(now, data)
+            self._tap(now, data)
         elif data[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM:
-            self.pcap.write(now, with_tcp_checksum(data[VNET_HDR_LEN:]))
+            self._tap(now, with_tcp_checksum(data[VNET_HDR_LEN:]))
         else:
-            self.pcap.write(now, data[VNET_HDR_LEN:])
+            self._tap(now, data[VNET_HDR_LEN:])
 
     def _transmit(self, packets: list[Packet], now: int) -> None:
-        fd, encode, tap = self._fd, self._encode, self.pcap
+        self._write(packets, now)
+
+    def _write(self, packets: list[Packet], now: int) -> None:
+        """Each packet to the device; one that cannot be encoded or written is dropped
+        and counted, and the others go on."""
+        fd, encode = self._fd, self._encode
         write, writev = os.write, os.writev
         for p in packets:
-            head, payload = encode(p)
+            try:
+                head, payload = encode(p)
+            except Exception as exc:
+                self.drop(encode_failure(p), exc)
+                continue
             try:
                 if payload:
                     writev(fd, (head, payload))
@@ -359,11 +386,13 @@ class TunStack(Stack):
                     write(fd, head)
             except OSError:
                 # The device refused it (queue full, or going away): a loss TCP recovers.
-                self.write_errors += 1
+                self.drops["write-error"] += 1
                 continue
-            if tap is not None:
-                ip = head[VNET_HDR_LEN:] if self._vnet else head
-                tap.write(now, with_tcp_checksum(ip + payload) if self._vnet else ip + payload)
+            if self.pcap is not None:
+                if self._vnet:
+                    self._tap(now, with_tcp_checksum(head[VNET_HDR_LEN:] + payload))
+                else:
+                    self._tap(now, head + payload)
 
     def close(self) -> None:
         if self.closed:
