@@ -10,7 +10,15 @@ import pytest
 from synack.core.errors import MalformedSegment
 from synack.core.ip import Packet, build_packet, ipv4_header, ipv6_header, parse_packet
 from synack.core.wire import ACK, FIN, NO_OPTIONS, PSH, SYN, Options, Segment, encode_options, pack_addr
-from synack.drivers.tun import _VNET_V4, _VNET_V6, VNET_HDR_LEN, encode_offloaded, parse_common
+from synack.drivers.tun import (
+    _VNET_V4,
+    _VNET_V6,
+    MAX_MSS,
+    VNET_HDR_LEN,
+    encode_offloaded,
+    parse_common,
+    tun_config,
+)
 
 V4 = ("198.18.0.2", "198.18.0.1")
 V6 = ("fd00:5ac::2", "fd00:5ac::1")
@@ -105,3 +113,15 @@ def test_parse_common_never_disagrees_with_the_core() -> None:
         assert fast is None or fast == _core(raw)
         taken += fast is not None
     assert taken > 1000  # the fast path itself was exercised, not only its refusals
+
+
+def test_a_full_size_segment_with_the_most_options_fits_an_ipv4_header() -> None:
+    """The core sends MSS-sized payloads with options on top: at MTU 65535 the MSS
+    leaves room for 40 bytes of them (timestamps and three SACK blocks)."""
+    assert tun_config().mss == MAX_MSS == 65455
+    assert tun_config(1500).mss == 1460
+    options = Options(timestamps=(1, 2), sack_blocks=((1, 2), (3, 4), (5, 6)))
+    assert len(encode_options(options)) == 40
+    head, payload = encode_offloaded(Packet(*V4, Segment(1, 2, 3, 4, ACK, 5, options, b"x" * MAX_MSS)))
+    assert struct.unpack_from("!H", head, VNET_HDR_LEN + 2) == (65535,)  # the IPv4 total length
+    assert len(head) - VNET_HDR_LEN + len(payload) == 65535

@@ -57,7 +57,7 @@ from .netns import (
 )
 from .stack import Stack, encode_failure, monotonic_us
 
-__all__ = ["DEFAULT_IFNAME", "TunDevice", "TunSettings", "TunStack", "open_tun", "tun_config"]
+__all__ = ["DEFAULT_IFNAME", "MAX_MSS", "TunDevice", "TunSettings", "TunStack", "open_tun", "tun_config"]
 
 # <linux/if_tun.h>
 TUNSETIFF: Final = 0x400454CA
@@ -82,6 +82,12 @@ _V6_WRITE: Final = struct.Struct("!10sIHBB32sHHIIBBHHH")
 
 DEFAULT_IFNAME: Final = "synack0"
 MAX_MTU: Final = 65535
+#: The largest MSS synack uses on a TUN: the IPv4 total length (16 bits) must hold
+#: the IP and TCP headers, the payload *and up to 40 bytes of TCP options*, because
+#: the core sends full-MSS segments with options (SACK blocks, timestamps) without
+#: making the payload smaller for them (RFC 9293 §3.7.1 subtracts them).  MTU − 40
+#: = 65495 made IPv4 packets of up to 65,575 bytes, which no header can describe.
+MAX_MSS: Final = MAX_MTU - 20 - 20 - 40
 #: Packets read per wake-up before the output is flushed.
 READ_BURST: Final = 128
 
@@ -111,8 +117,9 @@ class TunSettings:
 
 
 def tun_config(mtu: int = MAX_MTU, **overrides: int | bool | None) -> Config:
-    """A core Config for a TUN of this MTU: MSS = MTU − 40, large buffers."""
-    values: dict[str, int | bool | None] = {"mss": min(mtu - 40, 65495), "rcv_buf": 4 << 20,
+    """A core Config for a TUN of this MTU: MSS = MTU − 40 (at most :data:`MAX_MSS`),
+    large buffers."""
+    values: dict[str, int | bool | None] = {"mss": min(mtu - 40, MAX_MSS), "rcv_buf": 4 << 20,
                                             "snd_buf": 4 << 20}
     values.update(overrides)
     return Config(**values)  # type: ignore[arg-type]
