@@ -7,6 +7,7 @@ test reads what it writes at the other end, and writes what it should read.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 from collections.abc import Awaitable
 from typing import Any
@@ -19,9 +20,10 @@ from synack.core.endpoint import Endpoint
 from synack.core.ip import Packet, build_packet, parse_packet
 from synack.core.state import State
 from synack.core.wire import ACK, Segment
+from synack.drivers.faults import Hold, Impairments, PathFaults, TunFaults, has_payload
 from synack.drivers.stack import MemoryStack, memory_pair, monotonic_us
 from synack.drivers.streams import create_connection, create_server, open_connection, start_server
-from synack.drivers.tun import VNET_HDR_LEN, TunStack, tun_config
+from synack.drivers.tun import VNET_HDR_LEN, TunDevice, TunSettings, TunStack, tun_config
 
 V4 = ("198.18.0.2", "198.18.0.1")
 V6 = ("fd00:5ac::2", "fd00:5ac::1")
@@ -55,10 +57,10 @@ def _read_all(sock: socket.socket, vnet: bool = True) -> list[Packet]:
         packets.append(parse_packet(data[VNET_HDR_LEN:] if vnet else data, verify_checksum=False))
 
 
-def _stack(**config: int) -> tuple[TunStack, socket.socket]:
+def _stack(faults: TunFaults | None = None, **config: int) -> tuple[TunStack, socket.socket]:
     device, far = socket_device()
     endpoint = Endpoint(["198.18.0.2", "fd00:5ac::2"], tun_config(**config))
-    return TunStack(endpoint, device), far
+    return TunStack(endpoint, device, faults=faults), far
 
 
 # -- a packet that cannot be encoded -----------------------------------------------------
@@ -285,7 +287,146 @@ def test_a_server_protocol_factory_that_raises_resets_that_connection() -> None:
     run(main())
 
 
-def test_the_counters_of_a_stack() -> None:
+# -- the fault layer in the driver -------------------------------------------------------
+def test_the_driver_drops_and_duplicates_exactly_what_the_seed_says() -> None:
+    imp = Impairments(loss=0.2, duplicate=0.2)
+
+    async def main() -> None:
+        stack, far = _stack(TunFaults(outbound=PathFaults("outbound", imp, seed=42)))
+        stack._transmit([_packet(i) for i in range(40)], monotonic_us())
+        written = [p.seg.seq for p in _read_all(far)]
+        expected = PathFaults("outbound", imp, seed=42)
+        assert written == [i for i in range(40) for _ in expected.fate(0, *V4, _packet(i).seg)]
+        s = stack.faults.outbound.stats  # type: ignore[union-attr]
+        assert s.seen == 40 and len(written) == 40 - s.lost + s.duplicated and s.lost and s.duplicated
+        stack.close()
+        far.close()
+    run(main())
+
+
+def test_inbound_faults_act_before_the_endpoint_sees_a_packet() -> None:
+    imp = Impairments(loss=0.3, duplicate=0.3)
+
+    async def main() -> None:
+        stack, far = _stack(TunFaults(inbound=PathFaults("inbound", imp, seed=4)))
+        seen: list[int] = []
+        stack.endpoint.receive_segment = lambda seg, src, dst, now: seen.append(seg.seq)  # type: ignore
+        for seq in range(40):
+            p = _packet(seq, ("198.18.0.1", "198.18.0.2"))
+            far.send(b"\x00" * VNET_HDR_LEN + build_packet(p.seg, p.src, p.dst))
+        for _ in range(100):
+            await asyncio.sleep(0.005)
+            if stack.packets_in == 40:
+                break
+        expected = PathFaults("inbound", imp, seed=4)
+        assert seen == [i for i in range(40) for _ in expected.fate(0, *V4, _packet(i).seg)]
+        stack.close()
+        far.close()
+    run(main())
+
+
+def test_delayed_packets_leave_later_and_overtaken_ones_after() -> None:
+    async def main() -> None:
+        # Delay 20 ms; the packet with data held 30 ms more, so the others overtake it.
+        faults = TunFaults(outbound=PathFaults("outbound", Impairments(delay=20_000),
+                                               [Hold(has_payload(), for_=30_000)]))
+        stack, far = _stack(faults)
+        start = monotonic_us()
+        stack._transmit([_packet(1, size=0), _packet(2), _packet(3, size=0)], start)
+        assert _read_all(far) == [] and stack.held == 3
+        await asyncio.sleep(0.03)
+        assert [p.seg.seq for p in _read_all(far)] == [1, 3]
+        await asyncio.sleep(0.03)
+        assert [p.seg.seq for p in _read_all(far)] == [2]
+        assert stack.held == 0 and monotonic_us() - start >= 50_000
+        stack.close()
+        far.close()
+    run(main())
+
+
+def test_close_drops_what_is_held_and_aclose_sends_it_first() -> None:
+    async def main() -> None:
+        faults = TunFaults(PathFaults("inbound", Impairments(delay=500_000)),
+                           PathFaults("outbound", Impairments(delay=500_000)))
+        stack, far = _stack(faults)
+        stack._transmit([_packet(1), _packet(2)], monotonic_us())
+        p = _packet(7, ("198.18.0.1", "198.18.0.2"))
+        far.send(b"\x00" * VNET_HDR_LEN + build_packet(p.seg, p.src, p.dst))
+        await asyncio.sleep(0.02)
+        assert stack.held == 3
+        stack.close()
+        assert stack.drops == {"held-at-close": 3} and stack.held == 0
+        await asyncio.sleep(0.01)  # no timer is left to fire on a closed stack
+        far.close()
+
+        stack, far = _stack(TunFaults(outbound=PathFaults("outbound", Impairments(delay=500_000))))
+        stack._transmit([_packet(1), _packet(2)], monotonic_us())
+        await stack.aclose(timeout=0)
+        assert [p.seg.seq for p in _read_all(far)] == [1, 2]  # written at once, not dropped
+        assert stack.drops == {}
+        far.close()
+    run(main())
+
+
+def test_a_lossy_transfer_between_two_tun_stacks_is_exact_both_ways() -> None:
+    """Loss, duplicates, reordering and delay on both stacks, both directions."""
+    blob = hashlib.shake_256(b"lossy socket pair").digest(600_000)
+    imp = Impairments(loss=0.03, delay=1000, duplicate=0.03, reorder=0.03)
+
+    handled: list[str] = []
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(1 << 16):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        handled.append("clean")  # no reset on the way
+
+    async def main() -> None:
+        device_a, far = socket_device()
+        far_fd = far.detach()
+        device_b = TunDevice(far_fd, TunSettings(netns="unused"))
+        cfg = tun_config(1500, min_rto=ms(20))
+        a = TunStack(Endpoint(["198.18.0.2"], cfg), device_a, faults=TunFaults.both(imp, seed=1))
+        b = TunStack(Endpoint(["198.18.0.1"], cfg), device_b, faults=TunFaults.both(imp, seed=2))
+        await start_server(echo, None, 9000, stack=b)
+        reader, writer = await open_connection("198.18.0.1", 9000, stack=a)
+
+        async def send() -> None:
+            for i in range(0, len(blob), 50_000):
+                writer.write(blob[i:i + 50_000])
+                await writer.drain()
+            writer.write_eof()
+
+        sender = asyncio.ensure_future(send())
+        got = await reader.read()
+        await sender
+        assert hashlib.sha256(got).hexdigest() == hashlib.sha256(blob).hexdigest()
+        conn = writer.get_extra_info("synack_connection")
+        writer.close()
+        await writer.wait_closed()
+        for _ in range(200):
+            if conn.state in (State.TIME_WAIT, State.CLOSED) and not b.busy_connections():
+                break
+            await asyncio.sleep(0.01)
+        assert conn.state in (State.TIME_WAIT, State.CLOSED) and not b.busy_connections()
+        for stack in (a, b):
+            assert stack.drops == {} and stack.errors == {}
+            assert stack.faults is not None
+            for path in (stack.faults.inbound, stack.faults.outbound):
+                assert path is not None
+                s = path.stats
+                assert s.lost and s.duplicated and s.reordered, (stack, path, s)
+        assert a.endpoint.stats.retransmits + b.endpoint.stats.retransmits > 0
+        assert handled == ["clean"]
+        await a.aclose()
+        await b.aclose()
+    run(main(), timeout=60)
+
+
+def test_memory_stack_unaffected_by_fault_api() -> None:
+    # MemoryStack has no fault layer; its counters are the base's.
     async def main() -> None:
         a, _b = memory_pair()
         assert isinstance(a, MemoryStack)

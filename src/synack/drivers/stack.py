@@ -11,7 +11,7 @@ Time is the core's integer microseconds, ``time.monotonic_ns() // 1000``; asynci
 default clock is the same monotonic clock in seconds, so deadlines convert directly.
 
 **A driver contains its faults.**  No exception leaves a stack's callbacks (a burst
-read, a timer, a flush):
+read, a timer, a flush, a release of held packets):
 
 - a packet that cannot be encoded (an IPv4 total length past 65535, say) is
   dropped and counted in :attr:`Stack.drops` by reason; the rest of its batch goes
@@ -133,12 +133,13 @@ class Stack(abc.ABC):
         self.packets_out = 0
         #: Packets the driver could not pass on, by reason: "too-long" and
         #: "unencodable" (the encoder refused it), "write-error" (the device refused
-        #: it).
+        #: it), and the TUN driver's "hold-full" and "held-at-close" (faults).
         self.drops: Counter[str] = Counter()
         #: Exceptions caught in the driver's callbacks, by where: "receive" (a packet
         #: in), "timer", "flush", "dispatch" (an event to its handler), "read" (the
-        #: device), "pcap" (the capture stops).  Each is a bug somewhere; see the
-        #: module's doc.
+        #: device), "pcap" (the capture stops), and the TUN driver's "fault" (a
+        #: fault's predicate; the packet passes) and "release" (held packets out).
+        #: Each is a bug somewhere; see the module's doc.
         self.errors: Counter[str] = Counter()
         self._reported: set[tuple[str, type[BaseException]]] = set()
         if self.loop not in _defaults or _defaults[self.loop].closed:
@@ -319,7 +320,12 @@ class Stack(abc.ABC):
             if conn.state is not State.CLOSED:
                 conn.abort(monotonic_us())
         self._flush()
+        self._last_words()
         self.close()
+
+    def _last_words(self) -> None:  # noqa: B027 - a hook: most stacks hold nothing back
+        """Before :meth:`aclose` closes: send what is still due to leave (the TUN
+        driver's held packets)."""
 
     def close(self) -> None:
         """Stop at once: no more input, output or timers."""
