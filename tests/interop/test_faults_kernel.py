@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from support.tunhelp import kernel, kernel_ss, run, unique_netns, wait_until
+from support.tunhelp import kernel, kernel_ss, run, unique_netns, wait_for_state, wait_until
 from synack.core.state import State
+from synack.drivers.control import query
 from synack.drivers.faults import Impairments, TunFaults
 from synack.drivers.netns import KERNEL_V4
 from synack.drivers.streams import open_connection
@@ -112,3 +118,83 @@ def test_full_size_segments_with_sack_blocks_fit_the_ipv4_header() -> None:
             assert faults.inbound is not None and faults.outbound is not None
             assert faults.inbound.stats.lost + faults.outbound.stats.lost > 0
     run(main(), timeout=120)
+
+
+_ECHO_CLIENT = """
+import hashlib, socket, sys, threading
+blob = hashlib.shake_256(b"echo").digest(int(sys.argv[1]))
+c = socket.create_connection(("198.18.0.2", 7), timeout=30)
+threading.Thread(target=lambda: (c.sendall(blob), c.shutdown(socket.SHUT_WR))).start()
+got = bytearray()
+while data := c.recv(1 << 20):
+    got += data
+print("exact" if got == blob else f"differs {len(got)}", flush=True)
+"""
+
+
+def test_synack_serve_with_faults_echoes_exactly_and_reports_them() -> None:
+    netns = unique_netns()
+    faults = ["--loss", "3%", "--delay", "1", "--duplicate", "0.03", "--reorder", "0.03", "--seed", "5"]
+    serve = subprocess.Popen([sys.executable, "-m", "synack.cli", "serve", "--echo", "--port", "7", "--netns",
+                              netns, *faults], stderr=subprocess.PIPE, text=True)
+    try:
+        assert serve.stderr is not None
+        banner = [serve.stderr.readline() for _ in range(3)]
+        assert banner[0].startswith("synack: faults, inbound (kernel -> synack): loss 0.03, delay 1 ms")
+        assert banner[1].startswith("synack: faults, outbound (synack -> kernel): loss 0.03")
+        assert "serving echo" in banner[2]
+        out = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", _ECHO_CLIENT, str(1 << 20)],
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+        assert out.strip() == "exact"
+        doc = query(netns)[2]["driver"]
+        assert doc["drops"] == {} and doc["errors"] == {}
+        assert doc["faults"]["inbound"]["seen"] > 0 and doc["faults"]["outbound"]["seen"] > 0
+        json.dumps(doc)
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            assert serve.wait(timeout=30) == 0
+        finally:
+            if serve.poll() is None:
+                serve.kill()
+                serve.wait()
+    assert serve.stderr is not None
+    rest = serve.stderr.read()
+    assert "synack: faults: inbound " in rest and "outbound " in rest
+
+
+_ECHO_SERVER = """
+import socket
+s = socket.socket(); s.bind(("198.18.0.1", 9001)); s.listen(); print("ready", flush=True)
+c, _ = s.accept()
+while data := c.recv(1 << 20):
+    c.sendall(data)
+c.close()
+"""
+
+
+def test_synack_connect_with_faults_sends_and_receives_exactly(tmp_path: Path) -> None:
+    blob = _blob("connect", 1 << 20)
+    (tmp_path / "in").write_bytes(blob)
+
+    async def main() -> None:
+        netns = unique_netns()
+        proc = await asyncio.create_subprocess_exec("ip", "netns", "add", netns)
+        assert await proc.wait() == 0
+        try:
+            async with kernel(netns, _ECHO_SERVER) as k:
+                assert await k.line() == "ready"
+                assert "LISTEN" in await wait_for_state(netns, 9001, "LISTEN")
+                connect = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "synack.cli", "connect", KERNEL_V4, "9001", "--netns", netns,
+                    "--send", str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--loss", "0.03",
+                    "--delay", "1", "--duplicate", "0.03", "--reorder", "0.03", stderr=subprocess.PIPE)
+                _, err = await asyncio.wait_for(connect.communicate(), 60)
+                assert connect.returncode == 0, err
+                assert b"synack: faults: inbound " in err
+        finally:
+            proc = await asyncio.create_subprocess_exec("ip", "netns", "del", netns)
+            await proc.wait()
+        assert _sha((tmp_path / "out").read_bytes()) == _sha(blob)
+    run(main(), timeout=120)
+
