@@ -4,12 +4,14 @@
     synack scenario list [--lang en|zh]
     synack scenario run NAME [--seed N] [--lang en|zh] [--pcap FILE] [--json FILE]
                              [--netstat-at T] [--absolute-seq] [--plot FILE.png|FILE.svg]
-    synack serve [--echo | --http DIR] [--port P] [--netns NAME] [--pcap FILE]
-    synack connect HOST PORT [--send FILE] [--output FILE] [--netns NAME] [--pcap FILE]
+    synack serve [--echo | --http DIR] [--port P] [--netns NAME] [--pcap FILE] [FAULTS]
+    synack connect HOST PORT [--send FILE] [--output FILE] [--netns NAME] [--pcap FILE] [FAULTS]
     synack ss [--netns NAME]
 
 serve, connect and ss run synack on a TUN device in a private network namespace
-(root needed); see the README's "Real network (TUN)".
+(root needed); see the README's "Real network (TUN)".  FAULTS: [--loss P]
+[--delay MS] [--duplicate P] [--reorder P] [--seed N], applied in each direction
+independently.
 
 Bad arguments or unwritable files print one line, ``synack: error: ...``, and exit 2;
 so does any failure to write, standard output's included (``synack: error: cannot
@@ -133,6 +135,36 @@ def parse_seed(text: str) -> int:
     return seed
 
 
+def parse_probability(text: str) -> float:
+    """``"0.05"`` or ``"5%"`` → 0.05."""
+    t = text.strip()
+    percent = t.endswith("%")
+    try:
+        p = float(t[:-1] if percent else t)
+    except ValueError:
+        p = -1.0
+    if percent:
+        p /= 100
+    if not 0.0 <= p <= 1.0:
+        raise argparse.ArgumentTypeError(f"not a probability: {text!r} (0 to 1, or a percentage such as 5%)")
+    return p
+
+
+#: The longest --delay: everything a fault holds leaves within a minute.
+MAX_DELAY_MS = 60_000
+
+
+def parse_delay_ms(text: str) -> float:
+    """Milliseconds, ``"20"`` or ``"2.5"``."""
+    try:
+        ms_ = float(text)
+    except ValueError:
+        ms_ = -1.0
+    if not 0.0 <= ms_ <= MAX_DELAY_MS:
+        raise argparse.ArgumentTypeError(f"not a delay: {text!r} (milliseconds, 0 to {MAX_DELAY_MS})")
+    return ms_
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="synack", description="TCP's handshake and close, run, drawn and explained.")
     p.add_argument("--version", action="version", version=f"synack {__version__}")
@@ -168,12 +200,28 @@ def build_parser() -> argparse.ArgumentParser:
         if pcap:
             cmd.add_argument("--pcap", metavar="FILE", help="capture everything crossing the TUN device")
 
+    def fault_options(cmd: argparse.ArgumentParser) -> None:
+        faults = cmd.add_argument_group(
+            "faults", "injected by synack between the device and itself, in each direction independently "
+                      "(kernel -> synack and synack -> kernel), each drawing from its own seeded stream")
+        faults.add_argument("--loss", metavar="P", type=parse_probability, default=0.0,
+                            help="drop each packet with probability P (0..1 or N%%)")
+        faults.add_argument("--delay", metavar="MS", type=parse_delay_ms, default=0.0,
+                            help="delay every packet by MS milliseconds")
+        faults.add_argument("--duplicate", metavar="P", type=parse_probability, default=0.0,
+                            help="send a second copy of a packet with probability P")
+        faults.add_argument("--reorder", metavar="P", type=parse_probability, default=0.0,
+                            help="hold a packet back 10 ms more with probability P (later ones overtake it)")
+        faults.add_argument("--seed", metavar="N", type=parse_seed, default=1,
+                            help="seed of the faults' random streams (default 1)")
+
     serve = sub.add_parser("serve", help="serve on a TUN device (root): echo, or files over HTTP")
     mode = serve.add_mutually_exclusive_group()
     mode.add_argument("--echo", action="store_true", help="send every byte back (the default)")
     mode.add_argument("--http", metavar="DIR", help="serve the files under DIR over HTTP/1.1")
     serve.add_argument("--port", type=parse_port, default=8080, help="port to listen on (default 8080)")
     net_options(serve)
+    fault_options(serve)
 
     conn = sub.add_parser("connect", help="a netcat-like client on a TUN device (root)")
     conn.add_argument("host", help="peer address, e.g. 198.18.0.1 (the namespace's kernel side)")
@@ -181,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("--send", metavar="FILE", help="send FILE instead of standard input")
     conn.add_argument("--output", metavar="FILE", help="write the peer's bytes to FILE, not standard output")
     net_options(conn)
+    fault_options(conn)
 
     ss = sub.add_parser("ss", help="the connection table of the synack running in a namespace (like ss -tan)")
     net_options(ss, pcap=False)
@@ -202,10 +251,12 @@ def cmd_net(args: argparse.Namespace, console: Console) -> int:
     from synack.drivers import commands
 
     try:
+        if args.command in ("serve", "connect"):
+            faults = commands.make_faults(args.loss, args.delay, args.duplicate, args.reorder, args.seed)
         if args.command == "serve":
-            commands.serve(args.netns, args.pcap, args.port, args.http)
+            commands.serve(args.netns, args.pcap, args.port, args.http, faults)
         elif args.command == "connect":
-            commands.connect(args.netns, args.pcap, args.host, args.port, args.send, args.output)
+            commands.connect(args.netns, args.pcap, args.host, args.port, args.send, args.output, faults)
         else:
             now, rows = commands.show_table(args.netns)
             if not console.is_terminal:

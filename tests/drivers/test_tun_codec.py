@@ -10,7 +10,15 @@ import pytest
 from synack.core.errors import MalformedSegment
 from synack.core.ip import Packet, build_packet, ipv4_header, ipv6_header, parse_packet
 from synack.core.wire import ACK, FIN, NO_OPTIONS, PSH, SYN, Options, Segment, encode_options, pack_addr
-from synack.drivers.tun import _VNET_V4, _VNET_V6, VNET_HDR_LEN, encode_offloaded, parse_common
+from synack.drivers.tun import (
+    _VNET_V4,
+    _VNET_V6,
+    MAX_MSS,
+    VNET_HDR_LEN,
+    encode_offloaded,
+    parse_common,
+    tun_config,
+)
 
 V4 = ("198.18.0.2", "198.18.0.1")
 V6 = ("fd00:5ac::2", "fd00:5ac::1")
@@ -105,3 +113,16 @@ def test_parse_common_never_disagrees_with_the_core() -> None:
         assert fast is None or fast == _core(raw)
         taken += fast is not None
     assert taken > 1000  # the fast path itself was exercised, not only its refusals
+
+
+def test_a_full_size_segment_with_timestamps_fits_an_ipv4_header() -> None:
+    """At MTU 65535 the MSS is 65495 and the core takes the timestamps' 12 octets out
+    of every full segment (RFC 9293 §3.7.1): the packet is exactly 65535 octets."""
+    assert tun_config().mss == MAX_MSS == 65495 and tun_config().timestamps
+    assert tun_config(1500).mss == 1460
+    options = Options(timestamps=(1, 2))
+    payload_len = MAX_MSS - len(encode_options(options))
+    assert payload_len == 65483
+    head, payload = encode_offloaded(Packet(*V4, Segment(1, 2, 3, 4, ACK, 5, options, b"x" * payload_len)))
+    assert struct.unpack_from("!H", head, VNET_HDR_LEN + 2) == (65535,)  # the IPv4 total length
+    assert len(head) - VNET_HDR_LEN + len(payload) == 65535

@@ -10,13 +10,14 @@ import asyncio
 import itertools
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from synack.drivers.netns import privilege_problem
-from synack.drivers.tun import TunSettings, TunStack, open_tun
+from synack.drivers.tun import TunDevice, TunSettings, TunStack, open_tun
 
 _counter = itertools.count()
 
@@ -39,6 +40,18 @@ def run(coro: Awaitable[None], timeout: float = 120.0) -> None:
     async def main() -> None:
         await asyncio.wait_for(coro, timeout)
     asyncio.run(main())
+
+
+def socket_device(settings: TunSettings | None = None) -> tuple[TunDevice, socket.socket]:
+    """A TunDevice on one end of a datagram socket pair, and the other end (no
+    privileges): what the stack writes is read there, what is written there the stack
+    reads, a packet per datagram, with the virtio header when ``settings.offload``."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    for sock in (ours, theirs):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.setblocking(False)
+    return TunDevice(ours.detach(), settings or TunSettings(netns="unused")), theirs
 
 
 @asynccontextmanager

@@ -3,6 +3,11 @@
 Each command joins the namespace ``--netns`` if it exists, or creates it and
 removes it again on exit; the TUN device lives inside it.  Problems the user can
 fix raise :class:`CommandError` (printed as one line by the CLI).
+
+``serve`` and ``connect`` take faults (:func:`make_faults`: ``--loss``, ``--delay``,
+``--duplicate``, ``--reorder``, ``--seed``), the same in each direction and drawn
+independently in each; they say what is on when they start and, on exit, what the
+faults did and what the driver dropped.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from synack.core.info import SocketInfo
 
 from .apps import echo_handler, http_handler
 from .control import ControlServer, query
+from .faults import Impairments, TunFaults
 from .netns import Namespace, NetnsError, privilege_problem
 from .streams import open_connection, start_server
 from .tun import TunSettings, TunStack, open_tun
 
-__all__ = ["CommandError", "connect", "serve", "show_table"]
+__all__ = ["CommandError", "connect", "make_faults", "serve", "show_table"]
 
 
 class CommandError(Exception):
@@ -42,10 +48,37 @@ def _check(netns: str) -> None:
         raise CommandError(str(exc)) from None
 
 
-@contextlib.asynccontextmanager
-async def _running(netns: str, pcap: str | None) -> AsyncIterator[TunStack]:
+def make_faults(loss: float = 0.0, delay_ms: float = 0.0, duplicate: float = 0.0, reorder: float = 0.0,
+                seed: int = 1) -> TunFaults | None:
+    """The command line's faults: the same impairments in both directions, each
+    direction drawing from its own stream of ``seed``; None when nothing is on."""
     try:
-        cm = open_tun(TunSettings(netns=netns), pcap=pcap)
+        impairments = Impairments(loss=loss, delay=round(delay_ms * 1000), duplicate=duplicate,
+                                  reorder=reorder)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    return TunFaults.both(impairments, seed=seed) if impairments.active else None
+
+
+def _say(*lines: str) -> None:
+    for line in lines:
+        print(f"synack: {line}", file=sys.stderr, flush=True)
+
+
+def _report_counters(stack: TunStack) -> None:
+    """On exit: what the faults did, what the driver dropped (when anything)."""
+    if stack.faults is not None:
+        _say(f"faults: {stack.faults.summary()}")
+    if stack.drops:
+        _say("driver drops: " + ", ".join(f"{reason} {n}" for reason, n in sorted(stack.drops.items())))
+    if stack.errors:
+        _say("driver errors: " + ", ".join(f"{where} {n}" for where, n in sorted(stack.errors.items())))
+
+
+@contextlib.asynccontextmanager
+async def _running(netns: str, pcap: str | None, faults: TunFaults | None = None) -> AsyncIterator[TunStack]:
+    try:
+        cm = open_tun(TunSettings(netns=netns), pcap=pcap, faults=faults)
         stack = await cm.__aenter__()
     except (NetnsError, OSError) as exc:
         raise CommandError(str(exc)) from None
@@ -54,11 +87,14 @@ async def _running(netns: str, pcap: str | None) -> AsyncIterator[TunStack]:
     except OSError as exc:
         await cm.__aexit__(None, None, None)
         raise CommandError(str(exc)) from None
+    if faults is not None:
+        _say(*(f"faults, {line}" for line in faults.describe()))
     try:
         yield stack
     finally:
         await control.close()
         await cm.__aexit__(None, None, None)
+        _report_counters(stack)
 
 
 def _stop_event() -> asyncio.Event:
@@ -69,11 +105,12 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def _serve(netns: str, pcap: str | None, port: int, http_dir: str | None) -> None:
+async def _serve(netns: str, pcap: str | None, port: int, http_dir: str | None,
+                 faults: TunFaults | None) -> None:
     if http_dir is not None and not os.path.isdir(http_dir):
         raise CommandError(f"not a directory: {http_dir}")
     handler = http_handler(http_dir) if http_dir is not None else echo_handler
-    async with _running(netns, pcap) as stack:
+    async with _running(netns, pcap, faults) as stack:
         stop = _stop_event()
         try:
             server = await start_server(handler, None, port, stack=stack, backlog=1024)
@@ -90,10 +127,11 @@ async def _serve(netns: str, pcap: str | None, port: int, http_dir: str | None) 
         server.close_clients()
 
 
-def serve(netns: str, pcap: str | None, port: int, http_dir: str | None) -> None:
+def serve(netns: str, pcap: str | None, port: int, http_dir: str | None,
+          faults: TunFaults | None = None) -> None:
     """Run a server on the TUN until SIGINT/SIGTERM, then close its connections."""
     _check(netns)
-    asyncio.run(_serve(netns, pcap, port, http_dir))
+    asyncio.run(_serve(netns, pcap, port, http_dir, faults))
 
 
 async def _pump_in(source: BinaryIO, writer: asyncio.StreamWriter) -> None:
@@ -129,8 +167,8 @@ async def _pump_in(source: BinaryIO, writer: asyncio.StreamWriter) -> None:
 
 
 async def _connect(netns: str, pcap: str | None, host: str, port: int, source: BinaryIO,
-                   sink: BinaryIO) -> None:
-    async with _running(netns, pcap) as stack:
+                   sink: BinaryIO, faults: TunFaults | None) -> None:
+    async with _running(netns, pcap, faults) as stack:
         stop = _stop_event()
         try:
             reader, writer = await open_connection(host, port, stack=stack)
@@ -167,7 +205,8 @@ async def _connect(netns: str, pcap: str | None, host: str, port: int, source: B
                 writer.close()
 
 
-def connect(netns: str, pcap: str | None, host: str, port: int, send: str | None, output: str | None) -> None:
+def connect(netns: str, pcap: str | None, host: str, port: int, send: str | None, output: str | None,
+            faults: TunFaults | None = None) -> None:
     """A netcat-like client: input (stdin or ``send``) to the peer, its bytes to
     stdout (or ``output``); half-close at the end of the input."""
     _check(netns)
@@ -180,7 +219,7 @@ def connect(netns: str, pcap: str | None, host: str, port: int, send: str | None
     except OSError as exc:
         raise CommandError(f"cannot write {output}: {exc.strerror or exc}") from None
     try:
-        asyncio.run(_connect(netns, pcap, host, port, source, sink))
+        asyncio.run(_connect(netns, pcap, host, port, source, sink, faults))
     finally:
         if send:
             source.close()

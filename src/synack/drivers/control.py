@@ -3,7 +3,8 @@
 A running ``synack serve``/``connect`` listens on a Unix socket named after its
 namespace (``/run/synack/NAME.sock``); each client that connects gets one JSON
 document (the endpoint's :meth:`~synack.core.endpoint.Endpoint.snapshot` rows, the
-time they were taken and the endpoint's counters) and the socket is closed.
+time they were taken, the endpoint's counters and the driver's, :meth:`Stack.counters`:
+its drops and errors by reason and what its faults did) and the socket is closed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def snapshot_document(stack: Stack) -> dict[str, Any]:
     now = monotonic_us()
     return {"now": now, "name": stack.endpoint.name, "addresses": list(stack.endpoint.addresses),
             "rows": [row._asdict() for row in stack.endpoint.snapshot(now)],
-            "stats": stack.endpoint.stats.as_dict()}
+            "stats": stack.endpoint.stats.as_dict(), "driver": stack.counters()}
 
 
 class ControlServer:

@@ -9,16 +9,36 @@ API runs anywhere, without privileges.
 
 Time is the core's integer microseconds, ``time.monotonic_ns() // 1000``; asyncio's
 default clock is the same monotonic clock in seconds, so deadlines convert directly.
+
+**A driver contains its faults.**  No exception leaves a stack's callbacks (a burst
+read, a timer, a flush, a release of held packets):
+
+- a packet that cannot be encoded (an IPv4 total length past 65535, say) is
+  dropped and counted in :attr:`Stack.drops` by reason; the rest of its batch goes
+  out;
+- an exception escaping the core or a handler is counted in :attr:`Stack.errors` by
+  where it happened, and the first of each kind is reported through the loop's
+  exception handler (asyncio logs it to stderr with its traceback); the stack goes
+  on with the next packet, event or wake-up.  The core's input is processed one
+  packet or one timeout at a time, so one that failed leaves the other connections
+  as they were: closing the whole stack would punish them all for one bug.  A timer
+  whose handling failed is retried no sooner than :attr:`Stack.ERROR_BACKOFF`, so a
+  deadline that stays due cannot spin the loop.
+
+Exceptions raised by an application's protocol are the transport's business
+(:mod:`synack.drivers.streams`), as in asyncio: that connection is aborted.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from synack.capture import PcapWriter
 from synack.core.connection import Connection
@@ -27,14 +47,29 @@ from synack.core.events import AcceptReady, Event
 from synack.core.ip import Packet, build_packet
 from synack.core.listener import Listener
 from synack.core.state import State
+from synack.core.wire import NO_OPTIONS, encode_options
 
-__all__ = ["ConnectionHandler", "MemoryStack", "Stack", "default_stack", "memory_pair", "monotonic_us",
-           "set_default_stack"]
+__all__ = ["ConnectionHandler", "MemoryStack", "Stack", "default_stack", "encode_failure", "memory_pair",
+           "monotonic_us", "set_default_stack"]
 
 
 def monotonic_us() -> int:
     """The drivers' clock: integer microseconds of ``time.monotonic``."""
     return time.monotonic_ns() // 1000
+
+
+def encode_failure(p: Packet) -> str:
+    """The drop reason for a packet its encoder refused: ``"too-long"`` when the IP
+    header's length field cannot hold it (IPv4 total length, IPv6 payload length,
+    both 16 bits), else ``"unencodable"``."""
+    try:
+        seg = p.seg
+        opts = 0 if seg.options is NO_OPTIONS else len(encode_options(seg.options))
+        tcp_len = 20 + opts + len(seg.payload)
+    except Exception:
+        return "unencodable"
+    limit = 0xFFFF if ":" in p.src else 0xFFFF - 20
+    return "too-long" if tcp_len > limit else "unencodable"
 
 
 class ConnectionHandler(Protocol):
@@ -78,6 +113,10 @@ class Stack(abc.ABC):
     #: connections a second meant as many wake-ups for nothing.  The shortest timer
     #: by default is the 40 ms delayed ACK.
     TIMER_SLACK = 1000
+    #: After a timer wake-up whose handling raised, the next comes no sooner than
+    #: this (µs): the deadline may still be due, and must not wake the loop at once
+    #: again and again.
+    ERROR_BACKOFF = 100_000
 
     def __init__(self, endpoint: Endpoint, *, pcap: PcapWriter | None = None) -> None:
         self.endpoint = endpoint
@@ -89,8 +128,20 @@ class Stack(abc.ABC):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: int | None = None
         self._flush_pending = False
+        self._not_before = 0  # no timer wake-up before this (µs): see ERROR_BACKOFF
         self.packets_in = 0
         self.packets_out = 0
+        #: Packets the driver could not pass on, by reason: "too-long" and
+        #: "unencodable" (the encoder refused it), "write-error" (the device refused
+        #: it), and the TUN driver's "hold-full" and "held-at-close" (faults).
+        self.drops: Counter[str] = Counter()
+        #: Exceptions caught in the driver's callbacks, by where: "receive" (a packet
+        #: in), "timer", "flush", "dispatch" (an event to its handler), "read" (the
+        #: device), "pcap" (the capture stops), and the TUN driver's "fault" (a
+        #: fault's predicate; the packet passes) and "release" (held packets out).
+        #: Each is a bug somewhere; see the module's doc.
+        self.errors: Counter[str] = Counter()
+        self._reported: set[tuple[str, type[BaseException]]] = set()
         if self.loop not in _defaults or _defaults[self.loop].closed:
             _defaults[self.loop] = self
 
@@ -122,6 +173,14 @@ class Stack(abc.ABC):
         self._flush_pending = False
         if self.closed:
             return
+        try:
+            self._drain()
+        except Exception as exc:
+            self.report("flush", exc)
+        if not self.closed:
+            self._rearm()
+
+    def _drain(self) -> None:
         ep = self.endpoint
         now = monotonic_us()
         for _ in range(self.MAX_ROUNDS):
@@ -129,7 +188,10 @@ class Stack(abc.ABC):
             event = ep.next_event()
             while event is not None:
                 busy = True
-                self._dispatch(event)
+                try:
+                    self._dispatch(event)
+                except Exception as exc:
+                    self.report("dispatch", exc)
                 event = ep.next_event()
             packets = ep.packets_to_send(now)
             if packets:
@@ -140,7 +202,6 @@ class Stack(abc.ABC):
                 break
         else:
             self.kick()  # still busy: carry on after other callbacks had their turn
-        self._rearm()
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, AcceptReady):
@@ -153,7 +214,13 @@ class Stack(abc.ABC):
             handler.on_event(event)
 
     def _rearm(self) -> None:
-        deadline = self.endpoint.next_timeout()
+        try:
+            deadline = self.endpoint.next_timeout()
+        except Exception as exc:
+            self.report("timer", exc)
+            deadline = monotonic_us() + self.ERROR_BACKOFF
+        if deadline is not None and deadline < self._not_before:
+            deadline = self._not_before
         if deadline == self._timer_at:
             return
         if self._timer is not None:
@@ -166,12 +233,19 @@ class Stack(abc.ABC):
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
+        if self.closed:
+            return
         now = monotonic_us()
-        deadline = self.endpoint.next_timeout()
-        # call_at may fire a hair early by the clock's rounding: never before the deadline.
-        if deadline is not None and deadline > now:
-            now = deadline
-        self.endpoint.handle_timeout(now)
+        try:
+            deadline = self.endpoint.next_timeout()
+            # call_at may fire a hair early by the clock's rounding: never before the deadline.
+            if deadline is not None and deadline > now:
+                now = deadline
+            self.endpoint.handle_timeout(now)
+            self._not_before = 0
+        except Exception as exc:
+            self.report("timer", exc)
+            self._not_before = monotonic_us() + self.ERROR_BACKOFF
         self._flush()
 
     @abc.abstractmethod
@@ -179,8 +253,47 @@ class Stack(abc.ABC):
         """Put ``packets`` on the device or link (each driver its own way)."""
 
     def _tap(self, now: int, raw: bytes) -> None:
-        if self.pcap is not None:
-            self.pcap.write(now, raw)
+        pcap = self.pcap
+        if pcap is not None:
+            try:
+                pcap.write(now, raw)
+            except Exception as exc:
+                # A capture that cannot be written (a full disk) stops; the traffic goes on.
+                self.report("pcap", exc)
+                self.pcap = None
+                with contextlib.suppress(Exception):
+                    pcap.close()
+
+    # ------------------------------------------------------------------ faults
+    def report(self, where: str, exc: Exception) -> None:
+        """An exception caught in a callback: counted in :attr:`errors`; the first of
+        each kind (where, type) goes to the loop's exception handler."""
+        self.errors[where] += 1
+        self._report_once(where, exc, f"unexpected {type(exc).__name__} in {where}; the stack goes on "
+                                      f"(later ones of this kind are only counted, in stack.errors)")
+
+    def drop(self, reason: str, exc: Exception | None = None) -> None:
+        """A packet the driver could not pass on: counted in :attr:`drops`; the first
+        one dropped for an exception, of each reason, is reported like an error."""
+        self.drops[reason] += 1
+        if exc is not None:
+            self._report_once(f"drop:{reason}", exc,
+                              f"a packet dropped ({reason}: {exc}); the rest of its batch goes on "
+                              "(later ones only counted, in stack.drops)")
+
+    def _report_once(self, where: str, exc: Exception, message: str) -> None:
+        key = (where, type(exc))
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        self.loop.call_exception_handler({"message": f"synack {self!r}: {message}", "exception": exc,
+                                          "synack_stack": self})
+
+    def counters(self) -> dict[str, Any]:
+        """The driver's counters, for ``synack ss``'s document: packets in and out,
+        drops and errors by reason."""
+        return {"packets_in": self.packets_in, "packets_out": self.packets_out,
+                "drops": dict(self.drops), "errors": dict(self.errors)}
 
     # ------------------------------------------------------------------ shutdown
     def busy_connections(self) -> list[Connection]:
@@ -207,7 +320,12 @@ class Stack(abc.ABC):
             if conn.state is not State.CLOSED:
                 conn.abort(monotonic_us())
         self._flush()
+        self._last_words()
         self.close()
+
+    def _last_words(self) -> None:  # noqa: B027 - a hook: most stacks hold nothing back
+        """Before :meth:`aclose` closes: send what is still due to leave (the TUN
+        driver's held packets)."""
 
     def close(self) -> None:
         """Stop at once: no more input, output or timers."""
@@ -235,11 +353,17 @@ class MemoryStack(Stack):
         self.peer: MemoryStack | None = None
 
     def _transmit(self, packets: list[Packet], now: int) -> None:
-        raw = [build_packet(p.seg, p.src, p.dst) for p in packets]
-        for r in raw:
+        raw = []
+        for p in packets:
+            try:
+                r = build_packet(p.seg, p.src, p.dst)
+            except Exception as exc:
+                self.drop(encode_failure(p), exc)
+                continue
+            raw.append(r)
             self._tap(now, r)
         peer = self.peer
-        if peer is not None and not peer.closed:
+        if raw and peer is not None and not peer.closed:
             self.loop.call_soon(peer._deliver, raw)
 
     def _deliver(self, raw: list[bytes]) -> None:
@@ -248,7 +372,10 @@ class MemoryStack(Stack):
         now = monotonic_us()
         ep = self.endpoint
         for r in raw:
-            ep.receive_packet(r, now)
+            try:
+                ep.receive_packet(r, now)
+            except Exception as exc:
+                self.report("receive", exc)
         self.packets_in += len(raw)
         self._flush()
 

@@ -16,6 +16,13 @@ core's buffer fills and the advertised window closes, as in the kernel.
 Peer outcomes become the exceptions asyncio code expects: a refused connect raises
 :class:`ConnectionRefusedError`, a reset :class:`ConnectionResetError`, running out
 of retransmissions :class:`TimeoutError`.
+
+An exception raised by the protocol is handled as asyncio's own transports do: one
+from ``connection_made``, ``data_received`` or ``eof_received`` (or a server's
+protocol factory) is fatal to that connection alone, which is reset and whose
+protocol hears ``connection_lost(exc)``; one from ``pause_writing`` or
+``resume_writing`` is only reported.  Either way it goes to the loop's exception
+handler and never into the stack's callbacks.
 """
 
 from __future__ import annotations
@@ -92,7 +99,11 @@ class SynackTransport(asyncio.Transport):
 
     def _start(self) -> None:
         """After connection_made: take what arrived before the transport existed."""
-        self._protocol.connection_made(self)
+        try:
+            self._protocol.connection_made(self)
+        except Exception as exc:
+            self._fatal_error(exc, "protocol.connection_made() call failed")
+            return
         self._pull()
         if self._conn.state is State.CLOSED and not self._lost:
             self._connection_lost(ConnectionResetError("connection reset by peer"))
@@ -142,7 +153,11 @@ class SynackTransport(asyncio.Transport):
         delivered = False
         while self._reading and not self._lost and conn.bytes_readable:
             data = conn.read(_READ_CHUNK)
-            protocol.data_received(data)
+            try:
+                protocol.data_received(data)
+            except Exception as exc:
+                self._fatal_error(exc, "protocol.data_received() call failed")
+                return
             delivered = True
         if delivered:
             # The reader's task wakes up in the loop's next round (call_soon): a flush
@@ -151,7 +166,11 @@ class SynackTransport(asyncio.Transport):
             self._stack.kick()
         if conn.at_eof and not self._eof_fed and not self._lost and not self._closing:
             self._eof_fed = True
-            keep_open = protocol.eof_received()
+            try:
+                keep_open = protocol.eof_received()
+            except Exception as exc:
+                self._fatal_error(exc, "protocol.eof_received() call failed")
+                return
             if not keep_open:
                 self.close()
 
@@ -217,12 +236,35 @@ class SynackTransport(asyncio.Transport):
     def _maybe_pause_protocol(self) -> None:
         if not self._protocol_paused and len(self._pending) > self._high:
             self._protocol_paused = True
-            self._protocol.pause_writing()
+            try:
+                self._protocol.pause_writing()
+            except Exception as exc:
+                self._report(exc, "protocol.pause_writing() failed")
 
     def _maybe_resume_protocol(self) -> None:
         if self._protocol_paused and len(self._pending) <= self._low:
             self._protocol_paused = False
-            self._protocol.resume_writing()
+            try:
+                self._protocol.resume_writing()
+            except Exception as exc:
+                self._report(exc, "protocol.resume_writing() failed")
+
+    def _report(self, exc: Exception, message: str) -> None:
+        self._stack.loop.call_exception_handler({"message": message, "exception": exc, "transport": self,
+                                                 "protocol": self._protocol})
+
+    def _fatal_error(self, exc: Exception, message: str) -> None:
+        """The protocol raised: report it, reset the connection, tell the protocol
+        (asyncio's transports do the same)."""
+        self._report(exc, f"Fatal error: {message}")
+        if self._lost:
+            return
+        self._reading = False
+        if self._conn.state is not State.CLOSED:
+            self._conn.abort(monotonic_us())
+            self._stack.kick()
+        self._closing = True
+        self._connection_lost(exc)
 
     def _push(self) -> None:
         """Move pending bytes into the core's send buffer as room opens."""
@@ -304,7 +346,14 @@ class _Connecting:
             self.stack.unregister(self.conn)
             return
         if isinstance(event, Connected):
-            protocol = self.make_protocol()
+            try:
+                protocol = self.make_protocol()
+            except Exception as failure:
+                self.stack.unregister(self.conn)
+                self.conn.abort(monotonic_us())
+                self.stack.kick()
+                self.future.set_exception(failure)
+                return
             transport = SynackTransport(self.stack, self.conn, protocol)  # replaces us as handler
             transport._start()
             self.future.set_result((transport, protocol))
@@ -407,7 +456,15 @@ class Server:
             conn = self.listener.accept()
             if conn is None:
                 return
-            protocol = self._protocol_factory()
+            try:
+                protocol = self._protocol_factory()
+            except Exception as exc:
+                self.stack.loop.call_exception_handler({"message": "Fatal error: the server's protocol "
+                                                        "factory failed; connection reset",
+                                                        "exception": exc, "synack_server": self})
+                conn.abort(monotonic_us())
+                self.stack.kick()
+                continue
             transport = SynackTransport(self.stack, conn, protocol)
             transport._server = self
             self._transports.add(transport)

@@ -18,6 +18,17 @@ its own segments with the checksum unfilled, which the core is told not to verif
 
 The pcap tap (``pcap=``) records every packet that crosses the device, with the
 TCP checksums filled in for the capture, so Wireshark sees valid packets.
+
+Faults (``faults=``, :mod:`synack.drivers.faults`) sit between the device and the
+endpoint: packets read are impaired before the endpoint sees them, packets sent
+before they are written.  The capture shows the device, so it has every packet
+read (dropped ones too) and only the packets written (duplicates twice, delayed
+ones when they leave).  Held packets are released by the loop's timers;
+:meth:`TunStack.aclose` writes the outbound ones still held, :meth:`TunStack.close`
+drops what is left (``stack.drops["held-at-close"]``).
+
+Packets the driver cannot pass on are counted by reason in ``stack.drops``, and
+exceptions caught in its callbacks in ``stack.errors`` (:mod:`synack.drivers.stack`).
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from synack.capture import PcapWriter
 from synack.core.config import Config
@@ -40,6 +51,7 @@ from synack.core.errors import MalformedSegment
 from synack.core.ip import Packet, ipv4_header, ipv6_header
 from synack.core.wire import NO_OPTIONS, encode_options, pack_addr, parse_segment, tcp_checksum, unpack_addr
 
+from .faults import Held, PathFaults, TunFaults
 from .netns import (
     DEFAULT_NETNS,
     KERNEL_V4,
@@ -52,9 +64,9 @@ from .netns import (
     NetnsError,
     write_sysctl,
 )
-from .stack import Stack, monotonic_us
+from .stack import Stack, encode_failure, monotonic_us
 
-__all__ = ["DEFAULT_IFNAME", "TunDevice", "TunSettings", "TunStack", "open_tun", "tun_config"]
+__all__ = ["DEFAULT_IFNAME", "MAX_MSS", "TunDevice", "TunSettings", "TunStack", "open_tun", "tun_config"]
 
 # <linux/if_tun.h>
 TUNSETIFF: Final = 0x400454CA
@@ -79,6 +91,11 @@ _V6_WRITE: Final = struct.Struct("!10sIHBB32sHHIIBBHHH")
 
 DEFAULT_IFNAME: Final = "synack0"
 MAX_MTU: Final = 65535
+#: The largest MSS synack uses on a TUN: the IPv4 total length (16 bits) holds the
+#: IP and TCP headers and the payload; the options every segment carries come out of
+#: the payload (the core's effective send MSS, RFC 9293 §3.7.1), and SACK blocks
+#: ride only in the room a segment leaves.
+MAX_MSS: Final = MAX_MTU - 20 - 20
 #: Packets read per wake-up before the output is flushed.
 READ_BURST: Final = 128
 
@@ -108,10 +125,10 @@ class TunSettings:
 
 
 def tun_config(mtu: int = MAX_MTU, **overrides: int | bool | None) -> Config:
-    """A core Config for a TUN of this MTU: MSS = MTU − 40, large buffers, and Linux's
-    defaults for the options (timestamps, SACK and window scaling on: net.ipv4's
-    tcp_timestamps, tcp_sack, tcp_window_scaling = 1)."""
-    values: dict[str, int | bool | None] = {"mss": min(mtu - 40, 65495), "rcv_buf": 4 << 20,
+    """A core Config for a TUN of this MTU: MSS = MTU − 40 (at most :data:`MAX_MSS`),
+    large buffers, and Linux's defaults for the options (timestamps, SACK and window
+    scaling on: net.ipv4's tcp_timestamps, tcp_sack, tcp_window_scaling = 1)."""
+    values: dict[str, int | bool | None] = {"mss": min(mtu - 40, MAX_MSS), "rcv_buf": 4 << 20,
                                             "snd_buf": 4 << 20, "timestamps": True}
     values.update(overrides)
     return Config(**values)  # type: ignore[arg-type]
@@ -273,6 +290,8 @@ def encode_plain(p: Packet) -> tuple[bytes, bytes]:
 
 def with_tcp_checksum(packet: bytes) -> bytes:
     """``packet`` (IPv4 or IPv6 carrying TCP) with its TCP checksum computed."""
+    if len(packet) < 20:
+        return packet
     if packet[0] >> 4 == 6:
         ihl, src, dst = 40, packet[8:24], packet[24:40]
     else:
@@ -288,16 +307,43 @@ def with_tcp_checksum(packet: bytes) -> bytes:
 class TunStack(Stack):
     """An endpoint on a TUN device, driven by the running asyncio loop."""
 
-    def __init__(self, endpoint: Endpoint, device: TunDevice, *, pcap: PcapWriter | None = None) -> None:
+    def __init__(self, endpoint: Endpoint, device: TunDevice, *, pcap: PcapWriter | None = None,
+                 faults: TunFaults | None = None) -> None:
         super().__init__(endpoint, pcap=pcap)
         self.device = device
         self.settings = device.settings
-        self.write_errors = 0
         self._fd = device.fd
         self._vnet = device.vnet
         self._bufsize = self.settings.mtu + (VNET_HDR_LEN if self._vnet else 0) + 64
         self._encode = encode_offloaded if self._vnet else encode_plain
+        self.faults: TunFaults | None = None
+        self._inbound: PathFaults | None = None
+        self._outbound: PathFaults | None = None
+        # Packets a fault delays: (what was read, its parse) inbound, packets outbound.
+        self._held_in: Held[tuple[bytes, Packet | None]] = Held(self.loop, monotonic_us, self._release_in)
+        self._held_out: Held[Packet] = Held(self.loop, monotonic_us, self._release_out)
+        self.set_faults(faults)
         self.loop.add_reader(self._fd, self._on_readable)
+
+    @property
+    def write_errors(self) -> int:
+        """Packets the device refused (``drops["write-error"]``)."""
+        return self.drops["write-error"]
+
+    def set_faults(self, faults: TunFaults | None) -> None:
+        """Impair the traffic from now on (None: no more).  Packets already held
+        are released as planned."""
+        if faults is not None:
+            s = self.settings
+            faults.bind({"synack": (s.synack_v4, s.synack_v6), "kernel": (s.kernel_v4, s.kernel_v6)})
+        self.faults = faults
+        self._inbound = faults.inbound if faults is not None else None
+        self._outbound = faults.outbound if faults is not None else None
+
+    @property
+    def held(self) -> int:
+        """Packets held back by faults right now (both directions)."""
+        return len(self._held_in) + len(self._held_out)
 
     def pause_input(self) -> None:
         """Stop reading the device: what the kernel sends waits in the device's queue
@@ -316,6 +362,7 @@ class TunStack(Stack):
         fd, size, read = self._fd, self._bufsize, os.read
         ep = self.endpoint
         tap = self.pcap
+        inbound = self._inbound
         off = VNET_HDR_LEN if self._vnet else 0
         now = monotonic_us()
         n = 0
@@ -324,36 +371,121 @@ class TunStack(Stack):
                 data = read(fd, size)
             except (BlockingIOError, InterruptedError):
                 break
+            except OSError as exc:
+                # Not a packet but the device failing: stop reading it rather than be
+                # woken for the same error again and again.  The connections then
+                # time out on their own.
+                self.report("read", exc)
+                self.loop.remove_reader(fd)
+                break
             n += 1
-            if tap is not None:
-                self._tap_in(now, data)
-            if off:
-                # Checksums unfilled (TUN_F_CSUM), so never verified (TUN-NOTES §6).
-                p = parse_common(data, off)
-                if p is not None:
-                    ep.receive_segment(p.seg, p.src, p.dst, now)
+            try:
+                if tap is not None:
+                    self._tap_in(now, data)
+                if inbound is not None:
+                    self._impair_in(inbound, data, now)
+                elif off:
+                    # Checksums unfilled (TUN_F_CSUM), so never verified (TUN-NOTES §6).
+                    p = parse_common(data, off)
+                    if p is not None:
+                        ep.receive_segment(p.seg, p.src, p.dst, now)
+                    else:
+                        ep.receive_packet(data[off:], now, verify_checksum=False)
                 else:
-                    ep.receive_packet(data[off:], now, verify_checksum=False)
-            else:
-                ep.receive_packet(data, now)
+                    ep.receive_packet(data, now)
+            except Exception as exc:
+                self.report("receive", exc)
         self.packets_in += n
         if n:
             self._flush()
 
-    def _tap_in(self, now: int, data: bytes) -> None:
-        assert self.pcap is not None
+    def _deliver_in(self, data: bytes, p: Packet | None, now: int) -> None:
+        """What was read, to the endpoint (as :meth:`_on_readable` does)."""
         if not self._vnet:
-            self.pcap.write(now, data)
-        elif data[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM:
-            self.pcap.write(now, with_tcp_checksum(data[VNET_HDR_LEN:]))
+            self.endpoint.receive_packet(data, now)
+        elif p is not None:
+            self.endpoint.receive_segment(p.seg, p.src, p.dst, now)
         else:
-            self.pcap.write(now, data[VNET_HDR_LEN:])
+            self.endpoint.receive_packet(data[VNET_HDR_LEN:], now, verify_checksum=False)
+
+    def _fate(self, faults: PathFaults, now: int, p: Packet | None) -> list[int]:
+        """When the copies of ``p`` are due; a fault layer that fails (a predicate
+        that raises) lets the packet pass untouched."""
+        try:
+            if p is None:
+                return faults.fate(now, "", "", None)
+            return faults.fate(now, p.src, p.dst, p.seg)
+        except Exception as exc:
+            self.report("fault", exc)
+            return [now]
+
+    def _impair_in(self, faults: PathFaults, data: bytes, now: int) -> None:
+        # Parsed for the faults' predicates (a packet parse_common leaves to the core
+        # meets only the random impairments).
+        p = parse_common(data, VNET_HDR_LEN if self._vnet else 0)
+        for due in self._fate(faults, now, p):
+            if due <= now:
+                self._deliver_in(data, p, now)
+            elif not self._held_in.hold(due, (data, p)):
+                self.drop("hold-full")
+
+    def _release_in(self, items: list[tuple[bytes, Packet | None]], now: int) -> None:
+        """Held packets, now due, to the endpoint (from the loop's timer)."""
+        if self.closed:
+            return
+        for data, p in items:
+            try:
+                self._deliver_in(data, p, now)
+            except Exception as exc:
+                self.report("receive", exc)
+        self._flush()
+
+    def _tap_in(self, now: int, data: bytes) -> None:
+        if not self._vnet:
+            self._tap(now, data)
+        elif data[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM:
+            self._tap(now, with_tcp_checksum(data[VNET_HDR_LEN:]))
+        else:
+            self._tap(now, data[VNET_HDR_LEN:])
 
     def _transmit(self, packets: list[Packet], now: int) -> None:
-        fd, encode, tap = self._fd, self._encode, self.pcap
+        outbound = self._outbound
+        if outbound is not None:
+            packets = self._impair_out(outbound, packets, now)
+        self._write(packets, now)
+
+    def _impair_out(self, faults: PathFaults, packets: list[Packet], now: int) -> list[Packet]:
+        """The packets to write now; the others are held (or dropped)."""
+        out = []
+        held = self._held_out
+        for p in packets:
+            for due in self._fate(faults, now, p):
+                if due <= now:
+                    out.append(p)
+                elif not held.hold(due, p):
+                    self.drop("hold-full")
+        return out
+
+    def _release_out(self, packets: list[Packet], now: int) -> None:
+        """Held packets, now due, to the device (from the loop's timer)."""
+        if self.closed:
+            return
+        try:
+            self._write(packets, now)
+        except Exception as exc:
+            self.report("release", exc)
+
+    def _write(self, packets: list[Packet], now: int) -> None:
+        """Each packet to the device; one that cannot be encoded or written is dropped
+        and counted, and the others go on."""
+        fd, encode = self._fd, self._encode
         write, writev = os.write, os.writev
         for p in packets:
-            head, payload = encode(p)
+            try:
+                head, payload = encode(p)
+            except Exception as exc:
+                self.drop(encode_failure(p), exc)
+                continue
             try:
                 if payload:
                     writev(fd, (head, payload))
@@ -361,27 +493,47 @@ class TunStack(Stack):
                     write(fd, head)
             except OSError:
                 # The device refused it (queue full, or going away): a loss TCP recovers.
-                self.write_errors += 1
+                self.drops["write-error"] += 1
                 continue
-            if tap is not None:
-                ip = head[VNET_HDR_LEN:] if self._vnet else head
-                tap.write(now, with_tcp_checksum(ip + payload) if self._vnet else ip + payload)
+            if self.pcap is not None:
+                if self._vnet:
+                    self._tap(now, with_tcp_checksum(head[VNET_HDR_LEN:] + payload))
+                else:
+                    self._tap(now, head + payload)
+
+    def _last_words(self) -> None:
+        # aclose: what the faults still hold back leaves now (the RSTs of aborted
+        # connections among it), rather than be dropped by close().
+        if not self.closed:
+            self._write(self._held_out.take_all(), monotonic_us())
+
+    def counters(self) -> dict[str, Any]:
+        doc = super().counters()
+        doc["held"] = self.held
+        if self.faults is not None:
+            doc["faults"] = self.faults.as_dict()
+        return doc
 
     def close(self) -> None:
         if self.closed:
             return
         self.loop.remove_reader(self._fd)
+        left = len(self._held_in.take_all()) + len(self._held_out.take_all())
+        if left:
+            self.drops["held-at-close"] += left
         super().close()
         self.device.close()
 
 
 @asynccontextmanager
 async def open_tun(settings: TunSettings | None = None, *, config: Config | None = None,
-                   pcap: str | None = None, name: str = "synack") -> AsyncIterator[TunStack]:
+                   pcap: str | None = None, name: str = "synack",
+                   faults: TunFaults | None = None) -> AsyncIterator[TunStack]:
     """A running :class:`TunStack` in the namespace ``settings.netns`` (joined if it
     exists, else created and removed on exit).  It becomes the loop's default stack,
-    so ``synack.open_connection``/``start_server`` use it.  On exit, connections that
-    are closing get up to 2 s to finish, the rest are reset, the device goes."""
+    so ``synack.open_connection``/``start_server`` use it.  ``faults`` impair its
+    traffic (:mod:`synack.drivers.faults`).  On exit, connections that are closing get
+    up to 2 s to finish, the rest are reset, the device goes."""
     s = settings if settings is not None else TunSettings()
     ns = Namespace.join_or_create(s.netns)
     try:
@@ -393,7 +545,7 @@ async def open_tun(settings: TunSettings | None = None, *, config: Config | None
         except BaseException:
             device.close()
             raise
-        stack = TunStack(endpoint, device, pcap=writer)
+        stack = TunStack(endpoint, device, pcap=writer, faults=faults)
         try:
             yield stack
         finally:
