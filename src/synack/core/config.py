@@ -137,7 +137,10 @@ class Config:
     oow_ack_interval: int = ms(500)
     # -- listeners (Linux: net/ipv4/tcp_input.c tcp_conn_request) --------------------
     #: Bound of each listener's SYN queue (tcp_max_syn_backlog; Linux's floor is 128);
-    #: the listen backlog bounds it too (``Listener.syn_queue_limit``).
+    #: the listen backlog bounds it too (``Listener.syn_queue_limit``).  Current Linux
+    #: uses tcp_max_syn_backlog only with syncookies 0, to keep the queue's last
+    #: quarter for peers it has TCP metrics for; synack has no such metrics and does
+    #: not model that (see ``synack.core.listener``).
     max_syn_backlog: int = 128
     #: 0 off, 1 only when a SYN queue overflows, 2 always (tcp_syncookies, default 1).
     syncookies: int = 1

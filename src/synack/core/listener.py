@@ -14,6 +14,14 @@ is full is dropped; while the SYN queue is full it is answered with a SYN cookie
 A final ACK arriving while the accept queue is full is dropped (the SYN-ACK is
 retransmitted and the client's ACK retried later), or answered with RST when
 ``abort_on_overflow`` is set.
+
+Not modelled: with ``syncookies`` 0, Linux also keeps the last quarter of
+``tcp_max_syn_backlog`` for peers it has TCP metrics for (``tcp_peer_is_proven`` in
+``tcp_conn_request``: a SYN from any other peer is dropped once the queue holds more
+than three quarters of it).  synack keeps no per-destination metrics (no
+``tcp_metrics``), so it has no proven peers to reserve room for; instead
+``Config.max_syn_backlog`` bounds the queue outright (kernels before 4.4 bounded it
+by the smaller of the two, rounded up to a power of two).
 """
 
 from __future__ import annotations
@@ -150,10 +158,15 @@ class Listener:
 
     @property
     def syn_queue_limit(self) -> int:
-        """When the SYN queue counts as full.  Linux (since 4.4) bounds it by the listen
-        backlog (``inet_csk_reqsk_queue_is_full``: length >= ``sk_max_ack_backlog``);
-        older kernels by min(backlog, tcp_max_syn_backlog): the smaller of the two."""
-        return min(self.backlog, self.config.max_syn_backlog)
+        """How many entries the SYN queue holds before it counts as full.
+
+        Linux bounds it by the listen backlog: ``inet_csk_reqsk_queue_is_full`` is
+        length > ``sk_max_ack_backlog`` (as read in 6.18; >= until commit 3479c7549fb1
+        of January 2025, which the stable series took too), so a backlog of 64 holds
+        65 entries, as Linux's accept queue (``sk_acceptq_is_full``) always did.
+        ``Config.max_syn_backlog`` bounds it too, unlike current Linux (see the
+        module's docstring for the rule Linux has in its place)."""
+        return min(self.backlog + 1, self.config.max_syn_backlog)
 
     @property
     def accept_queue_len(self) -> int:
