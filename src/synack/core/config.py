@@ -81,7 +81,9 @@ class Config:
     #: SYN retransmissions before connect gives up (tcp_syn_retries 6: ≈127 s;
     #: RFC 9293 MUST-23 asks for at least 3 minutes: set 7 for that).
     syn_retries: int = 6
-    #: SYN-ACK retransmissions before a half-open entry is dropped (tcp_synack_retries 5).
+    #: SYN-ACK retransmissions before a half-open entry is dropped (tcp_synack_retries 5);
+    #: fewer, down to 2, for old entries while the SYN queue is more than half full
+    #: (``Listener.synack_retry_limit``, Linux's reqsk_timer_handler).
     synack_retries: int = 5
     #: Data/FIN retransmissions before the connection is aborted (tcp_retries2 15;
     #: Linux counts the equivalent time, we count retransmissions).
