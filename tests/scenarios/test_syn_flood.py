@@ -60,15 +60,21 @@ def test_no_defense_fills_the_syn_queue(runs: dict[str, Run]) -> None:
     m = run.metrics
     stats = run.host("server").endpoint.stats
     assert (m["syn_queue_peak"], m["syn_queue_limit"], m["syn_queue_at_flood_end"]) == (128, 128, 128)
-    # full from the first sample after 1.064 s until the first entries give up at 64 s
-    assert (m["syn_queue_full_from_s"], m["syn_queue_full_until_s"]) == (1.1, 63.9)
+    # full from the first sample after 1.064 s until the pruning empties it after the flood (15 s)
+    assert (m["syn_queue_full_from_s"], m["syn_queue_full_until_s"]) == (1.1, 14.9)
     assert m["syn_recv_at_netstat"] == 128
-    # the 128 first spoofed SYNs took the queue; every other SYN, the client's 3 x 20 too, was dropped
-    assert stats.passive_opens == 128
-    assert stats.dropped[DropReason.SYN_QUEUE_FULL] == 20_000 - 128 + 3 * ATTEMPTS
-    # each half-open entry sent its SYN-ACK and 5 retransmissions, all to nobody
-    assert m["synacks_lost"] == 128 * 6 and stats.synack_retransmits == 128 * 5
-    assert stats.timeouts == 128
+    # The 128 first spoofed SYNs took the queue.  At 8 s (7 s after they came, 2 retransmissions:
+    # the queue is more than half full, Linux's reqsk_timer_handler) they go while 8 x young <= 128:
+    # 17 of them, and 17 new spoofed SYNs take their places; with 17 young entries (4 x 17 <= 128 <
+    # 8 x 17) the other 111 are allowed a third retransmission.  Every other SYN, the client's 3 x 20
+    # too, was dropped.
+    assert stats.passive_opens == 128 + 17
+    assert stats.dropped[DropReason.SYN_QUEUE_FULL] == 20_000 - 145 + 3 * ATTEMPTS
+    # After the flood nothing refills it: the 17 go at 15 s, 47 of the 111 at 16 s (down to 64, half
+    # of backlog 128); those 64 get the full 5 retransmissions and time out at 64 s.
+    assert stats.timeouts == 145 and stats.syn_queue_pruned == 17 + 17 + 47
+    # SYN-ACKs, all to nobody: 3 per entry up to 7 s, the 111's third, the 64's fourth and fifth
+    assert m["synacks_lost"] == 145 * 3 + 111 + 64 * 2 == stats.synack_retransmits + 145
     assert run.host("server").endpoint.listeners[0].syn_queue_len == 0  # drained by 70 s
     assert "netstat at 6 s: 128 SYN-RECV from 128 addresses" in run.facts[2].en
 
@@ -97,8 +103,8 @@ def test_shorter_timeout_empties_the_queue_after_the_flood(runs: dict[str, Run])
     m = run.metrics
     # entries live 3 s: the queue refills in bursts at 1, 4, 7, 10 s (128 each) ...
     assert m["half_open_created"] == 4 * 128 + 2 and m["synacks_lost"] == 4 * 128 * 2
-    # ... and is no longer full 2 s after the flood ends (the default: 53 s after)
-    assert m["syn_queue_full_until_s"] == 12.9 and runs["none"].metrics["syn_queue_full_until_s"] == 63.9
+    # ... and is no longer full 2 s after the flood ends (the default, pruned: 4 s after)
+    assert m["syn_queue_full_until_s"] == 12.9 and runs["none"].metrics["syn_queue_full_until_s"] == 14.9
     assert FLOOD_END == 11 * S
     # the two that got in are the last attempts, whose third SYN (t + 3 s) came after 13.06 s
     conns = [(t, f, seq, ack) for t, f, seq, ack in segs(run, "client", "send", SERVER_ADDR) if f == "A"]
@@ -111,7 +117,12 @@ def test_bigger_backlog_only_delays_the_fill(runs: dict[str, Run]) -> None:
     m = run.metrics
     assert (m["syn_queue_peak"], m["syn_queue_limit"]) == (1024, 1024)
     assert m["syn_queue_full_from_s"] == 1.6  # 1024 SYNs at 2000/s: full at 1.512 s
-    assert m["half_open_created"] == 1024 + 1 and m["synacks_lost"] == 1024 * 6
+    # pruned as the default queue is (test_no_defense_fills_the_syn_queue): at 8 s, 129 go (while
+    # 8 x young <= 1024) and new spoofed SYNs take their places; after the flood, down to 512
+    assert m["half_open_created"] == 1024 + 1 + 129
+    stats = run.host("server").endpoint.stats
+    assert stats.syn_queue_pruned == 129 + 129 + 383 and stats.timeouts == 1024 + 129
+    assert m["synacks_lost"] == (1024 + 129) * 3 + 895 + 512 * 2
     assert [t for t, f, *_ in segs(run, "client", "send", SERVER_ADDR) if f == "A"] == [1_270_000]
     assert round(m["queue_absorbs_per_s"], 1) == 16.3 and round(runs["short-timeout"].metrics[
         "queue_absorbs_per_s"], 1) == 42.7 and round(runs["none"].metrics["queue_absorbs_per_s"], 2) == 2.03
@@ -139,7 +150,8 @@ def test_filter_works_against_a_confined_attacker_only(runs: dict[str, Run]) -> 
 def test_syn_cookies_handshake_and_no_state(runs: dict[str, Run]) -> None:
     run = runs["cookies"]
     m = run.metrics
-    assert (m["syncookies_sent"], m["syncookies_accepted"]) == (20_000 - 128 + 20, 20)
+    # (17 spoofed SYNs got a queue entry instead, in the room the pruning made at 8 s)
+    assert (m["syncookies_sent"], m["syncookies_accepted"]) == (20_000 - 128 - 17 + 20, 20)
     assert m["syn_queue_peak"] == 128 and m["syn_queue_full_drops"] == 0
     # every attempt: SYN x -> SYN-ACK y (the cookie) ack=x+1 -> ACK x+1, y+1, one round trip
     client_sent = segs(run, "client", "send", SERVER_ADDR)

@@ -203,4 +203,6 @@ def test_flight_0_falls_back_to_pairing_by_segment() -> None:
 def test_the_model_of_a_long_trace_is_built_in_one_pass() -> None:
     model = build_ladder(get("syn-flood").run(1)[0].records, "client", "server")
     assert len(model.events) > 100
-    assert not model.whole_ms and model.end_us > seconds(60)
+    # (it ends when the client's last attempt, at 10.75 s, gives up: the two spoofed entries the
+    # trace keeps are pruned at 8 s, Linux's reqsk_timer_handler, not timed out at 64 s)
+    assert not model.whole_ms and model.end_us == ms(17_750)

@@ -81,7 +81,9 @@ class Config:
     #: SYN retransmissions before connect gives up (tcp_syn_retries 6: ≈127 s;
     #: RFC 9293 MUST-23 asks for at least 3 minutes: set 7 for that).
     syn_retries: int = 6
-    #: SYN-ACK retransmissions before a half-open entry is dropped (tcp_synack_retries 5).
+    #: SYN-ACK retransmissions before a half-open entry is dropped (tcp_synack_retries 5);
+    #: fewer, down to 2, for old entries while the SYN queue is more than half full
+    #: (``Listener.synack_retry_limit``, Linux's reqsk_timer_handler).
     synack_retries: int = 5
     #: Data/FIN retransmissions before the connection is aborted (tcp_retries2 15;
     #: Linux counts the equivalent time, we count retransmissions).
@@ -137,7 +139,10 @@ class Config:
     oow_ack_interval: int = ms(500)
     # -- listeners (Linux: net/ipv4/tcp_input.c tcp_conn_request) --------------------
     #: Bound of each listener's SYN queue (tcp_max_syn_backlog; Linux's floor is 128);
-    #: the listen backlog bounds it too (``Listener.syn_queue_limit``).
+    #: the listen backlog bounds it too (``Listener.syn_queue_limit``).  Current Linux
+    #: uses tcp_max_syn_backlog only with syncookies 0, to keep the queue's last
+    #: quarter for peers it has TCP metrics for; synack has no such metrics and does
+    #: not model that (see ``synack.core.listener``).
     max_syn_backlog: int = 128
     #: 0 off, 1 only when a SYN queue overflows, 2 always (tcp_syncookies, default 1).
     syncookies: int = 1

@@ -4,7 +4,10 @@
   (Linux's ``request_sock``), bounded by the listen backlog and
   ``Config.max_syn_backlog`` (:attr:`Listener.syn_queue_limit`).  Each one
   retransmits its SYN-ACK with exponential backoff (1, 2, 4, 8, 16 s ...) up to
-  ``Config.synack_retries`` times, then is dropped.
+  ``Config.synack_retries`` times, then is dropped; while the queue is more than
+  half full, old entries get fewer retransmissions (down to 2), so that a flood of
+  SYNs nobody will complete cannot hold it for a minute
+  (:meth:`Listener.synack_retry_limit`).
 - The **accept queue** holds connections whose handshake completed, until the
   application calls :meth:`Listener.accept`; it is bounded by ``backlog``.
 
@@ -14,6 +17,16 @@ is full is dropped; while the SYN queue is full it is answered with a SYN cookie
 A final ACK arriving while the accept queue is full is dropped (the SYN-ACK is
 retransmitted and the client's ACK retried later), or answered with RST when
 ``abort_on_overflow`` is set.
+
+Not modelled: with ``syncookies`` 0, Linux also keeps the last quarter of
+``tcp_max_syn_backlog`` for peers it has TCP metrics for (``tcp_peer_is_proven`` in
+``tcp_conn_request``: a SYN from any other peer is dropped once the queue holds more
+than three quarters of it).  synack keeps no per-destination metrics (no
+``tcp_metrics``), so it has no proven peers to reserve room for; instead
+``Config.max_syn_backlog`` bounds the queue outright (kernels before 4.4 bounded it
+by the smaller of the two, rounded up to a power of two).
+TCP_DEFER_ACCEPT (the other branch of Linux's ``syn_ack_recalc``) is not modelled
+either.
 """
 
 from __future__ import annotations
@@ -110,6 +123,7 @@ class HalfOpen:
         self.iss = iss
         self.peer = peer
         self.window = window
+        #: SYN-ACK timeouts so far (Linux's num_timeout): 0 while the entry is "young".
         self.retries = 0
         self.resent = False  # a SYN-ACK went out more than once: no RTT sample (Karn)
         self.deadline = deadline
@@ -136,6 +150,8 @@ class Listener:
         self.timers = TimerTable(IDLE)
         self._heap: list[tuple[int, int, _Key]] = []
         self._order = 0
+        #: Entries of the SYN queue whose timer has not fired yet (Linux's queue->young).
+        self._young = 0
         self._last_overflow: int | None = None
         #: The event of a connection joining the accept queue (a value: made once).
         self.ready = AcceptReady(self)
@@ -150,10 +166,39 @@ class Listener:
 
     @property
     def syn_queue_limit(self) -> int:
-        """When the SYN queue counts as full.  Linux (since 4.4) bounds it by the listen
-        backlog (``inet_csk_reqsk_queue_is_full``: length >= ``sk_max_ack_backlog``);
-        older kernels by min(backlog, tcp_max_syn_backlog): the smaller of the two."""
-        return min(self.backlog, self.config.max_syn_backlog)
+        """How many entries the SYN queue holds before it counts as full.
+
+        Linux bounds it by the listen backlog: ``inet_csk_reqsk_queue_is_full`` is
+        length > ``sk_max_ack_backlog`` (as read in 6.18; >= until commit 3479c7549fb1
+        of January 2025, which the stable series took too), so a backlog of 64 holds
+        65 entries, as Linux's accept queue (``sk_acceptq_is_full``) always did.
+        ``Config.max_syn_backlog`` bounds it too, unlike current Linux (see the
+        module's docstring for the rule Linux has in its place)."""
+        return min(self.backlog + 1, self.config.max_syn_backlog)
+
+    @property
+    def young(self) -> int:
+        """Entries of the SYN queue whose SYN-ACK has not timed out yet."""
+        return self._young
+
+    def synack_retry_limit(self) -> int:
+        """The SYN-ACK retransmissions an entry whose timer fires now is allowed.
+
+        Linux's ``reqsk_timer_handler`` (net/ipv4/inet_connection_sock.c): normally
+        ``Config.synack_retries``.  While the queue is more than half full
+        (2·length > max(8, backlog)), one fewer for each of 2·young, 4·young,
+        8·young ... that the length reaches, never fewer than 2 ("young": the entries
+        whose timer has not fired yet, this one included if it has not).  Once every
+        entry is old, that is 2: an entry nobody answers goes after 1 + 2 + 4 = 7 s
+        instead of 63 s, and half the room is kept for the young."""
+        limit = self.config.synack_retries
+        length = len(self.syn_queue)
+        if 2 * length > max(8, self.backlog):
+            young = 2 * self._young
+            while limit > 2 and length >= young:
+                limit -= 1
+                young *= 2
+        return limit
 
     @property
     def accept_queue_len(self) -> int:
@@ -237,6 +282,7 @@ class Listener:
         half = HalfOpen(dst, src, seg.src_port, seg.seq, iss, seg.options, seg.window,
                         now + cfg.initial_rto)
         self.syn_queue[key] = half
+        self._young += 1
         stats.passive_opens += 1
         self._trace_state(now, half, State.LISTEN, State.SYN_RECEIVED)
         self._send_synack(half, now)
@@ -328,6 +374,8 @@ class Listener:
                 self._remove(key, now)
             return dropped(DropReason.ACCEPT_QUEUE_FULL)
         del self.syn_queue[key]
+        if half.retries == 0:
+            self._young -= 1
         if half.deadline == self.timers[Timer.SYNACK]:
             self._timers_changed()
         conn = host.new_connection(dst, self.port, src, seg.src_port, half.iss, self)
@@ -417,7 +465,8 @@ class Listener:
 
     def handle_timeout(self, now: int) -> None:
         """SYN-ACK retransmissions that are due (1, 2, 4, 8 ... s), or the entry's end
-        after ``synack_retries`` of them."""
+        after ``synack_retry_limit()`` of them (Linux's ``reqsk_timer_handler`` and
+        ``syn_ack_recalc``: each entry decides when its own timer fires, in turn)."""
         heap = self._heap
         cfg = self.config
         host = self.host
@@ -426,11 +475,15 @@ class Listener:
             half = self.syn_queue.get(key)
             if half is None or half.deadline != deadline:
                 continue
-            if half.retries >= cfg.synack_retries:
+            if half.retries >= self.synack_retry_limit():
                 host.stats.timeouts += 1
+                if half.retries < cfg.synack_retries:
+                    host.stats.syn_queue_pruned += 1
                 self._trace_timer(now, half, TimerAction.GAVE_UP)
                 self._remove(key, now)
                 continue
+            if half.retries == 0:
+                self._young -= 1
             half.retries += 1
             self._trace_timer(now, half, TimerAction.FIRED)
             host.stats.synack_retransmits += 1
@@ -459,6 +512,8 @@ class Listener:
     def _remove(self, key: _Key, now: int) -> None:
         half = self.syn_queue.pop(key, None)
         if half is not None:
+            if half.retries == 0:
+                self._young -= 1
             if half.deadline == self.timers[Timer.SYNACK]:
                 self._timers_changed()
             self._trace_state(now, half, State.SYN_RECEIVED, State.CLOSED)

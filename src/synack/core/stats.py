@@ -33,6 +33,11 @@ class Stats:
     syncookies_failed: int = 0
     listen_overflows: int = 0
     listen_drops: int = 0
+    #: SYN-queue entries given up before ``Config.synack_retries`` SYN-ACK
+    #: retransmissions because the queue was more than half full (Linux's
+    #: reqsk_timer_handler; Linux counts them only among its TCPTimeouts).  Each is
+    #: in ``timeouts`` too.
+    syn_queue_pruned: int = 0
     timeouts: int = 0
     #: Keep-alive probes sent.
     keepalive_probes: int = 0

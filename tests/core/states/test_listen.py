@@ -356,15 +356,16 @@ def synack_to(c: Case, n: int) -> Segment:
 
 
 def test_listen_syn_queue_is_bounded_by_the_backlog(iss: tuple[int, int]) -> None:
-    # Linux inet_csk_reqsk_queue_is_full: the listen backlog bounds the SYN queue too;
-    # the SYN beyond it gets a cookie (syncookies=1) and no entry.
+    # Linux inet_csk_reqsk_queue_is_full: the listen backlog bounds the SYN queue too,
+    # full when it holds more than the backlog (6.18: qlen > sk_max_ack_backlog);
+    # the SYN beyond that gets a cookie (syncookies=1) and no entry.
     c = listen(*iss, backlog=2)
-    for n in (1, 2, 3):
+    for n in (1, 2, 3, 4):
         c.deliver(other_port(c, n))
-    cookie, _ = COOKIES.make(LOCAL_ADDR, c.lport, REMOTE_ADDR, c.rport + 3, c.rseq(3000), 1460, 0)
-    c.expect([synack_to(c, 1), synack_to(c, 2),
-              synack_to(c, 3)._replace(seq=cookie, options=Options(mss=1460))])
-    assert c.listener is not None and c.listener.syn_queue_len == 2
+    cookie, _ = COOKIES.make(LOCAL_ADDR, c.lport, REMOTE_ADDR, c.rport + 4, c.rseq(4000), 1460, 0)
+    c.expect([synack_to(c, 1), synack_to(c, 2), synack_to(c, 3),
+              synack_to(c, 4)._replace(seq=cookie, options=Options(mss=1460))])
+    assert c.listener is not None and c.listener.syn_queue_len == 3 == c.listener.syn_queue_limit
 
 
 def test_listen_accept_queue_full_drops_the_final_ack_then_retry_succeeds(iss: tuple[int, int]) -> None:
