@@ -92,9 +92,16 @@ DEFENSES: Final = (
 )
 
 
-def _lifetime_s(cfg: Config) -> float:
-    """How long a half-open entry lives without an answer: RTO·(1 + 2 + ... + 2^retries)."""
-    return cfg.initial_rto * ((2 << cfg.synack_retries) - 1) / 1e6
+#: The fewest SYN-ACK retransmissions an entry of a queue more than half full is
+#: allowed (Linux's reqsk_timer_handler; ``Listener.synack_retry_limit``).
+PRUNED_RETRIES = 2
+
+
+def _lifetime_s(cfg: Config, retries: int | None = None) -> float:
+    """How long a half-open entry lives without an answer: RTO·(1 + 2 + ... + 2^retries),
+    with ``synack_retries`` or, pruned, at most ``retries``."""
+    n = cfg.synack_retries if retries is None else min(retries, cfg.synack_retries)
+    return cfg.initial_rto * ((2 << n) - 1) / 1e6
 
 
 def _pct(x: float) -> str:
@@ -253,12 +260,16 @@ def _run(ctx: Context, d: Defense) -> Run:
         f"服务器：{net.no_route} 个 SYN-ACK 发往伪造地址后丢失；发出 {stats.syncookies_sent} 个 SYN cookie，"
         f"{stats.syncookies_accepted} 个以有效 ACK 的形式回来"))
     if cfg.syncookies != 2:
-        life = _lifetime_s(cfg)
-        run.facts.append(Text(
-            f"a queue of {limit} entries each held {life:.0f} s absorbs at most {limit / life:.0f} SYN/s; "
-            f"the flood sends {FLOOD_RATE}/s",
-            f"{limit} 个条目、每个保留 {life:.0f} 秒的队列每秒最多容纳 {limit / life:.0f} 个 SYN；"
-            f"攻击每秒发送 {FLOOD_RATE} 个"))
+        life, pruned = _lifetime_s(cfg), _lifetime_s(cfg, PRUNED_RETRIES)
+        if pruned < life:
+            en = (f"a queue of {limit} entries each held {life:.0f} s absorbs {limit / life:.0f} SYN/s, "
+                  f"{limit / pruned:.0f} at most when pruned entries leave after {pruned:.0f} s")
+            zh = (f"{limit} 个条目、每个保留 {life:.0f} 秒的队列每秒容纳 {limit / life:.0f} 个 SYN，"
+                  f"被修剪的条目 {pruned:.0f} 秒后离开时最多 {limit / pruned:.0f} 个")
+        else:
+            en = f"a queue of {limit} entries each held {life:.0f} s absorbs at most {limit / life:.0f} SYN/s"
+            zh = f"{limit} 个条目、每个保留 {life:.0f} 秒的队列每秒最多容纳 {limit / life:.0f} 个 SYN"
+        run.facts.append(Text(f"{en}; the flood sends {FLOOD_RATE}/s", f"{zh}；攻击每秒发送 {FLOOD_RATE} 个"))
     if gate is not None:
         total = gate.dropped
         m["filtered"] = float(total)
@@ -301,16 +312,19 @@ SCENARIO = Scenario(
         "owns (a live host would answer the unexpected SYN-ACK with RST and free the entry, so floods"
         " use unused addresses). The server answers each with a SYN-ACK that goes nowhere, keeps the "
         "entry, and retransmits the SYN-ACK (Linux: 5 times, after 1, 2, 4, 8, 16 s, giving up 32 s "
-        "later: 63 s in all). A queue of 128 entries held 63 s each absorbs only 2 SYNs per second; "
+        "later: 63 s in all; while the queue is more than half full, its older entries get only 2 "
+        "retransmissions and leave after 7 s, Linux's reqsk_timer_handler). A queue of 128 entries "
+        "held 63 s each absorbs only 2 SYNs per second, and at 7 s each still only 18; "
         "the flood here sends 2,000 per second for 10 s, so the queue is full within 64 ms and every "
         "later SYN, the legitimate client's included, is dropped; the netstat view shows the queue "
         "full of SYN-RECV entries from random addresses, which is how the attack is recognised. The "
         "legitimate client makes 20 attempts during the flood, each giving up after its SYN and two "
         "retransmissions. Each defense of the seed is then one run, against the same flood. Shorter "
         "timeout (tcp_synack_retries=1, entries die after 3 s) and a bigger queue (1,024 entries) "
-        "only raise the rate the queue can absorb (size / lifetime: 43 and 16 SYNs/s), far below the "
+        "only raise the rate the queue can absorb (size / lifetime: 43 SYNs/s, and 16 to 146), far below the "
         "flood's; during the flood they help next to nothing (the shorter timeout does empty the "
-        "queue within 3 s of the flood's end, where the default keeps it full for up to a minute). "
+        "queue within 3 s of the flood's end, where the default keeps it full about 4 s longer and "
+        "half full for up to a minute). "
         "That is why RFC 4987 finds both wanting and names SYN caches and SYN cookies as the viable "
         "end-host defenses. A filtering gateway limits SYNs per source address and per /24 network; "
         "per address is useless against spoofing (each forged address sends only a few SYNs), per "
@@ -330,14 +344,17 @@ SCENARIO = Scenario(
         "的地址属于一台在线的主机，它会用 RST 回答这个意外的 SYN-ACK，从而释放条目，所以攻击"
         "用的是没人使用的地址）。服务器对每个 SYN 回复 SYN-ACK，这些 SYN-ACK 无处可"
         "去，服务器保留条目并重传 SYN-ACK（Linux：5 次，间隔 1、2、4、8、16 秒，再"
-        "等 32 秒放弃，总共 63 秒）。128 个条目、每个占 63 秒的队列每秒只能容纳 2 个 "
-        "SYN；这里的攻击每秒发送 2000 个、持续 10 秒，队列在 64 毫秒内被填满，此后所有 "
+        "等 32 秒放弃，总共 63 秒；队列超过半满时，较老的条目只重传 2 次，7 秒后就被删除，"
+        "这是 Linux 的 reqsk_timer_handler）。128 个条目、每个占 63 秒的队列每秒只能容纳 2 个 "
+        "SYN，每个占 7 秒也只有 18 个；"
+        "这里的攻击每秒发送 2000 个、持续 10 秒，队列在 64 毫秒内被填满，此后所有 "
         "SYN（包括合法客户端的）都被丢弃；netstat 视图里是满满的、来自随机地址的 SYN-RE"
         "CV，这正是识别 SYN 攻击的方法。合法客户端在攻击期间尝试 20 次，每次发一个 SYN、重"
         "传两次后放弃。然后种子文档中的每种防御各运行一次，面对同样的攻击。缩短超时（tcp_synack"
         "_retries=1，条目 3 秒后删除）和增大队列（1024 个条目）只是提高队列能容纳的速率"
-        "（容量/寿命：每秒 43 和 16 个 SYN），远低于攻击速率；攻击期间几乎没有帮助（缩短超时"
-        "的好处是攻击停止后 3 秒内队列就清空，而默认设置会让它满上将近一分钟）。所以 RFC 4987"
+        "（容量/寿命：每秒 43 个 SYN，以及 16 到 146 个），远低于攻击速率；攻击期间几乎没有帮助（缩短超时"
+        "的好处是攻击停止后 3 秒内队列就清空，而默认设置会让它再满约 4 秒，"
+        "之后半满将近一分钟）。所以 RFC 4987"
         " 认为这两种方法不够，主机上可行的防御是 SYN cache 和 SYN cookies。过滤网"
         "关按源地址和按 /24 网段限制 SYN 速率；按地址限速对伪造地址无效（每个伪造地址只发几个 "
         "SYN），按网段限速只有在伪造的源地址集中时才有效。我们假设攻击者的运营商做了入口过滤（BCP "
