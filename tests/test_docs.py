@@ -1,10 +1,12 @@
 """docs/ARCHITECTURE.md's state diagram is what scripts/state_diagram.py draws from
-``synack.core.state.TRANSITIONS`` now; the script draws every edge and nothing else."""
+``synack.core.state.TRANSITIONS`` now; the script draws every edge and nothing else.
+README.zh.md keeps README.md's outline: headings, code blocks, tables."""
 
 from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,136 @@ def test_every_function_the_architecture_names_exists() -> None:
                 break
             obj = getattr(obj, attr)
     assert missing == []
+
+
+# README.zh.md translates README.md: the prose is free, the outline is not.
+
+ROOT = Path(__file__).resolve().parents[1]
+SHELL = {"sh", "bash", "shell", "console"}
+
+
+def without_comment(line: str) -> str:
+    """A shell line up to its comment, as sh reads it: a # that begins a word outside
+    quotes (not `'#'`, `\\#` or `a#b`), trailing blanks dropped."""
+    quote = ""
+    escaped = False
+    word_start = True
+    for i, char in enumerate(line):
+        starts_word, word_start = word_start, False
+        if escaped:
+            escaped = False
+        elif quote:
+            if char == quote:
+                quote = ""
+            elif char == "\\" and quote == '"':
+                escaped = True
+        elif char == "\\":
+            escaped = True
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and starts_word:
+            return line[:i].rstrip()
+        elif char in " \t;&|()<>":
+            word_start = True
+    return line.rstrip()
+
+
+def first_cell(row: str) -> str:
+    """A table row's first cell (a | inside `code` does not end it)."""
+    inside = False
+    for i, char in enumerate(row[1:], 1):
+        if char == "`":
+            inside = not inside
+        elif char == "|" and not inside:
+            return row[1:i]
+    return row[1:]
+
+
+def outline(text: str) -> dict[str, Sequence[object]]:
+    """What a translation must keep: the heading levels in order; each fenced block
+    (info string and lines, a shell block's comments stripped); each table's columns,
+    rows and the `code` spans of every row's first cell."""
+    headings: list[int] = []
+    blocks: list[tuple[str, list[str]]] = []
+    tables: list[list[str]] = []
+    block: list[str] | None = None
+    info = ""
+    in_table = False
+    for line in text.splitlines():
+        if block is not None:
+            if line.rstrip() == "```":
+                if info in SHELL:
+                    block = [without_comment(code) for code in block]
+                blocks.append((info, block))
+                block = None
+            else:
+                block.append(line)
+            continue
+        if line.startswith("```"):
+            info, block = line[3:].strip(), []
+        elif heading := re.match(r"(#{1,6}) ", line):
+            headings.append(len(heading.group(1)))
+        if line.startswith("|"):
+            if not in_table:
+                tables.append([])
+            tables[-1].append(line)
+        in_table = line.startswith("|")
+    assert block is None, "a code fence left open"
+    shapes = [(rows[1 if len(rows) > 1 else 0].count("|") - 1,  # the |---|---| row's columns
+               [re.findall(r"`([^`]+)`", first_cell(row)) for row in rows])
+              for rows in tables]
+    return {"headings": headings, "code blocks": blocks, "tables": shapes}
+
+
+def readme(name: str) -> str:
+    return (ROOT / name).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("part", ["headings", "code blocks", "tables"])
+def test_the_chinese_readme_keeps_the_english_ones_outline(part: str) -> None:
+    english = outline(readme("README.md"))
+    assert english[part], f"README.md has no {part}"
+    assert outline(readme("README.zh.md"))[part] == english[part]
+
+
+def test_each_readme_links_to_the_other_under_the_title() -> None:
+    assert readme("README.md").splitlines()[:2] == ["# synack", "[中文](README.zh.md)"]
+    assert readme("README.zh.md").splitlines()[:2] == ["# synack", "[English](README.md)"]
+
+
+@pytest.mark.parametrize(("line", "command"), [
+    ("make demo   # the tour", "make demo"),
+    ("python3 -m http.server 8000 &    # a kernel server", "python3 -m http.server 8000 &"),
+    ("# a comment alone", ""),
+    ("x;# after a semicolon", "x;"),
+    ("curl http://host/page#anchor", "curl http://host/page#anchor"),
+    ("echo '# quoted' \"# quoted\" \\# escaped a\\ #b", "echo '# quoted' \"# quoted\" \\# escaped a\\ #b"),
+    ("printf 'it''s # still quoted' # but this is not", "printf 'it''s # still quoted'"),
+    ("echo \"a \\\" # b\"  # c", "echo \"a \\\" # b\""),
+])
+def test_a_shell_lines_comment_is_what_sh_would_skip(line: str, command: str) -> None:
+    assert without_comment(line) == command
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("--pcap tun.pcap   #", "--pcap tun2.pcap   #"),  # a command before a comment
+    ("--loss 3%", "--loss 4%"),  # a command without one
+    ("make test   #", "make  test   #"),
+    ("# namespace \"synack\", device synack0", "# 命名空间 \"synack\"，设备 synack0"),  # Python's are kept
+    ("\n### 场景\n", "\n"),  # a heading dropped
+    ("\n### 场景\n", "\n## 场景\n"),  # a heading moved up a level
+    ("| `half-close` |", "| half-close |"),  # a first column's code span lost
+    ("| `lost-syn` | 第一个 SYN 丢失；在初始 RTO（1 秒）之后重传 |\n", ""),  # a row dropped
+    ("| 名称 | 展示的内容 |\n|---|---|", "| 名称 | 展示的内容 | |\n|---|---|---|"),  # a column added
+])
+def test_the_outline_notices_a_change_a_translation_must_not_make(old: str, new: str) -> None:
+    text = readme("README.zh.md")
+    assert old in text
+    assert outline(text.replace(old, new, 1)) != outline(text)
+
+
+def test_the_outline_ignores_a_translated_shell_comment_and_the_prose() -> None:
+    text = readme("README.zh.md")
+    changed = text.replace("# 在另一个终端里", "# in another terminal").replace("使用方法", "Using it")
+    assert changed != text
+    assert outline(changed) == outline(text)
