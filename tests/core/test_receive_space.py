@@ -118,7 +118,7 @@ def test_advertised_right_edge_stays_put_while_data_fills_the_buffer() -> None:
 def test_a_scaled_window_is_rounded_down_and_every_edge_shown_stays_acceptable() -> None:
     """RFC 7323 §2.3 and App. F: a scaled field can move the edge the peer sees back by
     less than 2**shift (free space rounded down, as FreeBSD; Linux rounds up and never
-    shrinks, which lets tiny segments grow the buffer without bound, the reason for its
+    shrinks, which lets tiny segments grow the buffer to its memory limit, the reason for its
     tcp_shrink_window).  No octet is refused that any advertised edge covered: the
     acceptable window is the buffer's free space, whose edge never moves back."""
     rcv, _, stats = space(Config(rcv_buf=65535))

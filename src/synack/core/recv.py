@@ -20,7 +20,7 @@ reassembly queue for data beyond RCV.NXT, SACK and D-SACK blocks, when to ACK
   covered is ever refused (§3.8.6.2.2).  The scaled field is rounded down, so the
   edge the peer sees can move back by less than 2^shift (RFC 7323 App. F), as
   FreeBSD's; Linux rounds up and never shrinks (``tcp_select_window``), which lets a
-  peer sending tiny segments grow the buffer without bound (the reason for its
+  peer sending tiny segments grow the buffer up to its memory limit (the reason for its
   ``tcp_shrink_window``).  A window update of its own goes only when it matters
   (:meth:`ReceiveSpace.read`).
 - **RCV.UP** (§3.8.5): where the peer's urgent data ends.
