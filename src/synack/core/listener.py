@@ -40,7 +40,7 @@ from .errors import DropReason
 from .events import AcceptReady
 from .info import SocketInfo
 from .replies import half_open_ack, syn_options
-from .seq import MASK, in_window
+from .seq import HALF, MASK, in_window
 from .state import State, check_transition
 from .timers import IDLE, Timer, TimerTable
 from .timestamps import tsval
@@ -298,12 +298,20 @@ class Listener:
 
     def _on_half_open(self, key: _Key, half: HalfOpen, seg: Segment, src: str, dst: str, now: int) -> Outcome:
         """A segment for a SYN-queue entry: §3.10.7.4 in SYN-RECEIVED, in Linux's
-        order (tcp_check_req): retransmitted SYN, ACK value, sequence, RST, SYN, ACK bit."""
+        order (tcp_check_req): retransmitted SYN, ACK value, PAWS and sequence, RST,
+        SYN, ACK bit."""
         host = self.host
         stats = host.stats
         flags = seg.flags
         seq = seg.seq
-        if flags & (SYN | RST | ACK) == SYN and seq == half.irs:
+        # PAWS (RFC 7323 §5.3 R1) against the TSval of the peer's SYN, our TS.Recent;
+        # applied with the sequence check below, before a connection is made (Linux's
+        # tcp_check_req): refused, the entry keeps its place in the queue and its timer.
+        ts = seg.options.timestamps
+        peer_ts = half.peer.timestamps
+        paws = (ts is not None and peer_ts is not None and not flags & RST and self.config.timestamps
+                and 0 < ((peer_ts[0] - ts[0]) & MASK) < HALF)
+        if flags & (SYN | RST | ACK) == SYN and seq == half.irs and not paws:
             # The client retransmitted its SYN: our SYN-ACK was lost (or is slow).
             self._send_synack(half, now)
             half.resent = True
@@ -322,6 +330,10 @@ class Listener:
         rcv_nxt = (half.irs + 1) & MASK
         wnd = min(self.config.rcv_buf, 0xFFFF)
         seglen = seg.seg_len
+        if paws:
+            stats.drop(DropReason.PAWS)
+            self._send_ack(half, now)
+            return dropped(DropReason.PAWS)
         if not (in_window(seq, rcv_nxt, wnd)
                 or (seglen > 1 and in_window((seq + seglen - 1) & MASK, rcv_nxt, wnd))):
             if flags & RST:
