@@ -155,3 +155,19 @@ def test_no_dsack_without_sack_permitted(iss: tuple[int, int]) -> None:
     c.expect([ack_for(c, 3)])
     c.deliver(data(c, 0, b"abc"))
     c.expect([ack_for(c, 3)], exact=True)
+
+
+def test_data_held_beyond_the_peers_fin_is_dropped_when_the_fin_is_taken(iss: tuple[int, int]) -> None:
+    """A FIN at RCV.NXT ends the peer's stream: data held beyond it can never be
+    delivered, so it goes, and no later ACK SACKs it (Linux's tcp_fin purges the
+    out-of-order queue and resets the SACK state; a fuzz finding: synack kept
+    reporting the block in every ACK in CLOSE-WAIT)."""
+    c = established(*iss)
+    c.deliver(data(c, 10, b"y" * 100))  # beyond a hole
+    c.expect([ack_for(c, 0)._replace(options=Options(sack_blocks=((c.rseq(11), c.rseq(111)),)))], exact=True)
+    c.deliver(data(c, 0, b"")._replace(flags=ACK | FIN))  # the FIN, at RCV.NXT
+    assert c.c.state is State.CLOSE_WAIT and c.c.rcv.ooo is None
+    assert c.c.read() == b"" and c.c.at_eof
+    c.c.close(c.now)
+    [fin] = c.ep.packets_to_send(c.now)
+    assert fin.seg.flags == ACK | FIN and fin.seg.ack == c.rseq(2) and fin.seg.options.sack_blocks == ()

@@ -314,7 +314,12 @@ class ReceiveSpace:
 
     # ------------------------------------------------------------------ FIN
     def take_fin(self) -> None:
-        """The peer's FIN, in order: it occupies one sequence number."""
+        """The peer's FIN, in order: it occupies one sequence number and ends the
+        peer's stream, so data held beyond it can never be delivered: it is dropped,
+        and no SACK block reports it any more (Linux's tcp_fin purges the
+        out-of-order queue and resets the SACK state)."""
         self.nxt = (self.nxt + 1) & MASK
         self.peer_fin = True
         self.ooo_fin = None
+        self.ooo = None
+        self.dsack = None
