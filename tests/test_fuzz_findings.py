@@ -136,3 +136,59 @@ def test_the_windows_right_edge_never_moves_back() -> None:
     assert acks and acks[-1].ack == (PEER_ISS + 101) & MASK
     new_edge = (acks[-1].ack + (acks[-1].window << 7)) & MASK
     assert seq_le(edge, new_edge), (edge, new_edge)
+
+
+# -- 5. the handshake's final ACK refused by the new connection ------------------------------------
+def handshake_refused(ep: Endpoint, port: int, now: int) -> None:
+    """A client's SYN (TSval 1000), then its final ACK with an older TSval (999)."""
+    ep.receive_segment(Segment(port, 80, 5000, 0, SYN, 65535, Options(mss=1460, timestamps=(1000, 0))),
+                       PEER, US, now)
+    synack = ep.packets_to_send(now)[0].seg
+    ep.receive_segment(Segment(port, 80, 5001, synack.seq + 1, ACK, 512,
+                               Options(timestamps=(999, synack.options.timestamps[0]))), PEER, US, now)
+    ep.packets_to_send(now)
+
+
+@pytest.mark.xfail(strict=True, reason="fuzz finding stuck-syn-received: a final ACK that PAWS refuses "
+                   "leaves a SYN-RECEIVED connection out of both queues and without a timer")
+def test_a_refused_final_ack_leaves_no_connection_without_a_timer() -> None:
+    """The listener checks the final ACK (its number, the window, RST, SYN), takes the
+    entry out of the SYN queue and makes the connection, which then applies PAWS
+    (RFC 7323 §5.3) to the same segment and drops it: the connection stays in
+    SYN-RECEIVED, in neither queue, and with no timer (the SYN-ACK's retransmission
+    was the entry's).  If the client goes away it stays for ever; a client can make
+    any number of them past the SYN queue's limit.  (Linux's tcp_check_req applies
+    PAWS before it makes the child socket: the request stays queued, with its timer.)"""
+    ep = Endpoint([US], Config(timestamps=True), isn=FixedIsn(OUR_ISS))
+    listener = ep.listen(80, 1)
+    handshake_refused(ep, 40000, 0)
+    assert listener.syn_queue_len == 0 and listener.accept_queue_len == 0
+    for conn in ep.connections:
+        assert conn.next_timeout() is not None, f"{conn}: {conn.timers}"
+    now = 0
+    for _ in range(100):
+        now += 60_000_000
+        ep.handle_timeout(now)
+        ep.packets_to_send(now)
+    assert not ep.connections, ep.connections
+
+
+@pytest.mark.xfail(strict=True, reason="fuzz finding accept-queue-bound: such a connection, established "
+                   "later, joins the accept queue beyond the backlog")
+def test_the_accept_queue_never_holds_more_than_the_backlog() -> None:
+    """The connection left behind above joins the accept queue when a later ACK
+    establishes it, without the backlog check ``Listener._complete`` makes: with a
+    backlog of 1, a second connection completes normally and then the first one's
+    next ACK makes the queue 2 long."""
+    ep = Endpoint([US], Config(timestamps=True), isn=FixedIsn(OUR_ISS))
+    listener = ep.listen(80, 1)
+    handshake_refused(ep, 40000, 0)
+    ep.receive_segment(Segment(40001, 80, 7000, 0, SYN, 65535, Options(mss=1460, timestamps=(1000, 0))),
+                       PEER, US, 0)
+    synack = ep.packets_to_send(0)[0].seg
+    ep.receive_segment(Segment(40001, 80, 7001, synack.seq + 1, ACK, 512,
+                               Options(timestamps=(1001, synack.options.timestamps[0]))), PEER, US, 0)
+    assert listener.accept_queue_len == 1
+    ep.receive_segment(Segment(40000, 80, 5001, OUR_ISS + 1, ACK, 512, Options(timestamps=(1002, 0))),
+                       PEER, US, 0)
+    assert listener.accept_queue_len <= listener.backlog, listener

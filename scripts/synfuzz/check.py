@@ -1,36 +1,38 @@
-"""The invariants, checked after every input.
+"""The invariants, checked after every input (each failure names its kind).
 
-- Every emitted segment round-trips (``parse_segment(serialize(seg)) == seg`` and the
-  same through an IP packet of its family), its options fit 40 octets, it leaves
-  from one of our addresses, its flags make sense (ACK unless our SYN or a RST; no
-  SYN with RST or FIN; URG exactly with a pointer; no data on a RST; options but SACK
-  blocks and timestamps only on SYNs), its data and options together are no larger
-  than the connection's MSS (RFC 9293 §3.7.1: the options come out of the data's
-  share) and it fits an IP packet, its data is exactly the octets the application
-  wrote at those sequence numbers.
+- Every emitted segment round-trips (``parse_segment(serialize(seg)) == seg``, through
+  an IP packet of its family) and fits an IP packet, its options fit 40 octets, it
+  leaves from one of our addresses, its flags make sense (ACK unless our SYN or a
+  RST; no SYN with RST or FIN; URG exactly with a pointer; no data on a RST or our
+  SYN; SYN options only on SYNs, SACK blocks only with ACK), its data and options
+  together are no larger than the connection's MSS (RFC 9293 §3.7.1: the options come
+  out of the data's share), its data is exactly what the application wrote at those
+  sequence numbers, new data is within the peer's window, its ACK is never beyond
+  RCV.NXT nor behind an earlier ACK, and the right edge of the window it advertises
+  never moves back (RFC 9293 SHLD-14).
 - Every live connection: SND.UNA <= SND.NXT <= SND.MAX in sequence space, and the
-  flight within the send buffer (plus SYN and FIN); RCV.NXT only moves forward, and
-  by no more than the receive buffer (plus a FIN); send buffer <= ``snd_buf``,
-  receive buffer <= ``rcv_buf``; the reassembly queue within ``ooo_budget``, its
-  charge what its blocks cost, its blocks beyond RCV.NXT, ordered and apart, and
-  empty once the peer's FIN is taken (nothing comes after it; Linux's tcp_fin()
-  purges its out-of-order queue); not
-  CLOSED (a closed connection is gone from the endpoint), in the state its traced
-  changes led to.
+  flight within the send buffer (plus SYN and FIN); something unacknowledged (SYN,
+  data, FIN) outside TIME-WAIT has a retransmission timer running; RCV.NXT only
+  moves forward, by no more than the receive buffer (plus a FIN); send buffer <=
+  ``snd_buf``, receive buffer <= ``rcv_buf``; the reassembly queue within
+  ``ooo_budget``, its charge what its blocks cost, its blocks beyond RCV.NXT,
+  ordered and apart, and empty once the peer's FIN is taken (nothing comes after it;
+  Linux's tcp_fin() purges its out-of-order queue); not CLOSED (a closed connection
+  is gone from the endpoint); in the state its traced changes led to.
 - Every listener: SYN queue <= its limit, accept queue <= backlog.
 - Every traced state change is an edge of ``TRANSITIONS`` and starts where the
   previous change of that 4-tuple ended.
 - A packet given to ``receive_packet`` is either parsed (``segments_in``) or dropped
   and counted under a malformation reason.
 - After ``handle_timeout(now)``, ``next_timeout()`` is not in the past.
-- (The application's reads are checked by the driver: the octets read are the
-  octets the peer sent at those sequence numbers.)
+- At the end of an episode whose peers fall silent (the ``liveness`` step): every
+  deadline has passed, and what is left waits for its application with nothing in
+  flight (ESTABLISHED, CLOSE-WAIT, FIN-WAIT-2); every SYN queue is empty.
+- (The driver checks the application's reads: the octets read are the octets the
+  peer sent at those sequence numbers.)
 
 Known failures (``KNOWN`` in :mod:`synfuzz.known`) can be tolerated: counted, not
 raised, so that a run goes on past them.
-- At the end of an episode whose peers fall silent (``liveness``): time alone ends
-  every connection but those waiting for their application with nothing in flight,
-  and empties every SYN queue.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from synack.core.errors import DropReason, MalformedSegment
 from synack.core.ip import Packet, ipv4_header, ipv6_header, parse_packet
 from synack.core.seq import MASK, seq_gt, seq_le, seq_sub
 from synack.core.state import TRANSITIONS, State
+from synack.core.timers import Timer
 from synack.core.trace import StateRecord, TraceRecord
 from synack.core.wire import ACK, FIN, RST, SYN, URG, Options, parse_segment, serialize
 
@@ -58,6 +61,8 @@ _CLOSED: Final = State.CLOSED
 _LISTEN: Final = State.LISTEN
 _SYN_SENT: Final = State.SYN_SENT
 _SYN_RECEIVED: Final = State.SYN_RECEIVED
+_TIME_WAIT: Final = State.TIME_WAIT
+_RETRANSMIT: Final = Timer.RETRANSMIT
 #: Where a connection may wait for its application for ever (with nothing in flight).
 WAITING: Final = frozenset({State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_2})
 _BLOCK: Final = 256  # buffers.BLOCK_OVERHEAD
@@ -146,10 +151,10 @@ class Checker:
         for listener in ep.listeners:
             if listener.syn_queue_len > listener.syn_queue_limit:
                 self.fail("syn-queue-bound", f"{listener}: {listener.syn_queue_len} > "
-                              f"{listener.syn_queue_limit}")
+                          f"{listener.syn_queue_limit}")
             if listener.accept_queue_len > listener.backlog:
                 self.fail("accept-queue-bound", f"{listener}: {listener.accept_queue_len} > "
-                              f"{listener.backlog}")
+                          f"{listener.backlog}")
         return packets
 
     def check_packet(self, p: Packet) -> None:
@@ -251,7 +256,12 @@ class Checker:
                 self.fail("send-buffer-bound", f"{conn}: {nbuf} > snd_buf {cfg.snd_buf}")
             if seq_sub(top, una) > nbuf + 2:
                 self.fail("flight-beyond-buffer", f"{conn}: SND.MAX - SND.UNA = {seq_sub(top, una)}, "
-                              f"{nbuf} octets queued")
+                          f"{nbuf} octets queued")
+            if top != una and conn.timers[_RETRANSMIT] is None and st is not _TIME_WAIT:
+                # Something unacknowledged (a SYN, data, a FIN) and no timer to resend it.
+                self.fail("stuck-syn-received" if st is _SYN_RECEIVED else "no-retransmit-timer",
+                          f"{conn}: SND.UNA {una} < SND.MAX {top} and no retransmission timer: "
+                          f"{conn.timers}")
             self.max_seen[conn] = top
             nrbuf = len(rcv.buf)
             if nrbuf > cfg.rcv_buf:
@@ -329,8 +339,15 @@ class Checker:
 
     # -- the end of an episode ---------------------------------------------------------------
     def liveness(self) -> None:
+        nt = self.ep.next_timeout()
+        if nt is not None:
+            self.fail("timers-never-settle", f"a deadline at {nt} after 400 expiries in a row: "
+                      f"{[(c, c.timers) for c in self.ep.connections]}")
+            return
         for conn in self.ep.connections:
-            if conn.state not in WAITING:
+            if conn.state is _SYN_RECEIVED:
+                self.fail("stuck-syn-received", f"{conn} outlives every timer: {conn.timers}")
+            elif conn.state not in WAITING:
                 self.fail("stuck-connection", f"{conn} outlives every timer: {conn.timers}")
             if conn.next_timeout() is not None or conn.bytes_unacked:
                 self.fail("stuck-connection", f"{conn} waits for its application with "

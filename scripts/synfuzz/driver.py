@@ -9,6 +9,9 @@ written out as a reproducer and read back):
     ("pkt", bytes, verify, tainting, now)   receive_packet (``tainting``: if it parses,
                                             what it carries may not be what was sent)
     ("time", now)                           handle_timeout
+    ("liveness", now)                       no input: the peers have fallen silent and every
+                                            deadline has passed; what is left must be waiting
+                                            for its application (``Checker.liveness``)
     ("send", key, n, urgent, now)           the application writes n octets
     ("read", key, n, now)                   ... reads (n = -1: all)
     ("shutdown" | "close" | "abort", key, now)
@@ -99,6 +102,8 @@ class Driver:
             elif op == "time":
                 ep.handle_timeout(now)
                 checker.after_timeout(now)
+            elif op == "liveness":
+                checker.liveness()
             elif op == "pkt":
                 before = checker.snapshot()
                 ep.receive_packet(st[1], now, st[2])

@@ -25,4 +25,9 @@ KNOWN: Final[dict[str, str]] = {
     # test_fuzz_findings.py::test_the_windows_right_edge_never_moves_back
     "window-shrunk": "the advertised window's right edge moves back by less than 2**wscale when the "
                      "free space is rounded down to the scale (RFC 9293 SHLD-14; Linux rounds up)",
+    # test_fuzz_findings.py::test_a_refused_final_ack_leaves_no_connection_without_a_timer
+    "stuck-syn-received": "a handshake's final ACK that the new connection refuses (PAWS) leaves it in "
+                          "SYN-RECEIVED, out of both queues, without a timer: it never goes",
+    # test_fuzz_findings.py::test_the_accept_queue_never_holds_more_than_the_backlog
+    "accept-queue-bound": "... and a later ACK puts it in the accept queue beyond the backlog",
 }
