@@ -9,9 +9,10 @@ written out as a reproducer and read back):
     ("pkt", bytes, verify, tainting, now)   receive_packet (``tainting``: if it parses,
                                             what it carries may not be what was sent)
     ("time", now)                           handle_timeout
-    ("liveness", now)                       no input: the peers have fallen silent and every
-                                            deadline has passed; what is left must be waiting
-                                            for its application (``Checker.liveness``)
+    ("quiesce", now)                        the peers fall silent: handle_timeout at every
+                                            deadline (each checked as a "time" step) for up to
+                                            six hours, then what is left must be waiting for
+                                            its application (``Checker.liveness``)
     ("send", key, n, urgent, now)           the application writes n octets
     ("read", key, n, now)                   ... reads (n = -1: all)
     ("shutdown" | "close" | "abort", key, now)
@@ -49,6 +50,11 @@ from .check import Checker
 from .common import US, Failure, FuzzIsn, pattern
 
 Step = tuple[Any, ...]
+#: How long the peers stay silent in a "quiesce" step: more than any connection may
+#: outlive a silent peer (keep-alive's 2 h + 9 x 75 s; 15 retransmissions at 120 s).
+QUIESCE_HORIZON = 6 * 3600 * 1_000_000
+#: ... and at most this many expiries (a timer that keeps coming back is a failure).
+QUIESCE_EXPIRIES = 20_000
 Key = tuple[str, int, str, int]
 _CORE = os.sep + os.path.join("synack", "core") + os.sep
 _SYNACK = os.sep + "synack" + os.sep
@@ -102,8 +108,9 @@ class Driver:
             elif op == "time":
                 ep.handle_timeout(now)
                 checker.after_timeout(now)
-            elif op == "liveness":
-                checker.liveness()
+            elif op == "quiesce":
+                self._quiesce(now)
+                now = self.now
             elif op == "pkt":
                 before = checker.snapshot()
                 ep.receive_packet(st[1], now, st[2])
@@ -121,6 +128,22 @@ class Driver:
             raise
         except Exception as exc:
             raise _escaped(exc, "output") from exc
+
+    def _quiesce(self, now: int) -> None:
+        """Every deadline in turn, for ``QUIESCE_HORIZON`` (what the peers send in the
+        meantime is lost), then the liveness check."""
+        ep = self.ep
+        checker = self.checker
+        horizon = now + QUIESCE_HORIZON
+        for _ in range(QUIESCE_EXPIRIES):
+            nt = ep.next_timeout()
+            if nt is None or nt > horizon:
+                break
+            self.now = t = max(nt, self.now)
+            ep.handle_timeout(t)
+            checker.after_timeout(t)
+            checker.after(t)
+        checker.liveness()
 
     def _call(self, st: Step, op: str, now: int) -> None:
         ep = self.ep
