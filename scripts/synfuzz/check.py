@@ -49,6 +49,7 @@ from synack.core.ip import Packet, ipv4_header, ipv6_header, parse_packet
 from synack.core.seq import MASK, seq_gt, seq_le, seq_sub
 from synack.core.state import TRANSITIONS, State
 from synack.core.timers import Timer
+from synack.core.timestamps import TIMESTAMPS_OPTION
 from synack.core.trace import StateRecord, TraceRecord
 from synack.core.wire import ACK, FIN, RST, SYN, URG, Options, parse_segment, serialize
 
@@ -75,7 +76,7 @@ class Checker:
     def __init__(self, ep: Endpoint, records: list[TraceRecord],
                  tolerate: frozenset[str] = frozenset()) -> None:
         self.ep = ep
-        #: Kinds of failure that are known (docs/FUZZ.md, tests/test_fuzz_findings.py):
+        #: Kinds of failure that are known (docs/FUZZ.md, synfuzz.known):
         #: counted in ``tolerated``, not raised, so that the run goes on past them.
         self.tolerate = tolerate
         self.tolerated: Counter[str] = Counter()
@@ -219,22 +220,29 @@ class Checker:
             if last is not None and seq_gt(last, ack):
                 self.fail("ack-backwards", f"{conn}: {seg.summary()} after an ACK of {last}")
             self.ack_sent[conn] = ack
+            # The scaled field is rounded down (ReceiveSpace.advertise): the edge shown
+            # may move back by less than 2**wscale, never more, and whatever any edge
+            # shown covered stays acceptable (RCV.NXT + RCV.WND reaches it).
             edge = (ack + (seg.window << conn.rcv_wscale)) & MASK
             last = self.edge_sent.get(conn)
-            if last is not None and seq_gt(last, edge):
+            if last is not None and seq_gt(last, edge) and seq_sub(last, edge) >= 1 << conn.rcv_wscale:
                 self.fail("window-shrunk", f"{conn}: {seg.summary()} moves the window's right edge "
                           f"back from {last} to {edge} (wscale {conn.rcv_wscale})")
-            else:
-                self.edge_sent[conn] = edge
+            if last is None or seq_gt(edge, last):
+                self.edge_sent[conn] = last = edge
+            if seq_gt(last, (conn.rcv_nxt + conn.rcv_wnd) & MASK):
+                self.fail("window-refused", f"{conn}: the edge {last} was shown, but RCV.NXT + RCV.WND "
+                          f"is {(conn.rcv_nxt + conn.rcv_wnd) & MASK}")
         if payload:
             end = (seg.seq + len(payload)) & MASK
             before = self.max_seen.get(conn)
             if (before is None or seq_gt(end, before)) and seq_gt(end, (conn.snd_una + conn.snd_wnd) & MASK):
                 self.fail("beyond-peer-window", f"{conn}: new data {seg.summary()} beyond SND.UNA "
                           f"{conn.snd_una} + SND.WND {conn.snd_wnd}")
-            if len(payload) + options_len > conn.snd_mss:
+            if len(payload) + options_len > conn.snd_mss + (TIMESTAMPS_OPTION if conn.ts_ok else 0):
                 # RFC 9293 §3.7.1 (MUST-16): Eff.snd.MSS = min(SendMSS + 20, MMS_S) - TCPhdrsize,
-                # TCPhdrsize counting the options: the options come out of the data's share.
+                # TCPhdrsize counting the options: the options come out of the data's share
+                # (snd_mss is that already, less the timestamps every segment carries).
                 self.fail("segment-above-mss", f"{seg.summary()}: {len(payload)} octets of data and "
                           f"{options_len} of options, the MSS is {conn.snd_mss}")
 
