@@ -6,39 +6,29 @@ the ACK owed).  Part of :class:`~synack.core.connection.Connection` (see
 
 from __future__ import annotations
 
-from typing import Final
-
 from .errors import ConnectionClosing, ConnectionDoesNotExist, UsageError
 from .events import Event
 from .replies import syn_options
 from .seq import MASK, seq_gt
-from .state import State
+from .state import (
+    CLOSE_WAIT,
+    CLOSED,
+    CLOSING,
+    ESTABLISHED,
+    FIN_WAIT_1,
+    FIN_WAIT_2,
+    LAST_ACK,
+    LISTEN,
+    RECEIVING,
+    SENDING,
+    SYN_RECEIVED,
+    SYN_SENT,
+    TIME_WAIT,
+)
 from .tcb import Tcb
-from .timers import Timer
+from .timers import FW2, KEEPALIVE, RETRANSMIT, TW
 from .timestamps import TIMESTAMPS_OPTION, tsval
 from .wire import ACK, SYN, Options, Segment
-
-_CLOSED: Final = State.CLOSED
-_LISTEN: Final = State.LISTEN
-_SYN_SENT: Final = State.SYN_SENT
-_SYN_RECEIVED: Final = State.SYN_RECEIVED
-_ESTABLISHED: Final = State.ESTABLISHED
-_FIN_WAIT_1: Final = State.FIN_WAIT_1
-_FIN_WAIT_2: Final = State.FIN_WAIT_2
-_CLOSE_WAIT: Final = State.CLOSE_WAIT
-_CLOSING: Final = State.CLOSING
-_LAST_ACK: Final = State.LAST_ACK
-_TIME_WAIT: Final = State.TIME_WAIT
-_RETRANSMIT: Final = Timer.RETRANSMIT
-_DELAYED_ACK: Final = Timer.DELAYED_ACK
-_KEEPALIVE: Final = Timer.KEEPALIVE
-_TW: Final = Timer.TIME_WAIT
-_FW2: Final = Timer.FIN_WAIT_2
-
-#: States in which data (and our FIN) may be sent.
-_SENDING: Final = frozenset({_ESTABLISHED, _CLOSE_WAIT, _FIN_WAIT_1, _CLOSING, _LAST_ACK})
-#: States in which received data is still delivered to the application.
-_RECEIVING: Final = frozenset({_ESTABLISHED, _FIN_WAIT_1, _FIN_WAIT_2})
 
 
 class UserCalls(Tcb):
@@ -68,9 +58,9 @@ class UserCalls(Tcb):
         from ``now`` or the last segment heard, whichever is later."""
         self._ka_on = on
         self._ka_probes = 0
-        self.timers[_KEEPALIVE] = None
-        if on and self.state is not _CLOSED and self.state is not _SYN_SENT:
-            self.timers[_KEEPALIVE] = max(now, self._last_heard) + self.config.keepalive_time
+        self.timers[KEEPALIVE] = None
+        if on and self.state is not CLOSED and self.state is not SYN_SENT:
+            self.timers[KEEPALIVE] = max(now, self._last_heard) + self.config.keepalive_time
         self._touch()
 
     @property
@@ -88,9 +78,9 @@ class UserCalls(Tcb):
     # ------------------------------------------------------------------ opening
     def open_active(self, now: int) -> None:
         """Active OPEN (§3.10.1): the SYN leaves with the next ``segments_to_send``."""
-        if self.state is not _CLOSED or self.snd.max != self.snd.iss:
+        if self.state is not CLOSED or self.snd.max != self.snd.iss:
             raise UsageError("connection already opened")
-        self._set_state(_SYN_SENT, now)
+        self._set_state(SYN_SENT, now)
         self._touch()
 
     def open_passive(self, syn_irs: int, peer: Options, peer_window: int, now: int,
@@ -99,7 +89,7 @@ class UserCalls(Tcb):
         already out: used when the handshake's final ACK arrives.  ``synack_rtt`` is the
         SYN-ACK's round trip, when it can be measured; ``handshake_retransmits`` counts
         the SYN-ACK's retransmissions."""
-        if self.state is not _LISTEN:
+        if self.state is not LISTEN:
             raise UsageError("only a listener's new connection opens passively")
         rcv, snd = self.rcv, self.snd
         rcv.start(syn_irs)
@@ -112,7 +102,7 @@ class UserCalls(Tcb):
         self.rec.handshake_rtt(synack_rtt, handshake_retransmits > 0)
         # The listener's half-open entry went LISTEN -> SYN-RECEIVED when the SYN came
         # (and traced it); this TCB takes over in that state.
-        self._set_state(_SYN_RECEIVED, now, traced=False)
+        self._set_state(SYN_RECEIVED, now, traced=False)
 
     def _negotiate(self, peer: Options, handshake_retransmits: int) -> None:
         """Options from the peer's SYN (§3.7.1, RFC 7323 §2.3, RFC 2018)."""
@@ -136,9 +126,9 @@ class UserCalls(Tcb):
         use it, SHLD-13): SND.UP moves to the end of what was queued, and the
         segments carry URG and the pointer, with no wait for Nagle."""
         st = self.state
-        if st is _CLOSED:
+        if st is CLOSED:
             raise ConnectionDoesNotExist("connection does not exist")
-        if self.snd.fin_queued or st in (_FIN_WAIT_1, _FIN_WAIT_2, _CLOSING, _LAST_ACK, _TIME_WAIT):
+        if self.snd.fin_queued or st in (FIN_WAIT_1, FIN_WAIT_2, CLOSING, LAST_ACK, TIME_WAIT):
             raise ConnectionClosing("connection closing: send after shutdown/close")
         n = self.snd.queue(data, urgent)
         if n:
@@ -152,7 +142,7 @@ class UserCalls(Tcb):
             raise ConnectionClosing("connection closing: read after close")
         st = self.state
         rcv = self.rcv
-        data = rcv.read(n, self.snd.mss, st in _RECEIVING or st is _SYN_RECEIVED)
+        data = rcv.read(n, self.snd.mss, st in RECEIVING or st is SYN_RECEIVED)
         if rcv.ack_now:
             self._touch()
         return data
@@ -160,18 +150,18 @@ class UserCalls(Tcb):
     def shutdown(self, now: int) -> None:
         """Half-close: send FIN after the queued data; keep receiving (§3.10.4)."""
         st = self.state
-        if st is _CLOSED:
+        if st is CLOSED:
             raise ConnectionDoesNotExist("connection does not exist")
-        if st is _SYN_SENT:
-            self._set_state(_CLOSED, now)  # §3.10.4: delete the TCB; nothing to send
+        if st is SYN_SENT:
+            self._set_state(CLOSED, now)  # §3.10.4: delete the TCB; nothing to send
             return
         if self.snd.fin_queued:
             return
         self.snd.queue_fin()
-        if st is _ESTABLISHED or st is _SYN_RECEIVED:
-            self._set_state(_FIN_WAIT_1, now)
-        elif st is _CLOSE_WAIT:
-            self._set_state(_LAST_ACK, now)
+        if st is ESTABLISHED or st is SYN_RECEIVED:
+            self._set_state(FIN_WAIT_1, now)
+        elif st is CLOSE_WAIT:
+            self._set_state(LAST_ACK, now)
         self._touch()
 
     def close(self, now: int) -> None:
@@ -179,36 +169,36 @@ class UserCalls(Tcb):
         unread received data the connection is reset instead (SHLD-3, as Linux does):
         the peer learns that data was lost."""
         st = self.state
-        if st is _CLOSED:
+        if st is CLOSED:
             raise ConnectionDoesNotExist("connection does not exist")
         self._closed_by_app = True
-        if self.rcv.buf and st in (_SYN_RECEIVED, _ESTABLISHED, _CLOSE_WAIT, _FIN_WAIT_1, _FIN_WAIT_2):
+        if self.rcv.buf and st in (SYN_RECEIVED, ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, FIN_WAIT_2):
             self.rcv.buf.clear()
             self._send_reset(now)
             return
         self.shutdown(now)
         at = self.timers
-        if self.state is _FIN_WAIT_2 and at[_FW2] is None and at[_TW] is None:
-            self._arm_close_timer(self.config.fin_timeout, now, _FW2)
+        if self.state is FIN_WAIT_2 and at[FW2] is None and at[TW] is None:
+            self._arm_close_timer(self.config.fin_timeout, now, FW2)
         self._touch()
 
     def abort(self, now: int) -> None:
         """ABORT (§3.10.5): RST the peer (in synchronized states) and forget."""
         st = self.state
-        if st is _CLOSED:
+        if st is CLOSED:
             raise ConnectionDoesNotExist("connection does not exist")
         self._closed_by_app = True
-        if st in (_SYN_RECEIVED, _ESTABLISHED, _FIN_WAIT_1, _FIN_WAIT_2, _CLOSE_WAIT):
+        if st in (SYN_RECEIVED, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT):
             self._send_reset(now)
         else:
-            self._set_state(_CLOSED, now)
+            self._set_state(CLOSED, now)
 
     def end_time_wait(self, now: int) -> None:
         """A new SYN reuses this TIME-WAIT connection's 4-tuple (the endpoint decides):
         the old incarnation ends now."""
-        if self.state is not _TIME_WAIT:
+        if self.state is not TIME_WAIT:
             raise UsageError(f"not in TIME-WAIT: {self.state}")
-        self._set_state(_CLOSED, now)
+        self._set_state(CLOSED, now)
 
     # ------------------------------------------------------------------ outputs
     def next_event(self) -> Event | None:
@@ -227,12 +217,12 @@ class UserCalls(Tcb):
         else:
             self._ctl = None
         st = self.state
-        if st is _CLOSED:
+        if st is CLOSED:
             return out
         snd, rcv = self.snd, self.rcv
-        if st is _SYN_SENT or st is _SYN_RECEIVED:
+        if st is SYN_SENT or st is SYN_RECEIVED:
             if snd.nxt == snd.iss:
-                out.append(self._build_syn(st is _SYN_RECEIVED, now))
+                out.append(self._build_syn(st is SYN_RECEIVED, now))
             elif rcv.ack_now:
                 rcv.ack_now = False
                 out.append(self._segment(snd.nxt, ACK))
@@ -241,7 +231,7 @@ class UserCalls(Tcb):
             # FIN-WAIT-1 entered from SYN-RECEIVED, and the timer went back to our
             # unacknowledged SYN: the SYN,ACK goes again, then the FIN.
             out.append(self._build_syn(True, now))
-        if st in _SENDING and (snd.buf or snd.fin_queued):
+        if st in SENDING and (snd.buf or snd.fin_queued):
             before = len(out)
             rec = self.rec
             build = self._segment
@@ -255,7 +245,7 @@ class UserCalls(Tcb):
             if rec.in_recovery and rec.sb is not None:
                 adjust = snd.resend_lost(out, build, now)
             if (snd.send(out, build, now, adjust) or len(out) > before) \
-                    and self.timers[_RETRANSMIT] is None:
+                    and self.timers[RETRANSMIT] is None:
                 self._arm_rto(now)  # RFC 6298 5.1 (or the persist timer, while probing)
             if len(out) > before:
                 rcv.ack_now = False  # the ACK rides on what left
@@ -280,7 +270,7 @@ class UserCalls(Tcb):
             snd.max = snd.nxt
         if self._retries == 0:
             self.rec.time_syn(snd.nxt, now)
-        if self.timers[_RETRANSMIT] is None:
+        if self.timers[RETRANSMIT] is None:
             self._arm_rto(now)
         return seg
 

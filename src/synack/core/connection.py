@@ -31,7 +31,7 @@ in-order segment by a short path whose effects are the same.  Every state change
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from .calls import UserCalls
 from .errors import DropReason
@@ -48,9 +48,24 @@ from .events import (
 from .recv import HELD, READABLE
 from .replies import Replies, reset_for
 from .seq import HALF, MASK, seq_gt, seq_le, seq_lt, seq_sub
-from .state import LEGAL, State
+from .state import (
+    CLOSE_WAIT,
+    CLOSED,
+    CLOSING,
+    ESTABLISHED,
+    FIN_WAIT_1,
+    FIN_WAIT_2,
+    LAST_ACK,
+    LEGAL,
+    LISTEN,
+    RECEIVING,
+    SYN_RECEIVED,
+    SYN_SENT,
+    TIME_WAIT,
+    State,
+)
 from .timeouts import Timeouts
-from .timers import Timer
+from .timers import DELAYED_ACK, KEEPALIVE, RETRANSMIT, TW
 from .trace import (
     ACCEPTED,
     CongestionRecord,
@@ -63,31 +78,8 @@ from .trace import (
 )
 from .wire import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, URG, Segment
 
-if TYPE_CHECKING:
-    pass
-
-_CLOSED: Final = State.CLOSED
-_LISTEN: Final = State.LISTEN
-_SYN_SENT: Final = State.SYN_SENT
-_SYN_RECEIVED: Final = State.SYN_RECEIVED
-_ESTABLISHED: Final = State.ESTABLISHED
-_FIN_WAIT_1: Final = State.FIN_WAIT_1
-_FIN_WAIT_2: Final = State.FIN_WAIT_2
-_CLOSE_WAIT: Final = State.CLOSE_WAIT
-_CLOSING: Final = State.CLOSING
-_LAST_ACK: Final = State.LAST_ACK
-_TIME_WAIT: Final = State.TIME_WAIT
 _ACK_PSH: Final = ACK | PSH
-_RETRANSMIT: Final = Timer.RETRANSMIT
-_DELAYED_ACK: Final = Timer.DELAYED_ACK
-_KEEPALIVE: Final = Timer.KEEPALIVE
-_TW: Final = Timer.TIME_WAIT
-_FW2: Final = Timer.FIN_WAIT_2
 
-#: States in which data (and our FIN) may be sent.
-_SENDING: Final = frozenset({_ESTABLISHED, _CLOSE_WAIT, _FIN_WAIT_1, _CLOSING, _LAST_ACK})
-#: States in which received data is still delivered to the application.
-_RECEIVING: Final = frozenset({_ESTABLISHED, _FIN_WAIT_1, _FIN_WAIT_2})
 
 
 class Connection(UserCalls, Timeouts, Replies):
@@ -112,7 +104,7 @@ class Connection(UserCalls, Timeouts, Replies):
         duplicate ACK counts towards fast retransmit: the full path.)  Anything else
         gets the full processing: §3.10.7.3 in SYN-SENT, §3.10.7.4 in the other states."""
         rcv = self.rcv
-        if self.state is _ESTABLISHED and seg[2] == rcv.nxt and seg[4] | PSH == _ACK_PSH and self._predict:
+        if self.state is ESTABLISHED and seg[2] == rcv.nxt and seg[4] | PSH == _ACK_PSH and self._predict:
             opts = seg[6]
             ts = self.ts
             if opts is NO_OPTIONS or (
@@ -155,17 +147,17 @@ class Connection(UserCalls, Timeouts, Replies):
                     self._dirty[self] = None  # (_touch, inlined)
                     return ACCEPTED
         st = self.state
-        if st is _SYN_SENT:
+        if st is SYN_SENT:
             outcome = self._on_segment_syn_sent(seg, now)
             self._touch()
             return outcome
-        if st is _CLOSED or st is _LISTEN:
+        if st is CLOSED or st is LISTEN:
             self._stats.drop(DropReason.NO_CONNECTION)
             return dropped(DropReason.NO_CONNECTION)
         self._last_heard = now
         self._clock = now
         outcome = self._on_segment_synchronized(seg, now)
-        if self._tracer is not None and self.state is not _CLOSED:
+        if self._tracer is not None and self.state is not CLOSED:
             self._trace_cc(now)
         self._touch()
         return outcome
@@ -182,10 +174,10 @@ class Connection(UserCalls, Timeouts, Replies):
         rec = self.rec
         ts = self.ts
         rec.on_new_ack(una, ack, snd.max, data_acked, ts.echo_ms(now) if ts.ack_tsecr else None, snd.mss,
-                       self.state is not _SYN_SENT, now)
+                       self.state is not SYN_SENT, now)
         self._retries = 0
         self._stalled_since = None
-        self.timers[_RETRANSMIT] = None if ack == snd.max else now + rec.rto
+        self.timers[RETRANSMIT] = None if ack == snd.max else now + rec.rto
 
     def _on_segment_syn_sent(self, seg: Segment, now: int) -> Outcome:
         """§3.10.7.3."""
@@ -203,7 +195,7 @@ class Connection(UserCalls, Timeouts, Replies):
             if flags & ACK:
                 self._stats.resets_received += 1
                 self._events.append(ConnectionRefused(self))
-                self._set_state(_CLOSED, now)
+                self._set_state(CLOSED, now)
                 return ACCEPTED
             self._stats.drop(DropReason.RST_OUT_OF_WINDOW)
             return dropped(DropReason.RST_OUT_OF_WINDOW)
@@ -227,13 +219,13 @@ class Connection(UserCalls, Timeouts, Replies):
             self.rec.handshake_rtt(None, syn_retransmitted)
             snd.first_window(seg.seq, seg.ack, seg.window)
             self.rcv.ack_now = True
-            self._set_state(_ESTABLISHED, now)
+            self._set_state(ESTABLISHED, now)
         else:
             # Simultaneous open (MUST-10): answer with SYN,ACK from ISS.
             snd.first_window(seg.seq, seg.ack, seg.window)
             snd.nxt = snd.iss
-            self.timers[_RETRANSMIT] = None
-            self._set_state(_SYN_RECEIVED, now)
+            self.timers[RETRANSMIT] = None
+            self._set_state(SYN_RECEIVED, now)
         return outcome
 
     # -- §3.10.7.4: SYN-RECEIVED and the synchronized states, in the RFC's order ------
@@ -302,17 +294,17 @@ class Connection(UserCalls, Timeouts, Replies):
             return None, dropped(DropReason.RST_OUT_OF_WINDOW)
         self._stats.drop(DropReason.OUT_OF_WINDOW)
         st = self.state
-        if payload and rcv.sack_ok and st is not _TIME_WAIT and 0 < ((rcv.nxt - seq) & MASK) < HALF:
+        if payload and rcv.sack_ok and st is not TIME_WAIT and 0 < ((rcv.nxt - seq) & MASK) < HALF:
             # Old data, a retransmission we already have: say so (D-SACK, RFC 2883 §4;
             # Linux tcp_send_dupack), the part below RCV.NXT.  (Not from TIME-WAIT:
             # Linux's timewait socket keeps no SACK state.)
             end = (seq + len(payload)) & MASK
             rcv.dsack = (seq, end if seq_le(end, rcv.nxt) else rcv.nxt)
         limited = None
-        if st is _TIME_WAIT and flags & FIN:
+        if st is TIME_WAIT and flags & FIN:
             # A retransmitted FIN: our last ACK was lost.  ACK again and restart the
             # 2MSL timer (§3.10.7.4, TIME-WAIT).
-            self._arm_close_timer(self.config.time_wait, now, _TW)
+            self._arm_close_timer(self.config.time_wait, now, TW)
             rcv.ack_now = True
         else:
             limited = self._answer_unacceptable(seg, now)
@@ -326,19 +318,19 @@ class Connection(UserCalls, Timeouts, Replies):
         if seg.seq != self.rcv.nxt:
             return self._challenge(now, DropReason.RST_CHALLENGED)
         st = self.state
-        if st is _TIME_WAIT and self.config.rfc1337:
+        if st is TIME_WAIT and self.config.rfc1337:
             self._stats.drop(DropReason.RST_IN_TIME_WAIT)  # RFC 1337 F1
             return dropped(DropReason.RST_IN_TIME_WAIT)
         self._stats.resets_received += 1
-        if st is _SYN_RECEIVED:
+        if st is SYN_RECEIVED:
             if self._listener is None:
                 self._events.append(ConnectionRefused(self))
-        elif st is not _TIME_WAIT:
+        elif st is not TIME_WAIT:
             # Also in CLOSING and LAST-ACK, where RFC 9293 just deletes the TCB: our
             # FIN was never acknowledged, so the close was not clean (Linux tcp_reset
             # reports ECONNRESET there too).  TIME-WAIT has nothing left to report.
             self._events.append(ConnectionReset(self))
-        self._set_state(_CLOSED, now)
+        self._set_state(CLOSED, now)
         return ACCEPTED
 
     def _check_syn(self, now: int) -> Outcome:
@@ -358,7 +350,7 @@ class Connection(UserCalls, Timeouts, Replies):
             return dropped(DropReason.NO_ACK_FLAG)
         snd, rec = self.snd, self.rec
         ack, seq = seg.ack, seg.seq
-        if self.state is _SYN_RECEIVED:
+        if self.state is SYN_RECEIVED:
             if not (seq_lt(snd.una, ack) and seq_le(ack, snd.max)):
                 self._send_now(reset_for(seg))
                 self._stats.resets_sent += 1
@@ -370,7 +362,7 @@ class Connection(UserCalls, Timeouts, Replies):
                 # Our SYN,ACK is still waiting to be pulled and now never will be: the
                 # peer's SYN must be acknowledged all the same.
                 self.rcv.ack_now = True
-            self._set_state(_ESTABLISHED, now)
+            self._set_state(ESTABLISHED, now)
         if 0 < ((ack - snd.max) & MASK) < HALF:  # SEG.ACK > SND.MAX
             self._stats.drop(DropReason.ACK_OF_UNSENT)
             return dropped(self._answer_unacceptable(seg, now) or DropReason.ACK_OF_UNSENT)
@@ -398,24 +390,24 @@ class Connection(UserCalls, Timeouts, Replies):
             # The window opened: probing is over; an ordinary RTO runs again.
             snd.persist_backoff = 0
             self._stalled_since = None
-            if self.timers[_RETRANSMIT] is not None:
-                self.timers[_RETRANSMIT] = now + rec.rto
+            if self.timers[RETRANSMIT] is not None:
+                self.timers[RETRANSMIT] = now + rec.rto
         if snd.fin_queued and 0 < ((snd.una - snd.fin_seq) & MASK) < HALF:  # our FIN acknowledged
             st = self.state
-            if st is _FIN_WAIT_1 and not flags & FIN:
+            if st is FIN_WAIT_1 and not flags & FIN:
                 self._enter_fin_wait_2(now)
-            elif st is _CLOSING:
+            elif st is CLOSING:
                 self._enter_time_wait(now)
                 return ACCEPTED
-            elif st is _LAST_ACK:
-                self._set_state(_CLOSED, now)
+            elif st is LAST_ACK:
+                self._set_state(CLOSED, now)
                 return ACCEPTED
         return None
 
     def _check_urg(self, seg: Segment) -> None:
         """Sixth: URG (also at a zero window, MUST-66): RCV.UP advances, and the
         application hears of it (MUST-32)."""
-        if self.state in _RECEIVING and self.rcv.urgent((seg.seq + seg.urg) & MASK):
+        if self.state in RECEIVING and self.rcv.urgent((seg.seq + seg.urg) & MASK):
             self._events.append(Urgent(self))
 
     def _process_text(self, seg: Segment, now: int) -> tuple[bool, Outcome] | None:
@@ -425,14 +417,14 @@ class Connection(UserCalls, Timeouts, Replies):
         connection was reset for data after a full close (SHLD-3; Linux answers with
         RST and counts TCPAbortOnData: nobody will read it)."""
         payload = seg.payload
-        if self.state not in _RECEIVING:
+        if self.state not in RECEIVING:
             self._stats.drop(DropReason.DATA_AFTER_FIN)
             return True, trimmed(DropReason.DATA_AFTER_FIN)
         if self._closed_by_app and seq_gt((seg.seq + len(payload)) & MASK, self.rcv.nxt):
             self._stats.drop(DropReason.DATA_AFTER_CLOSE)
             self._send_now(reset_for(seg))
             self._stats.resets_sent += 1
-            self._set_state(_CLOSED, now)
+            self._set_state(CLOSED, now)
             return None
         in_order, outcome, todo = self.rcv.process_text(seg.seq, payload, now, self.rec.rto, self.snd.mss)
         if todo & READABLE:
@@ -457,9 +449,9 @@ class Connection(UserCalls, Timeouts, Replies):
             if not payload:  # (with data, the text step has answered already)
                 rcv.ack_now = True  # beyond RCV.NXT: a duplicate ACK (RFC 5681 §4.2)
             st = self.state
-            if st in _RECEIVING and not rcv.peer_fin and seq_gt(fin_at, rcv.nxt):
+            if st in RECEIVING and not rcv.peer_fin and seq_gt(fin_at, rcv.nxt):
                 rcv.ooo_fin = fin_at
-            if st is _FIN_WAIT_1 and self.snd.fin_acked:
+            if st is FIN_WAIT_1 and self.snd.fin_acked:
                 self._enter_fin_wait_2(now)  # the ACK of our FIN still counts
         elif rcv.ooo_fin is not None and rcv.ooo_fin == rcv.nxt and payload:
             rcv.ooo_fin = None
@@ -471,24 +463,24 @@ class Connection(UserCalls, Timeouts, Replies):
         st = self.state
         if rcv.peer_fin:
             # One FIN per connection: another one is ACKed, not consumed.
-            if st is _TIME_WAIT:
-                self._arm_close_timer(self.config.time_wait, now, _TW)
+            if st is TIME_WAIT:
+                self._arm_close_timer(self.config.time_wait, now, TW)
             return
         rcv.take_fin()
         self._events.append(PeerClosed(self))
-        if st is _ESTABLISHED:
-            self._set_state(_CLOSE_WAIT, now)
+        if st is ESTABLISHED:
+            self._set_state(CLOSE_WAIT, now)
             if self.config.fin_ack_delay > 0:
                 # Linux tcp_fin(): the ACK waits for the delayed-ACK timer, and rides on
                 # our FIN if the application closes by then (three-segment close).
                 rcv.ack_now = False
-                self.timers[_DELAYED_ACK] = now + self.config.fin_ack_delay
-        elif st is _FIN_WAIT_1:
+                self.timers[DELAYED_ACK] = now + self.config.fin_ack_delay
+        elif st is FIN_WAIT_1:
             if self.snd.fin_acked:
                 self._enter_time_wait(now)
             else:
-                self._set_state(_CLOSING, now)
-        elif st is _FIN_WAIT_2:
+                self._set_state(CLOSING, now)
+        elif st is FIN_WAIT_2:
             self._enter_time_wait(now)
 
     # ------------------------------------------------------------------ state changes
@@ -512,13 +504,13 @@ class Connection(UserCalls, Timeouts, Replies):
         if traced and self._tracer is not None:
             self._tracer(StateRecord(now, self._host, endpoint_str(self.local_addr, self.local_port),
                                      endpoint_str(self.remote_addr, self.remote_port), old, new))
-        if new is _ESTABLISHED:
+        if new is ESTABLISHED:
             self._events.append(Connected(self))
             if self._ka_on:
-                self.timers[_KEEPALIVE] = now + self.config.keepalive_time
+                self.timers[KEEPALIVE] = now + self.config.keepalive_time
             if self._listener is not None:
                 self._listener.established(self, now)
-        elif new is _CLOSED:
+        elif new is CLOSED:
             self.timers.stop_all()
             self.snd.buf.clear()
             self.rcv.ooo = None
@@ -529,7 +521,7 @@ class Connection(UserCalls, Timeouts, Replies):
 
     def _trace_cc(self, now: int) -> None:
         """A CongestionRecord when cwnd, ssthresh, SRTT, RTO or the flight changed."""
-        if self.state is _SYN_SENT or self.state is _SYN_RECEIVED:
+        if self.state is SYN_SENT or self.state is SYN_RECEIVED:
             return
         rec, snd = self.rec, self.snd
         cc = rec.cc

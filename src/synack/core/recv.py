@@ -33,14 +33,13 @@ from typing import TYPE_CHECKING, Final
 from .buffers import Reassembler
 from .errors import DropReason
 from .seq import HALF, MASK, MOD, in_window, seq_lt, seq_sub
-from .timers import Timer
+from .timers import DELAYED_ACK
 from .trace import ACCEPTED, Outcome, trimmed
 
 if TYPE_CHECKING:
     from .config import Config
     from .stats import Stats
 
-_DELAYED_ACK: Final = Timer.DELAYED_ACK
 
 
 #: What :meth:`ReceiveSpace.process_text` asks of the connection, as bits:
@@ -129,7 +128,7 @@ class ReceiveSpace:
         if 0 < ((adv - self.adv) & MASK) < HALF:  # seq_gt, inlined (per segment)
             self.adv = adv
         if ack:
-            self._timers[_DELAYED_ACK] = None
+            self._timers[DELAYED_ACK] = None
             self.wup = self.nxt
         return field
 
@@ -276,13 +275,13 @@ class ReceiveSpace:
             self.ack_now = True
         elif ((self.nxt - self.wup) & MASK) > mss:  # more than one full segment unacknowledged
             self.ack_now = True
-        elif self._timers[_DELAYED_ACK] is None:
+        elif self._timers[DELAYED_ACK] is None:
             ato = self.ato
             if ato < cfg.delack_min:
                 ato = cfg.delack_min
             elif ato > cfg.delack_max:
                 ato = cfg.delack_max
-            self._timers[_DELAYED_ACK] = now + ato
+            self._timers[DELAYED_ACK] = now + ato
         return was_empty
 
     def hold(self, seq: int, payload: bytes) -> Outcome:

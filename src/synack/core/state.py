@@ -38,6 +38,25 @@ class State(enum.Enum):
 # lookup of a state on the per-segment path.
 State.__hash__ = object.__hash__  # type: ignore[method-assign]
 
+# The states as module names, for the per-segment paths (a global load, not an
+# attribute of the Enum class on every test).
+CLOSED: Final = State.CLOSED
+LISTEN: Final = State.LISTEN
+SYN_SENT: Final = State.SYN_SENT
+SYN_RECEIVED: Final = State.SYN_RECEIVED
+ESTABLISHED: Final = State.ESTABLISHED
+FIN_WAIT_1: Final = State.FIN_WAIT_1
+FIN_WAIT_2: Final = State.FIN_WAIT_2
+CLOSE_WAIT: Final = State.CLOSE_WAIT
+CLOSING: Final = State.CLOSING
+LAST_ACK: Final = State.LAST_ACK
+TIME_WAIT: Final = State.TIME_WAIT
+
+#: States in which data (and our FIN) may be sent.
+SENDING: Final = frozenset({ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK})
+#: States in which received data is still delivered to the application.
+RECEIVING: Final = frozenset({ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2})
+
 S = State
 
 #: Legal (from, to) edges, each with the RFC 9293 reason it exists.

@@ -6,32 +6,13 @@ FIN-WAIT-2's limit.  Part of :class:`~synack.core.connection.Connection` (see
 
 from __future__ import annotations
 
-from typing import Final
-
 from .events import ConnectionTimedOut
 from .seq import MASK, seq_sub
-from .state import State
+from .state import CLOSED, FIN_WAIT_2, SYN_RECEIVED, SYN_SENT, TIME_WAIT
 from .tcb import Tcb
-from .timers import Timer
+from .timers import DELAYED_ACK, FW2, KEEPALIVE, RETRANSMIT, TW, Timer
 from .trace import TimerAction, TimerRecord, endpoint_str
 from .wire import ACK
-
-_CLOSED: Final = State.CLOSED
-_LISTEN: Final = State.LISTEN
-_SYN_SENT: Final = State.SYN_SENT
-_SYN_RECEIVED: Final = State.SYN_RECEIVED
-_ESTABLISHED: Final = State.ESTABLISHED
-_FIN_WAIT_1: Final = State.FIN_WAIT_1
-_FIN_WAIT_2: Final = State.FIN_WAIT_2
-_CLOSE_WAIT: Final = State.CLOSE_WAIT
-_CLOSING: Final = State.CLOSING
-_LAST_ACK: Final = State.LAST_ACK
-_TIME_WAIT: Final = State.TIME_WAIT
-_RETRANSMIT: Final = Timer.RETRANSMIT
-_DELAYED_ACK: Final = Timer.DELAYED_ACK
-_KEEPALIVE: Final = Timer.KEEPALIVE
-_TW: Final = Timer.TIME_WAIT
-_FW2: Final = Timer.FIN_WAIT_2
 
 
 class Timeouts(Tcb):
@@ -54,13 +35,13 @@ class Timeouts(Tcb):
         stalled = self._stalled_since
         if ut is not None and stalled is not None and stalled + ut < deadline:
             deadline = max(stalled + ut, now)
-        self.timers[_RETRANSMIT] = deadline
+        self.timers[RETRANSMIT] = deadline
 
     def _arm_close_timer(self, length: int, now: int, timer: Timer) -> None:
         """TIME-WAIT's 2MSL, or an orphaned FIN-WAIT-2's limit: nothing is retransmitted
         any more."""
         at = self.timers
-        at[_RETRANSMIT] = at[_TW] = at[_FW2] = None
+        at[RETRANSMIT] = at[TW] = at[FW2] = None
         at[timer] = deadline = now + length
         if self._tracer is not None:
             self._tracer(TimerRecord(now, self._host, endpoint_str(self.local_addr, self.local_port),
@@ -82,33 +63,33 @@ class Timeouts(Tcb):
         """Run whatever timer is due; nothing when none is (early wake-ups are safe)."""
         self._clock = now
         at = self.timers
-        due = at[_DELAYED_ACK]
+        due = at[DELAYED_ACK]
         if due is not None and now >= due:
-            at[_DELAYED_ACK] = None
+            at[DELAYED_ACK] = None
             self.rcv.ack_now = True
-        due = at[_TW]
+        due = at[TW]
         if due is not None and now >= due:
-            at[_TW] = None
-            if self.state is _TIME_WAIT:
-                self._timer_fired(now, _TW)
-                self._set_state(_CLOSED, now)
+            at[TW] = None
+            if self.state is TIME_WAIT:
+                self._timer_fired(now, TW)
+                self._set_state(CLOSED, now)
                 return
-        due = at[_FW2]
+        due = at[FW2]
         if due is not None and now >= due:
-            at[_FW2] = None
-            if self.state is _FIN_WAIT_2:
-                self._timer_fired(now, _FW2)
+            at[FW2] = None
+            if self.state is FIN_WAIT_2:
+                self._timer_fired(now, FW2)
                 self._stats.timeouts += 1
-                self._set_state(_CLOSED, now)
+                self._set_state(CLOSED, now)
                 return
-        due = at[_KEEPALIVE]
+        due = at[KEEPALIVE]
         if due is not None and now >= due:
             self._on_keepalive(now)
-            if self.state is _CLOSED:
+            if self.state is CLOSED:
                 return
-        due = at[_RETRANSMIT]
+        due = at[RETRANSMIT]
         if due is not None and now >= due:
-            at[_RETRANSMIT] = None
+            at[RETRANSMIT] = None
             self._on_retransmit_timer(now)
 
     def _on_retransmit_timer(self, now: int) -> None:
@@ -117,9 +98,9 @@ class Timeouts(Tcb):
         timeout, RFC 5482)."""
         st = self.state
         snd, rec = self.snd, self.rec
-        if st is _SYN_SENT:
+        if st is SYN_SENT:
             limit = self.config.syn_retries
-        elif st is _SYN_RECEIVED:
+        elif st is SYN_RECEIVED:
             limit = self.config.synack_retries
         else:
             limit = self.config.retries2
@@ -129,25 +110,25 @@ class Timeouts(Tcb):
         if self._stalled_since is None:
             self._stalled_since = now - rec.rto  # the episode began when the timer started
         ut = self._user_timeout
-        if ut is not None and st is not _SYN_SENT and st is not _SYN_RECEIVED \
+        if ut is not None and st is not SYN_SENT and st is not SYN_RECEIVED \
                 and now - self._stalled_since >= ut:
             self._time_out(now, Timer.USER_TIMEOUT)
-            self._set_state(_CLOSED, now)
+            self._set_state(CLOSED, now)
             return
         if self._retries >= limit:
-            self._time_out(now, _RETRANSMIT)
-            self._set_state(_CLOSED, now)
+            self._time_out(now, RETRANSMIT)
+            self._set_state(CLOSED, now)
             return
         self._retries += 1
-        self._timer_fired(now, Timer.PERSIST if zero_window_probe else _RETRANSMIT)
+        self._timer_fired(now, Timer.PERSIST if zero_window_probe else RETRANSMIT)
         if zero_window_probe:
             snd.persist_backoff += 1  # the probe interval doubles
             snd.probe = True
         else:
             rec.back_off()
-            if st is _SYN_SENT:
+            if st is SYN_SENT:
                 self._stats.syn_retransmits += 1
-            elif st is not _SYN_RECEIVED:
+            elif st is not SYN_RECEIVED:
                 rec.on_timeout(seq_sub(snd.max, snd.una), self._retries == 1, snd.max, now)
         snd.nxt = snd.una  # resend from the first unacknowledged octet
         self._touch()
@@ -160,46 +141,46 @@ class Timeouts(Tcb):
         keepalive_probes unanswered probes (or the user timeout), reset and report."""
         cfg = self.config
         at = self.timers
-        at[_KEEPALIVE] = None
+        at[KEEPALIVE] = None
         st = self.state
-        if not self._ka_on or st is _CLOSED or st is _TIME_WAIT or st is _SYN_SENT or st is _SYN_RECEIVED:
+        if not self._ka_on or st is CLOSED or st is TIME_WAIT or st is SYN_SENT or st is SYN_RECEIVED:
             return
         if self._ka_probes and self._last_heard > self._ka_sent:
             self._ka_probes = 0  # the peer answered
         if not self._ka_probes and now - self._last_heard < cfg.keepalive_time:
-            at[_KEEPALIVE] = self._last_heard + cfg.keepalive_time
+            at[KEEPALIVE] = self._last_heard + cfg.keepalive_time
             return
         if self.snd.una != self.snd.max or self.snd.buf:
             # Data in flight or queued: the retransmission timer watches the peer.
             self._ka_probes = 0
-            at[_KEEPALIVE] = now + cfg.keepalive_time
+            at[KEEPALIVE] = now + cfg.keepalive_time
             return
         ut = self._user_timeout
         if self._ka_probes >= cfg.keepalive_probes or (
                 ut is not None and self._ka_probes and now - self._last_heard >= ut):
-            self._time_out(now, _KEEPALIVE)
+            self._time_out(now, KEEPALIVE)
             self._send_reset(now)  # Linux: tcp_send_active_reset, then ETIMEDOUT
             return
-        self._timer_fired(now, _KEEPALIVE)
+        self._timer_fired(now, KEEPALIVE)
         self._ka_probes += 1
         self._ka_sent = now
         self._stats.keepalive_probes += 1
         self._send_now(self._segment((self.snd.nxt - 1) & MASK, ACK))
-        at[_KEEPALIVE] = now + cfg.keepalive_intvl
+        at[KEEPALIVE] = now + cfg.keepalive_intvl
 
     def _enter_fin_wait_2(self, now: int) -> None:
-        self._set_state(_FIN_WAIT_2, now)
+        self._set_state(FIN_WAIT_2, now)
         if self._closed_by_app:
             # Orphaned by close(): Linux's tcp_fin_timeout bounds FIN-WAIT-2.
-            self._arm_close_timer(self.config.fin_timeout, now, _FW2)
+            self._arm_close_timer(self.config.fin_timeout, now, FW2)
 
     def _enter_time_wait(self, now: int) -> None:
-        self._set_state(_TIME_WAIT, now)
+        self._set_state(TIME_WAIT, now)
         if self.config.time_wait <= 0:
             # No TIME-WAIT at all: the final ACK still leaves, then the TCB is gone.
             if self.rcv.ack_now:
                 self.rcv.ack_now = False
                 self._send_now(self._segment(self.snd.nxt, ACK))
-            self._set_state(_CLOSED, now)
+            self._set_state(CLOSED, now)
             return
-        self._arm_close_timer(self.config.time_wait, now, _TW)
+        self._arm_close_timer(self.config.time_wait, now, TW)

@@ -53,6 +53,14 @@ class Timer(enum.IntEnum):
         return _LABELS[self]
 
 
+# The timers as module names, for the per-segment paths.
+RETRANSMIT: Final = Timer.RETRANSMIT
+DELAYED_ACK: Final = Timer.DELAYED_ACK
+KEEPALIVE: Final = Timer.KEEPALIVE
+TW: Final = Timer.TIME_WAIT
+FW2: Final = Timer.FIN_WAIT_2
+
+
 _LABELS: Final = {
     Timer.RETRANSMIT: "retransmit", Timer.DELAYED_ACK: "delayed-ack", Timer.KEEPALIVE: "keepalive",
     Timer.TIME_WAIT: "time-wait", Timer.FIN_WAIT_2: "fin-wait-2", Timer.SYNACK: "synack",
