@@ -49,11 +49,12 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
+
+from tun_bench import KernelProgram
 
 from synack.drivers.netns import KERNEL_V4, SYNACK_V4, Namespace, privilege_problem
 from synack.drivers.streams import start_server
@@ -249,32 +250,6 @@ while True:
 """
 
 
-class _Proc:
-    """A program on the kernel side of the namespace; killed by its pid on the way out."""
-
-    def __init__(self, netns: str, code: str, *args: object) -> None:
-        self.argv = ["ip", "netns", "exec", netns, sys.executable, "-c", code, *map(str, args)]
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def __aenter__(self) -> _Proc:
-        self.proc = await asyncio.create_subprocess_exec(*self.argv, stdout=subprocess.PIPE,
-                                                         stdin=subprocess.PIPE)
-        return self
-
-    async def line(self, timeout: float) -> str:
-        assert self.proc is not None and self.proc.stdout is not None
-        text = (await asyncio.wait_for(self.proc.stdout.readline(), timeout)).decode().strip()
-        if not text:
-            raise RuntimeError(f"kernel-side program ended early (exit {await self.proc.wait()})")
-        return text
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.proc is not None
-        if self.proc.returncode is None:
-            self.proc.kill()
-        await self.proc.wait()
-
-
 # ----------------------------------------------------------------------------- the namespace
 
 def _ip(*args: str) -> None:
@@ -459,7 +434,7 @@ class Outcome:
 
 
 async def _client(netns: str, addr: str, port: int, plan: FloodPlan, window: float) -> list[list[Any]]:
-    async with _Proc(netns, _CLIENT, addr, port, plan.interval, window, plan.timeout) as client:
+    async with KernelProgram(netns, _CLIENT, addr, port, plan.interval, window, plan.timeout) as client:
         result: list[list[Any]] = json.loads(await client.line(timeout=window + plan.timeout + 30))
         return result
 
@@ -492,7 +467,7 @@ async def run_target(lab: Lab, stack: TunStack, target: str, mode: int) -> Outco
             # linger until their timers fire, and would be counted.
             addr, port = KERNEL_V4, KERNEL_PORT + 10 * mode
             kernel = await stack_exit.enter_async_context(
-                _Proc(netns, _KERNEL_LISTENER, addr, port, plan.backlog))
+                KernelProgram(netns, _KERNEL_LISTENER, addr, port, plan.backlog))
             if await kernel.line(timeout=30) != "ready":
                 raise RuntimeError("kernel listener did not start")
 
@@ -504,7 +479,7 @@ async def run_target(lab: Lab, stack: TunStack, target: str, mode: int) -> Outco
         stats0 = {**stack.endpoint.stats.as_dict(), "tun_write_errors": stack.write_errors}
         cpu0 = time.process_time()
         seed = int.from_bytes(os.urandom(4), "big")
-        async with _Proc(netns, flooder_code(), addr, port, plan.rate, plan.seconds, plan.cap, seed,
+        async with KernelProgram(netns, flooder_code(), addr, port, plan.rate, plan.seconds, plan.cap, seed,
                          SPOOF_NET, LAB_NET, f"{KERNEL_V4},{SYNACK_V4}", lab.inode) as flood:
             first = await flood.line(timeout=30)
             if not first.startswith("flooding"):

@@ -109,20 +109,25 @@ async def _reply_100(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
         writer.close()
 
 
-class _Kernel:
+class KernelProgram:
+    """A Python program on the kernel side of the namespace (``ip netns exec``): its
+    lines on standard output, its standard input a pipe (a program may end when it
+    closes); killed by its pid on the way out."""
+
     def __init__(self, netns: str, code: str, *args: object) -> None:
         self.argv = ["ip", "netns", "exec", netns, sys.executable, "-c", code, *map(str, args)]
         self.proc: asyncio.subprocess.Process | None = None
 
-    async def __aenter__(self) -> _Kernel:
-        self.proc = await asyncio.create_subprocess_exec(*self.argv, stdout=subprocess.PIPE)
+    async def __aenter__(self) -> KernelProgram:
+        self.proc = await asyncio.create_subprocess_exec(*self.argv, stdout=subprocess.PIPE,
+                                                         stdin=subprocess.PIPE)
         return self
 
     async def line(self, timeout: float = 120.0) -> str:
         assert self.proc is not None and self.proc.stdout is not None
         text = (await asyncio.wait_for(self.proc.stdout.readline(), timeout)).decode().strip()
         if not text:
-            raise RuntimeError(f"kernel-side program ended early: {self.argv[4:7]}")
+            raise RuntimeError(f"kernel-side program ended early (exit {await self.proc.wait()})")
         return text
 
     async def __aexit__(self, *exc: object) -> None:
@@ -133,7 +138,7 @@ class _Kernel:
 
 
 async def _bulk_in(stack: TunStack, total: int) -> float:
-    async with _Kernel(stack.settings.netns, _SENDER, KERNEL_V4, 5001, total) as k:
+    async with KernelProgram(stack.settings.netns, _SENDER, KERNEL_V4, 5001, total) as k:
         await k.line()
         t0 = time.perf_counter()
         reader, writer = await open_connection(KERNEL_V4, 5001, stack=stack, limit=4 * MB)
@@ -148,7 +153,7 @@ async def _bulk_in(stack: TunStack, total: int) -> float:
 
 
 async def _bulk_out(stack: TunStack, total: int) -> float:
-    async with _Kernel(stack.settings.netns, _RECEIVER, KERNEL_V4, 5002) as k:
+    async with KernelProgram(stack.settings.netns, _RECEIVER, KERNEL_V4, 5002) as k:
         await k.line()
         block = b"y" * MB
         t0 = time.perf_counter()
@@ -167,9 +172,9 @@ async def _bulk_out(stack: TunStack, total: int) -> float:
 
 
 async def _kernel_bulk(netns: str, total: int) -> float:
-    async with _Kernel(netns, _RECEIVER, "127.0.0.1", 5003) as rx:
+    async with KernelProgram(netns, _RECEIVER, "127.0.0.1", 5003) as rx:
         await rx.line()
-        async with _Kernel(netns, _KERNEL_CLIENT_BULK, "127.0.0.1", 5003, total) as tx:
+        async with KernelProgram(netns, _KERNEL_CLIENT_BULK, "127.0.0.1", 5003, total) as tx:
             n_text, dt_text = (await rx.line()).split()
             assert tx.proc is not None
             await tx.proc.wait()
@@ -179,7 +184,7 @@ async def _kernel_bulk(netns: str, total: int) -> float:
 
 
 async def _conn_rate(netns: str, addr: str, port: int, n: int) -> float:
-    async with _Kernel(netns, _CONN_CLIENT, addr, port, n) as client:
+    async with KernelProgram(netns, _CONN_CLIENT, addr, port, n) as client:
         return float(await client.line(timeout=300))
 
 
@@ -192,7 +197,7 @@ async def _tun_conn(stack: TunStack, n: int) -> float:
 
 
 async def _kernel_conn(netns: str, n: int) -> float:
-    async with _Kernel(netns, _KERNEL_SERVER, "127.0.0.1", 5005) as server:
+    async with KernelProgram(netns, _KERNEL_SERVER, "127.0.0.1", 5005) as server:
         await server.line()
         return await _conn_rate(netns, "127.0.0.1", 5005, n)
 
