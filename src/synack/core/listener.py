@@ -385,11 +385,7 @@ class Listener:
                 host.reset(seg, src, dst)
                 self._remove(key, now)
             return dropped(DropReason.ACCEPT_QUEUE_FULL)
-        del self.syn_queue[key]
-        if half.retries == 0:
-            self._young -= 1
-        if half.deadline == self.timers[Timer.SYNACK]:
-            self._timers_changed()
+        self._take(key)
         conn = host.new_connection(dst, self.port, src, seg.src_port, half.iss, self)
         # Linux measures the RTT from the SYN-ACK (tcp_synack_rtt_meas) unless it went
         # out more than once; then RFC 6298 5.7's 3 s fallback applies instead.
@@ -521,13 +517,21 @@ class Listener:
             host.record(StateRecord(now, host.name, endpoint_str(half.local_addr, self.port),
                                     endpoint_str(half.remote_addr, half.remote_port), old, new))
 
-    def _remove(self, key: _Key, now: int) -> None:
+    def _take(self, key: _Key) -> HalfOpen | None:
+        """Take an entry out of the SYN queue, and out of the young count and the
+        listener's next deadline with it."""
         half = self.syn_queue.pop(key, None)
         if half is not None:
             if half.retries == 0:
                 self._young -= 1
             if half.deadline == self.timers[Timer.SYNACK]:
                 self._timers_changed()
+        return half
+
+    def _remove(self, key: _Key, now: int) -> None:
+        """An entry ends without a connection (RST, SYN, timeout, close)."""
+        half = self._take(key)
+        if half is not None:
             self._trace_state(now, half, State.SYN_RECEIVED, State.CLOSED)
             host = self.host
             if host.tracing:
