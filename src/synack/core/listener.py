@@ -40,7 +40,7 @@ from .errors import DropReason
 from .events import AcceptReady
 from .info import SocketInfo
 from .replies import half_open_ack, syn_options
-from .seq import HALF, MASK, in_window
+from .seq import MASK, in_window, seq_lt
 from .state import State, check_transition
 from .timers import IDLE, Timer, TimerTable
 from .timestamps import tsval
@@ -310,7 +310,7 @@ class Listener:
         ts = seg.options.timestamps
         peer_ts = half.peer.timestamps
         paws = (ts is not None and peer_ts is not None and not flags & RST and self.config.timestamps
-                and 0 < ((peer_ts[0] - ts[0]) & MASK) < HALF)
+                and seq_lt(ts[0], peer_ts[0]))  # SEG.TSval < TS.Recent, modulo 2**32
         if flags & (SYN | RST | ACK) == SYN and seq == half.irs and not paws:
             # The client retransmitted its SYN: our SYN-ACK was lost (or is slow).
             self._send_synack(half, now)
