@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from .cookies import SynCookies, decode_ts_options, ts_options
 from .errors import DropReason
@@ -107,6 +107,10 @@ class ListenerHost(Protocol):
 
     def listener_closed(self, listener: Listener) -> None: ...
 
+
+#: The fewest SYN-ACK retransmissions pruning leaves an entry (Linux's
+#: ``reqsk_timer_handler`` lowers max_syn_ack_retries to no less than 2).
+PRUNED_RETRIES: Final = 2
 
 class HalfOpen:
     """One entry of the SYN queue: what the SYN told us, and the SYN-ACK's timer."""
@@ -195,7 +199,7 @@ class Listener:
         length = len(self.syn_queue)
         if 2 * length > max(8, self.backlog):
             young = 2 * self._young
-            while limit > 2 and length >= young:
+            while limit > PRUNED_RETRIES and length >= young:
                 limit -= 1
                 young *= 2
         return limit

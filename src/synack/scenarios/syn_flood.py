@@ -21,6 +21,7 @@ from synack.core.config import Config, ms, seconds
 from synack.core.connection import Connection
 from synack.core.errors import DropReason
 from synack.core.events import Connected, ConnectionTimedOut, Event
+from synack.core.listener import PRUNED_RETRIES
 from synack.core.trace import NoteRecord, SegmentRecord, TraceRecord, endpoint_str
 from synack.sim import SynFlood, SynRateLimit
 from synack.sim.filters import prefix_of
@@ -90,11 +91,6 @@ DEFENSES: Final = (
             Text("SYN cookies for every SYN (syncookies=2)",
                  "所有 SYN 都用 SYN cookies（syncookies=2）"), Config(syncookies=2)),
 )
-
-
-#: The fewest SYN-ACK retransmissions an entry of a queue more than half full is
-#: allowed (Linux's reqsk_timer_handler; ``Listener.synack_retry_limit``).
-PRUNED_RETRIES = 2
 
 
 def _lifetime_s(cfg: Config, retries: int | None = None) -> float:
