@@ -49,6 +49,7 @@ from synack.sim.faults import (
     Hold,
     Match,
     any_segment,
+    apply_faults,
     flags_are,
     from_addr,
     from_host,
@@ -226,19 +227,9 @@ class PathFaults:
         extra = 0
         copies: list[int] | None = None
         if seg is not None and self.faults:
-            for fault in self.faults:
-                if fault.check(src, dst, seg):
-                    kind = fault.kind
-                    if kind == "drop":
-                        stats.fault_drops += 1
-                        return []
-                    if kind == "delay":
-                        stats.delayed += 1
-                        extra += fault.value
-                    else:
-                        if copies is None:
-                            copies = []
-                        copies.append(fault.value)
+            dropper, extra, copies = apply_faults(self.faults, src, dst, seg, stats)
+            if dropper is not None:
+                return []
         imp = self.impairments
         rng = self.rng
         if imp.loss and rng.random() < imp.loss:

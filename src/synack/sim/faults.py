@@ -18,7 +18,7 @@ A match that names a host (``from_host("client")``) finds its addresses through 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final, Literal, Protocol
 
 from synack.core.wire import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment
@@ -399,3 +399,37 @@ class Duplicate(Fault):
 
     def describe(self) -> str:
         return f"duplicate {self._which()} {self.match!r} after {self.value} µs"
+
+
+class FaultCounts(Protocol):
+    """What :func:`apply_faults` counts in (a path's or a TUN direction's stats)."""
+
+    fault_drops: int
+    delayed: int
+
+
+def apply_faults(faults: Sequence[Fault], src: str, dst: str, seg: Segment, stats: FaultCounts,
+                 acted: Callable[[Fault], None] | None = None) -> tuple[Fault | None, int, list[int] | None]:
+    """The targeted faults, in order, on one packet: ``(the Drop that takes it, or None;
+    the extra delay of the Delays and Holds that act; the offsets of the Duplicates'
+    copies, or None)``.  A drop ends the list (the faults after it see nothing).
+    Counts drops and delays in ``stats``; ``acted`` hears of each fault that acts
+    without dropping (the simulator's trace)."""
+    extra = 0
+    copies: list[int] | None = None
+    for fault in faults:
+        if fault.check(src, dst, seg):
+            kind = fault.kind
+            if kind == "drop":
+                stats.fault_drops += 1
+                return fault, 0, None
+            if acted is not None:
+                acted(fault)
+            if kind == "delay":
+                stats.delayed += 1
+                extra += fault.value
+            else:
+                if copies is None:
+                    copies = []
+                copies.append(fault.value)
+    return None, extra, copies

@@ -39,6 +39,8 @@ from synack.core.ip import Packet, build_packet, is_ipv6
 from synack.core.trace import Loss, NoteRecord, SegmentRecord, Tracer, Verdict
 from synack.core.wire import NO_OPTIONS, Options, encode_options
 
+from .faults import apply_faults
+
 if TYPE_CHECKING:
     import random
 
@@ -209,22 +211,13 @@ class Path:
         copies: list[int] | None = None
         if self.faults:
             src, dst, seg, _ = pkt
-            for fault in self.faults:
-                if fault.check(src, dst, seg):
-                    kind = fault.kind
-                    if kind == "drop":
-                        stats.fault_drops += 1
-                        self._drop(pkt, now, Loss.FAULT, fault.describe())
-                        return
-                    if self._tracer is not None:
-                        self._tracer(NoteRecord(now, self.src.name, "fault: " + fault.describe()))
-                    if kind == "delay":
-                        stats.delayed += 1
-                        extra += fault.value
-                    else:
-                        if copies is None:
-                            copies = []
-                        copies.append(fault.value)
+            tracer = self._tracer
+            noted = None if tracer is None else (
+                lambda fault: tracer(NoteRecord(now, self.src.name, "fault: " + fault.describe())))
+            dropper, extra, copies = apply_faults(self.faults, src, dst, seg, stats, noted)
+            if dropper is not None:
+                self._drop(pkt, now, Loss.FAULT, dropper.describe())
+                return
 
         depart = now
         if self._bandwidth or self._mtu:
