@@ -42,13 +42,14 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Final
 
+from synack.core.buffers import BLOCK_OVERHEAD
 from synack.core.connection import Connection
 from synack.core.endpoint import Endpoint
 from synack.core.errors import DropReason, MalformedSegment
 from synack.core.ip import Packet, ipv4_header, ipv6_header, parse_packet
 from synack.core.seq import MASK, seq_gt, seq_le, seq_sub
-from synack.core.state import TRANSITIONS, State
-from synack.core.timers import Timer
+from synack.core.state import CLOSED, LISTEN, SYN_RECEIVED, SYN_SENT, TIME_WAIT, TRANSITIONS, State
+from synack.core.timers import RETRANSMIT
 from synack.core.timestamps import TIMESTAMPS_OPTION
 from synack.core.trace import StateRecord, TraceRecord
 from synack.core.wire import ACK, FIN, RST, SYN, URG, Options, parse_segment, serialize
@@ -58,15 +59,8 @@ from .common import Failure, pattern
 MALFORMED: Final = (DropReason.TRUNCATED, DropReason.BAD_IP_HEADER, DropReason.BAD_IP_CHECKSUM,
                     DropReason.NOT_TCP, DropReason.BAD_DATA_OFFSET, DropReason.BAD_OPTION,
                     DropReason.BAD_CHECKSUM, DropReason.BAD_PORT, DropReason.BAD_FLAGS)
-_CLOSED: Final = State.CLOSED
-_LISTEN: Final = State.LISTEN
-_SYN_SENT: Final = State.SYN_SENT
-_SYN_RECEIVED: Final = State.SYN_RECEIVED
-_TIME_WAIT: Final = State.TIME_WAIT
-_RETRANSMIT: Final = Timer.RETRANSMIT
 #: Where a connection may wait for its application for ever (with nothing in flight).
 WAITING: Final = frozenset({State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_2})
-_BLOCK: Final = 256  # buffers.BLOCK_OVERHEAD
 _NO_TS_SACK: Final = Options()
 
 
@@ -211,7 +205,7 @@ class Checker:
         conn = self.ep._conns.get((src, seg.src_port, dst, seg.dst_port))
         if conn is None or flags & (SYN | RST):
             return
-        if flags & ACK and conn.state is not _SYN_SENT:
+        if flags & ACK and conn.state is not SYN_SENT:
             ack = seg.ack
             if seq_gt(ack, conn.rcv_nxt):
                 self.fail("ack-beyond-rcv-nxt", f"{conn}: {seg.summary()} acknowledges beyond RCV.NXT "
@@ -253,7 +247,7 @@ class Checker:
         names = self.names
         for conn in conns:
             st = conn.state
-            if st is _CLOSED or st is _LISTEN:
+            if st is CLOSED or st is LISTEN:
                 self.fail("closed-connection-kept", f"{conn} is still the endpoint's")
             snd, rcv, cfg = conn.snd, conn.rcv, conn.config
             una, nxt, top = snd.una, snd.nxt, snd.max
@@ -265,9 +259,9 @@ class Checker:
             if seq_sub(top, una) > nbuf + 2:
                 self.fail("flight-beyond-buffer", f"{conn}: SND.MAX - SND.UNA = {seq_sub(top, una)}, "
                           f"{nbuf} octets queued")
-            if top != una and conn.timers[_RETRANSMIT] is None and st is not _TIME_WAIT:
+            if top != una and conn.timers[RETRANSMIT] is None and st is not TIME_WAIT:
                 # Something unacknowledged (a SYN, data, a FIN) and no timer to resend it.
-                self.fail("stuck-syn-received" if st is _SYN_RECEIVED else "no-retransmit-timer",
+                self.fail("stuck-syn-received" if st is SYN_RECEIVED else "no-retransmit-timer",
                           f"{conn}: SND.UNA {una} < SND.MAX {top} and no retransmission timer: "
                           f"{conn.timers}")
             self.max_seen[conn] = top
@@ -281,7 +275,7 @@ class Checker:
                               f"{rcv.nxt}) and data beyond it is still held: {ooo.blocks}")
                 else:
                     self.check_reassembly(conn, ooo, rcv.nxt, cfg.ooo_budget)
-            if st is not _SYN_SENT:
+            if st is not SYN_SENT:
                 cur = rcv.nxt
                 prev = seen.get(conn)
                 if prev is not None and prev != cur:
@@ -297,7 +291,7 @@ class Checker:
                 name = names[conn] = (_ep_str(conn.local_addr, conn.local_port),
                                       _ep_str(conn.remote_addr, conn.remote_port))
             last = self.chain.get(name)
-            if last is not None and last is not st and last is not _CLOSED:
+            if last is not None and last is not st and last is not CLOSED:
                 self.fail("untraced-state", f"{conn}: its last traced change went to {last}")
         if sweep:
             conns_of = self.ep._conns
@@ -316,7 +310,7 @@ class Checker:
         blocks = ooo.blocks  # type: ignore[attr-defined]
         if held > budget or limit != budget:
             self.fail("reassembly-budget", f"{conn}: {held} held, budget {budget}")
-        charge = sum(seq_sub(b, a) for a, b in blocks) + _BLOCK * len(blocks)
+        charge = sum(seq_sub(b, a) for a, b in blocks) + BLOCK_OVERHEAD * len(blocks)
         if charge != held:
             self.fail("reassembly-accounting", f"{conn}: charged {held}, blocks cost {charge}: {blocks}")
         prev = rcv_nxt
@@ -337,9 +331,9 @@ class Checker:
                     self.fail("illegal-transition", f"{r.local} {r.remote}: {r.old} -> {r.new}")
                 self.edges[edge] += 1
                 key = (r.local, r.remote)
-                last = chain.get(key, _CLOSED)
+                last = chain.get(key, CLOSED)
                 # (a 4-tuple starts again from LISTEN, or from SYN-RECEIVED for a SYN cookie)
-                if r.old is not last and not (last is _CLOSED and r.old in (_LISTEN, _SYN_RECEIVED)):
+                if r.old is not last and not (last is CLOSED and r.old in (LISTEN, SYN_RECEIVED)):
                     self.fail("transition-chain", f"{r.local} {r.remote}: {r.old} -> {r.new}, but its "
                                   f"last change went to {last}")
                 chain[key] = r.new
@@ -353,7 +347,7 @@ class Checker:
                       f"expiries): {[(c, c.timers) for c in self.ep.connections][:8]}")
             return
         for conn in self.ep.connections:
-            if conn.state is _SYN_RECEIVED:
+            if conn.state is SYN_RECEIVED:
                 self.fail("stuck-syn-received", f"{conn} outlives every timer: {conn.timers}")
             elif conn.state not in WAITING:
                 self.fail("stuck-connection", f"{conn} outlives every timer: {conn.timers}")
