@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from support.tunhelp import kernel, kernel_ss, run, unique_netns, wait_for_state, wait_until
+from support.tunhelp import kernel, kernel_ss, run, stop_serve, unique_netns, wait_for_state, wait_until
 from synack.core.state import State
 from synack.drivers.control import query
 from synack.drivers.faults import Impairments, TunFaults
@@ -151,13 +150,7 @@ def test_synack_serve_with_faults_echoes_exactly_and_reports_them() -> None:
         assert doc["faults"]["inbound"]["seen"] > 0 and doc["faults"]["outbound"]["seen"] > 0
         json.dumps(doc)
     finally:
-        serve.send_signal(signal.SIGINT)
-        try:
-            assert serve.wait(timeout=30) == 0
-        finally:
-            if serve.poll() is None:
-                serve.kill()
-                serve.wait()
+        stop_serve(serve)
     assert serve.stderr is not None
     rest = serve.stderr.read()
     assert "synack: faults: inbound " in rest and "outbound " in rest

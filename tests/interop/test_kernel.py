@@ -5,14 +5,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from support.tunhelp import kernel, kernel_ss, run, tun_stack, unique_netns, wait_for_state, wait_until
+from support.tunhelp import (
+    kernel,
+    kernel_ss,
+    run,
+    stop_serve,
+    tun_stack,
+    unique_netns,
+    wait_for_state,
+    wait_until,
+)
 from synack.core.state import State
 from synack.drivers.netns import KERNEL_V4, SYNACK_V4
 from synack.drivers.streams import open_connection, start_server
@@ -46,13 +54,7 @@ def test_curl_fetches_a_page_from_synack_serve_over_ipv4_and_ipv6(tmp_path: Path
                                capture_output=True, text=True, timeout=60, check=True).stdout
         assert "LISTEN" in table and "*:8080" in table and "[fd00:5ac::2]:8080" in table
     finally:
-        serve.send_signal(signal.SIGINT)
-        try:
-            assert serve.wait(timeout=30) == 0
-        finally:
-            if serve.poll() is None:
-                serve.kill()
-                serve.wait()
+        stop_serve(serve)
     assert not os.path.exists(f"/run/netns/{netns}"), "the namespace it created is removed on exit"
     # The capture of the TUN device: valid for tshark, with the handshake in it.
     def tshark(*args: str) -> str:

@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -125,3 +126,15 @@ async def wait_until(cond: Callable[[], bool], timeout: float = 20.0) -> bool:
             return False
         await asyncio.sleep(0.01)
     return True
+
+
+def stop_serve(serve: subprocess.Popen[str]) -> None:
+    """Ctrl-C a running ``synack serve``: it must exit with 0; killed (by its pid)
+    if it does not."""
+    serve.send_signal(signal.SIGINT)
+    try:
+        assert serve.wait(timeout=30) == 0
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
