@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from synack.core.buffers import BLOCK_OVERHEAD, MAX_RECENT, Reassembler
+from synack.core.buffers import BLOCK_OVERHEAD, DUPLICATE, MAX_RECENT, Reassembler
 
 MASK = 2**32 - 1
 
@@ -120,8 +120,10 @@ def test_reassembler_matches_the_octet_model(isn: int, limit: int, ops: list[Op]
                 continue  # not beyond RCV.NXT (taken in order), or nothing to hold
             data = bytes((n * 37 + i) & 0xFF for i in range(b))
             before = len(r)
+            duplicate = model.holds(at, b)
             took = r.add(seq(nxt), seq(at), data)
-            assert took == model.add(at, data, limit)
+            assert bool(took) == model.add(at, data, limit)
+            assert (took == DUPLICATE) == duplicate  # (a duplicate costs nothing: never refused)
             event("refused by the budget" if not took else "merged blocks" if len(r) < before else "held")
             last = (at, at + b)
         elif what in ("advance", "reach"):

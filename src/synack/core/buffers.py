@@ -31,6 +31,10 @@ from .seq import MASK, seq_sub
 BLOCK_OVERHEAD: Final = 256
 #: SACK blocks remembered (RFC 2018 §3: at most 4 fit in the option space).
 MAX_RECENT: Final = 4
+#: What :meth:`Reassembler.add` did with a segment's data.
+REFUSED: Final = 0
+HELD: Final = 1
+DUPLICATE: Final = 2
 
 
 class Reassembler:
@@ -70,9 +74,11 @@ class Reassembler:
         data = self._data
         return [((base + p) & MASK, (base + p + len(data[p])) & MASK) for p in self._starts]
 
-    def add(self, rcv_nxt: int, seq: int, data: bytes) -> bool:
-        """Hold ``data`` (at ``seq``, beyond ``rcv_nxt``); False when the budget
-        refuses it (nothing is held then)."""
+    def add(self, rcv_nxt: int, seq: int, data: bytes) -> int:
+        """Hold ``data`` (at ``seq``, beyond ``rcv_nxt``): :data:`HELD`,
+        :data:`DUPLICATE` when every octet of it was held already (its block becomes
+        the most recent all the same), or :data:`REFUSED` (0) when the budget refuses
+        it (nothing is held then)."""
         at = self._position(rcv_nxt)
         off = at + seq_sub(seq, rcv_nxt)
         end = off + len(data)
@@ -102,8 +108,9 @@ class Reassembler:
             size = len(data)
             charge = size + BLOCK_OVERHEAD
         if charge > 0 and self.held + charge > self.limit:
-            return False
+            return REFUSED
         self.held += charge
+        result = DUPLICATE if last - first == 1 and head <= off and tail_end >= end else HELD
         if first == last:
             starts.insert(first, off)
             blocks[off] = bytearray(data)
@@ -137,7 +144,7 @@ class Reassembler:
                 if len(recent) == MAX_RECENT:
                     break
         self.recent = recent
-        return True
+        return result
 
     def holds(self, seq: int, n: int) -> bool:
         """Whether the ``n`` octets at ``seq`` are all held already (a duplicate)."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from .buffers import Reassembler
+from .buffers import DUPLICATE, Reassembler
 from .errors import DropReason
 from .seq import HALF, MASK, MOD, in_window, seq_lt, seq_sub
 from .timers import DELAYED_ACK
@@ -298,12 +298,13 @@ class ReceiveSpace:
         ooo = self.ooo
         if ooo is None:
             ooo = self.ooo = Reassembler(self.config.ooo_budget)
-        elif self.sack_ok and payload and ooo.holds(seq, len(payload)):
-            # A duplicate of data held out of order: D-SACK it (RFC 2883 §4); the block
-            # holding it becomes the most recent, so it follows as the second block.
-            self.dsack = (seq, (seq + len(payload)) & MASK)
-        if ooo.add(nxt, seq, payload):
+        held = ooo.add(nxt, seq, payload)
+        if held:
             self._stats.out_of_order += 1
+            if held == DUPLICATE and self.sack_ok and payload:
+                # A duplicate of data held out of order: D-SACK it (RFC 2883 §4); the
+                # block holding it became the most recent, so it follows as the second.
+                self.dsack = (seq, (seq + len(payload)) & MASK)
         else:
             self._stats.drop(DropReason.OOO_BUDGET)
             outcome = trimmed(DropReason.OOO_BUDGET)
