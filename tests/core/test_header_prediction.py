@@ -111,13 +111,28 @@ def test_data_beyond_the_free_buffer_takes_the_full_path(iss: tuple[int, int]) -
     assert c.c.bytes_readable == free  # the 10 that fit, the rest dropped
 
 
-def test_out_of_order_data_and_what_follows_it_take_the_full_path(iss: tuple[int, int]) -> None:
+def test_out_of_order_data_is_predicted_held_and_answered_at_once(iss: tuple[int, int]) -> None:
+    """Data beyond RCV.NXT with the ACK and window as before: held, and a duplicate
+    ACK at once (RFC 5681 §4.2) with its SACK block (RFC 2018), as the full path."""
     c = settled(iss)
-    not_predicted(c, data(c, 10, b"late"))
+    before = c.ep.stats.predicted
+    c.deliver(data(c, 10, b"late"), c.now + ms(1))
+    assert c.ep.stats.predicted == before + 1
     assert c.ep.stats.out_of_order == 1
-    # the hole's filler is in order, but joins the held data: not predicted either
+    assert c.c.rcv_nxt == c.rseq(1)
+    c.expect([c.ours._replace(options=Options(sack_blocks=((c.rseq(11), c.rseq(15)),)))], exact=True)
+    # again (a retransmission): held already, so D-SACK first (RFC 2883), then the block
+    c.deliver(data(c, 10, b"late"), c.now + ms(1))
+    assert c.ep.stats.predicted == before + 2
+    c.expect([c.ours._replace(options=Options(sack_blocks=((c.rseq(11), c.rseq(15)),) * 2))], exact=True)
+    # the hole's filler is in order, but joins the held data: not predicted
     not_predicted(c, data(c, 0, b"0123456789"))
     assert c.c.read() == b"0123456789late"
     before = c.ep.stats.predicted
     c.deliver(data(c, 14, b"!"), c.now + ms(2))
     assert c.ep.stats.predicted == before + 1
+    # what it leaves to the full path: beyond the window, a window update, a FIN
+    not_predicted(c, data(c, 15 + c.config.rcv_buf, b"far"))
+    not_predicted(c, data(c, 20, b"w")._replace(window=PEER_WIN + 1))
+    not_predicted(c, data(c, 30, b"f", flags=ACK | FIN))
+    assert c.c.rcv_nxt == c.rseq(16) and c.ep.stats.out_of_order == 4

@@ -102,50 +102,57 @@ class Connection(UserCalls, Timeouts, Replies):
         ACK (not beyond SND.MAX) or data that fits the buffer with the same ACK, every
         check of §3.10.7.4 would pass, and only their effects are applied.  (A pure
         duplicate ACK counts towards fast retransmit: the full path.)  Anything else
-        gets the full processing: §3.10.7.3 in SYN-SENT, §3.10.7.4 in the other states."""
+        gets the full processing: §3.10.7.3 in SYN-SENT, §3.10.7.4 in the other states.
+        Data beyond RCV.NXT has a prediction of its own (:meth:`_predict_held`)."""
         rcv = self.rcv
-        if self.state is ESTABLISHED and seg[2] == rcv.nxt and seg[4] | PSH == _ACK_PSH and self._predict:
+        if self.state is ESTABLISHED and seg[4] | PSH == _ACK_PSH and self._predict:
             opts = seg[6]
             ts = self.ts
             if opts is NO_OPTIONS or (
                     ts.ok and opts[3] is not None and not opts[4] and opts[0] is None and opts[1] is None
                     and not opts[2] and ((opts[3][0] - ts.recent) & MASK) < HALF):  # PAWS passes
-                snd, rec = self.snd, self.rec
-                wnd = snd.wnd
-                payload = seg[7]
-                n = len(payload)
-                ack = seg[3]
-                una = snd.una
-                acked = (ack - una) & MASK
-                if not (rec.in_recovery or rec.sb is not None or rcv.ooo is not None
-                        or rcv.ooo_fin is not None or snd.fin_queued or snd.persist_backoff
-                        or self._closed_by_app or not wnd or seg[5] << snd.wscale != wnd
-                        or n > rcv.size - len(rcv.buf)) \
-                        and (n > 0 if acked == 0 else acked <= ((snd.max - una) & MASK)):
-                    self._stats.predicted += 1
-                    self._last_heard = self._clock = now
-                    seq = seg[2]
-                    tsopt = opts[3]
-                    if tsopt is not None and ((rcv.wup - seq) & MASK) < HALF:
-                        ts.recent = tsopt[0]  # RFC 7323 R3 (PAWS passed above)
-                        ts.recent_at = now
-                    if acked:
-                        if tsopt is not None:
-                            ts.ack_tsecr = tsopt[1]
-                        self._on_new_ack(ack, now)
-                    # the window update's bookkeeping (the window itself is unchanged)
-                    wl1 = snd.wl1
-                    if 0 < ((seq - wl1) & MASK) < HALF or (wl1 == seq and ((ack - snd.wl2) & MASK) < HALF):
-                        snd.wl1, snd.wl2 = seq, ack
-                    if n and rcv.accept_in_order(payload, now, rec.rto, snd.mss):
-                        ev = self._readable  # (_on_readable, inlined)
-                        if ev is None:
-                            ev = self._readable = Readable(self)
-                        self._events.append(ev)
-                    if self._tracer is not None:
-                        self._trace_cc(now)
-                    self._dirty[self] = None  # (_touch, inlined)
-                    return ACCEPTED
+                if seg[2] != rcv.nxt:
+                    held = self._predict_held(seg, now)
+                    if held is not None:
+                        return held
+                else:
+                    snd, rec = self.snd, self.rec
+                    wnd = snd.wnd
+                    payload = seg[7]
+                    n = len(payload)
+                    ack = seg[3]
+                    una = snd.una
+                    acked = (ack - una) & MASK
+                    if not (rec.in_recovery or rec.sb is not None or rcv.ooo is not None
+                            or rcv.ooo_fin is not None or snd.fin_queued or snd.persist_backoff
+                            or self._closed_by_app or not wnd or seg[5] << snd.wscale != wnd
+                            or n > rcv.size - len(rcv.buf)) \
+                            and (n > 0 if acked == 0 else acked <= ((snd.max - una) & MASK)):
+                        self._stats.predicted += 1
+                        self._last_heard = self._clock = now
+                        seq = seg[2]
+                        tsopt = opts[3]
+                        if tsopt is not None and ((rcv.wup - seq) & MASK) < HALF:
+                            ts.recent = tsopt[0]  # RFC 7323 R3 (PAWS passed above)
+                            ts.recent_at = now
+                        if acked:
+                            if tsopt is not None:
+                                ts.ack_tsecr = tsopt[1]
+                            self._on_new_ack(ack, now)
+                        # the window update's bookkeeping (the window itself is unchanged)
+                        wl1 = snd.wl1
+                        if 0 < ((seq - wl1) & MASK) < HALF \
+                                or (wl1 == seq and ((ack - snd.wl2) & MASK) < HALF):
+                            snd.wl1, snd.wl2 = seq, ack
+                        if n and rcv.accept_in_order(payload, now, rec.rto, snd.mss):
+                            ev = self._readable  # (_on_readable, inlined)
+                            if ev is None:
+                                ev = self._readable = Readable(self)
+                            self._events.append(ev)
+                        if self._tracer is not None:
+                            self._trace_cc(now)
+                        self._dirty[self] = None  # (_touch, inlined)
+                        return ACCEPTED
         st = self.state
         if st is SYN_SENT:
             outcome = self._on_segment_syn_sent(seg, now)
@@ -160,6 +167,37 @@ class Connection(UserCalls, Timeouts, Replies):
         if self._tracer is not None and self.state is not CLOSED:
             self._trace_cc(now)
         self._touch()
+        return outcome
+
+    def _predict_held(self, seg: Segment, now: int) -> Outcome | None:
+        """Header prediction's second case (``receive_segment``'s caller checked the
+        state, flags and options): data beyond RCV.NXT, wholly inside the receive
+        window, with the ACK and window as before (SEG.ACK = SND.UNA: neither a new
+        ACK nor, carrying data, a duplicate one; RFC 5681 §2), in ESTABLISHED with no
+        FIN held, no persist and no close in progress.  Every check of §3.10.7.4
+        would pass with no effect but the window's bookkeeping, TS.Recent stays
+        (SEG.SEQ > Last.ACK.sent, RFC 7323 R3), and the text is held with a
+        duplicate ACK at once: what a loss costs the receiver of every segment
+        after it.  None: not such a segment, the full processing decides."""
+        rcv, snd = self.rcv, self.snd
+        payload = seg[7]
+        n = len(payload)
+        seq, ack = seg[2], seg[3]
+        wnd = snd.wnd
+        if not n or ack != snd.una or rcv.ooo_fin is not None or snd.persist_backoff or self._closed_by_app \
+                or not wnd or seg[5] << snd.wscale != wnd \
+                or not 0 < ((seq - rcv.nxt) & MASK) <= rcv.size - len(rcv.buf) - n:
+            return None
+        self._stats.predicted += 1
+        self._last_heard = self._clock = now
+        wl1 = snd.wl1
+        if 0 < ((seq - wl1) & MASK) < HALF or (wl1 == seq and ((ack - snd.wl2) & MASK) < HALF):
+            snd.wl1, snd.wl2 = seq, ack
+        outcome = rcv.hold(seq, payload)
+        self._duplicate_ack()
+        if self._tracer is not None:
+            self._trace_cc(now)
+        self._dirty[self] = None  # (_touch, inlined)
         return outcome
 
     def _on_new_ack(self, ack: int, now: int) -> None:
@@ -430,10 +468,13 @@ class Connection(UserCalls, Timeouts, Replies):
         if todo & READABLE:
             self._on_readable()
         elif todo & HELD:
-            # Out of order: a duplicate ACK at once (RFC 5681 §4.2), one per such
-            # segment (the sender counts them), with the SACK blocks it changed.
-            self._send_now(self._segment(self.snd.ack_seq(), ACK))
+            self._duplicate_ack()
         return in_order, outcome
+
+    def _duplicate_ack(self) -> None:
+        """Data held out of order: a duplicate ACK at once (RFC 5681 §4.2), one per
+        such segment (the sender counts them), with the SACK blocks it changed."""
+        self._send_now(self._segment(self.snd.ack_seq(), ACK))
 
     def _process_fin(self, seg: Segment, in_order: bool, now: int) -> None:
         """Eighth: the FIN.  In order, it ends the peer's stream (CLOSE-WAIT, CLOSING,
