@@ -60,12 +60,15 @@ class SynCookies:
 
     def __init__(self, secret: bytes) -> None:
         base = secret[:48] or b"\x00"
-        self._secret0 = base + b"0"
-        self._secret1 = base + b"1"
+        # Keyed once each: a hash copies the keyed state (see isn.Rfc6528Isn).
+        self._secret0 = hashlib.blake2b(digest_size=4, key=base + b"0")
+        self._secret1 = hashlib.blake2b(digest_size=4, key=base + b"1")
 
-    def _hash(self, key: bytes, tuple_: str, count: int) -> int:
-        data = f"{tuple_}|{count}".encode()
-        return int.from_bytes(hashlib.blake2b(data, digest_size=4, key=key).digest(), "big")
+    @staticmethod
+    def _hash(keyed: hashlib.blake2b, tuple_: str, count: int) -> int:
+        h = keyed.copy()
+        h.update(f"{tuple_}|{count}".encode())
+        return int.from_bytes(h.digest(), "big")
 
     @staticmethod
     def _table(addr: str) -> tuple[int, ...]:

@@ -32,19 +32,23 @@ class IsnSource(Protocol):
 class Rfc6528Isn:
     """RFC 6528's generator with BLAKE2b (keyed) as F."""
 
-    __slots__ = ("_secret",)
+    __slots__ = ("_keyed",)
 
     def __init__(self, secret: bytes) -> None:
-        self._secret = secret[:64] or b"\x00"
+        # Keyed once: each hash copies this state (the key's block is compressed
+        # already) rather than keying a new one, half the cost per connection.
+        self._keyed = hashlib.blake2b(digest_size=4, key=secret[:64] or b"\x00")
+
+    def _f(self, data: str) -> int:
+        h = self._keyed.copy()
+        h.update(data.encode())
+        return int.from_bytes(h.digest(), "big")
 
     def __call__(self, local: str, local_port: int, remote: str, remote_port: int, now: int) -> int:
-        key = f"{local}|{local_port}|{remote}|{remote_port}".encode()
-        f = int.from_bytes(hashlib.blake2b(key, digest_size=4, key=self._secret).digest(), "big")
-        return (now // 4 + f) & MASK
+        return (now // 4 + self._f(f"{local}|{local_port}|{remote}|{remote_port}")) & MASK
 
     def ts_offset(self, local: str, remote: str) -> int:
-        key = f"ts|{local}|{remote}".encode()
-        return int.from_bytes(hashlib.blake2b(key, digest_size=4, key=self._secret).digest(), "big")
+        return self._f(f"ts|{local}|{remote}")
 
 
 class FixedIsn:
