@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import shutil
@@ -259,3 +260,23 @@ def test_a_pcap_into_a_fifo_is_opened_once(tmp_path: Path) -> None:
         reader.wait()
     assert (proc.returncode, proc.stderr) == (0, "")
     assert got.read_bytes().startswith(b"\xd4\xc3\xb2\xa1")  # 0xa1b2c3d4, little-endian: the whole file
+
+
+def test_tour_step_shows_one_ladder_per_enter_and_ends_quietly_at_end_of_input(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))   # one Enter, then end of input
+    assert main(["tour", "--step"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert f"[{TOUR[0]}]" in out and f"[{TOUR[1]}]" in out and f"[{TOUR[2]}]" not in out
+    assert out.count("[Enter: next · Ctrl-D: stop]") == 2   # answered once, then end of input
+
+
+def test_tour_step_in_chinese_stops_at_once_on_end_of_input(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["tour", "--step", "--lang", "zh"]) == 0
+    out = capsys.readouterr().out
+    assert f"[{TOUR[0]}]" in out and f"[{TOUR[1]}]" not in out
+    assert out.count("[回车：下一步 · Ctrl-D：结束]") == 1
+    assert "应用：connect(" in out   # the ladder's labels in Chinese too
