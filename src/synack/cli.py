@@ -37,6 +37,7 @@ from rich.console import Console, Group
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.rule import Rule
+from rich.table import Table
 from rich.text import Text as RichText
 
 from synack import __version__
@@ -47,6 +48,7 @@ from synack.views.ladder import render_ladder
 from synack.views.ladder.text import wrap_cells
 from synack.views.netstat import render_netstat
 from synack.views.plot import PlotError, PlotRun, plot_format, plot_runs
+from synack.views.proofs import TABLE_HEADERS, proof_rows, proof_table
 
 EXIT_USAGE = 2
 STDOUT = "standard output"
@@ -346,6 +348,16 @@ def _fact_lines(run: Run, lang: Lang, width: int) -> list[str]:
     return lines
 
 
+def _proof_table(run: Run, lang: Lang) -> Table:
+    """What each side has proven about the other after each segment of ``run``."""
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", padding=(0, 1))
+    for header in TABLE_HEADERS[lang]:
+        table.add_column(header, overflow="fold")
+    for row in proof_table(proof_rows(run.records, run.left, run.right), lang):
+        table.add_row(*row)
+    return table
+
+
 def render_scenario(console: Console, scenario: Scenario, runs: Sequence[Run], lang: Lang, *,
                     relative_seq: bool = False, index: int | None = None,
                     between: Callable[[], bool] | None = None) -> bool:
@@ -373,6 +385,8 @@ def render_scenario(console: Console, scenario: Scenario, runs: Sequence[Run], l
                                width=min(console.width - 4, 120),
                                relative_seq=relative_seq, max_rows=run.max_rows, lang=lang)
         parts: list[object] = [ladder]
+        if scenario.proofs:
+            parts.append(_proof_table(run, lang))
         if run.facts:
             parts.append(RichText("\n".join(_fact_lines(run, lang, console.width - 4)), style="bold cyan"))
         console.print(Panel(Group(*parts), border_style="dim"))  # type: ignore[arg-type]

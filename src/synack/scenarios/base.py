@@ -176,6 +176,9 @@ class Scenario:
     build: Callable[[Context], Sequence[Run]]
     #: Steps in seconds the tour pauses on (none by default).
     tags: tuple[str, ...] = ()
+    #: Show, under each run's ladder, what each side has proven about the other after
+    #: each segment (:mod:`synack.views.proofs`).
+    proofs: bool = False
 
     def run(self, seed: int = 1, *, netstat_at: int | None = None, capture: bool = False,
             adjust: Adjust | None = None) -> list[Run]:
