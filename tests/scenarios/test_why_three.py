@@ -112,7 +112,16 @@ def test_a_row_knows_its_label() -> None:
 
 
 def test_the_pure_views_import_neither_rich_nor_matplotlib() -> None:
-    code = ("import sys; import synack.views.proofs, synack.views.words, synack.scenarios.why_three; "
+    code = ("import sys; import synack.views.proofs, synack.views.words, synack.views.cards, "
+            "synack.views.quiz, synack.scenarios.why_three; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('rich', 'matplotlib')]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_why_three_tables_is_the_structured_data_the_page_draws() -> None:
+    from synack.views.cards import why_three_tables
+    tables = why_three_tables(1)
+    assert [label.en.split(":")[0] for label, _rows in tables] == ["three-way", "two-way", "four-way"]
+    assert [len(rows) for _label, rows in tables] == [3, 6, 4]
+    assert tables[0][1] == proof_rows(get("why-three").run(1)[0].records)
