@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from synack.scenarios import TOUR, get
+from synack.scenarios import TOUR, get, why_three
 from synack.views.proofs import TABLE_HEADERS, Knowledge, ProofRow, learned_text, proof_rows, proof_table
 
 NONE, SENDS, BOTH = Knowledge(), Knowledge(True, False), Knowledge(True, True)
@@ -111,17 +111,18 @@ def test_a_row_knows_its_label() -> None:
     assert row.label == "SYN,ACK seq=0 ack=1" and row.knowledge("server") == SENDS
 
 
-def test_the_pure_views_import_neither_rich_nor_matplotlib() -> None:
+def test_the_pure_views_import_neither_rich_nor_matplotlib_nor_scenarios() -> None:
+    """What the browser page imports: the words, the proof table, the cards, the quiz.
+    Views import no scenarios (docs/ARCHITECTURE.md)."""
     code = ("import sys; import synack.views.proofs, synack.views.words, synack.views.cards, "
-            "synack.views.quiz, synack.scenarios.why_three; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('rich', 'matplotlib')]; print(bad)")
+            "synack.views.quiz; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'rich', 'matplotlib'}), "
+            "'synack.scenarios' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
-
+    assert out.strip() == "[] False"
 
 def test_why_three_tables_is_the_structured_data_the_page_draws() -> None:
-    from synack.views.cards import why_three_tables
-    tables = why_three_tables(1)
+    tables = why_three.tables(1)
     assert [label.en.split(":")[0] for label, _rows in tables] == ["three-way", "two-way", "four-way"]
     assert [len(rows) for _label, rows in tables] == [3, 6, 4]
     assert tables[0][1] == proof_rows(get("why-three").run(1)[0].records)

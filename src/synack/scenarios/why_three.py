@@ -241,6 +241,12 @@ def build(ctx: Context) -> list[Run]:
     return [_three_way(ctx), _two_way(ctx), _four_way(ctx)]
 
 
+def tables(seed: int = 1) -> list[tuple[Text, list[ProofRow]]]:
+    """The three runs (three-way, two-way, four-way), each with the rows of its table:
+    what each side has proven after each segment.  For the browser page."""
+    return [(run.label, proof_rows(run.records, run.left, run.right)) for run in SCENARIO.run(seed)]
+
+
 SCENARIO = Scenario(
     name="why-three",
     title=Text("Why three: what each segment proves", "为什么是三次：每个报文证明了什么"),

@@ -12,12 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from synack.scenarios import get
-from synack.scenarios.base import Text
+from .words import Text
 
-from .proofs import ProofRow, proof_rows
-
-__all__ = ["CARDS", "Card", "Evidence", "card", "why_three_tables"]
+__all__ = ["CARDS", "Card", "Evidence", "card"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,8 +199,3 @@ def card(key: str) -> Card:
             return c
     raise KeyError(f"no card {key!r}; known: {', '.join(c.key for c in CARDS)}")
 
-
-def why_three_tables(seed: int = 1) -> list[tuple[Text, list[ProofRow]]]:
-    """The why-three scenario's runs (three-way, two-way, four-way), each with the rows
-    of its table: what each side has proven after each segment.  For the browser page."""
-    return [(run.label, proof_rows(run.records, run.left, run.right)) for run in get("why-three").run(seed)]

@@ -26,7 +26,8 @@ from synack.core.trace import (
     endpoint_str,
 )
 from synack.core.wire import ACK, FIN, PSH, RST, SYN, flags_names
-from synack.scenarios.base import Text
+
+from .words import Text
 
 __all__ = ["Choice", "Question", "quiz"]
 

@@ -1,4 +1,5 @@
-"""The ladder's words in English and Chinese: notes, timers, fates, drop reasons.
+"""The words a view shows, in English and Chinese: :class:`Text` (any pair of them),
+and the ladder's notes, timers, fates and drop reasons.
 
 Segment labels themselves (``SYN,ACK seq=0 ack=1 win=65535 <mss 1460>``) are TCP's
 own field names and stay as they are in both languages, as Wireshark shows them; state
@@ -10,17 +11,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final, Literal
 
 from synack.core.errors import DropReason
 from synack.core.timers import Timer
 from synack.core.trace import Loss
 
-__all__ = ["LADDER_LANGS", "Lang", "drop_reason", "host_label", "loss_text", "note_text", "timer_name",
+__all__ = ["LANGS", "Lang", "Text", "drop_reason", "host_label", "loss_text", "note_text", "timer_name",
            "word"]
 
 Lang = Literal["en", "zh"]
-LADDER_LANGS: Final[tuple[Lang, ...]] = ("en", "zh")
+LANGS: Final[tuple[Lang, ...]] = ("en", "zh")
+
+
+@dataclass(frozen=True)
+class Text:
+    """The same words in English and in Chinese (everything a user reads is both)."""
+
+    en: str
+    zh: str
+
+    def __call__(self, lang: Lang) -> str:
+        return self.zh if lang == "zh" else self.en
 
 #: Fixed words, by key: (English, Chinese).  ``{}`` marks where a value goes.
 _WORDS: Final[dict[str, tuple[str, str]]] = {
