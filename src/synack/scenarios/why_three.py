@@ -47,18 +47,21 @@ class _FourWayEnd(ModelEndpoint):
     """One end of a four-way exchange (SYN, ACK, SYN, ACK): each side's SYN and the
     ACK of it are separate segments.  A model for this scenario only."""
 
+    #: The state it starts in.
+    initial = State.CLOSED
+
     def __init__(self, name: str, addr: str, port: int, peer: tuple[str, int], isn: int,
                  tracer: Tracer | None, flights: Callable[[], int] | None) -> None:
         super().__init__(name, tracer, flights)
         self.addr, self.port, self.peer = addr, port, peer
         self.iss = isn
-        self.snd_nxt = isn
+        self.snd_nxt = isn   # iss + 1 once its SYN has left
         self.rcv_nxt = 0
-        self.state = State.CLOSED
+        self.state = self.initial
         self.syn_acked = False
         self.syn_received = False
 
-    def send_syn(self, now: int) -> None:
+    def send_syn(self) -> None:
         self._send(SYN, self.iss, 0)
         self.snd_nxt = (self.iss + 1) & MASK
 
@@ -74,11 +77,11 @@ class _FourWayEnd(ModelEndpoint):
 
     def on_segment(self, seg: Segment, src: str, dst: str, now: int) -> None:
         if seg.flags & ACK and seg.ack == self.snd_nxt and self.snd_nxt != self.iss:
-            self.syn_acked = True
+            self.syn_acked = True   # our SYN has left, and this acknowledges it
         if seg.flags & SYN and not self.syn_received:
             self.syn_received = True
             self.rcv_nxt = (seg.seq + 1) & MASK
-            self._send(ACK, self.snd_nxt if self.snd_nxt != self.iss else self.iss, self.rcv_nxt)
+            self._send(ACK, self.snd_nxt, self.rcv_nxt)   # the ACK alone: its own segment
             self.on_peer_syn(now)
         if self.syn_acked and self.syn_received and self.state is not State.ESTABLISHED:
             self._state(now, State.ESTABLISHED)
@@ -89,19 +92,17 @@ class _FourWayEnd(ModelEndpoint):
 
 class FourWayClient(_FourWayEnd):
     def connect(self, now: int) -> None:
-        self.send_syn(now)
+        self.send_syn()
         self._state(now, State.SYN_SENT)
 
 
 class FourWayServer(_FourWayEnd):
     """Listens; answers a SYN with an ACK, then its own SYN as a second segment."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.state = State.LISTEN
+    initial = State.LISTEN
 
     def on_peer_syn(self, now: int) -> None:
-        self.send_syn(now)
+        self.send_syn()
         self._state(now, State.SYN_RECEIVED)
 
 

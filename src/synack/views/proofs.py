@@ -25,7 +25,7 @@ from typing import Final
 
 from synack.core.seq import seq_sub
 from synack.core.trace import SegmentRecord, StateRecord, TraceRecord, Verdict, endpoint_str
-from synack.core.wire import ACK, RST, SYN, flags_names
+from synack.core.wire import ACK, RST, SYN, flags_names, flags_str
 
 __all__ = ["TABLE_HEADERS", "Knowledge", "ProofRow", "learned_text", "proof_rows", "proof_table"]
 
@@ -85,11 +85,6 @@ class ProofRow:
 _Key = tuple[str, str, str]   # (host, local "addr:port", remote "addr:port")
 #: (the peer's sending newly proven, its receiving newly proven) -> ``ProofRow.learned``.
 _GAINED: Final = {(True, True): "both", (True, False): "sends", (False, True): "receives"}
-
-
-def _letters(flags: int) -> str:
-    return "".join(c for bit, c in ((0x01, "F"), (SYN, "S"), (RST, "R"), (0x08, "P"), (ACK, "A"))
-                   if flags & bit)
 
 
 def proof_rows(records: Sequence[TraceRecord], left: str = "client", right: str = "server") -> list[ProofRow]:
@@ -161,7 +156,7 @@ def proof_rows(records: Sequence[TraceRecord], left: str = "client", right: str 
         base_ack = isn_of.get((dst, src), 0)
         rows.append((ProofRow(
             step=len(rows) + 1, t_us=rec.t_us, sender="client" if sender == left else "server",
-            receiver="client" if receiver == left else "server", flags=_letters(seg.flags),
+            receiver="client" if receiver == left else "server", flags=flags_str(seg.flags),
             names=flags_names(seg.flags), seq=seq_sub(seg.seq, base_seq),
             ack=seq_sub(seg.ack, base_ack) if seg.flags & ACK else seg.ack, port=seg.dst_port,
             client=know.get(client_key, Knowledge()), server=know.get(server_key, Knowledge()),

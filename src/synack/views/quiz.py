@@ -83,10 +83,6 @@ class Question:
 _WHO: Final = {"client": ("client", "客户端"), "server": ("server", "服务器")}
 
 
-def _names(flags: int) -> str:
-    return flags_names(flags)
-
-
 def _why(flags: int, length: int) -> Text:
     if flags & RST:
         return Text("It has no connection this segment could belong to (or it aborts): RST.",
@@ -148,7 +144,7 @@ def _relative(rec: SegmentRecord, isn: dict[tuple[str, str], int]) -> Choice:
     if seg.flags & ACK:
         rel_ack = seq_sub(seg.ack, isn[(dst, src)]) if (dst, src) in isn else seg.ack
     shown = seg.flags & (SYN | ACK | FIN | RST | PSH)   # the flags the ladder names
-    return Choice(_names(shown), rel_seq, rel_ack, len(seg.payload))
+    return Choice(flags_names(shown), rel_seq, rel_ack, len(seg.payload))
 
 
 def quiz(records: Sequence[TraceRecord], left: str = "client", right: str = "server") -> list[Question]:
