@@ -265,9 +265,10 @@ SCENARIO = Scenario(
         "it cannot tell an old SYN from a new one (RFC 9293 §3.5: the principal reason for the "
         "three-way handshake is to keep old duplicate SYNs from causing confusion). A four-way "
         "exchange (SYN, ACK, SYN, ACK) proves exactly what three do: the server's ACK and its SYN "
-        "say different things but can travel together, and together they are the SYN,ACK. So to "
-        "the seed's \"four would work, so would a hundred\": more segments can be sent, but none "
-        "can prove more, and three is the fewest that prove everything.",
+        "say different things but can travel together, and together they are the SYN,ACK. The "
+        "seed asks whether four would do and answers \"of course, a hundred would\" (当然可以，100 "
+        "次都可以): more segments can be sent, but none can prove more, and three is the fewest "
+        "that prove everything.",
         "把种子文档的比喻变得精确。双方都要证明对方能发送、能接收，而能证明什么的只有报文：对方发来的报文"
         "证明它能发送；一个报文的 ACK 覆盖了我们自己的 SYN（ack = 我们的 ISN + 1），证明它收到了这个 SYN，"
         "而且因为我们的 ISN 是新的，证明它是现在在回答，不是过去的回声。三个报文是证明全部四件事的最少数目："
@@ -276,7 +277,8 @@ SCENARIO = Scenario(
         "本次运行的跟踪记录。两次握手的服务器在第一个报文之后就认定连接建立：它永远不知道客户端能否接收，也"
         "分不清旧的 SYN 和新的 SYN（RFC 9293 §3.5：三次握手的主要原因就是防止旧的重复 SYN 造成混乱）。四次"
         "交换（SYN、ACK、SYN、ACK）证明的恰好和三次一样多：服务器的 ACK 和 SYN 说的是两件事，却可以一起发"
-        "送，合在一起就是 SYN,ACK。所以对种子文档的“四次可以，100 次都可以”的回答是：报文可以多发，但多发的"
+        "送，合在一起就是 SYN,ACK。所以对种子文档中“四次握手可以嘛？当然可以，100 次都可以”的回答"
+        "是：报文可以多发，但多发的"
         "证明不了更多，三次是能证明一切的最少次数。"),
     build=build,
     proofs=True,
