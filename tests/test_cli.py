@@ -291,3 +291,15 @@ def test_tour_step_in_chinese_stops_at_once_on_end_of_input(
     assert "(1/3)" in out and "(2/3)" not in out and f"[{TOUR[1]}]" not in out
     assert out.count("[回车：下一步 · Ctrl-D：结束]") == 1
     assert "应用：connect(" in out   # the ladder's labels in Chinese too
+
+
+def test_tour_step_stops_quietly_on_ctrl_c_at_the_prompt(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    class Interrupted(io.StringIO):
+        def readline(self, size: int | None = -1) -> str:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("sys.stdin", Interrupted())
+    assert main(["tour", "--step"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "(1/3)" in out and "(2/3)" not in out

@@ -400,10 +400,14 @@ _STEP_PROMPT: Final = {"en": "[Enter: next · Ctrl-D: stop]", "zh": "[回车：�
 
 
 def _wait_for_enter(console: Console, lang: Lang) -> bool:
-    """Ask for Enter on standard input: True when it came, False at end of input."""
+    """Ask for Enter on standard input: True when it came, False at end of input or
+    on Ctrl-C (either stops the tour quietly)."""
     console.print(RichText(_STEP_PROMPT[lang], style="dim"), end="")
     _flush_stdout()
-    line = sys.stdin.readline()
+    try:
+        line = sys.stdin.readline()
+    except KeyboardInterrupt:
+        line = ""
     if not line:
         console.print()   # end the prompt's line, then stop quietly
         return False
