@@ -30,7 +30,12 @@ early.  A copy the network made of a segment arrives on a row of its own
 
 A segment one of the two hosts receives from any other address (spoofed SYNs) comes
 in from the edge (``⇢ from 203.0.113.7``), and one sent to another address leaves
-through it.  The work per model event is constant (amortised), so traces of
+through it.
+
+Nothing is cut, at any width: a label's words that do not fit on its arrow, options,
+fates, notes and the title wrap onto the lines below (:func:`wrap_cells`; Chinese
+between any two characters).  With ``lang="zh"`` the notes, timers, fates and host
+names are Chinese (:mod:`synack.views.words`); the segments' fields stay TCP's.  The work per model event is constant (amortised), so traces of
 thousands of records draw at once.
 """
 
