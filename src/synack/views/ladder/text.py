@@ -35,8 +35,10 @@ through it.
 Nothing is cut, at any width: a label's words that do not fit on its arrow, options,
 fates, notes and the title wrap onto the lines below (:func:`wrap_cells`; Chinese
 between any two characters).  With ``lang="zh"`` the notes, timers, fates and host
-names are Chinese (:mod:`synack.views.words`); the segments' fields stay TCP's.  The work per model event is constant (amortised), so traces of
-thousands of records draw at once.
+names are Chinese (:mod:`synack.views.words`); the segments' fields stay TCP's.
+
+The work per model event is constant (amortised), so traces of thousands of records
+draw at once.
 """
 
 from __future__ import annotations
