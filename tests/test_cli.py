@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import shutil
@@ -242,7 +243,7 @@ def test_tour_piped_into_head_ends_quietly() -> None:
     tour.stderr.close()
     assert tour.wait(timeout=120) == 0
     assert err == b""
-    assert len(out.splitlines()) == 5 and b"handshake" in out
+    assert len(out.splitlines()) == 5 and f"[{TOUR[0]}]".encode() in out
 
 
 def test_a_pcap_into_a_fifo_is_opened_once(tmp_path: Path) -> None:
@@ -259,3 +260,46 @@ def test_a_pcap_into_a_fifo_is_opened_once(tmp_path: Path) -> None:
         reader.wait()
     assert (proc.returncode, proc.stderr) == (0, "")
     assert got.read_bytes().startswith(b"\xd4\xc3\xb2\xa1")  # 0xa1b2c3d4, little-endian: the whole file
+
+
+def test_tour_step_shows_one_ladder_per_enter_and_ends_quietly_at_end_of_input(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert TOUR[0] == "why-three" and len(get("why-three").run(1)) == 3
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))   # one Enter, then end of input
+    assert main(["tour", "--step"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert "(1/3) three-way" in out and "(2/3) two-way" in out and "(3/3)" not in out
+    assert f"[{TOUR[1]}]" not in out
+    assert out.count("[Enter: next · Ctrl-D: stop]") == 2   # answered once, then end of input
+
+
+def test_tour_step_walks_into_the_next_scenario(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n\n\n"))
+    assert main(["tour", "--step"]) == 0
+    out = capsys.readouterr().out
+    assert "(3/3) four-way" in out and f"[{TOUR[1]}]" in out and f"[{TOUR[2]}]" not in out
+    assert out.count("[Enter: next · Ctrl-D: stop]") == 4
+
+
+def test_tour_step_in_chinese_stops_at_once_on_end_of_input(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["tour", "--step", "--lang", "zh"]) == 0
+    out = capsys.readouterr().out
+    assert "(1/3)" in out and "(2/3)" not in out and f"[{TOUR[1]}]" not in out
+    assert out.count("[回车：下一步 · Ctrl-D：结束]") == 1
+    assert "应用：connect(" in out   # the ladder's labels in Chinese too
+
+
+def test_tour_step_stops_quietly_on_ctrl_c_at_the_prompt(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    class Interrupted(io.StringIO):
+        def readline(self, size: int | None = -1) -> str:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("sys.stdin", Interrupted())
+    assert main(["tour", "--step"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "(1/3)" in out and "(2/3)" not in out

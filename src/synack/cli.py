@@ -1,6 +1,6 @@
 """The ``synack`` command: the tour of the seed's scenarios, and one scenario at a time.
 
-    synack tour [--lang en|zh] [--seed N]
+    synack tour [--lang en|zh] [--seed N] [--step]
     synack scenario list [--lang en|zh]
     synack scenario run NAME [--seed N] [--lang en|zh] [--pcap FILE] [--json FILE]
                              [--netstat-at T] [--absolute-seq] [--plot FILE.png|FILE.svg]
@@ -28,14 +28,16 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any, Final, NoReturn
 
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.rule import Rule
+from rich.table import Table
 from rich.text import Text as RichText
 
 from synack import __version__
@@ -43,8 +45,10 @@ from synack.capture import write_pcap
 from synack.scenarios import ALL, LANGS, TOUR, Lang, Run, Scenario, get
 from synack.views.jsonl import record_to_dict
 from synack.views.ladder import render_ladder
+from synack.views.ladder.text import wrap_cells
 from synack.views.netstat import render_netstat
 from synack.views.plot import PlotError, PlotRun, plot_format, plot_runs
+from synack.views.proofs import TABLE_HEADERS, proof_rows, proof_table
 
 EXIT_USAGE = 2
 STDOUT = "standard output"
@@ -175,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     tour.add_argument("--seed", type=parse_seed, default=1)
     tour.add_argument("--absolute-seq", action="store_true",
                       help="show raw sequence numbers (default: relative to each side's ISN)")
+    tour.add_argument("--step", action="store_true",
+                      help="one ladder at a time: Enter shows the next, end of input (Ctrl-D) stops")
 
     scen = sub.add_parser("scenario", help="list or run scenarios")
     ssub = scen.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -332,35 +338,95 @@ def _pcap_paths(path: str, runs: int) -> list[str]:
     return [str(p.with_name(f"{p.stem}-run{i + 1}{suffix}")) for i in range(runs)]
 
 
+def _fact_lines(run: Run, lang: Lang, width: int) -> list[str]:
+    """The run's facts, each after an arrow, wrapped to ``width`` (Chinese too: between
+    any two characters), never cut."""
+    lines: list[str] = []
+    for fact in run.facts:
+        for i, part in enumerate(fact(lang).split("\n")):
+            lines.extend(wrap_cells("→ " + part if i == 0 else part, width))
+    return lines
+
+
+def _proof_table(run: Run, lang: Lang) -> Table:
+    """What each side has proven about the other after each segment of ``run``."""
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", padding=(0, 1))
+    for header in TABLE_HEADERS[lang]:
+        table.add_column(header, overflow="fold")
+    for row in proof_table(proof_rows(run.records, run.left, run.right), lang):
+        table.add_row(*row)
+    return table
+
+
 def render_scenario(console: Console, scenario: Scenario, runs: Sequence[Run], lang: Lang, *,
-                    relative_seq: bool = False, index: int | None = None) -> None:
+                    relative_seq: bool = False, index: int | None = None,
+                    between: Callable[[], bool] | None = None) -> bool:
+    """Print ``scenario``'s explanation and each run's ladder; ``between`` is asked
+    before every run after the first, and False from it stops (returned)."""
     heading = scenario.title(lang)
     if index is not None:
         heading = f"{index}. {heading}"
-    console.print(Rule(RichText(f"{heading}  [{scenario.name}]", style="bold")))
+    heading = f"{heading}  [{scenario.name}]"
+    if cell_len(heading) + 6 <= console.width:
+        console.print(Rule(RichText(heading, style="bold")))
+    else:   # too long for the rule: the rule, then the heading wrapped under it
+        console.print(Rule())
+        console.print(RichText("\n".join(wrap_cells(heading, console.width)), style="bold"))
     console.print(RichText(("出处" if lang == "zh" else "Seed section") + f": {scenario.section}",
                            style="dim"))
-    console.print(Padding(RichText(scenario.explanation(lang)), (0, 0, 1, 2)))
+    console.print(Padding(RichText("\n".join(wrap_cells(scenario.explanation(lang), console.width - 2))),
+                          (0, 0, 1, 2)))
     for n, run in enumerate(runs, 1):
+        if n > 1 and between is not None and not between():
+            return False
         label = run.label(lang)
         title = f"{label}" if len(runs) == 1 else f"({n}/{len(runs)}) {label}"
         ladder = render_ladder(run.records, run.left, run.right, title=title,
                                width=min(console.width - 4, 120),
-                               relative_seq=relative_seq, max_rows=run.max_rows)
+                               relative_seq=relative_seq, max_rows=run.max_rows, lang=lang)
         parts: list[object] = [ladder]
+        if scenario.proofs:
+            parts.append(_proof_table(run, lang))
         if run.facts:
-            parts.append(RichText("\n".join("→ " + f(lang) for f in run.facts), style="bold cyan"))
+            parts.append(RichText("\n".join(_fact_lines(run, lang, console.width - 4)), style="bold cyan"))
         console.print(Panel(Group(*parts), border_style="dim"))  # type: ignore[arg-type]
         if run.netstat_time is not None:
             for host, rows in run.netstat.items():
                 console.print(render_netstat(rows, run.netstat_time, host=host))
+    return True
+
+
+_STEP_PROMPT: Final = {"en": "[Enter: next · Ctrl-D: stop]", "zh": "[回车：下一步 · Ctrl-D：结束]"}
+
+
+def _wait_for_enter(console: Console, lang: Lang) -> bool:
+    """Ask for Enter on standard input: True when it came, False at end of input or
+    on Ctrl-C (either stops the tour quietly)."""
+    console.print(RichText(_STEP_PROMPT[lang], style="dim"), end="")
+    _flush_stdout()
+    try:
+        line = sys.stdin.readline()
+    except KeyboardInterrupt:
+        line = ""
+    if not line:
+        console.print()   # end the prompt's line, then stop quietly
+        return False
+    return True
 
 
 def cmd_tour(args: argparse.Namespace, console: Console) -> int:
+    between: Callable[[], bool] | None = None
+    if args.step:
+        def between() -> bool:
+            return _wait_for_enter(console, args.lang)
     for i, name in enumerate(TOUR, 1):
+        if i > 1 and between is not None and not between():
+            return 0
         scenario = _scenario(name)
         runs = scenario.run(args.seed)
-        render_scenario(console, scenario, runs, args.lang, relative_seq=not args.absolute_seq, index=i)
+        if not render_scenario(console, scenario, runs, args.lang, relative_seq=not args.absolute_seq,
+                               index=i, between=between):
+            return 0
     return 0
 
 

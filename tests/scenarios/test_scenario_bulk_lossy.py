@@ -9,6 +9,7 @@ import pytest
 from support.stream_checks import assert_clean_close
 from synack.scenarios import get
 from synack.scenarios.bulk_lossy import LOSS, mathis
+from synack.scenarios.transfer import window_reductions
 
 
 def test_mathis_estimate() -> None:
@@ -37,3 +38,11 @@ def test_bulk_lossy_recovers_every_byte_and_reports_against_mathis() -> None:
     lost_on_link = [d for d in run.drops("client") if d[3] == "link-loss"]
     assert len(lost_on_link) == m["client_packets_lost"]
     assert any("Mathis" in f.en for f in run.facts)
+
+
+def test_every_window_reduction_is_cubics_beta() -> None:
+    run = get("bulk-lossy").run(seed=1)[0]
+    cuts = window_reductions(run, "client")
+    assert len(cuts) == 8 and run.metrics["window_reductions"] == 8.0
+    # ssthresh = max(int(0.7 · cwnd), 2 · MSS) at each loss (RFC 9438 §4.6), never cwnd / 2.
+    assert all(after == max(int(before * 0.7), 2 * 1460) for _t, before, after in cuts)

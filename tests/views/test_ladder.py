@@ -293,6 +293,7 @@ def test_identical_segments_in_flight_pair_by_flight_not_by_delay() -> None:
 0.000s  ESTABLISHED │                                              │ ESTABLISHED
 0.100s              ├─── ACK seq=1 ack=1 win=512 ─────────────────▶│
 0.105s              ├─── ACK seq=1 ack=1 ╌╌╌╌╌╌╌╌╌⇢ arrives 0.125s │
+                    │    win=512                                   │
 0.122s              │                                              │ CLOSE-WAIT
 0.125s              │ sent 0.105s ╌╌╌ ACK seq=1 ack=1 win=512 ────▶│
 """
@@ -307,7 +308,8 @@ def test_a_copy_the_network_made_arrives_on_a_row_of_its_own() -> None:
     assert picture(recs) == """\
 0.000s  ESTABLISHED │                                              │ ESTABLISHED
 0.100s              ├─── PSH,ACK seq=1 ack=1 len=10 win=512 ──────▶│
-0.115s              │ copy, sent 0.100s ╌╌╌ PSH,ACK seq=1 ack=… ──▶│
+0.115s              │ copy, sent 0.100s ╌╌╌ PSH,ACK seq=1 ack=1 ──▶│
+                    │                       len=10 win=512         │
                     │                                    duplicate │
 """
 
@@ -341,6 +343,7 @@ def test_a_network_loss_is_not_a_stack_drop() -> None:
     assert picture(recs) == """\
 0.000s  ESTABLISHED │                                              │ ESTABLISHED
 0.100s              ├─── PSH,ACK seq=1 ack=1 len=10 ────✗ lost     │
+                    │    win=512                                   │
                     │                                   queue-full │
 0.200s              ├─── PSH,ACK seq=1 ack=1 len=10 win=512 ──────▶│
                     │                     ✗ dropped: out-of-window │
@@ -360,6 +363,7 @@ def test_a_loss_reported_late_ends_its_own_flight() -> None:
     assert picture(recs) == """\
 0.000s  ESTABLISHED │                                              │ ESTABLISHED
 0.100s              ├─── PSH,ACK seq=1 ack=1 len=10 ────✗ lost     │
+                    │    win=512                                   │
                     │                                   link-loss  │
 0.101s              ├─── PSH,ACK seq=1 ack=1 len=10 win=512 ──────▶│
 """
@@ -422,7 +426,9 @@ def test_a_segment_from_outside_comes_in_from_the_edge_and_its_answer_leaves() -
     assert picture(recs) == """\
 0.000s  ESTABLISHED │                                              │ ESTABLISHED
 0.100s              │ ⇢ from 203.0.113.7 ─── SYN seq=777 ─────────▶│
+                    │                        win=1024              │
                     │     lost ✗───────── SYN,ACK seq=9 ack=778 ───┤
+                    │                     win=1024                 │
                     │ to 203.0.113.7, no-route                     │
 """
 

@@ -16,6 +16,7 @@ __all__ = ["ALL", "LANGS", "STREAM", "TOUR", "Context", "Lang", "Run", "Scenario
 
 #: Scenario names in the order of the seed document.
 TOUR: tuple[str, ...] = (
+    "why-three",
     "handshake",
     "lost-syn",
     "lost-synack",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from synack.core.config import DEFAULT_CONFIG, Config
 from synack.core.info import SocketInfo
@@ -19,24 +19,14 @@ from synack.core.trace import SegmentRecord, StateRecord, TraceRecord, Verdict
 from synack.core.wire import flags_str
 from synack.sim import Host, Network
 from synack.sim.network import Adjust
+from synack.views.words import LANGS, Lang, Text
 
-Lang = Literal["en", "zh"]
-LANGS: tuple[Lang, ...] = ("en", "zh")
+__all__ = ["CLIENT_ADDR", "LANGS", "SERVER_ADDR", "Context", "Lang", "Run", "Scenario", "Text"]
+
 
 #: The addresses every two-host scenario uses (documentation range, RFC 5737).
 CLIENT_ADDR = "192.0.2.1"
 SERVER_ADDR = "192.0.2.2"
-
-
-@dataclass(frozen=True)
-class Text:
-    """The same words in English and in Chinese."""
-
-    en: str
-    zh: str
-
-    def __call__(self, lang: Lang) -> str:
-        return self.zh if lang == "zh" else self.en
 
 
 @dataclass
@@ -176,6 +166,9 @@ class Scenario:
     build: Callable[[Context], Sequence[Run]]
     #: Steps in seconds the tour pauses on (none by default).
     tags: tuple[str, ...] = ()
+    #: Show, under each run's ladder, what each side has proven about the other after
+    #: each segment (:mod:`synack.views.proofs`).
+    proofs: bool = False
 
     def run(self, seed: int = 1, *, netstat_at: int | None = None, capture: bool = False,
             adjust: Adjust | None = None) -> list[Run]:

@@ -60,9 +60,11 @@ SCENARIO = Scenario(
     title=Text("A lost SYN is retransmitted after 1 s", "丢失的 SYN 在 1 秒后重传"),
     section="真实握手",
     explanation=Text(
-        "The SYN is the one segment of the handshake the client cannot learn about from the "
-        "server: if it is lost, nothing at all comes back. So the client keeps its own "
-        "retransmission timer from the moment the SYN leaves. Before any round trip has been "
+        "If the client's SYN is lost, nothing at all comes back, and the client cannot tell why: "
+        "a lost SYN-ACK looks exactly the same to it (lost-synack). The difference is on the "
+        "server's side: it never learns of a lost SYN, since it holds no state for it, whereas it "
+        "knows when its SYN-ACK goes unanswered and retransmits it itself. So the client keeps "
+        "its own retransmission timer from the moment the SYN leaves. Before any round trip has been "
         "measured the timer is the initial RTO, 1 s (RFC 6298 §2.1; Linux TCP_TIMEOUT_INIT). In "
         "this run a targeted fault drops the client's first SYN; at t = 1.1 s the timer fires and "
         "the client sends the very same SYN again, with the same sequence number x (its ISN does "
@@ -74,7 +76,9 @@ SCENARIO = Scenario(
         "Because a retransmitted SYN's answer cannot be timed (which SYN does the SYN,ACK "
         "answer? Karn's rule), the client has no RTT estimate yet, and RFC 6298 §5.7 makes it "
         "start the data transfer with a 3 s RTO.",
-        "SYN 是握手中客户端唯一无法从服务器得知其下落的报文：它丢了，就什么也不会回来。所以客户端从"
+        "客户端的 SYN 丢了，就什么也不会回来，而客户端无法知道原因：SYN-ACK 丢失在它看来完全一样（见 "
+        "lost-synack）。区别在服务器一侧：SYN 丢了它永远不会知道，因为它没有为这个 SYN 保存任何状态；而它的 "
+        "SYN-ACK 得不到确认时它是知道的，会自己重传。所以客户端从"
         "发出 SYN 的那一刻起就启动自己的重传定时器。还没有测量到任何往返时间时，定时器取初始 RTO，1 "
         "秒（RFC 6298 §2.1；Linux 的 TCP_TIMEOUT_INIT）。本次运行中一个定向故障丢掉了客户端的第一个 "
         "SYN；t = 1.1 秒时定时器到期，客户端再次发送完全相同的 SYN，序列号仍是 x（ISN 不变：这还是同"

@@ -302,9 +302,12 @@ SCENARIO = Scenario(
     title=Text("SYN flood, and the seed's four defenses", "SYN 攻击与四种防御"),
     section="SYN攻击",
     explanation=Text(
-        "A server commits memory at the second step of the handshake (a half-open entry in the "
-        "listener's SYN queue, from the SYN until the final ACK), a client only at the third. An "
-        "attacker exploits the difference: it sends SYNs with forged source addresses that nobody "
+        "A client commits memory before its SYN even leaves (a connection in SYN-SENT with its "
+        "retransmission timer), not only at the third step as the seed says; but it does so only "
+        "for a connection it chose to open. A server commits memory for anyone: a SYN from any "
+        "source, which it cannot verify, gets a half-open entry in the listener's SYN queue, from "
+        "the SYN until the final ACK. An attacker exploits that asymmetry: it sends SYNs with "
+        "forged source addresses that nobody "
         "owns (a live host would answer the unexpected SYN-ACK with RST and free the entry, so floods"
         " use unused addresses). The server answers each with a SYN-ACK that goes nowhere, keeps the "
         "entry, and retransmits the SYN-ACK (Linux: 5 times, after 1, 2, 4, 8, 16 s, giving up 32 s "
@@ -335,8 +338,10 @@ SCENARIO = Scenario(
         "default) cookies are used only when the queue overflows, with 2 always, and the SYN queue "
         "stays empty. The price: without timestamps a cookie keeps only the MSS (no window scaling, "
         "no SACK), and data on the SYN cannot be kept.",
-        "服务器在握手的第二步就分配资源（SYN 到达后在监听套接字的半连接队列里放一个条目，直到最后的 "
-        "ACK），客户端到第三步才分配。攻击者利用这种不对称：用不存在的伪造源地址发送 SYN（如果伪造"
+        "客户端在它的 SYN 发出之前就已分配资源（一个处于 SYN-SENT 的连接和它的重传定时器），并不是像种子"
+        "文档说的那样到第三步才分配；但它只为自己决定发起的连接分配。服务器却为任何人分配资源：来自任何源"
+        "地址的 SYN（服务器无法核实这个地址）都会在监听套接字的半连接队列里占一个条目，从 SYN 到达直到最后的 "
+        "ACK。攻击者利用的正是这种不对称：用不存在的伪造源地址发送 SYN（如果伪造"
         "的地址属于一台在线的主机，它会用 RST 回答这个意外的 SYN-ACK，从而释放条目，所以攻击"
         "用的是没人使用的地址）。服务器对每个 SYN 回复 SYN-ACK，这些 SYN-ACK 无处可"
         "去，服务器保留条目并重传 SYN-ACK（Linux：5 次，间隔 1、2、4、8、16 秒，再"

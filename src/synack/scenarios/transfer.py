@@ -17,7 +17,7 @@ from synack.core.connection import Connection
 from synack.core.events import Connected, Event, PeerClosed, Readable, Writable
 from synack.core.seq import seq_add, seq_le
 from synack.core.timers import Timer
-from synack.core.trace import SegmentRecord, TimerAction, TimerRecord
+from synack.core.trace import CongestionRecord, SegmentRecord, TimerAction, TimerRecord
 from synack.core.wire import FIN, RST, SYN
 from synack.sim import Host, Network
 
@@ -189,3 +189,18 @@ def timers_fired(run: Run, host: str, timer: Timer) -> list[int]:
     """When ``host``'s ``timer`` (``Timer.RETRANSMIT``, ``Timer.PERSIST``...) fired."""
     return [r.t_us for r in run.records if isinstance(r, TimerRecord) and r.host == host
             and r.action is TimerAction.FIRED and r.timer is timer]
+
+
+def window_reductions(run: Run, host: str) -> list[tuple[int, int, int]]:
+    """Each time ``host``'s congestion control lowered ssthresh (a loss), as (t_us,
+    cwnd just before, the new ssthresh): the multiplicative decrease, read from the
+    trace's congestion records."""
+    out: list[tuple[int, int, int]] = []
+    cwnd: int | None = None
+    ssthresh: int | None = None
+    for r in run.records:
+        if isinstance(r, CongestionRecord) and r.host == host:
+            if ssthresh is not None and cwnd is not None and r.ssthresh < ssthresh:
+                out.append((r.t_us, cwnd, r.ssthresh))
+            cwnd, ssthresh = r.cwnd, r.ssthresh
+    return out

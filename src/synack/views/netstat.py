@@ -86,13 +86,14 @@ def render_netstat(rows: Sequence[SocketInfo], now_us: int, *, host: str | None 
     """The table as a rich renderable: an optional ``host$ ss -tan -o`` line, the
     table, and one note per listener with its SYN-queue length."""
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    table.add_column("Proto")
-    table.add_column("State")
-    table.add_column("Recv-Q", justify="right")
-    table.add_column("Send-Q", justify="right")
-    table.add_column("Local Address:Port")
-    table.add_column("Peer Address:Port")
-    table.add_column("Timer")
+    # On a narrow terminal a cell folds onto a second line rather than being cut.
+    table.add_column("Proto", overflow="fold")
+    table.add_column("State", overflow="fold")
+    table.add_column("Recv-Q", justify="right", overflow="fold")
+    table.add_column("Send-Q", justify="right", overflow="fold")
+    table.add_column("Local Address:Port", overflow="fold")
+    table.add_column("Peer Address:Port", overflow="fold")
+    table.add_column("Timer", overflow="fold")
     for r in rows:
         table.add_row("tcp", Text(r.state, style=_STATE_STYLE.get(r.state, "bold magenta")),
                       str(r.recv_q), str(r.send_q), Text(r.local), Text(r.remote),  # "[v6]:p" is no markup

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from synack.core.trace import TraceRecord
 
+from ..words import Lang
 from .model import Arrival, Flight, Ladder, Lost, Side, build_ladder
 from .text import render_model
 
@@ -25,7 +26,7 @@ __all__ = ["Arrival", "Flight", "Ladder", "Lost", "Side", "build_ladder", "ladde
 
 def render_ladder(records: Sequence[TraceRecord], left: str, right: str, *, title: str | None = None,
                   width: int = 100, relative_seq: bool = False, max_rows: int | None = None,
-                  show_options: bool = True) -> Text:
+                  show_options: bool = True, lang: Lang = "en") -> Text:
     """The ladder diagram of ``records`` between hosts ``left`` and ``right`` (host
     names as in the records' ``host`` field), as a rich :class:`~rich.text.Text`.
 
@@ -34,18 +35,21 @@ def render_ladder(records: Sequence[TraceRecord], left: str, right: str, *, titl
     Wireshark does.  ``max_rows`` keeps the first and last rows and replaces the rest
     with one "… N rows …" line.  ``show_options=False`` leaves out the line of TCP
     options under each segment that carries some (compact ladders of floods).
+    ``lang="zh"`` says the notes, timers and fates in Chinese (the segments' own
+    fields and the RFC's state names stay as they are).  Nothing is cut: a label,
+    note or title too long for ``width`` wraps onto the lines below.
     """
     return render_model(build_ladder(records, left, right), title=title, width=width,
-                        relative_seq=relative_seq, max_rows=max_rows, show_options=show_options)
+                        relative_seq=relative_seq, max_rows=max_rows, show_options=show_options, lang=lang)
 
 
 def ladder_text(records: Sequence[TraceRecord], left: str, right: str, *, title: str | None = None,
                 width: int = 100, relative_seq: bool = False, max_rows: int | None = None,
-                show_options: bool = True, color: bool = False) -> str:
+                show_options: bool = True, color: bool = False, lang: Lang = "en") -> str:
     """:func:`render_ladder` as a string: plain text (trailing spaces removed), or
     with ANSI colours when ``color`` is true."""
     text = render_ladder(records, left, right, title=title, width=width, relative_seq=relative_seq,
-                         max_rows=max_rows, show_options=show_options)
+                         max_rows=max_rows, show_options=show_options, lang=lang)
     if not color:
         return "\n".join(line.rstrip() for line in text.plain.split("\n")) + "\n"
     buf = io.StringIO()

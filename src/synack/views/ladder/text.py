@@ -30,8 +30,15 @@ early.  A copy the network made of a segment arrives on a row of its own
 
 A segment one of the two hosts receives from any other address (spoofed SYNs) comes
 in from the edge (``⇢ from 203.0.113.7``), and one sent to another address leaves
-through it.  The work per model event is constant (amortised), so traces of
-thousands of records draw at once.
+through it.
+
+Nothing is cut, at any width: a label's words that do not fit on its arrow, options,
+fates, notes and the title wrap onto the lines below (:func:`wrap_cells`; Chinese
+between any two characters).  With ``lang="zh"`` the notes, timers, fates and host
+names are Chinese (:mod:`synack.views.words`); the segments' fields stay TCP's.
+
+The work per model event is constant (amortised), so traces of thousands of records
+draw at once.
 """
 
 from __future__ import annotations
@@ -49,20 +56,16 @@ from synack.core.timers import Timer
 from synack.core.trace import TimerAction, Verdict
 from synack.core.wire import ACK, FIN, RST, SYN, URG, flags_names
 
+from ..words import Lang, drop_reason, host_label, loss_text, note_text, timer_name, word
 from .model import Arrival, Flight, Ladder, Note, StateChange, TimerEvent
 
-__all__ = ["render_model"]
+__all__ = ["render_model", "wrap_cells"]
 
 _SIDE: Final = 11        # the widest state name, "ESTABLISHED"
 _MIN_MIDDLE: Final = 24
 
 # Timers whose arming happens on nearly every segment: shown only when they fire.
 _QUIET_ARMED: Final = frozenset({Timer.RETRANSMIT, Timer.SYNACK, Timer.DELAYED_ACK, Timer.PERSIST})
-_TIMER_NAMES: Final = {
-    Timer.RETRANSMIT: "RTO", Timer.SYNACK: "SYN-ACK RTO", Timer.TIME_WAIT: "TIME-WAIT",
-    Timer.FIN_WAIT_2: "FIN-WAIT-2", Timer.DELAYED_ACK: "delayed ACK", Timer.PERSIST: "persist",
-    Timer.KEEPALIVE: "keepalive", Timer.USER_TIMEOUT: "user timeout",
-}
 _EXPIRES: Final = frozenset({Timer.TIME_WAIT, Timer.FIN_WAIT_2, Timer.USER_TIMEOUT})
 
 _STATE_STYLE: Final = {
@@ -78,7 +81,6 @@ Slot = Literal["L", "R", "NL", "NR", "A"]
 
 class _Label(NamedTuple):
     text: str       # "SYN,ACK seq=0 ack=1 win=65535"
-    short: str      # the same without the window, for narrow middles
     options: str    # "<mss 1460,sackOK>", or ""
     style: str
     flags: str      # the flag names, drawn in bold
@@ -132,53 +134,89 @@ def _flag_style(flags: int) -> str:
     return ""
 
 
-def _fit(text: str, width: int) -> str:
-    """``text`` cut to ``width`` cells, with an ellipsis when cut."""
+def _breaks_before(text: str, i: int, commas: bool) -> bool:
+    prev, ch = text[i - 1], text[i]
+    if text.startswith("µs", i):   # "890000 µs" stays together
+        return False
+    if prev == " " or (commas and prev == ","):
+        return ch != " "
+    return ch != " " and (cell_len(ch) == 2 or cell_len(prev) == 2)   # between wide (CJK) characters
+
+
+def wrap_cells(text: str, width: int, *, commas: bool = False) -> list[str]:
+    """``text`` in lines of at most ``width`` cells, broken after spaces (and after
+    commas when ``commas``) and between wide characters; nothing is left out.  A word
+    wider than ``width`` is broken inside, the only place a break can fall mid-word."""
+    width = max(1, width)
     if cell_len(text) <= width:
-        return text
-    if width <= 0:
-        return ""
-    t = Text(text)
-    t.truncate(width, overflow="ellipsis")
-    return t.plain
+        return [text]
+    atoms: list[str] = []
+    start = 0
+    for i in range(1, len(text)):
+        if _breaks_before(text, i, commas):
+            atoms.append(text[start:i])
+            start = i
+    atoms.append(text[start:])
+    lines: list[str] = []
+    line = ""
+    for atom in atoms:
+        if cell_len((line + atom).rstrip()) <= width:
+            line += atom
+            continue
+        if line.strip():
+            lines.append(line.rstrip())
+        line = atom.lstrip()
+        while cell_len(line.rstrip()) > width:   # one atom wider than a line
+            cut, used = 0, 0
+            while cut < len(line) and used + cell_len(line[cut]) <= width:
+                used += cell_len(line[cut])
+                cut += 1
+            lines.append(line[:max(cut, 1)])
+            line = line[max(cut, 1):]
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines or [""]
 
 
-def timer_text(event: TimerEvent) -> str | None:
+def timer_text(event: TimerEvent, lang: Lang = "en") -> str | None:
     """A timer's note, ``"⏲ RTO fired"``, ``"⏲ TIME-WAIT 60s armed"``; None for the
     arming of the timers that are armed on nearly every segment."""
     timer = event.timer
-    name = _TIMER_NAMES[timer]
+    name = timer_name(timer, lang)
     if event.action is TimerAction.GAVE_UP:
-        return f"⏲ {name} fired (gave up)"
+        return word("timer-gave-up", lang, name)
     if event.action is TimerAction.FIRED:
-        return f"⏲ {name} expired" if timer in _EXPIRES else f"⏲ {name} fired"
+        return word("timer-expired" if timer in _EXPIRES else "timer-fired", lang, name)
     if timer in _QUIET_ARMED:
         return None
     if event.deadline is not None:
-        return f"⏲ {name} {_fmt_duration(event.deadline - event.t_us)} armed"
-    return f"⏲ {name} armed"
+        return word("timer-armed-for", lang, name, _fmt_duration(event.deadline - event.t_us))
+    return word("timer-armed", lang, name)
 
 
-def fate_text(arrival: Arrival) -> Cell | None:
+def fate_text(arrival: Arrival, lang: Lang = "en") -> Cell | None:
     """What the receiving stack made of an arrival, when it did not take it whole."""
     verdict, reason = arrival.verdict, arrival.reason
     if verdict is Verdict.DROPPED:
-        return (f"✗ dropped: {reason.value}" if reason else "✗ dropped", "red")
+        return (word("dropped:", lang, drop_reason(reason, lang)) if reason else word("dropped", lang), "red")
     if verdict is Verdict.TRIMMED:
-        return (f"trimmed: {reason.value}" if reason else "trimmed", "yellow")
+        return (word("trimmed:", lang, drop_reason(reason, lang)) if reason else word("trimmed", lang),
+                "yellow")
     if verdict is Verdict.DUPLICATE:
         # Below the window is what a duplicate is: the reason is worth telling otherwise.
         if reason is None or reason is DropReason.OUT_OF_WINDOW:
-            return ("duplicate", "yellow")
-        return (f"duplicate: {reason.value}", "yellow")
+            return (word("duplicate", lang), "yellow")
+        return (word("duplicate:", lang, drop_reason(reason, lang)), "yellow")
     return None
 
 
 class _TextLadder:
     """Lays the model's events out in rows (pass 1), then draws them (pass 2)."""
 
-    def __init__(self, model: Ladder, *, width: int, relative_seq: bool, show_options: bool) -> None:
+    def __init__(self, model: Ladder, *, width: int, relative_seq: bool, show_options: bool,
+                 lang: Lang = "en") -> None:
         self.model = model
+        self.lang = lang
         self.left, self.right = model.left.name, model.right.name
         self.relative_seq = relative_seq
         self.show_options = show_options
@@ -201,11 +239,11 @@ class _TextLadder:
                 else:
                     self._row(event.t_us, "R").right = cell
             elif isinstance(event, TimerEvent):
-                text = timer_text(event)
+                text = timer_text(event, lang)
                 if text is not None:
                     self._note(event.host, event.t_us, text, "yellow")
             elif isinstance(event, Note):
-                self._note(event.host, event.t_us, event.text, "italic")
+                self._note(event.host, event.t_us, note_text(event.text, lang), "italic")
 
     # -- pass 1: events to rows ----------------------------------------------------
     def fmt_time(self, t_us: int) -> str:
@@ -234,11 +272,12 @@ class _TextLadder:
         return row
 
     def _note(self, host: str, t_us: int, text: str, style: str) -> None:
-        text = _fit(text, self.mid - 2)
-        if host == self.left:
-            self._row(t_us, "NL", text).note_l = (text, style)
-        else:
-            self._row(t_us, "NR", text).note_r = (text, style)
+        """A note beside ``host``'s lifeline, on as many rows as it needs."""
+        for line in wrap_cells(text, self.mid - 2):
+            if host == self.left:
+                self._row(t_us, "NL", line).note_l = (line, style)
+            else:
+                self._row(t_us, "NR", line).note_r = (line, style)
 
     def _label(self, flight: Flight) -> _Label:
         """The label of ``flight``, numbered (relatively) as of its departure."""
@@ -247,7 +286,7 @@ class _TextLadder:
             return got
         seg = flight.seg
         if seg is None:
-            label = _Label("malformed segment", "malformed segment", "", "red", "")
+            label = _Label(word("malformed", self.lang), "", "red", "")
         else:
             flags = seg.flags
             names = flags_names(flags)
@@ -267,7 +306,7 @@ class _TextLadder:
                 parts.append(f"urp={seg.urg}")
             short = " ".join(parts)
             opts = options.describe() if self.show_options else []
-            label = _Label(f"{short} win={seg.window}", short, f"<{','.join(opts)}>" if opts else "",
+            label = _Label(f"{short} win={seg.window}", f"<{','.join(opts)}>" if opts else "",
                            _flag_style(flags), names)
         self.labels[flight] = label
         return label
@@ -280,22 +319,25 @@ class _TextLadder:
             self.model.changed_state(arrival.host, flight.sent_us, arrival.t_us)
 
     def _departure(self, flight: Flight) -> None:
+        lang = self.lang
         a = _Arrow(flight.rightwards, self._label(flight), departs=True)
         first = flight.arrivals[0] if flight.arrivals else None
         if first is None and (flight.lost is not None or flight.receiver is not None):
             # Lost in the network, or sent and never heard of again.
             a.lost = True
-            a.end = "✗ lost" if a.rightwards else "lost ✗"
-            why = flight.lost.text if flight.lost is not None else None
+            a.end = word("lost", lang) if a.rightwards else word("lost-left", lang)
+            why = loss_text(flight.lost.text, lang) if flight.lost is not None and flight.lost.text else None
             peer = flight.peer
             if why or peer:
-                a.fate = (", ".join(x for x in (f"to {peer}" if peer else "", why or "") if x), "red")
+                to = word("to", lang, peer) if peer else ""
+                a.fate = (("，" if lang == "zh" else ", ").join(x for x in (to, why or "") if x), "red")
         elif flight.receiver is None:
-            a.end = f"⇢ to {flight.peer} " if a.rightwards else f" to {flight.peer} ⇠"
+            to = word("to", lang, str(flight.peer))
+            a.end = f"⇢ {to} " if a.rightwards else f" {to} ⇠"
         elif first is not None and self._detached(first):
             a.fill = "╌"
-            at = self.fmt_time(first.t_us)
-            a.end = f"⇢ arrives {at} " if a.rightwards else f" arrives {at} ⇠"
+            at = word("arrives", lang, self.fmt_time(first.t_us))
+            a.end = f"⇢ {at} " if a.rightwards else f" {at} ⇠"
         else:
             self._head(a, first)
         self._row(flight.sent_us, "A").arrow = a
@@ -303,19 +345,19 @@ class _TextLadder:
     def _head(self, a: _Arrow, arrival: Arrival | None) -> None:
         a.end = "▶" if a.rightwards else "◀"
         if arrival is not None:
-            a.fate = fate_text(arrival)
+            a.fate = fate_text(arrival, self.lang)
             if arrival.verdict is Verdict.DROPPED:
                 a.end_style = "bold red"
 
     def _arrival(self, arrival: Arrival) -> None:
-        flight = arrival.flight
+        flight, lang = arrival.flight, self.lang
         if flight.sender is None and arrival.copy == 0:
-            what = f"from {flight.peer}"
+            what = word("from", lang, str(flight.peer))
             start, lead = (f"⇢ {what}" if flight.rightwards else f"⇠ {what}"), "─"
         elif arrival.copy:
-            start, lead = f"copy, sent {self.fmt_time(flight.sent_us)}", "╌"
+            start, lead = word("copy-sent", lang, self.fmt_time(flight.sent_us)), "╌"
         elif self._detached(arrival):
-            start, lead = f"sent {self.fmt_time(flight.sent_us)}", "╌"
+            start, lead = word("sent", lang, self.fmt_time(flight.sent_us)), "╌"
         else:
             return   # drawn on its departure's row
         a = _Arrow(flight.rightwards, self._label(flight), start=start, lead=lead)
@@ -372,7 +414,14 @@ class _TextLadder:
         gap = min(8, mid // 8) if a.lost else 0
         start_w = cell_len(start) + 2 if start else 0
         room = mid - start_w - 3 - 2 - 2 - cell_len(end) - gap   # lead, spaces, minimum fill
-        label = a.label.text if cell_len(a.label.text) <= room else _fit(a.label.short, room)
+        # The label's words that fit on the arrow; the rest wrap onto the lines below it.
+        label, rest = a.label.text, ""
+        if cell_len(label) > room:
+            words = label.split(" ")
+            k = 0
+            while k < len(words) and cell_len(" ".join(words[:k + 1])) <= room:
+                k += 1
+            label, rest = " ".join(words[:k]), " ".join(words[k:])
         n_fill = mid - start_w - 3 - 2 - cell_len(label) - cell_len(end) - gap
         if not label:
             n_fill += 2
@@ -401,26 +450,30 @@ class _TextLadder:
             end_col = gap
         lines = [self._pad(pieces)]
 
-        # Details under the arrow: options below the label, the fate at the receiver.
-        opts = _fit(a.label.options, mid - label_col) if a.label.options else ""
-        fate, fate_style = ("", "") if a.fate is None else (_fit(a.fate[0], mid), a.fate[1])
-        if a.rightwards:   # under the arrow's end, or a space short of the lifeline
-            fate_col = max(0, min(end_col, mid - 1 - cell_len(fate)))
-        else:
-            fate_col = max(min(1, mid - cell_len(fate)), end_col + cell_len(end) - cell_len(fate))
-        if opts and fate:
-            o_lo, o_hi = label_col, label_col + cell_len(opts)
-            f_lo, f_hi = fate_col, fate_col + cell_len(fate)
+        # Details under the arrow: the rest of the label and the options below the
+        # label, the fate at the receiver; each wrapped, never cut.
+        # Each under the label; moved left as far as it needs to fit, wrapped only when
+        # the whole middle cannot hold it.
+        below: list[tuple[int, str, str]] = []
+        for text, st, commas in ((rest, style, False), (a.label.options, "dim", True)):
+            for line in wrap_cells(text, mid - 2, commas=commas) if text else []:
+                below.append((max(1, min(label_col, mid - 1 - cell_len(line))), line, st))
+        fates: list[tuple[int, str, str]] = []
+        if a.fate is not None:
+            for fate in wrap_cells(a.fate[0], mid - 2):
+                if a.rightwards:   # under the arrow's end, or a space short of the lifeline
+                    col = max(0, min(end_col, mid - 1 - cell_len(fate)))
+                else:
+                    col = max(min(1, mid - cell_len(fate)), end_col + cell_len(end) - cell_len(fate))
+                fates.append((col, fate, a.fate[1]))
+        if len(below) == 1 and len(fates) == 1 and not rest:
+            (o_lo, opts, o_style), (f_lo, fate, fate_style) = below[0], fates[0]
+            o_hi, f_hi = o_lo + cell_len(opts), f_lo + cell_len(fate)
             if o_hi + 2 <= f_lo or f_hi + 2 <= o_lo:
-                items = sorted([(o_lo, opts, "dim"), (f_lo, fate, fate_style)])
-                lines.append(self._at(items))
-            else:
-                lines.append(self._at([(label_col, opts, "dim")]))
-                lines.append(self._at([(fate_col, fate, fate_style)]))
-        elif opts:
-            lines.append(self._at([(label_col, opts, "dim")]))
-        elif fate:
-            lines.append(self._at([(fate_col, fate, fate_style)]))
+                lines.append(self._at(sorted([(o_lo, opts, o_style), (f_lo, fate, fate_style)])))
+                return lines
+        lines.extend(self._at([b]) for b in below)
+        lines.extend(self._at([f]) for f in fates)
         return lines
 
     def _notes_middle(self, row: _Row) -> Text:
@@ -434,12 +487,13 @@ class _TextLadder:
 
     def _header(self, title: str | None) -> list[Text]:
         lines: list[Text] = []
-        if title:
-            t = Text(title, style="bold", no_wrap=True, overflow="crop")
-            t.pad_left(max(0, (self.pos_r + 1 - cell_len(title)) // 2))
+        for line in wrap_cells(title, self.width) if title else []:
+            t = Text(line, style="bold", no_wrap=True, overflow="crop")
+            t.pad_left(max(0, (self.pos_r + 1 - cell_len(line)) // 2))
             lines.append(t)
         model = self.model
-        for left, right, style in ((model.left.name, model.right.name, "bold"),
+        names = (host_label(model.left.name, self.lang), host_label(model.right.name, self.lang))
+        for left, right, style in ((*names, "bold"),
                                    (model.left.endpoint, model.right.endpoint, "dim")):
             lcol = max(0, self.pos_l - cell_len(left) // 2)
             rcol = max(lcol + cell_len(left) + 2, self.pos_r - cell_len(right) // 2)
@@ -484,7 +538,7 @@ class _TextLadder:
         prev_t: int | None = None
         for item in keep:
             if isinstance(item, int):
-                gap = f"… {item} rows …"
+                gap = word("rows", self.lang, str(item))
                 mid = self._at([(max(0, (self.mid - cell_len(gap)) // 2), gap, "dim italic")])
                 lines.append(self._line("", None, "┆", mid, "┆", None))
                 prev_t = None
@@ -497,7 +551,8 @@ class _TextLadder:
 
 
 def render_model(model: Ladder, *, title: str | None = None, width: int = 100, relative_seq: bool = False,
-                 max_rows: int | None = None, show_options: bool = True) -> Text:
+                 max_rows: int | None = None, show_options: bool = True, lang: Lang = "en") -> Text:
     """The terminal ladder of ``model`` (see :func:`synack.views.ladder.render_ladder`)."""
-    ladder = _TextLadder(model, width=width, relative_seq=relative_seq, show_options=show_options)
+    ladder = _TextLadder(model, width=width, relative_seq=relative_seq, show_options=show_options,
+                         lang=lang)
     return ladder.render(title, max_rows)
