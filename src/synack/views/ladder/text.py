@@ -49,7 +49,7 @@ from synack.core.timers import Timer
 from synack.core.trace import TimerAction, Verdict
 from synack.core.wire import ACK, FIN, RST, SYN, URG, flags_names
 
-from .model import Arrival, Flight, Ladder, Note, StateChange, TimerEvent
+from .model import Arrival, Elided, Flight, Ladder, Note, StateChange, TimerEvent
 
 __all__ = ["render_model"]
 
@@ -159,6 +159,14 @@ def timer_text(event: TimerEvent) -> str | None:
     return f"⏲ {name} armed"
 
 
+def elided_text(event: Elided) -> str:
+    """The note where a flood is left out: ``"+19998 spoofed SYNs not drawn"``."""
+    what = "SYNs" if event.syns else "segments"
+    if event.spoofed:
+        return f"+{event.flights} spoofed {what} not drawn"
+    return f"+{event.flights} {what} from {event.endpoints} other endpoints not drawn"
+
+
 def fate_text(arrival: Arrival) -> Cell | None:
     """What the receiving stack made of an arrival, when it did not take it whole."""
     verdict, reason = arrival.verdict, arrival.reason
@@ -206,6 +214,8 @@ class _TextLadder:
                     self._note(event.host, event.t_us, text, "yellow")
             elif isinstance(event, Note):
                 self._note(event.host, event.t_us, event.text, "italic")
+            elif isinstance(event, Elided):
+                self._note(event.host, event.t_us, elided_text(event), "italic")
 
     # -- pass 1: events to rows ----------------------------------------------------
     def fmt_time(self, t_us: int) -> str:
