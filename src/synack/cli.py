@@ -7,9 +7,11 @@
     synack serve [--echo | --http DIR] [--port P] [--netns NAME] [--pcap FILE] [FAULTS]
     synack connect HOST PORT [--send FILE] [--output FILE] [--netns NAME] [--pcap FILE] [FAULTS]
     synack ss [--netns NAME]
+    synack web [--port 8000] [--no-open]
 
 serve, connect and ss run synack on a TUN device in a private network namespace
-(root needed); see the README's "Real network (TUN)".  FAULTS: [--loss P]
+(root needed); see the README's "Real network (TUN)".  web builds the playground
+(web/dist, when it is missing or stale) and serves it on 127.0.0.1.  FAULTS: [--loss P]
 [--delay MS] [--duplicate P] [--reorder P] [--seed N], applied in each direction
 independently.
 
@@ -233,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ss = sub.add_parser("ss", help="the connection table of the synack running in a namespace (like ss -tan)")
     net_options(ss, pcap=False)
+
+    web = sub.add_parser("web", help="the playground: build web/dist if needed, serve it on 127.0.0.1")
+    web.add_argument("--port", type=parse_port, default=8000, help="port to listen on (default 8000)")
+    web.add_argument("--no-open", action="store_true", help="do not open a browser")
     return p
 
 
@@ -266,6 +272,18 @@ def cmd_net(args: argparse.Namespace, console: Console) -> int:
         raise CliError(str(exc)) from None
     except KeyboardInterrupt:
         return 130
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Build the playground if needed, then serve it (imported here: http.server only when needed)."""
+    from synack import webserve
+
+    try:
+        dist = webserve.ensure_built(say=_say)
+        webserve.serve(dist, args.port, open_browser=not args.no_open, say=_say)
+    except webserve.WebError as exc:
+        raise CliError(str(exc)) from None
     return 0
 
 
@@ -436,6 +454,8 @@ def _command(argv: Sequence[str] | None) -> int:
         return cmd_tour(args, console)
     if args.command in ("serve", "connect", "ss"):
         return cmd_net(args, console)
+    if args.command == "web":
+        return cmd_web(args)
     if args.action == "list":
         return cmd_list(args, console)
     return cmd_run(args, console)
