@@ -31,6 +31,7 @@ views built on the typed trace (the ladder's model, the SVG) draw JSON records t
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, TextIO
@@ -50,7 +51,7 @@ from synack.core.trace import (
     Verdict,
     endpoint_str,
 )
-from synack.core.wire import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Options, Segment, flags_str
+from synack.core.wire import ACK, CWR, ECE, FIN, NO_OPTIONS, PSH, RST, SYN, URG, Options, Segment, flags_str
 
 
 def options_to_dict(opts: Options) -> dict[str, object]:
@@ -143,6 +144,7 @@ _FLAG_BITS: Final = {"F": FIN, "S": SYN, "R": RST, "P": PSH, "A": ACK, "U": URG,
 _TIMERS: Final = {t.label: t for t in Timer}
 _DROP_REASONS: Final = {r.value: r for r in DropReason}
 _LOSSES: Final = {r.value: r for r in Loss}
+_VERDICTS: Final = {v.value: v for v in Verdict}
 
 
 def split_endpoint(text: str) -> tuple[str, int | None]:
@@ -151,12 +153,13 @@ def split_endpoint(text: str) -> tuple[str, int | None]:
     if text.startswith("["):
         addr, _, rest = text[1:].partition("]")
         return addr, int(rest[1:]) if rest.startswith(":") else None
-    if text.count(":") == 1:
-        addr, port = text.split(":")
+    addr, colon, port = text.partition(":")
+    if colon and ":" not in port:
         return addr, int(port)
     return text, None
 
 
+@functools.lru_cache(maxsize=256)
 def flags_from_str(text: str) -> int:
     """tcpdump's letters back to the flag bits (``"."``: none)."""
     bits = 0
@@ -167,10 +170,13 @@ def flags_from_str(text: str) -> int:
 
 
 def options_from_dict(d: Mapping[str, Any]) -> Options:
-    ts = d.get("timestamps")
-    return Options(mss=d.get("mss"), wscale=d.get("wscale"), sack_permitted=bool(d.get("sack_permitted")),
-                   timestamps=(int(ts[0]), int(ts[1])) if ts is not None else None,
-                   sack_blocks=tuple((int(a), int(b)) for a, b in d.get("sack", ())))
+    if not d:
+        return NO_OPTIONS
+    get = d.get
+    ts, sack = get("timestamps"), get("sack")
+    return Options(get("mss"), get("wscale"), bool(get("sack_permitted")),
+                   (int(ts[0]), int(ts[1])) if ts is not None else None,
+                   tuple((int(a), int(b)) for a, b in sack) if sack else ())
 
 
 def _reason(text: str | None, lost: bool) -> tuple[DropReason | Loss | None, str | None]:
@@ -197,7 +203,8 @@ def record_from_dict(d: Mapping[str, Any]) -> TraceRecord:
     when the object is not a record."""
     t_us, host, event = int(d["t_us"]), str(d["host"]), d["event"]
     if event in ("send", "recv", "drop"):
-        verdict = Verdict(d["verdict"]) if d.get("verdict") is not None else None
+        v = d.get("verdict")
+        verdict = _VERDICTS[v] if v is not None else None
         src, sport = split_endpoint(str(d.get("src", "")))
         dst, dport = split_endpoint(str(d.get("dst", "")))
         seg = None

@@ -214,6 +214,8 @@ class Elided:
     syns: bool
     #: No host of the trace sent any of them: they were injected with forged sources.
     spoofed: bool
+    #: Segments the drawn hosts sent to those endpoints (answers, retransmissions).
+    answers: int = 0
 
 
 #: What happened, in trace order: a flight where it leaves a drawn host, an arrival at
@@ -345,6 +347,7 @@ class _Builder:
             return
         elided = set(list(peers)[OUTSIDE_KEPT:])
         incoming: set[int] = set()
+        answers: set[int] = set()
         unnumbered = 0
         syns = True
         sent: set[int] = set()
@@ -354,7 +357,11 @@ class _Builder:
                 continue
             if rec.event == "send" and rec.flight and rec.src not in drawn:
                 sent.add(rec.flight)
-            if rec.host not in hosts or rec.src in drawn:
+            if rec.host not in hosts:
+                continue
+            if rec.src in drawn:
+                if rec.event == "send" and endpoint_str(rec.dst, rec.seg.dst_port) in elided:
+                    answers.add(rec.flight or -len(answers) - 1)
                 continue
             if endpoint_str(rec.src, rec.seg.src_port) not in elided:
                 continue
@@ -370,7 +377,8 @@ class _Builder:
         self.drawn_addrs = drawn
         host = first.host if first is not None else self.right
         spoofed = not unnumbered and not (incoming & sent)
-        self.elided_event = Elided(0, host, len(incoming) + unnumbered, len(elided), syns, spoofed)
+        self.elided_event = Elided(0, host, len(incoming) + unnumbered, len(elided), syns, spoofed,
+                                   len(answers))
 
     def _left_out(self, rec: TraceRecord) -> bool:
         """Whether ``rec`` is about an endpoint left out; the first such record of a
@@ -381,7 +389,7 @@ class _Builder:
         event = self.elided_event
         if event is not None and rec.host in self.addrs:
             self.events.append(Elided(rec.t_us, rec.host, event.flights, event.endpoints, event.syns,
-                                      event.spoofed))
+                                      event.spoofed, event.answers))
             self.elided_event = None
         return True
 
