@@ -44,7 +44,8 @@ header{padding:16px 24px 4px}
 h1{font-size:20px;margin:0 0 4px}
 .section{color:#57606a;margin:0 0 8px;font-size:13px}
 .explain{max-width:70em;font-size:14px;line-height:1.5;margin:0 0 8px}
-#controls{position:sticky;top:0;z-index:2;background:#fff;border-bottom:1px solid #d0d7de;padding:8px 24px;
+#bar{position:sticky;top:0;z-index:2;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+#controls{background:#fff;border-bottom:1px solid #d0d7de;padding:8px 24px;
 display:flex;flex-wrap:wrap;gap:8px;align-items:center}
 #controls button{font:inherit;padding:4px 12px;border:1px solid #d0d7de;border-radius:6px;background:#f6f8fa;
 cursor:pointer}
@@ -163,7 +164,10 @@ _JS: Final = """
     if (k >= 0) {
       var box = svg.getBoundingClientRect(), scale = box.height / parseFloat(svg.getAttribute('height'));
       var top = box.top + y * scale;
-      if (top < 120 || top > window.innerHeight - 60) window.scrollBy(0, top - window.innerHeight / 2);
+      var bar = $('bar').getBoundingClientRect().bottom;
+      if (top < bar + 40 || top > window.innerHeight - 60) {
+        window.scrollBy(0, top - (bar + window.innerHeight) / 2);
+      }
     }
   }
   function play() {
@@ -240,6 +244,7 @@ def ladder_html(svg: str, *, lang: Lang = "en", title: str = "synack", section: 
         parts.append(f'<p class="explain">{_esc(explanation)}</p>')
     parts += [
         "</header>",
+        '<div id="bar">',
         '<nav id="controls">',
         f'<button id="first" type="button">◀◀ {words["first"]}</button>',
         f'<button id="back" type="button">◀ {words["back"]}</button>',
@@ -253,6 +258,7 @@ def ladder_html(svg: str, *, lang: Lang = "en", title: str = "synack", section: 
         "</nav>",
         '<div id="status"></div>',
         '<p id="say"></p>',
+        "</div>",
         f'<pre id="detail">{_esc(words["click"])}</pre>',
         f'<noscript><p>{_esc(words["noscript"])}</p></noscript>',
         f'<div id="ladder">{svg}</div>',
