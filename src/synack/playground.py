@@ -35,15 +35,25 @@ from synack.core.config import Config, ms, seconds
 from synack.core.ip import build_packet
 from synack.core.listener import Listener
 from synack.core.state import TRANSITIONS, State
-from synack.core.trace import Loss, SegmentRecord, TraceRecord
+from synack.core.trace import (
+    CongestionRecord,
+    Loss,
+    NoteRecord,
+    SegmentRecord,
+    StateRecord,
+    TimerRecord,
+    TraceRecord,
+    endpoint_str,
+)
 from synack.core.wire import Segment, flags_str
 from synack.scenarios import ALL, STREAM, TOUR, Context, Run, Scenario, get
 from synack.sim import EventLimitExceeded, Network, PathParams
 from synack.sim.faults import Fault, FaultKind, Resolver, flags_are, from_host, parse_flags
-from synack.views.jsonl import record_to_dict
+
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring
 
 __all__ = ["SECTIONS_EN", "TRANSITIONS_ZH", "Pick", "Picks", "Settings", "SettingsError", "catalogue",
-           "diagram", "packet_hex", "pcap", "run", "run_json", "svg"]
+           "diagram", "document", "packet_hex", "pcap", "run", "run_json", "svg"]
 
 #: The seed's section headings (Chinese, as the scenarios name them) in English.
 SECTIONS_EN: Final[dict[str, str]] = {
@@ -352,6 +362,87 @@ def diagram() -> dict[str, Any]:
                       for (a, b), why in TRANSITIONS.items()]}
 
 
+# -- the records as JSON text ---------------------------------------------------------------
+class _Lines:
+    """Each record as the line ``synack scenario run --json`` writes for it, the same
+    text as ``json.dumps(record_to_dict(rec), ensure_ascii=False, separators=(",", ":"))``
+    (a test holds the two together, record by record, for every scenario), several
+    times faster: a flood's 330,000 records are the page's longest wait.  A segment's
+    fields are written once for its send, arrival and drop."""
+
+    def __init__(self) -> None:
+        self._strings: dict[str, str] = {}
+        self._segs: dict[int, tuple[Segment, str, str, str]] = {}
+
+    def s(self, text: str | None) -> str:
+        if text is None:
+            return "null"
+        out = self._strings.get(text)
+        if out is None:
+            out = self._strings[text] = _encode_string(text)
+        return out
+
+    def _seg(self, src: str, dst: str, seg: Segment) -> str:
+        key = id(seg)
+        hit = self._segs.get(key)
+        if hit is not None and hit[0] is seg and hit[1] == src and hit[2] == dst:
+            return hit[3]
+        o = seg.options
+        opts = []
+        if o.mss is not None:
+            opts.append(f'"mss":{o.mss}')
+        if o.wscale is not None:
+            opts.append(f'"wscale":{o.wscale}')
+        if o.sack_permitted:
+            opts.append('"sack_permitted":true')
+        if o.timestamps is not None:
+            opts.append(f'"timestamps":[{o.timestamps[0]},{o.timestamps[1]}]')
+        if o.sack_blocks:
+            opts.append('"sack":[' + ",".join(f"[{a},{b}]" for a, b in o.sack_blocks) + "]")
+        text = (f'"src":{self.s(endpoint_str(src, seg.src_port))},'
+                f'"dst":{self.s(endpoint_str(dst, seg.dst_port))},"flags":{self.s(flags_str(seg.flags))},'
+                f'"seq":{seg.seq},"ack":{seg.ack},'
+                f'"len":{len(seg.payload)},"win":{seg.window},"options":{{{",".join(opts)}}},')
+        self._segs[key] = (seg, src, dst, text)
+        return text
+
+    def _conn(self, local: str | None, remote: str | None) -> str:
+        return f'{{"local":{self.s(local)},"remote":{self.s(remote)}}}'
+
+    def line(self, rec: TraceRecord, run: str = "") -> str:
+        """``run``: ``',"run":N'`` for a scenario of several runs, else empty."""
+        head = f'{{"t_us":{rec.t_us},"host":{self.s(rec.host)},'
+        if isinstance(rec, SegmentRecord):
+            seg = rec.seg
+            if seg is not None:
+                fields = self._seg(rec.src, rec.dst, seg)
+            else:
+                fields = (f'"src":{self.s(rec.src)},' if rec.src else "") + \
+                         (f'"dst":{self.s(rec.dst)},' if rec.dst else "")
+            tail = f'"flight":{rec.flight}'
+            if rec.verdict is not None:
+                tail += f',"verdict":"{rec.verdict.value}"'
+            if rec.event == "drop" or rec.reason is not None:
+                tail += f',"reason":{self.s(rec.reason_text)}'
+            return f'{head}"event":"{rec.event}",{fields}{tail}{run}}}'
+        if isinstance(rec, StateRecord):
+            return (f'{head}"event":"state","conn":{self._conn(rec.local, rec.remote)},'
+                    f'"from":"{rec.old.value}","to":"{rec.new.value}"{run}}}')
+        if isinstance(rec, TimerRecord):
+            deadline = "null" if rec.deadline is None else rec.deadline
+            return (f'{head}"event":"timer","conn":{self._conn(rec.local, rec.remote)},'
+                    f'"timer":{self.s(rec.timer.label)},"action":"{rec.action.value}","deadline_us":{deadline}{run}}}')
+        if isinstance(rec, NoteRecord):
+            conn = ("" if rec.local is None and rec.remote is None
+                    else f',"conn":{self._conn(rec.local, rec.remote)}')
+            return f'{head}"event":"note","text":{self.s(rec.text)}{conn}{run}}}'
+        if isinstance(rec, CongestionRecord):
+            srtt = "null" if rec.srtt is None else rec.srtt
+            return (f'{head}"event":"cc","conn":{self._conn(rec.local, rec.remote)},"cwnd":{rec.cwnd},'
+                    f'"ssthresh":{rec.ssthresh},"srtt_us":{srtt},"rto_us":{rec.rto},"inflight":{rec.inflight}{run}}}')
+        raise TypeError(f"not a trace record: {rec!r}")
+
+
 # -- a run -----------------------------------------------------------------------------------
 @dataclass
 class _Last:
@@ -409,11 +500,12 @@ def _execute(name: str, seed: int, settings: Settings, *, capture: bool = False,
     return out, failed
 
 
-def run(name: str, seed: int = 1, params: Mapping[str, str] | None = None, *,
-        progress: Callable[[int], object] | None = None) -> dict[str, Any]:
+def document(name: str, seed: int = 1, params: Mapping[str, str] | None = None, *,
+             progress: Callable[[int], object] | None = None) -> str:
     """Run ``name`` with ``seed`` and the what-if ``params`` (:meth:`Settings.parse`);
-    the document the page draws (the module docstring lists its parts).
-    ``progress(run_no)`` hears of each run as it starts."""
+    the document the page draws (the module docstring lists its parts), as JSON text.
+    ``progress(run_no)`` hears of each run as it starts.  SettingsError when the
+    settings cannot run."""
     global _last
     if name not in ALL:
         raise SettingsError(f"unknown scenario {name!r}")
@@ -424,38 +516,47 @@ def run(name: str, seed: int = 1, params: Mapping[str, str] | None = None, *,
         raise SettingsError(f"the scenario's script stopped before any run: {failed}")
     runs = [one for one, _ in executed]
     elapsed = time.perf_counter() - started
-    records: list[dict[str, object]] = []
+    lines: list[str] = []
     everything: list[TraceRecord] = []
     out_runs: list[dict[str, Any]] = []
     picks: dict[int, str] = {}
+    writer = _Lines()
     for n, (one, stopped) in enumerate(executed, 1):
-        start = len(records)
+        start = len(lines)
         counts: dict[tuple[str, str], int] = {}
         no_route = {r.flight for r in one.records
                     if isinstance(r, SegmentRecord) and r.event == "drop" and r.reason is Loss.NO_ROUTE}
+        tail = f',"run":{n}' if len(runs) > 1 else ""
+        line = writer.line
         for rec in one.records:
-            row = record_to_dict(rec)
-            if len(runs) > 1:
-                row["run"] = n
             if (isinstance(rec, SegmentRecord) and rec.event == "send" and rec.seg is not None
                     and rec.flight not in no_route):
                 flags = flags_str(rec.seg.flags)
                 key = (rec.host, flags)
                 counts[key] = counts.get(key, 0) + 1
-                picks[len(records)] = f"{rec.host}:{flags}:{counts[key]}"
-            records.append(row)
-            everything.append(rec)
+                picks[len(lines)] = f"{rec.host}:{flags}:{counts[key]}"
+            lines.append(line(rec, tail))
+        everything.extend(one.records)
         out_runs.append({
             "n": n, "label": {"en": one.label.en, "zh": one.label.zh}, "left": one.left, "right": one.right,
-            "start": start, "end": len(records),
+            "start": start, "end": len(lines),
             "facts": [{"en": f.en, "zh": f.zh} for f in one.facts], "metrics": one.metrics,
             "hosts": {h.name: list(h.addresses) for h in one.network.hosts.values()},
             "listeners": _listeners(one), "stopped_us": stopped,
         })
     _last = _Last(name, seed, settings, runs, everything, [r["start"] for r in out_runs])
-    return {"scenario": _describe(get(name)), "seed": seed, "settings": settings.as_params(),
-            "script_error": failed, "records": records, "runs": out_runs, "picks": picks,
-            "elapsed_ms": round(elapsed * 1000)}
+    head = json.dumps({"scenario": _describe(get(name)), "seed": seed, "settings": settings.as_params(),
+                       "script_error": failed, "runs": out_runs, "picks": picks,
+                       "elapsed_ms": round(elapsed * 1000)}, ensure_ascii=False, separators=(",", ":"))
+    return head[:-1] + ',"records":[' + ",".join(lines) + "]}"
+
+
+def run(name: str, seed: int = 1, params: Mapping[str, str] | None = None, *,
+        progress: Callable[[int], object] | None = None) -> dict[str, Any]:
+    """:func:`document`, read back: ``records`` the list of record objects, ``picks``
+    keyed by the record's index as text (as the page reads it)."""
+    doc: dict[str, Any] = json.loads(document(name, seed, params, progress=progress))
+    return doc
 
 
 def _listeners(one: Run) -> list[dict[str, Any]]:
@@ -473,15 +574,16 @@ def _listeners(one: Run) -> list[dict[str, Any]]:
 
 
 def run_json(name: str, seed: int = 1, params_json: str = "{}",
-             progress: Callable[[int], object] | None = None) -> str:
-    """:func:`run` as JSON text (``params_json``: the URL parameters as a JSON object).
-    A setting that cannot run gives ``{"error": "..."}``."""
+             progress: Callable[[int], object] | None = None) -> bytes:
+    """:func:`document` for the page, as UTF-8 bytes (Pyodide hands bytes to JavaScript
+    at once; a long text with non-ASCII characters, slowly); ``params_json``: the URL's
+    parameters as a JSON object.  A setting that cannot run gives ``{"error": "..."}``."""
     try:
         params = json.loads(params_json)
-        doc = run(name, seed, {str(k): str(v) for k, v in params.items()}, progress=progress)
+        text = document(name, seed, {str(k): str(v) for k, v in params.items()}, progress=progress)
     except SettingsError as exc:
-        return json.dumps({"error": str(exc)}, ensure_ascii=False)
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps({"error": str(exc)}, ensure_ascii=False)
+    return text.encode("utf-8")
 
 
 def _need_last() -> _Last:

@@ -9,7 +9,7 @@
 // Everything the page shows comes from the records (and, for the queues' limits,
 // from the core's listeners, which the run document carries): no TCP is re-derived
 // here.
-import { WORDS, REASONS_ZH, TIMERS_ZH } from "./i18n.js";
+import { WORDS, HOSTS_ZH, REASONS_ZH, TIMERS_ZH } from "./i18n.js";
 
 const synack = (window.synack = {
   ready: false, trace: null, doc: null, loadMs: null, runMs: null,
@@ -134,6 +134,8 @@ function flagsName(flags) {
   const order = "SFRPAUEW";
   return [...flags].sort((a, b) => order.indexOf(a) - order.indexOf(b)).map((c) => FLAG_NAMES[c] || c).join("-");
 }
+// A host's name as the page says it (the trace's names are "client", "server"...).
+function hn(host) { return host && lang === "zh" ? (HOSTS_ZH[host] || host) : host; }
 function timerName(label) { return lang === "zh" ? (TIMERS_ZH[label] || label) : label; }
 function reasonText(text) {
   if (!text) return "";
@@ -235,22 +237,22 @@ function segWords(m, r) {
 
 function recordWords(m, r) {
   switch (r.event) {
-    case "send": return t("sends", r.host, segWords(m, r));
+    case "send": return t("sends", hn(r.host), segWords(m, r));
     case "recv": {
       let v = verdictText(r.verdict);
       if (r.reason) v += ` (${reasonText(r.reason)})`;
-      return t("receives", r.host, r.flags ? segWords(m, r) : "?", v);
+      return t("receives", hn(r.host), r.flags ? segWords(m, r) : "?", v);
     }
     case "drop":
       if (r.verdict === "lost") return t("lostIn", r.flags ? segWords(m, r) : "?", reasonText(r.reason));
-      return t("drops", r.host, r.flags ? segWords(m, r) : "?", reasonText(r.reason));
-    case "state": return t("stateChange", r.host, r.from, r.to) + " — " + edgeReason(r.from, r.to);
+      return t("drops", hn(r.host), r.flags ? segWords(m, r) : "?", reasonText(r.reason));
+    case "state": return t("stateChange", hn(r.host), r.from, r.to) + " — " + edgeReason(r.from, r.to);
     case "timer":
-      if (r.action === "armed") return `${r.host}: ${t("armed", timerName(r.timer), fmtTime(r.deadline_us))}`;
-      if (r.action === "fired") return `${r.host}: ${t("fired", timerName(r.timer))}`;
-      return `${r.host}: ${t("gaveUp", timerName(r.timer))}`;
-    case "note": return t("note", r.host, r.text);
-    default: return `${r.host}: ${r.event}`;
+      if (r.action === "armed") return `${hn(r.host)}: ${t("armed", timerName(r.timer), fmtTime(r.deadline_us))}`;
+      if (r.action === "fired") return `${hn(r.host)}: ${t("fired", timerName(r.timer))}`;
+      return `${hn(r.host)}: ${t("gaveUp", timerName(r.timer))}`;
+    case "note": return t("note", hn(r.host), r.text);
+    default: return `${hn(r.host)}: ${r.event}`;
   }
 }
 
@@ -319,9 +321,9 @@ async function runWanted() {
     (performance.now() - started) / 1000)}`, true);
   tick();
   const ticker = setInterval(tick, 100);
-  let text;
+  let bytes;
   try {
-    text = await ask("run", { name: want.scenario, seed: want.seed, params: want.params }, (n) => {
+    bytes = await ask("run", { name: want.scenario, seed: want.seed, params: want.params }, (n) => {
       current = n;
       tick();
     });
@@ -335,7 +337,7 @@ async function runWanted() {
     clearInterval(ticker);
   }
   if (token !== runToken) return;
-  const result = JSON.parse(text);
+  const result = JSON.parse(new TextDecoder().decode(bytes));
   if (result.error) {
     setStatus("");
     showError(t("failed", result.error));
@@ -599,11 +601,11 @@ function drawMachineStep(m, st) {
         p.setAttribute("marker-end", `url(#arrow-${side})`);
         if (e.i === st.last) {
           p.classList.add("just");
-          why.push(`${host}: ${e.from} → ${e.to} — ${edgeReason(e.from, e.to)}`);
+          why.push(`${hn(host)}: ${e.from} → ${e.to} — ${edgeReason(e.from, e.to)}`);
         }
       }
     }
-    svg.querySelector(`#legend-${side}`).textContent = `${host}: ${state}`;
+    svg.querySelector(`#legend-${side}`).textContent = `${hn(host)}: ${state}`;
   }
   $("edge-why").textContent = why.join("  ·  ");
 }
@@ -618,7 +620,7 @@ function drawHosts(m, st, now) {
     const sec = document.createElement("section");
     sec.className = `host ${host === run.left ? "left" : host === run.right ? "right" : "other"}`;
     const h = document.createElement("h4");
-    h.textContent = `${host} ${(run.hosts[host] || []).join(", ")} · ${hostState(st, host)}`;
+    h.textContent = `${hn(host)} ${(run.hosts[host] || []).join(", ")} · ${hostState(st, host)}`;
     sec.appendChild(h);
     // sockets (ss)
     const rows = [];
@@ -763,11 +765,10 @@ function play() {
   if (m.step >= m.steps.length) m.step = 0;
   const tickPlay = () => {
     const mm = models[runIdx];
-    if (mm.step >= mm.steps.length) { stop(); drawStep(); return; }
-    mm.step++;
+    mm.step = Math.min(mm.step + 1, mm.steps.length);
+    if (mm.step >= mm.steps.length) playing = null;  // the end: drawn as paused
     drawStep();
-    const speed = Number($("speed").value);
-    playing = setTimeout(tickPlay, 600 / speed);
+    if (playing !== null) playing = setTimeout(tickPlay, 600 / Number($("speed").value));
   };
   playing = setTimeout(tickPlay, 0);
   $("play").textContent = t("pause");
@@ -800,7 +801,7 @@ async function drawSegment() {
   const r = doc.records[selected];
   const rel = selected - m.run.start;
   const h = document.createElement("h4");
-  h.textContent = `${flagsName(r.flags)} · ${r.host} → ${hostOf(m, r.dst) || r.dst}`;
+  h.textContent = `${flagsName(r.flags)} · ${hn(r.host)} → ${hn(hostOf(m, r.dst)) || r.dst}`;
   body.appendChild(h);
 
   // header fields
@@ -836,18 +837,18 @@ async function drawSegment() {
   // fate
   const fate = document.createElement("ul");
   const f = m.flights.get(r.flight);
-  const fateLines = [t("sentAt", r.host, fmtTime(r.t_us))];
+  const fateLines = [t("sentAt", hn(r.host), fmtTime(r.t_us))];
   if (f) {
     for (const i of f.arrivals) {
       const a = m.recs[i];
       let v = verdictText(a.verdict);
       if (a.reason) v += ` (${reasonText(a.reason)})`;
-      fateLines.push(t("arrivedAt", a.host, fmtTime(a.t_us), v));
+      fateLines.push(t("arrivedAt", hn(a.host), fmtTime(a.t_us), v));
     }
     for (const i of f.drops) {
       const d = m.recs[i];
       if (d.verdict === "lost") fateLines.push(t("lostAt", fmtTime(d.t_us), reasonText(d.reason)));
-      else fateLines.push(t("drops", d.host, "", reasonText(d.reason)));
+      else fateLines.push(t("drops", hn(d.host), "", reasonText(d.reason)));
     }
     if (!f.arrivals.length && !f.drops.length) fateLines.push(t("noArrival"));
   }
@@ -1029,7 +1030,7 @@ function drawSettings() {
   for (const kind of PICKS) {
     for (const token of (want.params[kind] || "").split(",").filter(Boolean)) {
       const [run, host, flags, n, ms] = token.split(":");
-      const name = t("pickName", run, host, flagsName(flags), Number(n), multi);
+      const name = t("pickName", run, hn(host), flagsName(flags), Number(n), multi);
       const text = kind === "drop" ? t("pickDrop", name) : kind === "delay" ? t("pickDelay", name, ms) : t("pickDup", name, ms);
       add(text, kind, token);
     }

@@ -238,6 +238,9 @@ function ordinal(n) {
   return n + (s[(v - 20) % 10] || s[v] || s[0]);
 }
 
+// The scenarios' host names in Chinese (as the SVG ladder writes them).
+export const HOSTS_ZH = { client: "客户端", server: "服务器", ghost: "幽灵客户端", attacker: "攻击者" };
+
 // Names of the timers, the network's losses and the stack's drop reasons in
 // Chinese (the trace's identifiers stay beside them).
 export const TIMERS_ZH = {

@@ -33,8 +33,13 @@ const booting = boot().catch((err) => {
 function handle(msg) {
   const { id, op } = msg;
   if (op === "run") {
+    // The document comes as UTF-8 bytes (see synack.playground.run_json), handed over
+    // to the page without a copy; the page decodes and parses it.
     const progress = (n) => postMessage({ type: "progress", id, run: n });
-    return pg.run_json(msg.name, msg.seed, JSON.stringify(msg.params || {}), progress);
+    const bytes = pg.run_json(msg.name, msg.seed, JSON.stringify(msg.params || {}), progress);
+    const out = bytes.toJs();
+    bytes.destroy();
+    return out;
   }
   if (op === "svg") {
     const svg = pg.svg(msg.run, msg.lang);
@@ -60,7 +65,8 @@ onmessage = async (event) => {
   const msg = event.data;
   try {
     await booting;
-    postMessage({ type: "done", id: msg.id, result: handle(msg) });
+    const result = handle(msg);
+    postMessage({ type: "done", id: msg.id, result }, result instanceof Uint8Array ? [result.buffer] : []);
   } catch (err) {
     postMessage({ type: "failed", id: msg.id, error: String(err && err.message ? err.message : err) });
   }
