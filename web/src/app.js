@@ -169,7 +169,7 @@ function buildModel(run) {
 }
 
 function emptyState() {
-  return { conns: {}, listeners: {}, timers: {}, focus: {}, edge: {}, last: -1 };
+  return { conns: {}, listeners: {}, timers: {}, focus: {}, edge: {}, fired: {}, last: -1 };
 }
 
 function connKey(r) { return `${r.host}|${r.conn?.local}|${r.conn?.remote}`; }
@@ -206,6 +206,8 @@ function apply(st, r, i) {
         armed: r.t_us, deadline: r.deadline_us };
     } else {
       delete st.timers[key];
+      (st.fired[r.host] ||= []).push({ timer: r.timer, local: r.conn.local, action: r.action, t: r.t_us });
+      if (st.fired[r.host].length > 4) st.fired[r.host].shift();
     }
   }
 }
@@ -248,11 +250,11 @@ function recordWords(m, r) {
       return t("drops", hn(r.host), r.flags ? segWords(m, r) : "?", reasonText(r.reason));
     case "state": return t("stateChange", hn(r.host), r.from, r.to) + " — " + edgeReason(r.from, r.to);
     case "timer":
-      if (r.action === "armed") return `${hn(r.host)}: ${t("armed", timerName(r.timer), fmtTime(r.deadline_us))}`;
-      if (r.action === "fired") return `${hn(r.host)}: ${t("fired", timerName(r.timer))}`;
-      return `${hn(r.host)}: ${t("gaveUp", timerName(r.timer))}`;
+      if (r.action === "armed") return t("note", hn(r.host), t("armed", timerName(r.timer), fmtTime(r.deadline_us)));
+      if (r.action === "fired") return t("note", hn(r.host), t("fired", timerName(r.timer)));
+      return t("note", hn(r.host), t("gaveUp", timerName(r.timer)));
     case "note": return t("note", hn(r.host), r.text);
-    default: return `${hn(r.host)}: ${r.event}`;
+    default: return t("note", hn(r.host), r.event);
   }
 }
 
@@ -693,7 +695,15 @@ function drawHosts(m, st, now) {
     cap.className = "caption";
     cap.textContent = t("timers");
     tp.appendChild(cap);
-    if (!mine.length) {
+    // The timers that fired at this moment (the trace tells of those only when they fire).
+    const firedNow = (st.fired[host] || []).filter((f) => f.t === now);
+    for (const f of firedNow) {
+      const p = document.createElement("p");
+      p.className = "fired";
+      p.textContent = `◷ ${t(f.action === "gave-up" ? "gaveUp" : "fired", timerName(f.timer))} · ${f.local}`;
+      tp.appendChild(p);
+    }
+    if (!mine.length && !firedNow.length) {
       const p = document.createElement("p");
       p.className = "empty";
       p.textContent = t("noTimers");
