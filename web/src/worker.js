@@ -14,10 +14,11 @@ let py = null;
 let pg = null;
 
 async function boot() {
+  const zip = fetch(new URL("./synack.zip", import.meta.url));  // (while Pyodide loads)
   py = await loadPyodide({ indexURL: new URL("./pyodide/", import.meta.url).href });
-  const zip = await fetch(new URL("./synack.zip", import.meta.url));
-  if (!zip.ok) throw new Error(`synack.zip: HTTP ${zip.status}`);
-  py.unpackArchive(new Uint8Array(await zip.arrayBuffer()), "zip", { extractDir: "/lib/synack-web" });
+  const got = await zip;
+  if (!got.ok) throw new Error(`synack.zip: HTTP ${got.status}`);
+  py.unpackArchive(new Uint8Array(await got.arrayBuffer()), "zip", { extractDir: "/lib/synack-web" });
   py.runPython("import sys; sys.path.insert(0, '/lib/synack-web')");
   pg = py.pyimport("synack.playground");
   const catalogue = JSON.parse(py.runPython("import json, synack.playground as p; json.dumps(p.catalogue())"));
