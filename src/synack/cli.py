@@ -3,13 +3,16 @@
     synack tour [--lang en|zh] [--seed N] [--step]
     synack scenario list [--lang en|zh]
     synack scenario run NAME [--seed N] [--lang en|zh] [--pcap FILE] [--json FILE]
+                             [--svg FILE] [--html FILE]
                              [--netstat-at T] [--absolute-seq] [--plot FILE.png|FILE.svg]
     synack serve [--echo | --http DIR] [--port P] [--netns NAME] [--pcap FILE] [FAULTS]
     synack connect HOST PORT [--send FILE] [--output FILE] [--netns NAME] [--pcap FILE] [FAULTS]
     synack ss [--netns NAME]
+    synack web [--port 8000] [--no-open]
 
 serve, connect and ss run synack on a TUN device in a private network namespace
-(root needed); see the README's "Real network (TUN)".  FAULTS: [--loss P]
+(root needed); see the README's "Real network (TUN)".  web builds the playground
+(web/dist, when it is missing or stale) and serves it on 127.0.0.1.  FAULTS: [--loss P]
 [--delay MS] [--duplicate P] [--reorder P] [--seed N], applied in each direction
 independently.
 
@@ -192,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lang", choices=LANGS, default="en")
     run.add_argument("--pcap", metavar="FILE", help="write the packets as pcap (one file per run)")
     run.add_argument("--json", metavar="FILE", help="write the trace as JSON Lines")
+    run.add_argument("--svg", metavar="FILE", help="draw the ladder as SVG (labels in --lang)")
+    run.add_argument("--html", metavar="FILE",
+                     help="write one self-contained HTML page stepping through the ladder (labels in --lang)")
     run.add_argument("--netstat-at", metavar="T", type=parse_duration,
                      help="show every host's connection table at virtual time T (e.g. 2.5s)")
     run.add_argument("--absolute-seq", action="store_true",
@@ -239,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ss = sub.add_parser("ss", help="the connection table of the synack running in a namespace (like ss -tan)")
     net_options(ss, pcap=False)
+
+    web = sub.add_parser("web", help="the playground: build web/dist if needed, serve it on 127.0.0.1")
+    web.add_argument("--port", type=parse_port, default=8000, help="port to listen on (default 8000)")
+    web.add_argument("--no-open", action="store_true", help="do not open a browser")
     return p
 
 
@@ -272,6 +282,18 @@ def cmd_net(args: argparse.Namespace, console: Console) -> int:
         raise CliError(str(exc)) from None
     except KeyboardInterrupt:
         return 130
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Build the playground if needed, then serve it (imported here: http.server only when needed)."""
+    from synack import webserve
+
+    try:
+        dist = webserve.ensure_built(say=_say)
+        webserve.serve(dist, args.port, open_browser=not args.no_open, say=_say)
+    except webserve.WebError as exc:
+        raise CliError(str(exc)) from None
     return 0
 
 
@@ -328,6 +350,29 @@ def _write_json(out: IO[str], path: str, runs: Sequence[Run]) -> None:
         out.close()  # the last of it is written here (ENOSPC shows here, if not before)
     except OSError as exc:
         raise cannot_write(path, exc) from None
+
+
+def _write_text(path: str, text: str) -> None:
+    """``text`` into the file ``path``, whole (a failure to write is the command's error)."""
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+
+
+def _ladder_svg(scenario: Scenario, runs: Sequence[Run], lang: Lang) -> str:
+    """The runs' ladders as one SVG; each segment's ``data-event`` is its line number
+    (from 0) in what ``--json`` writes for the same runs."""
+    from synack.views.svg import ladder_svg
+
+    parts, offset = [], 0
+    for run in runs:
+        parts.append((run.records, offset))
+        offset += len(run.records)
+    return ladder_svg(parts, lang=lang, names=[(run.left, run.right) for run in runs],
+                      titles=[run.label(lang) for run in runs],
+                      title=f"{scenario.name}: {scenario.title(lang)}")
 
 
 def _pcap_paths(path: str, runs: int) -> list[str]:
@@ -445,6 +490,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         _check_writable(args.pcap)  # (with several runs, FILE-run1.pcap... go beside it)
     if args.plot:
         _check_plot_path(args.plot)
+    for path in (args.svg, args.html):
+        if path:
+            _check_writable(path)
     json_out = _open_for_writing(args.json) if args.json else None
     try:
         runs = scenario.run(args.seed, netstat_at=args.netstat_at, capture=bool(args.pcap))
@@ -468,6 +516,20 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             except PlotError as exc:
                 raise CliError(str(exc)) from None
             console.print(RichText(f"plot written to {args.plot}", style="dim"))
+        if args.svg or args.html:
+            svg = _ladder_svg(scenario, runs, args.lang)
+            if args.svg:
+                _write_text(args.svg, svg)
+                console.print(RichText(f"ladder written to {args.svg}", style="dim"))
+            if args.html:
+                from synack.views.html import ladder_html
+
+                page = ladder_html(svg, lang=args.lang, title=f"{scenario.name}: {scenario.title(args.lang)}",
+                                   section=scenario.section, explanation=scenario.explanation(args.lang),
+                                   titles=[run.label(args.lang) for run in runs],
+                                   facts=[[f(args.lang) for f in run.facts] for run in runs])
+                _write_text(args.html, page)
+                console.print(RichText(f"page written to {args.html}", style="dim"))
     finally:
         if json_out is not None and not json_out.closed:  # a failure before it was written
             with contextlib.suppress(OSError):
@@ -502,6 +564,8 @@ def _command(argv: Sequence[str] | None) -> int:
         return cmd_tour(args, console)
     if args.command in ("serve", "connect", "ss"):
         return cmd_net(args, console)
+    if args.command == "web":
+        return cmd_web(args)
     if args.action == "list":
         return cmd_list(args, console)
     return cmd_run(args, console)

@@ -22,6 +22,8 @@ from synack.scenarios.syn_flood import (
     FLOOD_END,
     _run,
 )
+from synack.views.ladder import Elided, build_ladder
+from synack.views.ladder.model import OUTSIDE_KEPT
 
 SEED1_RATES = {"none": 0.0, "short-timeout": 0.1, "big-backlog": 0.05, "filter": 1.0,
                "filter-random": 0.0, "cookies": 1.0, "cookies-always": 1.0}
@@ -90,8 +92,9 @@ def test_no_defense_client_segments_and_states(runs: dict[str, Run]) -> None:
     assert sorted(by_isn.values()) == [[t, t + S, t + 3 * S] for t in STARTS]
     assert segs(run, "client", "recv", SERVER_ADDR) == []
     assert segs(run, "server", "send", CLIENT_ADDR) == []
-    drops = [d for d in run.drops("server") if d[3] == DropReason.SYN_QUEUE_FULL.value]
-    assert drops == sorted((t + 10_000, "server", "S", "syn-queue-full") for t, *_ in sent)
+    drops = [(r.t_us, r.reason_text) for r in run.records if isinstance(r, SegmentRecord)
+             and r.host == "server" and r.event == "drop" and r.src == CLIENT_ADDR]
+    assert drops == sorted((t + 10_000, DropReason.SYN_QUEUE_FULL.value) for t, *_ in sent)
     assert sorted(run.state_times("client")) == sorted(
         [(t, "CLOSED", "SYN-SENT") for t in STARTS] + [(t + 7 * S, "SYN-SENT", "CLOSED") for t in STARTS])
     assert not any(CLIENT_ADDR in r.remote for r in run.records
@@ -141,9 +144,10 @@ def test_filter_works_against_a_confined_attacker_only(runs: dict[str, Run]) -> 
     # random sources: each address sends one SYN, each /24 about one: nothing to limit
     assert (bad["filtered"], bad["filter_passed"]) == (0, 20_000 + 60)
     assert bad["syn_queue_peak"] == 128
-    # the gateway's drops are the server's, traced as "filtered: <why>"; the ladder keeps only
-    # the first two spoofed sources, both let through (and the client, never refused)
-    assert [d for d in runs["filter"].drops("server") if d[3].startswith("filtered")] == []
+    # the gateway's drops are the server's, traced as "filtered: <why>", the client's never
+    filtered = [r for r in runs["filter"].records if isinstance(r, SegmentRecord) and r.event == "drop"
+                and r.reason_text is not None and r.reason_text.startswith("filtered: ")]
+    assert len(filtered) == good["filtered"] and all(r.src != CLIENT_ADDR for r in filtered)
     assert runs["filter"].host("server").filters[0].dropped == good["filtered"]
 
 
@@ -186,10 +190,23 @@ def test_summary_and_trace(runs: dict[str, Run]) -> None:
     assert len(last.en.splitlines()) == 1 + len(DEFENSES) and len(last.zh.splitlines()) == 1 + len(DEFENSES)
     assert "no defense" in last.en and "  0 %" in last.en and "不设防：0 %" in last.zh
     for run in runs.values():
-        assert run.metrics["trace_left_out"] > 10_000  # the ladder keeps the client and 2 spoofed sources
-        notes = [r for r in run.records
-                 if isinstance(r, NoteRecord) and r.text.endswith("spoofed SYNs not drawn")]
-        assert len(notes) == 1
+        # The trace is complete: every spoofed SYN reached the server (or its gateway) in it...
+        spoofed = [r for r in run.records if isinstance(r, SegmentRecord) and r.host == "server"
+                   and r.event in ("recv", "drop") and r.seg is not None and r.src != CLIENT_ADDR
+                   and r.dst == SERVER_ADDR]
+        assert len({r.flight for r in spoofed}) == run.metrics["flood_syns"] == 20_000
+        assert all(flags_str(r.seg.flags) == "S" for r in spoofed if r.seg is not None)
+        assert not [r for r in run.records if isinstance(r, NoteRecord) and "not drawn" in r.text]
+        # ... and only the ladder summarises it: two spoofed sources drawn, the rest counted.
+        ladder = build_ladder(run.records, run.left, run.right)
+        (elided,) = [e for e in ladder.events if isinstance(e, Elided)]
+        sources = list(dict.fromkeys((r.src, r.seg.src_port) for r in spoofed if r.seg is not None))
+        kept = sum(1 for r in spoofed if r.seg is not None and (r.src, r.seg.src_port) in sources[:2])
+        assert (elided.flights, elided.endpoints, elided.syns, elided.spoofed) == \
+            (20_000 - kept, len(sources) - 2, True, True)
+        assert kept == 2 or run is runs["filter"]   # a confined attacker's sources can repeat
+        outside = {f.src for f in ladder.flights if f.sender is None}
+        assert len(outside) == OUTSIDE_KEPT
 
 
 def test_other_seed_same_story() -> None:

@@ -23,6 +23,10 @@ from synack.views.words import LANGS, Lang, Text
 
 __all__ = ["CLIENT_ADDR", "LANGS", "SERVER_ADDR", "Context", "Lang", "Run", "Scenario", "Text"]
 
+#: Called with each network a scenario makes, and its run number (from 1), before
+#: anything is added to it: an experiment's faults, links or listen backlog
+#: (``network.add_fault``, ``network.adjust_path``, ``network.backlog``).
+Prepare = Callable[[int, Network], None]
 
 #: The addresses every two-host scenario uses (documentation range, RFC 5737).
 CLIENT_ADDR = "192.0.2.1"
@@ -121,11 +125,15 @@ class Context:
     #: Applied to every host's configuration (``Network.adjust``): the same run, with
     #: something changed.
     adjust: Adjust | None = None
+    #: Called with every network made here before the scenario uses it (:data:`Prepare`).
+    prepare: Prepare | None = None
     runs: list[Run] = field(default_factory=list)
 
     def network(self, label: Text, *, left: str = "client", right: str = "server") -> tuple[Network, Run]:
         """A traced network for one run, with capture and netstat wired in."""
         net = Network(self.seed, trace=True, adjust=self.adjust)
+        if self.prepare is not None:
+            self.prepare(len(self.runs) + 1, net)
         run = Run(label, net, left, right)
         if self.capture:
             net.add_tap(lambda t, data: run.packets.append((t, data)))

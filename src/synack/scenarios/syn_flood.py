@@ -10,6 +10,11 @@ The filtering gateway is not part of any TCP stack: it is the simulator's filter
 limit on SYNs, like an iptables ``hashlimit`` rule) in front of the server, so it
 sees everything that reaches the server, the injected flood included, before its
 TCP does.
+
+The trace keeps every record of the flood (every spoofed SYN, every SYN-ACK lost for
+want of a route, every half-open entry's timers); only the pictures summarise it (the
+ladder model draws the first two spoofed sources, :data:`synack.views.ladder.model.OUTSIDE_KEPT`,
+and counts the rest).
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ from synack.core.connection import Connection
 from synack.core.errors import DropReason
 from synack.core.events import Connected, ConnectionTimedOut, Event
 from synack.core.listener import PRUNED_RETRIES
-from synack.core.trace import NoteRecord, SegmentRecord, TraceRecord, endpoint_str
 from synack.sim import SynFlood, SynRateLimit
 from synack.sim.filters import prefix_of
 
@@ -45,8 +49,6 @@ NETSTAT_AT: Final = seconds(6)
 SAMPLE_EVERY: Final = ms(100)
 #: Long enough for the default SYN queue (entries live 63 s) to drain after the flood.
 RUN_UNTIL: Final = seconds(70)
-#: Spoofed sources kept in the trace (and so in the ladder); the rest are left out.
-KEEP_SPOOFED: Final = 2
 #: The attacker confined to its own network (BCP 38), for the filter's good case.
 ATTACKER_PREFIX: Final = "203.0.113.0/24"
 
@@ -102,44 +104,6 @@ def _lifetime_s(cfg: Config, retries: int | None = None) -> float:
 
 def _pct(x: float) -> str:
     return f"{100 * x:.0f} %"
-
-
-def _thin(trace: list[TraceRecord], keep: int, spoofed: int) -> int:
-    """Keep, in place, everything about the legitimate client and the first ``keep``
-    spoofed sources (their SYN, SYN-ACK retransmissions, end), and a note where the
-    rest was left out; returns how many records were left out.  The facts and
-    metrics are computed before, from the full run; the pcap keeps every packet."""
-    legit = (CLIENT_ADDR, SERVER_ADDR)
-    kept_remotes: set[str] = set()
-    out: list[TraceRecord] = []
-    left_out = 0
-    noted = False
-    for r in trace:
-        remote: str | None
-        if isinstance(r, SegmentRecord):
-            if r.seg is None:
-                remote = None
-            elif r.dst == SERVER_ADDR:
-                remote = r.src if r.src in legit else endpoint_str(r.src, r.seg.src_port)
-            else:
-                remote = r.dst if r.dst in legit else endpoint_str(r.dst, r.seg.dst_port)
-            if remote is not None and remote not in legit and remote not in kept_remotes \
-                    and len(kept_remotes) < keep and r.host == "server":
-                kept_remotes.add(remote)
-        elif r.host == "server":
-            remote = r.remote
-        else:
-            remote = None
-        if remote is None or remote in legit or remote in kept_remotes \
-                or remote.startswith(f"{CLIENT_ADDR}:"):
-            out.append(r)
-            continue
-        left_out += 1
-        if not noted:
-            noted = True
-            out.append(NoteRecord(r.t_us, "server", f"+{spoofed - keep} spoofed SYNs not drawn"))
-    trace[:] = out
-    return left_out
 
 
 def _run(ctx: Context, d: Defense) -> Run:
@@ -280,7 +244,6 @@ def _run(ctx: Context, d: Defense) -> Run:
             f"网关：丢弃 {total} 个 SYN（{gate.dropped_source} 个超过每地址 {gate.rate_source}/秒，"
             f"{gate.dropped_prefix} 个超过每 /24 {gate.rate_prefix}/秒），放行 {gate.passed} 个；"
             f"被丢弃的里有 {gate.dropped_watched} 个是合法客户端的"))
-    m["trace_left_out"] = float(_thin(net.trace, KEEP_SPOOFED, flood.sent))
     return run
 
 

@@ -84,8 +84,8 @@ class Host(Generic[E]):
     """A named machine with addresses and an endpoint, on a scheduler's clock."""
 
     __slots__ = ("_busy", "_callbacks", "_filters", "_heap", "_order", "_receive", "_receive_packet",
-                 "_route", "_routes", "_tracer", "_wake_at", "addresses", "egress", "endpoint", "name",
-                 "no_route", "scheduler")
+                 "_route", "_routes", "_tracer", "_wake_at", "addresses", "backlog", "egress", "endpoint",
+                 "name", "no_route", "scheduler")
 
     def __init__(self, name: str, addresses: Sequence[str], endpoint: E, scheduler: Scheduler,
                  route: Route, *, tracer: Tracer | None = None, egress: EgressHook | None = None) -> None:
@@ -99,6 +99,9 @@ class Host(Generic[E]):
         self.egress = egress
         #: Packets this host sent that no route led anywhere (traced as "no-route" drops).
         self.no_route = 0
+        #: Every listen's backlog, whatever the application asks (None: as asked): an
+        #: experiment on a whole run (the network sets it).
+        self.backlog: int | None = None
         self._heap, self._order = scheduler.lane()
         self._route = route
         self._tracer = tracer
@@ -264,7 +267,9 @@ class Host(Generic[E]):
         return conn
 
     def listen(self: Host[Endpoint], port: int, backlog: int = 128, addr: str = "") -> Listener:
-        """Passive OPEN on ``port``."""
+        """Passive OPEN on ``port`` (with :attr:`backlog` instead of ``backlog`` when set)."""
+        if self.backlog is not None:
+            backlog = self.backlog
         self._note(f"app: listen({port}, backlog={backlog})",
                    endpoint_str(addr or self.addresses[0], port) if self.addresses else None)
         listener = self.endpoint.listen(port, backlog, addr)

@@ -45,6 +45,8 @@ Tap = Callable[[int, bytes], object]
 Observer = EgressHook
 #: (host name, its configuration) -> the configuration it runs with.
 Adjust = Callable[[str, Config], Config]
+#: (path name, as ``"client->server"``, its parameters) -> the parameters it runs with.
+AdjustPath = Callable[[str, PathParams], PathParams]
 
 
 def _fanout(a: Tracer, b: Tracer) -> Tracer:
@@ -64,6 +66,13 @@ class Network:
         #: config)`` (an experiment on a whole run: "the same, without header
         #: prediction", "the same, with a shorter TIME-WAIT").
         self.adjust = adjust
+        #: Applied to the parameters of every path :meth:`connect` makes (loopback paths
+        #: aside): ``adjust_path("client->server", params)`` ("the same run over a
+        #: slower or lossier link").  Set it before the links are made.
+        self.adjust_path: AdjustPath | None = None
+        #: Every listen's backlog on this network's hosts, whatever the application
+        #: asks (None: as asked).  Set it before the hosts are added.
+        self.backlog: int | None = None
         self.scheduler = Scheduler(start)
         self.max_events = max_events
         #: Every trace record of every host and link, in time order (when ``trace``).
@@ -169,6 +178,7 @@ class Network:
     def _attach(self, name: str, addresses: Sequence[str], endpoint: E, tracer: Tracer | None) -> Host[E]:
         host = Host(name, addresses, endpoint, self.scheduler, self.route, tracer=tracer,
                     egress=self._on_egress if self._egress_hooked else None)
+        host.backlog = self.backlog
         if host.name in self.hosts:
             raise ValueError(f"a host named {host.name!r} exists already")
         if not host.addresses:
@@ -206,6 +216,9 @@ class Network:
         common = params if params is not None else PathParams(**kw)
         if params is not None and kw:
             raise ValueError("give either params= or keyword parameters, not both")
+        if self.adjust_path is not None:
+            forward = self.adjust_path(f"{a.name}->{b.name}", forward or common)
+            backward = self.adjust_path(f"{b.name}->{a.name}", backward or common)
         fwd = self._path(a, b, forward or common, f"path:{a.name}->{b.name}", f"{a.name}->{b.name}")
         bwd = self._path(b, a, backward or common, f"path:{b.name}->{a.name}", f"{b.name}->{a.name}")
         for path in (fwd, bwd):

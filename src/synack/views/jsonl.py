@@ -23,24 +23,35 @@ Segment ``flags`` are tcpdump's letters (``"S"``, ``"SA"``, ``"FA"``, ``"RA"``,
 contains ``A``; ``options`` holds only the options present.  A drop carries its
 ``reason``; a drop of bytes that did not parse has no segment fields, only the
 addresses if they are known.
+
+:func:`record_from_dict` reads such an object back into a typed record (a segment's
+payload as that many zero octets: the JSON keeps its length, not its bytes), so that
+views built on the typed trace (the ladder's model, the SVG) draw JSON records too.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable
-from typing import TextIO
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, TextIO
 
+from synack.core.errors import DropReason
+from synack.core.state import State
+from synack.core.timers import Timer
 from synack.core.trace import (
     CongestionRecord,
+    Loss,
     NoteRecord,
     SegmentRecord,
     StateRecord,
+    TimerAction,
     TimerRecord,
     TraceRecord,
+    Verdict,
     endpoint_str,
 )
-from synack.core.wire import Options, Segment, flags_str
+from synack.core.wire import ACK, CWR, ECE, FIN, NO_OPTIONS, PSH, RST, SYN, URG, Options, Segment, flags_str
 
 
 def options_to_dict(opts: Options) -> dict[str, object]:
@@ -126,3 +137,98 @@ def write_jsonl(records: Iterable[TraceRecord], stream: TextIO) -> int:
         stream.write(dumps(rec) + "\n")
         count += 1
     return count
+
+
+# -- reading records back ----------------------------------------------------------
+_FLAG_BITS: Final = {"F": FIN, "S": SYN, "R": RST, "P": PSH, "A": ACK, "U": URG, "E": ECE, "W": CWR}
+_TIMERS: Final = {t.label: t for t in Timer}
+_DROP_REASONS: Final = {r.value: r for r in DropReason}
+_LOSSES: Final = {r.value: r for r in Loss}
+_VERDICTS: Final = {v.value: v for v in Verdict}
+
+
+def split_endpoint(text: str) -> tuple[str, int | None]:
+    """``"192.0.2.1:80"`` → ``("192.0.2.1", 80)``; ``"[fd00::1]:80"`` → ``("fd00::1", 80)``;
+    a bare address (a malformed segment's) has no port."""
+    if text.startswith("["):
+        addr, _, rest = text[1:].partition("]")
+        return addr, int(rest[1:]) if rest.startswith(":") else None
+    addr, colon, port = text.partition(":")
+    if colon and ":" not in port:
+        return addr, int(port)
+    return text, None
+
+
+@functools.lru_cache(maxsize=256)
+def flags_from_str(text: str) -> int:
+    """tcpdump's letters back to the flag bits (``"."``: none)."""
+    bits = 0
+    for letter in text:
+        if letter != ".":
+            bits |= _FLAG_BITS[letter]
+    return bits
+
+
+def options_from_dict(d: Mapping[str, Any]) -> Options:
+    if not d:
+        return NO_OPTIONS
+    get = d.get
+    ts, sack = get("timestamps"), get("sack")
+    return Options(get("mss"), get("wscale"), bool(get("sack_permitted")),
+                   (int(ts[0]), int(ts[1])) if ts is not None else None,
+                   tuple((int(a), int(b)) for a, b in sack) if sack else ())
+
+
+def _reason(text: str | None, lost: bool) -> tuple[DropReason | Loss | None, str | None]:
+    if text is None:
+        return None, None
+    value, sep, detail = text.partition(": ")
+    table: Mapping[str, DropReason | Loss] = _LOSSES if lost else _DROP_REASONS
+    reason = table.get(value) or table.get(text)
+    if reason is None:
+        raise ValueError(f"unknown reason {text!r}")
+    return reason, (detail if sep and reason.value == value else None)
+
+
+def _conn_of(d: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    conn = d.get("conn") or {}
+    return conn.get("local"), conn.get("remote")
+
+
+def record_from_dict(d: Mapping[str, Any]) -> TraceRecord:
+    """The typed record of one JSON object (:func:`record_to_dict`'s shape; a ``"run"``
+    key, as ``synack scenario run --json`` adds for several runs, is ignored).
+
+    A segment's payload comes back as ``len`` zero octets.  ValueError (or KeyError)
+    when the object is not a record."""
+    t_us, host, event = int(d["t_us"]), str(d["host"]), d["event"]
+    if event in ("send", "recv", "drop"):
+        v = d.get("verdict")
+        verdict = _VERDICTS[v] if v is not None else None
+        src, sport = split_endpoint(str(d.get("src", "")))
+        dst, dport = split_endpoint(str(d.get("dst", "")))
+        seg = None
+        if "flags" in d:
+            seg = Segment(sport or 0, dport or 0, int(d["seq"]), int(d["ack"]),
+                          flags_from_str(str(d["flags"])), int(d["win"]),
+                          options_from_dict(d.get("options") or {}), bytes(int(d["len"])))
+        reason, detail = _reason(d.get("reason"), verdict is Verdict.LOST)
+        return SegmentRecord(t_us, host, event, src, dst, seg, reason, int(d.get("flight", 0)), verdict,
+                             detail)
+    if event == "state":
+        local, remote = _conn_of(d)
+        return StateRecord(t_us, host, str(local), str(remote), State(d["from"]), State(d["to"]))
+    if event == "timer":
+        local, remote = _conn_of(d)
+        deadline = d.get("deadline_us")
+        return TimerRecord(t_us, host, str(local), str(remote), _TIMERS[d["timer"]], TimerAction(d["action"]),
+                           int(deadline) if deadline is not None else None)
+    if event == "note":
+        local, remote = _conn_of(d)
+        return NoteRecord(t_us, host, str(d["text"]), local, remote)
+    if event == "cc":
+        local, remote = _conn_of(d)
+        srtt = d.get("srtt_us")
+        return CongestionRecord(t_us, host, str(local), str(remote), int(d["cwnd"]), int(d["ssthresh"]),
+                                int(srtt) if srtt is not None else None, int(d["rto_us"]), int(d["inflight"]))
+    raise ValueError(f"not a trace record: event {event!r}")

@@ -12,7 +12,15 @@ Nothing here knows how the picture is drawn (:mod:`.text` draws it in a terminal
   crossing segments cross;
 - the events in trace order: a :class:`Flight` where it leaves a drawn host, an
   :class:`Arrival` where it reaches one, :class:`StateChange` s, :class:`Note` s
-  (application calls, faults) and :class:`TimerEvent` s.
+  (application calls, faults) and :class:`TimerEvent` s;
+- each flight and arrival knows the index of its record in the records given
+  (``record``), so that a picture can point back into the trace.
+
+A flood is summarised, never the trace: when segments from more than
+:data:`OUTSIDE_MAX` endpoints outside the picture reach a drawn host, only those of the
+first :data:`OUTSIDE_KEPT` are drawn; the rest (their segments, the drawn host's answers,
+its state changes and timers for them) leave the picture, and one :class:`Elided`
+event stands where the first of them was, counting them.
 
 A segment's records are paired by their ``flight`` id.  A segment one of the two hosts
 receives from anywhere else (a spoofed SYN, with no send from a drawn host) is a
@@ -22,7 +30,8 @@ are paired as before flights existed: a receive takes the open flight of the sam
 segment on the same path whose time in flight is nearest the path's last one.
 
 Building costs constant work per record (amortised), after a first pass that learns
-the hosts' addresses.
+the hosts' addresses (and a second over the segments, when there is a flood).
+Nothing here imports more than the standard library and ``synack.core``.
 """
 
 from __future__ import annotations
@@ -48,14 +57,18 @@ from synack.core.trace import (
     Verdict,
     endpoint_str,
 )
-from synack.core.wire import ACK, SYN, Segment
+from synack.core.wire import ACK, FIN, RST, SYN, Segment
 
 __all__ = [
-    "Arrival", "Event", "Flight", "Ladder", "Lost", "Note", "Numbers", "Side", "StateChange",
-    "TimerEvent", "build_ladder",
+    "OUTSIDE_KEPT", "OUTSIDE_MAX", "Arrival", "Elided", "Event", "Flight", "Ladder", "Lost", "Note",
+    "Numbers", "Side", "StateChange", "TimerEvent", "build_ladder",
 ]
 
 _MOD: Final = 1 << 32
+#: More endpoints than this outside the picture sending to a drawn host is a flood...
+OUTSIDE_MAX: Final = 8
+#: ... of which the first this many are drawn.
+OUTSIDE_KEPT: Final = 2
 #: A bare call (``connect()``) in a note is an application call.
 _CALL: Final = re.compile(r"[A-Za-z_][\w.]*\(.*\)")
 
@@ -109,6 +122,8 @@ class Arrival:
     reason: DropReason | None
     #: 0 for the first arrival; 1, 2... for copies the network made.
     copy: int = 0
+    #: The index of its record in the records the ladder was built from.
+    record: int = -1
 
 
 @dataclass(slots=True, eq=False)
@@ -145,6 +160,9 @@ class Flight:
     numbers: Numbers | None
     arrivals: list[Arrival] = field(default_factory=list)
     lost: Lost | None = None
+    #: The index of its send record in the records the ladder was built from (for a
+    #: flight from outside with no send record: of the record of its first arrival).
+    record: int = -1
 
     @property
     def peer(self) -> str | None:
@@ -180,9 +198,29 @@ class TimerEvent:
     deadline: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class Elided:
+    """Where the picture leaves out a flood: the segments of endpoints outside it beyond
+    the first :data:`OUTSIDE_KEPT`, and all the drawn hosts did about them.  It stands
+    at the first record left out (``host``: the drawn host of that record)."""
+
+    t_us: int
+    host: str
+    #: Segments from those endpoints that reached a drawn host.
+    flights: int
+    #: How many endpoints (address and port) they came from.
+    endpoints: int
+    #: Every one of them a SYN (no ACK, RST or FIN).
+    syns: bool
+    #: No host of the trace sent any of them: they were injected with forged sources.
+    spoofed: bool
+    #: Segments the drawn hosts sent to those endpoints (answers, retransmissions).
+    answers: int = 0
+
+
 #: What happened, in trace order: a flight where it leaves a drawn host, an arrival at
-#: one, a state change, a note, a timer.
-Event = Flight | Arrival | StateChange | Note | TimerEvent
+#: one, a state change, a note, a timer, a flood left out.
+Event = Flight | Arrival | StateChange | Note | TimerEvent | Elided
 
 
 @dataclass(slots=True, eq=False)
@@ -196,9 +234,9 @@ class Ladder:
     events: list[Event]
     #: Every flight that touches a drawn host, in order of first appearance.
     flights: list[Flight]
-    #: The time of the trace's last record.
+    #: The time of the trace's last record (of those not left out, :class:`Elided`).
     end_us: int
-    #: Every record's time is a whole millisecond.
+    #: Every record's time is a whole millisecond (of those not left out).
     whole_ms: bool
 
     def side(self, host: str) -> Side:
@@ -235,8 +273,15 @@ class _Builder:
         self.events: list[Event] = []
         self.flights: list[Flight] = []
         self.by_id: dict[int, Flight] = {}
-        #: Send times of flights from hosts not drawn, until a drawn host receives them.
-        self.outside_sends: dict[int, int] = {}
+        #: Send times (and record indexes) of flights from hosts not drawn, until a drawn
+        #: host receives them.
+        self.outside_sends: dict[int, tuple[int, int]] = {}
+        #: The index of the record being read.
+        self.index = 0
+        #: The endpoints outside the picture left out (a flood), and the event saying so.
+        self.elided: set[str] = set()
+        self.drawn_addrs: frozenset[str] = frozenset()
+        self.elided_event: Elided | None = None
         #: Arrivals the stack dropped, until their "drop" record.
         self.awaiting_drop: dict[int, Arrival] = {}
         self.bases: dict[tuple[str, int, str, int], int] = {}
@@ -269,14 +314,103 @@ class _Builder:
                 self.addrs[host].setdefault(_split_endpoint(rec.local))
                 self.initial.setdefault(host, rec.old)
         self.show_ports = len(conns) > 1
+        self._find_flood(records)
+
+    @staticmethod
+    def _outside(rec: TraceRecord, drawn: frozenset[str]) -> str | None:
+        """The endpoint outside the picture that ``rec`` is about, if any."""
+        if isinstance(rec, SegmentRecord):
+            seg = rec.seg
+            if seg is None:
+                return None
+            if rec.src not in drawn:
+                return endpoint_str(rec.src, seg.src_port)
+            if rec.dst not in drawn:
+                return endpoint_str(rec.dst, seg.dst_port)
+            return None
+        remote = getattr(rec, "remote", None)
+        if remote is None or _split_endpoint(remote) in drawn:
+            return None
+        return str(remote)
+
+    def _find_flood(self, records: Sequence[TraceRecord]) -> None:
+        """Which outside endpoints to leave out, and the :class:`Elided` that says so."""
+        drawn = frozenset(a for addrs in self.addrs.values() for a in addrs)
+        hosts = self.addrs
+        peers: dict[str, None] = {}   # in order of first appearance at a drawn host
+        for rec in records:
+            if isinstance(rec, SegmentRecord) and rec.host in hosts:
+                peer = self._outside(rec, drawn)
+                if peer is not None:
+                    peers.setdefault(peer)
+        if len(peers) <= OUTSIDE_MAX:
+            return
+        elided = set(list(peers)[OUTSIDE_KEPT:])
+        incoming: set[int] = set()
+        answers: set[int] = set()
+        unnumbered = 0
+        syns = True
+        sent: set[int] = set()
+        first: SegmentRecord | None = None
+        for rec in records:
+            if not isinstance(rec, SegmentRecord) or rec.seg is None:
+                continue
+            if rec.event == "send" and rec.flight and rec.src not in drawn:
+                sent.add(rec.flight)
+            if rec.host not in hosts:
+                continue
+            if rec.src in drawn:
+                if rec.event == "send" and endpoint_str(rec.dst, rec.seg.dst_port) in elided:
+                    answers.add(rec.flight or -len(answers) - 1)
+                continue
+            if endpoint_str(rec.src, rec.seg.src_port) not in elided:
+                continue
+            if first is None:
+                first = rec
+            if rec.flight:
+                incoming.add(rec.flight)
+            elif rec.event == "recv":
+                unnumbered += 1
+            if rec.seg.flags & (SYN | ACK | RST | FIN) != SYN:
+                syns = False
+        self.elided = elided
+        self.drawn_addrs = drawn
+        host = first.host if first is not None else self.right
+        spoofed = not unnumbered and not (incoming & sent)
+        self.elided_event = Elided(0, host, len(incoming) + unnumbered, len(elided), syns, spoofed,
+                                   len(answers))
+
+    def _left_out(self, rec: TraceRecord) -> bool:
+        """Whether ``rec`` is about an endpoint left out; the first such record of a
+        drawn host places the :class:`Elided` event."""
+        peer = self._outside(rec, self.drawn_addrs)
+        if peer is None or peer not in self.elided:
+            return False
+        event = self.elided_event
+        if event is not None and rec.host in self.addrs:
+            self.events.append(Elided(rec.t_us, rec.host, event.flights, event.endpoints, event.syns,
+                                      event.spoofed, event.answers))
+            self.elided_event = None
+        return True
 
     # -- pass 1: flights and events -------------------------------------------------
     def build(self, records: Sequence[TraceRecord]) -> Ladder:
         self.prescan(records)
         drawn = self.addrs
         events = self.events
-        for rec in records:
+        flood = bool(self.elided)
+        end_us = 0
+        whole_ms = True
+        for index, rec in enumerate(records):
             host = rec.host
+            self.index = index
+            if flood and self._left_out(rec):
+                continue
+            t_us = rec.t_us
+            if t_us > end_us:
+                end_us = t_us
+            if t_us % 1000:
+                whole_ms = False
             if isinstance(rec, SegmentRecord):
                 self._segment(rec, host in drawn)
             elif host not in drawn:
@@ -293,16 +427,14 @@ class _Builder:
                 events.append(Note(rec.t_us, host, f"app: {text}" if _CALL.fullmatch(text) else text))
         sides = [Side(h, tuple(self.addrs[h]), tuple(self.ports[h]), self.initial.get(h),
                       self.state_times[h]) for h in (self.left, self.right)]
-        return Ladder(sides[0], sides[1], self.show_ports, events, self.flights,
-                      max((r.t_us for r in records), default=0),
-                      not any(r.t_us % 1000 for r in records))
+        return Ladder(sides[0], sides[1], self.show_ports, events, self.flights, end_us, whole_ms)
 
     def _segment(self, rec: SegmentRecord, drawn: bool) -> None:
         if rec.event == "send":
             if drawn:
                 self._send(rec)
             elif rec.flight:
-                self.outside_sends[rec.flight] = rec.t_us
+                self.outside_sends[rec.flight] = (rec.t_us, self.index)
         elif rec.event == "recv":
             if rec.flight:
                 self._arrive(rec, drawn)
@@ -346,7 +478,7 @@ class _Builder:
         known = self.addrs[other]   # when the other host left no record, assume it is the peer
         flight = Flight(rec.flight, rec.src, rec.dst, rec.seg, host,
                         other if not known or rec.dst in known else None, rightwards, rec.t_us,
-                        self._numbers(rec.src, rec.dst, rec.seg))
+                        self._numbers(rec.src, rec.dst, rec.seg), record=self.index)
         self.events.append(flight)
         self.flights.append(flight)
         if rec.flight:
@@ -361,9 +493,10 @@ class _Builder:
     def _from_outside(self, rec: SegmentRecord) -> Flight:
         """A flight a drawn host receives with no send from the other: from the edge."""
         host = rec.host
-        flight = Flight(rec.flight, rec.src, rec.dst, rec.seg, None, host, host == self.right,
-                        self.outside_sends.pop(rec.flight, rec.t_us) if rec.flight else rec.t_us,
-                        self._numbers(rec.src, rec.dst, rec.seg))
+        sent_us, index = self.outside_sends.pop(rec.flight, (rec.t_us, self.index)) if rec.flight \
+            else (rec.t_us, self.index)
+        flight = Flight(rec.flight, rec.src, rec.dst, rec.seg, None, host, host == self.right, sent_us,
+                        self._numbers(rec.src, rec.dst, rec.seg), record=index)
         self.flights.append(flight)
         if rec.flight:
             self.by_id[rec.flight] = flight
@@ -371,7 +504,7 @@ class _Builder:
 
     def _add_arrival(self, flight: Flight, rec: SegmentRecord, drawn: bool, verdict: Verdict | None,
                      reason: DropReason | None) -> Arrival:
-        arrival = Arrival(rec.t_us, rec.host, flight, verdict, reason, len(flight.arrivals))
+        arrival = Arrival(rec.t_us, rec.host, flight, verdict, reason, len(flight.arrivals), self.index)
         flight.arrivals.append(arrival)
         if drawn:
             if flight.receiver is None and flight.sender is not None and rec.host != flight.sender:

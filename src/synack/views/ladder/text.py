@@ -57,7 +57,7 @@ from synack.core.trace import TimerAction, Verdict
 from synack.core.wire import ACK, FIN, RST, SYN, URG, flags_names
 
 from ..words import Lang, drop_reason, host_label, loss_text, note_text, timer_name, word
-from .model import Arrival, Flight, Ladder, Note, StateChange, TimerEvent
+from .model import Arrival, Elided, Flight, Ladder, Note, StateChange, TimerEvent
 
 __all__ = ["render_model", "wrap_cells"]
 
@@ -194,6 +194,19 @@ def timer_text(event: TimerEvent, lang: Lang = "en") -> str | None:
     return word("timer-armed", lang, name)
 
 
+def elided_text(event: Elided, lang: Lang = "en") -> str:
+    """The note where a flood is left out: ``"+19998 spoofed SYNs not drawn"``."""
+    if lang == "zh":
+        what = "SYN" if event.syns else "报文"
+        if event.spoofed:
+            return f"另有 {event.flights} 个伪造的 {what} 未画出"
+        return f"另有来自 {event.endpoints} 个其他端点的 {event.flights} 个{what}未画出"
+    what = "SYNs" if event.syns else "segments"
+    if event.spoofed:
+        return f"+{event.flights} spoofed {what} not drawn"
+    return f"+{event.flights} {what} from {event.endpoints} other endpoints not drawn"
+
+
 def fate_text(arrival: Arrival, lang: Lang = "en") -> Cell | None:
     """What the receiving stack made of an arrival, when it did not take it whole."""
     verdict, reason = arrival.verdict, arrival.reason
@@ -244,6 +257,8 @@ class _TextLadder:
                     self._note(event.host, event.t_us, text, "yellow")
             elif isinstance(event, Note):
                 self._note(event.host, event.t_us, note_text(event.text, lang), "italic")
+            elif isinstance(event, Elided):
+                self._note(event.host, event.t_us, elided_text(event, lang), "italic")
 
     # -- pass 1: events to rows ----------------------------------------------------
     def fmt_time(self, t_us: int) -> str:

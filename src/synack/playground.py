@@ -1,0 +1,632 @@
+"""The playground's Python side: what the page (``web/``, through Pyodide) asks of
+the real stack, with nothing but the standard library, ``synack.core``, ``sim``,
+``scenarios`` and the views that need neither rich nor matplotlib.
+
+The page runs a scenario with a seed and "what if" settings (:class:`Settings`, read
+from the page's URL: ``#scenario=lost-syn&seed=1&lang=en&drop=1:client:S:2``) and
+gets back, as one JSON document (:func:`run_json`):
+
+- ``records``: the run's trace, the very objects ``synack scenario run NAME --seed N
+  --json`` writes, one per line (with ``"run": n`` when the scenario has several runs);
+- ``runs``: each run's label, facts and metrics in both languages, its two drawn
+  hosts, where its records start and end in ``records``, and its listeners' queue
+  limits (read from the core's listeners: the trace does not carry them);
+- ``picks``: for each segment a host put on a link, how the page names it to drop,
+  delay or duplicate it: ``"client:S:2"``, the second SYN the client sent (counted as
+  the faults count, so the name means the same after other settings change).
+
+After a run, :func:`svg`, :func:`pcap` and :func:`packet_hex` draw, capture or show
+the bytes of that run on demand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final, Literal
+
+from synack.capture import PcapWriter
+from synack.core.config import Config, ms, seconds
+from synack.core.ip import build_packet
+from synack.core.listener import Listener
+from synack.core.state import TRANSITIONS, State
+from synack.core.trace import (
+    CongestionRecord,
+    Loss,
+    NoteRecord,
+    SegmentRecord,
+    StateRecord,
+    TimerRecord,
+    TraceRecord,
+    endpoint_str,
+)
+from synack.core.wire import Segment, flags_str
+from synack.scenarios import ALL, STREAM, TOUR, Context, Run, Scenario, get
+from synack.sim import EventLimitExceeded, Network, PathParams
+from synack.sim.faults import Fault, FaultKind, Resolver, flags_are, from_host, parse_flags
+
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring
+
+__all__ = ["SECTIONS_EN", "TRANSITIONS_ZH", "Pick", "Picks", "Settings", "SettingsError", "catalogue",
+           "diagram", "document", "packet_hex", "pcap", "run", "run_json", "svg"]
+
+#: The seed's section headings (Chinese, as the scenarios name them) in English.
+SECTIONS_EN: Final[dict[str, str]] = {
+    "真实握手": "The real handshake",
+    "恋爱模拟 / 为什么不是两次 / 为什么不是四次": "The love-letter analogy / why not two / why not four",
+    "半连接队列 / SYN-ACK 重传": "The half-open queue / SYN-ACK retransmission",
+    "SYN-ACK 重传次数": "How many SYN-ACK retransmissions",
+    "半连接队列 / 全连接队列": "The SYN queue / the accept queue",
+    "为什么不是两次": "Why not two?",
+    "三次握手过程中可以携带数据么": "Can the handshake carry data?",
+    "同时打开会怎样": "What if both open at once?",
+    "SYN攻击": "The SYN attack",
+    "四次挥手": "The four-way close",
+    "半关闭": "Half-close",
+    "为什么是四次挥手而不是三次": "Why four segments to close, not three?",
+    "等待2MSL的意义 (理由一)": "Why wait 2MSL (reason one)",
+    "等待2MSL的意义 (理由二)": "Why wait 2MSL (reason two)",
+    "同时关闭会怎样": "What if both close at once?",
+    "RFC 9293": "RFC 9293",
+}
+
+#: The core's reasons for each state transition (``state.TRANSITIONS``), in Chinese.
+TRANSITIONS_ZH: Final[dict[tuple[State, State], str]] = {
+    (State.CLOSED, State.SYN_SENT): "主动打开：发送 SYN（§3.10.1）",
+    (State.LISTEN, State.SYN_RECEIVED): "SYN 到达监听套接字：回复 SYN-ACK（§3.10.7.2）",
+    (State.SYN_SENT, State.SYN_RECEIVED): "同时打开：收到不带 ACK 的 SYN（§3.10.7.3）",
+    (State.SYN_SENT, State.ESTABLISHED): "收到确认了我方 SYN 的 SYN-ACK（§3.10.7.3）",
+    (State.SYN_SENT, State.CLOSED): "CLOSE/ABORT、可接受的 RST，或 SYN 重传次数用尽",
+    (State.SYN_RECEIVED, State.ESTABLISHED): "收到对我方 SYN 的 ACK（§3.10.7.4 第五步检查）",
+    (State.SYN_RECEIVED, State.FIN_WAIT_1): "CLOSE 且没有待发数据：发送 FIN（§3.10.4）",
+    (State.SYN_RECEIVED, State.CLOSED): "RST、ABORT，或 SYN-ACK 重传次数用尽",
+    (State.ESTABLISHED, State.FIN_WAIT_1): "CLOSE：发完排队的数据后发送 FIN（§3.10.4）",
+    (State.ESTABLISHED, State.CLOSE_WAIT): "收到 FIN（§3.10.7.4 第八步检查）",
+    (State.ESTABLISHED, State.CLOSED): "RST、ABORT，或重传次数用尽",
+    (State.FIN_WAIT_1, State.FIN_WAIT_2): "我方的 FIN 被确认",
+    (State.FIN_WAIT_1, State.CLOSING): "同时关闭：对方的 FIN 先于对我方 FIN 的 ACK 到达",
+    (State.FIN_WAIT_1, State.TIME_WAIT): "收到同时确认了我方 FIN 的 FIN",
+    (State.FIN_WAIT_1, State.CLOSED): "RST、ABORT，或重传次数用尽",
+    (State.FIN_WAIT_2, State.TIME_WAIT): "收到 FIN",
+    (State.FIN_WAIT_2, State.CLOSED): "RST、ABORT，或孤儿 FIN-WAIT-2 超时（Linux）",
+    (State.CLOSE_WAIT, State.LAST_ACK): "CLOSE：发送 FIN（§3.10.4）",
+    (State.CLOSE_WAIT, State.CLOSED): "RST、ABORT，或重传次数用尽",
+    (State.CLOSING, State.TIME_WAIT): "我方的 FIN 被确认",
+    (State.CLOSING, State.CLOSED): "RST、ABORT，或重传次数用尽",
+    (State.LAST_ACK, State.CLOSED): "我方的 FIN 被确认（或 RST、ABORT、重传次数用尽）",
+    (State.TIME_WAIT, State.CLOSED): "2MSL 定时器到期（或 RST：TIME-WAIT 被刺杀）",
+}
+
+PickKind = Literal["drop", "delay", "dup"]
+_FAULT_KIND: Final[dict[PickKind, FaultKind]] = {"drop": "drop", "delay": "delay", "dup": "duplicate"}
+#: The longest a picked segment may be held or its copy follow it (as the CLI's --delay).
+MAX_PICK_MS: Final = 60_000
+
+
+class SettingsError(ValueError):
+    """A what-if setting the page cannot run (the message says which and why)."""
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One clicked segment and what to do to it: the ``nth`` segment with exactly the
+    flags ``flags`` (tcpdump letters) that host ``host`` puts on a link in run ``run``
+    (from 1), dropped, delayed by ``ms`` or duplicated (the copy ``ms`` later)."""
+
+    kind: PickKind
+    run: int
+    host: str
+    flags: str
+    nth: int
+    ms: float = 0.0
+
+    def token(self) -> str:
+        """As the URL writes it: ``1:client:S:2`` (``:500`` more with a time)."""
+        base = f"{self.run}:{self.host}:{self.flags}:{self.nth}"
+        return base if self.kind == "drop" else f"{base}:{self.ms:g}"
+
+    def describe(self) -> str:
+        """What the trace shows, the words of the equivalent ``sim.faults`` fault."""
+        match = flags_are(self.flags) & from_host(self.host)
+        if self.kind == "drop":
+            return f"drop #{self.nth} {match!r}"
+        if self.kind == "delay":
+            return f"delay #{self.nth} {match!r} by {ms(self.ms)} µs"
+        return f"duplicate #{self.nth} {match!r} after {ms(self.ms)} µs"
+
+
+class Picks(Fault):
+    """Every pick of one run as one fault, installed before the scenario's own: it
+    counts each host's segments by their exact flags as they enter a link (all of
+    them, whatever it or a later fault does to them), so that "the 2nd SYN-ACK" is
+    the same segment whichever other picks there are."""
+
+    __slots__ = ("_addrs", "_counts", "_hosts", "_picks", "_resolver", "description", "kind")
+
+    def __init__(self, picks: Sequence[Pick]) -> None:
+        super().__init__(lambda src, dst, seg: False, count=None)
+        self._picks = {(p.host, parse_flags(p.flags), p.nth): p for p in picks}
+        self._hosts = frozenset(p.host for p in picks)
+        self._counts: dict[tuple[str, int], int] = {}
+        self._addrs: dict[str, str] | None = None
+        self._resolver: Resolver | None = None
+        self.kind: FaultKind = "drop"
+        self.description = ""
+
+    def bind(self, resolve: Resolver) -> None:
+        self._resolver = resolve
+
+    def _host_of(self, src: str) -> str | None:
+        if self._addrs is None:
+            if self._resolver is None:
+                raise RuntimeError("Picks is not bound to a network: install it with network.add_fault")
+            addrs: dict[str, str] = {}
+            for name in self._hosts:
+                for addr in self._resolver(name) or ():
+                    addrs[addr] = name
+            self._addrs = addrs
+        return self._addrs.get(src)
+
+    def check(self, src: str, dst: str, seg: Segment) -> bool:
+        host = self._host_of(src)
+        if host is None:
+            return False
+        key = (host, seg.flags)
+        n = self._counts[key] = self._counts.get(key, 0) + 1
+        pick = self._picks.get((host, seg.flags, n))
+        if pick is None:
+            return False
+        self.seen += 1
+        self.hits += 1
+        self.kind = _FAULT_KIND[pick.kind]
+        self.value = ms(pick.ms)
+        self.description = pick.describe()
+        return True
+
+    @property
+    def exhausted(self) -> bool:
+        return False
+
+    def describe(self) -> str:
+        return self.description
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The what-if settings (None: as the scenario has it)."""
+
+    #: One-way delay of every link, ms.
+    link_delay: float | None = None
+    #: Loss probability of every link, 0..1.
+    loss: float | None = None
+    #: Every listen's backlog.
+    backlog: int | None = None
+    #: Config.syncookies on every host: 0, 1 or 2.
+    syncookies: int | None = None
+    #: Config.synack_retries on every host.
+    synack_retries: int | None = None
+    #: Config.time_wait on every host, seconds.
+    time_wait: float | None = None
+    picks: tuple[Pick, ...] = field(default=())
+
+    @property
+    def changed(self) -> bool:
+        return self != Settings()
+
+    def as_params(self) -> dict[str, str]:
+        """The URL parameters that give these settings back (:meth:`parse`)."""
+        out: dict[str, str] = {}
+        for key in ("link_delay", "loss", "backlog", "syncookies", "synack_retries", "time_wait"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = f"{value:g}" if isinstance(value, float) else str(value)
+        for kind in ("drop", "delay", "dup"):
+            tokens = [p.token() for p in self.picks if p.kind == kind]
+            if tokens:
+                out[kind] = ",".join(tokens)
+        return out
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> Settings:
+        """From URL parameters: ``link_delay`` (ms), ``loss`` (0..1 or ``5%``), ``backlog``,
+        ``syncookies`` (0, 1, 2), ``synack_retries``, ``time_wait`` (s), and ``drop``,
+        ``delay``, ``dup``: comma-separated ``RUN:HOST:FLAGS:NTH`` (``:MS`` more for
+        ``delay`` and ``dup``).  Empty values and unknown keys are ignored."""
+        def get(key: str) -> str | None:
+            value = params.get(key)
+            return value.strip() if value is not None and value.strip() else None
+
+        def number(key: str, lo: float, hi: float) -> float | None:
+            text = get(key)
+            if text is None:
+                return None
+            percent = text.endswith("%")
+            try:
+                value = float(text[:-1] if percent else text) / (100 if percent else 1)
+            except ValueError:
+                raise SettingsError(f"{key}: not a number: {text!r}") from None
+            if not lo <= value <= hi or value != value:
+                raise SettingsError(f"{key}: {text} is outside {lo:g}..{hi:g}")
+            return value
+
+        def whole(key: str, lo: int, hi: int) -> int | None:
+            value = number(key, lo, hi)
+            if value is None:
+                return None
+            if value != int(value):
+                raise SettingsError(f"{key}: not a whole number: {params[key]!r}")
+            return int(value)
+
+        picks: list[Pick] = []
+        kind: PickKind
+        for kind in ("drop", "delay", "dup"):
+            text = get(kind)
+            if text is None:
+                continue
+            for token in text.split(","):
+                picks.append(_parse_pick(kind, token.strip()))
+        return cls(link_delay=number("link_delay", 0, 10_000), loss=number("loss", 0, 1),
+                   backlog=whole("backlog", 1, 65535), syncookies=whole("syncookies", 0, 2),
+                   synack_retries=whole("synack_retries", 0, 10), time_wait=number("time_wait", 0, 600),
+                   picks=tuple(picks))
+
+    # -- how a run is changed -------------------------------------------------------------
+    def adjust(self) -> Callable[[str, Config], Config] | None:
+        changes: dict[str, Any] = {}
+        if self.syncookies is not None:
+            changes["syncookies"] = self.syncookies
+        if self.synack_retries is not None:
+            changes["synack_retries"] = self.synack_retries
+        if self.time_wait is not None:
+            changes["time_wait"] = seconds(self.time_wait)
+        if not changes:
+            return None
+        return lambda _name, config: replace(config, **changes)
+
+    def prepare(self, progress: Callable[[int], object] | None = None) -> Callable[[int, Network], None]:
+        def prepare(run_no: int, net: Network) -> None:
+            if progress is not None:
+                progress(run_no)
+            if self.link_delay is not None or self.loss is not None:
+                net.adjust_path = self._adjust_path
+            net.backlog = self.backlog
+            mine = [p for p in self.picks if p.run == run_no]
+            if mine:
+                net.add_fault(Picks(mine))
+        return prepare
+
+    def _adjust_path(self, _name: str, params: PathParams) -> PathParams:
+        changes: dict[str, Any] = {}
+        if self.link_delay is not None:
+            changes["delay"] = ms(self.link_delay)
+        if self.loss is not None:
+            changes["loss"] = self.loss
+        return replace(params, **changes)
+
+
+def _parse_pick(kind: PickKind, token: str) -> Pick:
+    parts = token.split(":")
+    want = 4 if kind == "drop" else 5
+    if len(parts) != want:
+        form = "RUN:HOST:FLAGS:NTH" + ("" if kind == "drop" else ":MS")
+        raise SettingsError(f"{kind}: {token!r} is not {form}")
+    try:
+        run_no, nth = int(parts[0]), int(parts[3])
+        time_ms = float(parts[4]) if kind != "drop" else 0.0
+        parse_flags(parts[2])
+    except ValueError as exc:
+        raise SettingsError(f"{kind}: {token!r}: {exc}") from None
+    if run_no < 1 or nth < 1 or not parts[1]:
+        raise SettingsError(f"{kind}: {token!r}: run and count start at 1, and a host is named")
+    if not 0 <= time_ms <= MAX_PICK_MS:
+        raise SettingsError(f"{kind}: {token!r}: the time is outside 0..{MAX_PICK_MS} ms")
+    return Pick(kind, run_no, parts[1], parts[2], nth, time_ms)
+
+
+# -- the scenarios, as the page lists them ------------------------------------------------
+def catalogue() -> dict[str, Any]:
+    """The scenarios in the tour's order, grouped by the seed's sections (consecutive
+    scenarios of one section form one group), then the byte-stream scenarios."""
+    groups: list[dict[str, Any]] = []
+    for name in TOUR:
+        scenario = get(name)
+        if not groups or groups[-1]["section"] != scenario.section or groups[-1]["stream"]:
+            groups.append({"section": scenario.section, "en": SECTIONS_EN.get(scenario.section, ""),
+                           "stream": False, "scenarios": []})
+        groups[-1]["scenarios"].append(_describe(scenario))
+    groups.append({"section": "字节流", "en": "The byte stream", "stream": True,
+                   "scenarios": [_describe(get(name)) for name in STREAM]})
+    extra = [name for name in ALL if name not in TOUR and name not in STREAM]
+    if extra:  # (every name ALL knows is in one of the two, today)
+        groups.append({"section": "其他", "en": "Others", "stream": False,
+                       "scenarios": [_describe(get(name)) for name in extra]})
+    return {"groups": groups, "tour": list(TOUR), "stream": list(STREAM)}
+
+
+def _describe(scenario: Scenario) -> dict[str, Any]:
+    return {"name": scenario.name, "title": {"en": scenario.title.en, "zh": scenario.title.zh},
+            "section": scenario.section, "section_en": SECTIONS_EN.get(scenario.section, ""),
+            "explanation": {"en": scenario.explanation.en, "zh": scenario.explanation.zh}}
+
+
+def diagram() -> dict[str, Any]:
+    """The state machine as the core states it: the states and every legal edge with
+    its reason (``state.TRANSITIONS``), in English and Chinese."""
+    return {"states": [s.value for s in State],
+            "edges": [{"from": a.value, "to": b.value, "en": why, "zh": TRANSITIONS_ZH[(a, b)]}
+                      for (a, b), why in TRANSITIONS.items()]}
+
+
+# -- the records as JSON text ---------------------------------------------------------------
+class _Lines:
+    """Each record as the line ``synack scenario run --json`` writes for it, the same
+    text as ``json.dumps(record_to_dict(rec), ensure_ascii=False, separators=(",", ":"))``
+    (a test holds the two together, record by record, for every scenario), several
+    times faster: a flood's 330,000 records are the page's longest wait.  A segment's
+    fields are written once for its send, arrival and drop."""
+
+    def __init__(self) -> None:
+        self._strings: dict[str, str] = {}
+        self._segs: dict[int, tuple[Segment, str, str, str]] = {}
+
+    def s(self, text: str | None) -> str:
+        if text is None:
+            return "null"
+        out = self._strings.get(text)
+        if out is None:
+            out = self._strings[text] = _encode_string(text)
+        return out
+
+    def _seg(self, src: str, dst: str, seg: Segment) -> str:
+        key = id(seg)
+        hit = self._segs.get(key)
+        if hit is not None and hit[0] is seg and hit[1] == src and hit[2] == dst:
+            return hit[3]
+        o = seg.options
+        opts = []
+        if o.mss is not None:
+            opts.append(f'"mss":{o.mss}')
+        if o.wscale is not None:
+            opts.append(f'"wscale":{o.wscale}')
+        if o.sack_permitted:
+            opts.append('"sack_permitted":true')
+        if o.timestamps is not None:
+            opts.append(f'"timestamps":[{o.timestamps[0]},{o.timestamps[1]}]')
+        if o.sack_blocks:
+            opts.append('"sack":[' + ",".join(f"[{a},{b}]" for a, b in o.sack_blocks) + "]")
+        text = (f'"src":{self.s(endpoint_str(src, seg.src_port))},'
+                f'"dst":{self.s(endpoint_str(dst, seg.dst_port))},"flags":{self.s(flags_str(seg.flags))},'
+                f'"seq":{seg.seq},"ack":{seg.ack},'
+                f'"len":{len(seg.payload)},"win":{seg.window},"options":{{{",".join(opts)}}},')
+        self._segs[key] = (seg, src, dst, text)
+        return text
+
+    def _conn(self, local: str | None, remote: str | None) -> str:
+        return f'{{"local":{self.s(local)},"remote":{self.s(remote)}}}'
+
+    def line(self, rec: TraceRecord, run: str = "") -> str:
+        """``run``: ``',"run":N'`` for a scenario of several runs, else empty."""
+        head = f'{{"t_us":{rec.t_us},"host":{self.s(rec.host)},'
+        if isinstance(rec, SegmentRecord):
+            seg = rec.seg
+            if seg is not None:
+                fields = self._seg(rec.src, rec.dst, seg)
+            else:
+                fields = (f'"src":{self.s(rec.src)},' if rec.src else "") + \
+                         (f'"dst":{self.s(rec.dst)},' if rec.dst else "")
+            tail = f'"flight":{rec.flight}'
+            if rec.verdict is not None:
+                tail += f',"verdict":"{rec.verdict.value}"'
+            if rec.event == "drop" or rec.reason is not None:
+                tail += f',"reason":{self.s(rec.reason_text)}'
+            return f'{head}"event":"{rec.event}",{fields}{tail}{run}}}'
+        if isinstance(rec, StateRecord):
+            return (f'{head}"event":"state","conn":{self._conn(rec.local, rec.remote)},'
+                    f'"from":"{rec.old.value}","to":"{rec.new.value}"{run}}}')
+        if isinstance(rec, TimerRecord):
+            deadline = "null" if rec.deadline is None else rec.deadline
+            return (f'{head}"event":"timer","conn":{self._conn(rec.local, rec.remote)},'
+                    f'"timer":{self.s(rec.timer.label)},"action":"{rec.action.value}","deadline_us":{deadline}{run}}}')
+        if isinstance(rec, NoteRecord):
+            conn = ("" if rec.local is None and rec.remote is None
+                    else f',"conn":{self._conn(rec.local, rec.remote)}')
+            return f'{head}"event":"note","text":{self.s(rec.text)}{conn}{run}}}'
+        if isinstance(rec, CongestionRecord):
+            srtt = "null" if rec.srtt is None else rec.srtt
+            return (f'{head}"event":"cc","conn":{self._conn(rec.local, rec.remote)},"cwnd":{rec.cwnd},'
+                    f'"ssthresh":{rec.ssthresh},"srtt_us":{srtt},"rto_us":{rec.rto},"inflight":{rec.inflight}{run}}}')
+        raise TypeError(f"not a trace record: {rec!r}")
+
+
+# -- a run -----------------------------------------------------------------------------------
+@dataclass
+class _Last:
+    name: str
+    seed: int
+    settings: Settings
+    runs: list[Run]
+    #: Every record of every run, in the order of ``records``.
+    records: list[TraceRecord]
+    #: Where each run's records start in ``records``.
+    offsets: list[int]
+
+
+_last: _Last | None = None
+#: How long a changed run may go on after the scenario stops it (the client's SYN
+#: retries take 127 s), and how many events it may take to.
+GO_ON: Final = seconds(130)
+GO_ON_EVENTS: Final = 1_000_000
+
+
+def _execute(name: str, seed: int, settings: Settings, *, capture: bool = False,
+             progress: Callable[[int], object] | None = None,
+             ) -> tuple[list[tuple[Run, int | None]], str | None]:
+    """The scenario's runs, each with the time at which the scenario stopped it when
+    the playground let it go on (None: it did not), and what stopped the scenario's
+    own script, if anything did.
+
+    A changed run goes on after the scenario stops it, for up to :data:`GO_ON` more
+    (until nothing is left to do, if that is sooner): what a change sets off (a
+    retransmission after a drop, the SYN-ACK retries of a shorter backlog) often comes
+    after the moment the scenario looked.  A scenario's script expects its own course
+    (its comments look for the segments it knows); when a change takes the run
+    elsewhere and the script fails, the runs made so far are kept, with the error.
+    The seed's run is the scenario's, exactly."""
+    scenario = get(name)
+    ctx = Context(seed, capture=capture, adjust=settings.adjust(),
+                  prepare=settings.prepare(progress) if settings.changed or progress else None)
+    failed: str | None = None
+    try:
+        runs = list(scenario.build(ctx))
+    except Exception as exc:
+        if not settings.changed:
+            raise
+        runs = list(ctx.runs)
+        failed = f"{type(exc).__name__}: {exc}"
+    out: list[tuple[Run, int | None]] = []
+    for one in runs:
+        stopped: int | None = None
+        net = one.network
+        if settings.changed and net.scheduler.peek() is not None:
+            stopped = net.now
+            with contextlib.suppress(EventLimitExceeded):  # (a run that never settles: what ran is drawn)
+                net.run(until=stopped + GO_ON, max_events=GO_ON_EVENTS)
+        out.append((one, stopped))
+    return out, failed
+
+
+def document(name: str, seed: int = 1, params: Mapping[str, str] | None = None, *,
+             progress: Callable[[int], object] | None = None) -> str:
+    """Run ``name`` with ``seed`` and the what-if ``params`` (:meth:`Settings.parse`);
+    the document the page draws (the module docstring lists its parts), as JSON text.
+    ``progress(run_no)`` hears of each run as it starts.  SettingsError when the
+    settings cannot run."""
+    global _last
+    if name not in ALL:
+        raise SettingsError(f"unknown scenario {name!r}")
+    settings = Settings.parse(params or {})
+    started = time.perf_counter()
+    executed, failed = _execute(name, seed, settings, progress=progress)
+    if not executed:
+        raise SettingsError(f"the scenario's script stopped before any run: {failed}")
+    runs = [one for one, _ in executed]
+    elapsed = time.perf_counter() - started
+    lines: list[str] = []
+    everything: list[TraceRecord] = []
+    out_runs: list[dict[str, Any]] = []
+    picks: dict[int, str] = {}
+    writer = _Lines()
+    for n, (one, stopped) in enumerate(executed, 1):
+        start = len(lines)
+        counts: dict[tuple[str, str], int] = {}
+        no_route = {r.flight for r in one.records
+                    if isinstance(r, SegmentRecord) and r.event == "drop" and r.reason is Loss.NO_ROUTE}
+        tail = f',"run":{n}' if len(runs) > 1 else ""
+        line = writer.line
+        for rec in one.records:
+            if (isinstance(rec, SegmentRecord) and rec.event == "send" and rec.seg is not None
+                    and rec.flight not in no_route):
+                flags = flags_str(rec.seg.flags)
+                key = (rec.host, flags)
+                counts[key] = counts.get(key, 0) + 1
+                picks[len(lines)] = f"{rec.host}:{flags}:{counts[key]}"
+            lines.append(line(rec, tail))
+        everything.extend(one.records)
+        out_runs.append({
+            "n": n, "label": {"en": one.label.en, "zh": one.label.zh}, "left": one.left, "right": one.right,
+            "start": start, "end": len(lines),
+            "facts": [{"en": f.en, "zh": f.zh} for f in one.facts], "metrics": one.metrics,
+            "hosts": {h.name: list(h.addresses) for h in one.network.hosts.values()},
+            "listeners": _listeners(one), "stopped_us": stopped,
+        })
+    _last = _Last(name, seed, settings, runs, everything, [r["start"] for r in out_runs])
+    head = json.dumps({"scenario": _describe(get(name)), "seed": seed, "settings": settings.as_params(),
+                       "script_error": failed, "runs": out_runs, "picks": picks,
+                       "elapsed_ms": round(elapsed * 1000)}, ensure_ascii=False, separators=(",", ":"))
+    return head[:-1] + ',"records":[' + ",".join(lines) + "]}"
+
+
+def run(name: str, seed: int = 1, params: Mapping[str, str] | None = None, *,
+        progress: Callable[[int], object] | None = None) -> dict[str, Any]:
+    """:func:`document`, read back: ``records`` the list of record objects, ``picks``
+    keyed by the record's index as text (as the page reads it)."""
+    doc: dict[str, Any] = json.loads(document(name, seed, params, progress=progress))
+    return doc
+
+
+def _listeners(one: Run) -> list[dict[str, Any]]:
+    """Each listener still open at the end of the run: its queue limits, as the core
+    has them (the trace shows the entries coming and going, not the limits)."""
+    out = []
+    for host in one.network.hosts.values():
+        listeners: list[Listener] | None = getattr(host.endpoint, "listeners", None)  # (a model has none)
+        for lst in listeners or ():
+            addr = lst.addr or host.addresses[0]
+            local = f"[{addr}]:{lst.port}" if ":" in addr else f"{addr}:{lst.port}"
+            out.append({"host": host.name, "local": local, "port": lst.port, "backlog": lst.backlog,
+                        "syn_queue_limit": lst.syn_queue_limit, "syncookies": lst.config.syncookies})
+    return out
+
+
+def run_json(name: str, seed: int = 1, params_json: str = "{}",
+             progress: Callable[[int], object] | None = None) -> bytes:
+    """:func:`document` for the page, as UTF-8 bytes (Pyodide hands bytes to JavaScript
+    at once; a long text with non-ASCII characters, slowly); ``params_json``: the URL's
+    parameters as a JSON object.  A setting that cannot run gives ``{"error": "..."}``."""
+    try:
+        params = json.loads(params_json)
+        text = document(name, seed, {str(k): str(v) for k, v in params.items()}, progress=progress)
+    except SettingsError as exc:
+        text = json.dumps({"error": str(exc)}, ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+def _need_last() -> _Last:
+    if _last is None:
+        raise RuntimeError("nothing has run yet")
+    return _last
+
+
+def svg(run_no: int, lang: str = "en") -> str | None:
+    """The ladder of run ``run_no`` (from 1) of the last run, as SVG (each segment's
+    ``data-event`` its send record's index in the last run's ``records``), or None
+    when this synack has no SVG view."""
+    last = _need_last()
+    try:
+        module = importlib.import_module("synack.views.svg")
+    except ImportError:
+        return None
+    one = last.runs[run_no - 1]
+    text: str = module.ladder_svg([(one.records, last.offsets[run_no - 1])], lang=lang,
+                                  names=[(one.left, one.right)])
+    return text
+
+
+def pcap(run_no: int) -> bytes:
+    """Run ``run_no`` of the last run again, captured, as a pcap file's bytes."""
+    last = _need_last()
+    runs, _ = _execute(last.name, last.seed, last.settings, capture=True)
+    buf = io.BytesIO()
+    writer = PcapWriter(buf)
+    for t_us, data in runs[run_no - 1][0].packets:
+        writer.write(t_us, data)
+    writer.close()
+    return buf.getvalue()
+
+
+def packet_hex(index: int) -> dict[str, Any] | None:
+    """The bytes of record ``index`` of the last run's ``records`` (a segment): the IP
+    packet as hex, and where its IP header, TCP header, options and payload lie."""
+    rec = _need_last().records[index]
+    if not isinstance(rec, SegmentRecord) or rec.seg is None:
+        return None
+    data = build_packet(rec.seg, rec.src, rec.dst)
+    ip_len = 40 if ":" in rec.src else 20
+    tcp_len = (data[ip_len + 12] >> 4) * 4
+    return {"hex": data.hex(), "ip": ip_len, "tcp": 20, "options": tcp_len - 20,
+            "payload": len(data) - ip_len - tcp_len}

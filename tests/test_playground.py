@@ -1,0 +1,198 @@
+"""synack.playground: what the page asks of the real stack, checked in CPython (the
+browser tests, tests/web/, check the same through Pyodide)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from synack import playground
+from synack.cli import main
+from synack.core.state import TRANSITIONS
+from synack.playground import Pick, Settings, SettingsError
+from synack.scenarios import ALL, STREAM, TOUR
+from synack.views.jsonl import record_to_dict
+
+
+def cli_json(tmp_path: Path, name: str, seed: int = 1) -> list[dict[str, object]]:
+    out = tmp_path / f"{name}.jsonl"
+    assert main(["scenario", "run", name, "--seed", str(seed), "--json", str(out)]) == 0
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("name", ["handshake", "queues", "old-duplicate-syn", "close"])
+def test_the_seeds_run_is_the_clis(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    doc = playground.run(name, 1)
+    capsys.readouterr()
+    assert doc["records"] == cli_json(tmp_path, name)
+    # Each run's slice, and its records' "run" key when there are several.
+    for run in doc["runs"]:
+        for rec in doc["records"][run["start"]:run["end"]]:
+            assert rec.get("run", 1) == run["n"]
+    assert doc["runs"][-1]["end"] == len(doc["records"])
+    assert all(run["stopped_us"] is None for run in doc["runs"])
+
+
+def test_the_json_text_is_the_runs() -> None:
+    doc = json.loads(playground.run_json("handshake", 3).decode("utf-8"))
+    assert doc["records"] == playground.run("handshake", 3)["records"]
+    assert doc["seed"] == 3
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if n != "syn-flood"] + ["syn-flood"])
+def test_each_records_line_is_the_clis_text(name: str) -> None:
+    """The page's records are written by a faster writer than the CLI's: the same text,
+    record by record (syn-flood's 330,000 included), with and without what-ifs."""
+    for params in ({}, {"drop": "1:client:S:1", "time_wait": "1"}):
+        doc = playground.document(name, 1, params)
+        last = playground._need_last()
+        several = len(last.runs) > 1
+        expected = []
+        for n, one in enumerate(last.runs, 1):
+            for rec in one.records:
+                row = record_to_dict(rec)
+                if several:
+                    row["run"] = n
+                expected.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+        assert doc.endswith(',"records":[' + ",".join(expected) + "]}")
+        if name == "syn-flood":
+            break  # (what-ifs there take long; the writer is the same)
+
+
+def sends(doc: dict[str, object], host: str, flags: str) -> list[dict[str, object]]:
+    return [r for r in doc["records"] if r["event"] == "send" and r["host"] == host  # type: ignore[attr-defined]
+            and r["flags"] == flags]
+
+
+def test_a_dropped_syn_is_retransmitted_after_the_initial_rto() -> None:
+    seed = playground.run("handshake", 1)
+    # The page names the client's SYN "client:S:1" (record index -> name).
+    index = next(i for i, r in enumerate(seed["records"]) if r["event"] == "send" and r["flags"] == "S")
+    assert seed["picks"][str(index)] == "client:S:1"
+    doc = playground.run("handshake", 1, {"drop": "1:client:S:1"})
+    syns = sends(doc, "client", "S")
+    assert [s["t_us"] for s in syns] == [100_000, 1_100_000]
+    assert syns[0]["seq"] == syns[1]["seq"]
+    drops = [r for r in doc["records"] if r["event"] == "drop"]
+    assert [d["reason"] for d in drops] == ["fault: drop #1 (flags_are('S') & from_host('client'))"]
+    # The handshake completes after the retransmission: the run went on past the
+    # scenario's end (1 s) to show it.
+    assert doc["runs"][0]["stopped_us"] == 1_000_000
+    assert any(r["event"] == "state" and r["host"] == "server" and r["to"] == "ESTABLISHED"
+               for r in doc["records"])
+
+
+def test_picks_count_every_segment_whatever_the_others_do() -> None:
+    # The second pick names the retransmission as the run with the first pick showed
+    # it (the 2nd SYN): it is dropped too, whichever order the picks come in.
+    for drop in ("1:client:S:1,1:client:S:2", "1:client:S:2,1:client:S:1"):
+        doc = playground.run("handshake", 1, {"drop": drop})
+        assert [s["t_us"] for s in sends(doc, "client", "S")] == [100_000, 1_100_000, 3_100_000]
+
+
+def test_delay_and_duplicate_picks() -> None:
+    doc = playground.run("handshake", 1, {"delay": "1:server:SA:1:500"})
+    arrival = next(r for r in doc["records"] if r["event"] == "recv" and r["flags"] == "SA")
+    assert arrival["t_us"] == 110_000 + 10_000 + 500_000
+    doc = playground.run("handshake", 1, {"dup": "1:client:A:1:5"})
+    acks = [r for r in doc["records"] if r["event"] == "recv" and r["host"] == "server" and r["flags"] == "A"]
+    assert [a["t_us"] for a in acks] == [130_000, 135_000]
+    assert acks[0]["flight"] == acks[1]["flight"]
+
+
+def test_picks_in_the_second_run_only() -> None:
+    seed = playground.run("close-fin-ack-combined", 1)
+    assert len(seed["runs"]) == 2
+    doc = playground.run("close-fin-ack-combined", 1, {"drop": "2:client:S:1"})
+    first, second = doc["runs"]
+    one = doc["records"][first["start"]:first["end"]]
+    two = doc["records"][second["start"]:second["end"]]
+    assert not any(r["event"] == "drop" for r in one)
+    assert next(r["reason"] for r in two if r["event"] == "drop").startswith("fault: drop #1")
+
+
+def test_link_delay_and_loss() -> None:
+    doc = playground.run("handshake", 1, {"link_delay": "50"})
+    syn = next(r for r in doc["records"] if r["event"] == "recv" and r["flags"] == "S")
+    assert syn["t_us"] == 150_000
+    doc = playground.run("handshake", 1, {"loss": "100%"})
+    assert not any(r["event"] == "recv" for r in doc["records"])
+    assert {r["reason"] for r in doc["records"] if r["event"] == "drop"} == {"link-loss"}
+
+
+def test_backlog_cookies_retries_and_time_wait() -> None:
+    doc = playground.run("queues", 1, {"backlog": "1", "syncookies": "0", "synack_retries": "2"})
+    notes = [r["text"] for r in doc["records"]
+             if r["event"] == "note" and r["text"].startswith("app: listen")]
+    assert notes and all("backlog=1)" in n for n in notes)
+    listeners = [lst for run in doc["runs"] for lst in run["listeners"]]
+    assert listeners and all(lst["backlog"] == 1 and lst["syncookies"] == 0 for lst in listeners)
+    doc = playground.run("close", 1, {"time_wait": "2"})
+    armed = [r for r in doc["records"] if r["event"] == "timer" and r["timer"] == "time-wait"
+             and r["action"] == "armed"]
+    assert armed and armed[0]["deadline_us"] == armed[0]["t_us"] + 2_000_000
+    fired = [r for r in doc["records"] if r["event"] == "timer" and r["timer"] == "time-wait"
+             and r["action"] == "fired"]
+    assert fired and fired[0]["t_us"] == armed[0]["deadline_us"]
+
+
+def test_settings_read_and_written_back() -> None:
+    params = {"link_delay": "25", "loss": "5%", "backlog": "4", "syncookies": "2", "synack_retries": "1",
+              "time_wait": "0", "drop": "1:client:S:1,2:server:SA:3", "delay": "1:server:A:1:250",
+              "dup": "1:client:FA:1:0", "lang": "zh", "other": "ignored"}
+    s = Settings.parse(params)
+    assert s.loss == 0.05 and s.backlog == 4 and s.time_wait == 0
+    assert s.picks[1] == Pick("drop", 2, "server", "SA", 3)
+    assert Settings.parse(s.as_params()) == s
+    assert Settings.parse({}) == Settings() and not Settings().changed
+    assert Settings.parse({"loss": "", "drop": " "}) == Settings()
+
+
+@pytest.mark.parametrize("params", [
+    {"loss": "2"}, {"loss": "x"}, {"backlog": "0"}, {"backlog": "1.5"}, {"syncookies": "3"},
+    {"drop": "1:client:S"}, {"drop": "0:client:S:1"}, {"drop": "1:client:Q:1"}, {"delay": "1:client:S:1"},
+    {"dup": "1:client:S:1:-5"}, {"time_wait": "nan"},
+])
+def test_settings_that_cannot_run(params: dict[str, str]) -> None:
+    with pytest.raises(SettingsError):
+        Settings.parse(params)
+    assert "error" in json.loads(playground.run_json("handshake", 1, json.dumps(params)))
+
+
+def test_unknown_scenario() -> None:
+    assert "unknown scenario" in json.loads(playground.run_json("no-such", 1))["error"]
+
+
+def test_catalogue_in_the_tours_order_with_english_headings() -> None:
+    cat = playground.catalogue()
+    names = [s["name"] for g in cat["groups"] for s in g["scenarios"]]
+    assert names == list(TOUR) + list(STREAM)
+    assert sorted(names) == sorted(ALL)
+    assert all(g["en"] for g in cat["groups"]), "every section has its English heading"
+    assert cat["groups"][-1]["stream"] and cat["groups"][0]["section"] == "真实握手"
+    for g in cat["groups"]:
+        for s in g["scenarios"]:
+            assert s["title"]["en"] and s["title"]["zh"] and s["explanation"]["zh"]
+
+
+def test_the_diagram_is_the_cores_table_in_both_languages() -> None:
+    assert set(playground.TRANSITIONS_ZH) == set(TRANSITIONS)
+    d = playground.diagram()
+    assert len(d["edges"]) == len(TRANSITIONS) and len(d["states"]) == 11
+    assert all(e["en"] and e["zh"] for e in d["edges"])
+
+
+def test_svg_pcap_and_bytes_of_the_last_run() -> None:
+    doc = playground.run("handshake", 1)
+    svg = playground.svg(1, "zh")
+    if svg is not None:  # (synack.views.svg)
+        assert svg.startswith("<svg") and 'data-event="3"' in svg
+    pcap = playground.pcap(1)
+    assert pcap[:4] == bytes.fromhex("d4c3b2a1") and len(pcap) > 24 + 3 * 16
+    index = next(i for i, r in enumerate(doc["records"]) if r["event"] == "send")
+    b = playground.packet_hex(index)
+    assert b is not None and b["ip"] == 20 and b["tcp"] == 20 and b["options"] == 12 and b["payload"] == 0
+    assert len(b["hex"]) == 2 * (20 + 20 + 12)
+    assert playground.packet_hex(0) is None  # a note

@@ -1,0 +1,1168 @@
+// The synack playground: pick a scenario, step through the real stack's trace,
+// click a segment, change what happens, and see the stack's answer.
+//
+// The contract tests use (keep it stable): index.html#scenario=NAME&seed=N&lang=en|zh
+// (plus the what-if settings, as synack.playground.Settings reads them) opens that
+// run; once drawn, window.synack.ready is true and window.synack.trace is the run's
+// records, the objects `synack scenario run NAME --seed N --json` writes.
+//
+// Everything the page shows comes from the records (and, for the queues' limits,
+// from the core's listeners, which the run document carries): no TCP is re-derived
+// here.
+import { WORDS, HOSTS_ZH, REASONS_ZH, TIMERS_ZH } from "./i18n.js";
+
+const synack = (window.synack = {
+  ready: false, trace: null, doc: null, loadMs: null, runMs: null,
+  // For tests and the curious: go to step k of the run shown.
+  step: (k) => { stop(); go(k); return models[runIdx].step; },
+});
+
+const SETTINGS = ["link_delay", "loss", "backlog", "syncookies", "synack_retries", "time_wait"];
+const PICKS = ["drop", "delay", "dup"];
+const SYNCHRONIZED = new Set(["ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK",
+  "TIME-WAIT"]);
+const CHECKPOINT = 256;
+const MAX_SOCKET_ROWS = 12;
+
+const $ = (id) => document.getElementById(id);
+let lang = "en";
+const t = (key, ...args) => {
+  const w = WORDS[lang][key] ?? WORDS.en[key];
+  return typeof w === "function" ? w(...args) : w;
+};
+
+// -- the worker ----------------------------------------------------------------------
+const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+const pending = new Map();
+let nextId = 1;
+let booted;
+const boot = new Promise((resolve, reject) => { booted = { resolve, reject }; });
+
+worker.onmessage = (event) => {
+  const msg = event.data;
+  if (msg.type === "loaded") { booted.resolve(msg); return; }
+  if (msg.type === "fatal") { booted.reject(new Error(msg.error)); return; }
+  const req = pending.get(msg.id);
+  if (!req) return;
+  if (msg.type === "progress") { req.progress?.(msg.run); return; }
+  pending.delete(msg.id);
+  if (msg.type === "done") req.resolve(msg.result);
+  else req.reject(new Error(msg.error));
+};
+
+function ask(op, args = {}, progress = null) {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject, progress });
+    worker.postMessage({ id, op, ...args });
+  });
+}
+
+// -- what the page is showing -----------------------------------------------------------
+let catalogue = null;
+let diagram = null;
+let doc = null;          // the run document (synack.playground.run)
+let models = [];         // one per run of the document
+let runIdx = 0;          // the run shown
+let selected = null;     // the selected segment: its index in doc.records
+let playing = null;      // the play timer
+let want = null;         // what the URL asks for: {scenario, seed, params}
+let runCount = {};       // scenario -> how many runs it had (for the progress display)
+let runToken = 0;
+
+function parseHash() {
+  const h = new URLSearchParams(location.hash.slice(1));
+  const params = {};
+  for (const key of [...SETTINGS, ...PICKS]) {
+    const v = h.get(key);
+    if (v !== null && v !== "") params[key] = v;
+  }
+  const seed = Number.parseInt(h.get("seed") ?? "1", 10);
+  return {
+    scenario: h.get("scenario") || "handshake",
+    seed: Number.isFinite(seed) && seed >= 0 ? seed : 1,
+    lang: h.get("lang") === "zh" ? "zh" : "en",
+    params,
+  };
+}
+
+function hashOf(w, language) {
+  const enc = (v) => encodeURIComponent(v).replace(/%3A/g, ":").replace(/%2C/g, ",");
+  const parts = [`scenario=${enc(w.scenario)}`, `seed=${w.seed}`, `lang=${language}`];
+  for (const key of [...SETTINGS, ...PICKS]) {
+    if (w.params[key] !== undefined && w.params[key] !== "") parts.push(`${key}=${enc(w.params[key])}`);
+  }
+  return "#" + parts.join("&");
+}
+
+let writingHash = false;
+function writeHash() {
+  const h = hashOf(want, lang);
+  if (location.hash !== h) {
+    writingHash = true;
+    location.hash = h;
+  }
+}
+
+window.addEventListener("hashchange", () => {
+  if (writingHash) { writingHash = false; return; }
+  const w = parseHash();
+  const sameRun = want && w.scenario === want.scenario && w.seed === want.seed &&
+    JSON.stringify(w.params) === JSON.stringify(want.params);
+  want = w;
+  if (!sameRun) {
+    if (w.lang !== lang) setLang(w.lang, false);
+    runWanted();
+  } else if (w.lang !== lang) {
+    setLang(w.lang, false);  // (redraws, then ready again)
+  } else if (doc) {
+    synack.ready = true;  // nothing to do: the run asked for is the one drawn
+  }
+});
+
+// -- time, numbers, names ---------------------------------------------------------------
+function fmtTime(us) {
+  if (us === null || us === undefined) return "";
+  const s = us / 1e6;
+  if (Math.abs(s) >= 100) return `${s.toFixed(1)} s`;
+  if (Math.abs(s) >= 1) return `${s.toFixed(3).replace(/\.?0+$/, "")} s`;
+  return `${(us / 1000).toFixed(3).replace(/\.?0+$/, "")} ms`;
+}
+const FLAG_NAMES = { S: "SYN", F: "FIN", R: "RST", P: "PSH", A: "ACK", U: "URG", E: "ECE", W: "CWR" };
+function flagsName(flags) {
+  if (!flags || flags === ".") return "(no flags)";
+  const order = "SFRPAUEW";
+  return [...flags].sort((a, b) => order.indexOf(a) - order.indexOf(b)).map((c) => FLAG_NAMES[c] || c).join("-");
+}
+// A host's name as the page says it (the trace's names are "client", "server"...).
+function hn(host) { return host && lang === "zh" ? (HOSTS_ZH[host] || host) : host; }
+function timerName(label) { return lang === "zh" ? (TIMERS_ZH[label] || label) : label; }
+function reasonText(text) {
+  if (!text) return "";
+  if (lang !== "zh") return text;
+  const [code, ...rest] = text.split(": ");
+  const zh = REASONS_ZH[code];
+  return zh ? `${zh}（${code}${rest.length ? ": " + rest.join(": ") : ""}）` : text;
+}
+function verdictText(v) { return (t("verdicts")[v]) || v || ""; }
+function endpointPort(ep) { const m = /:(\d+)$/.exec(ep || ""); return m ? Number(m[1]) : null; }
+function sub32(a, b) { return (((a - b) % 4294967296) + 4294967296) % 4294967296; }
+
+// -- a run's model: its records, its steps, and the state after each ---------------------
+function buildModel(run) {
+  const recs = doc.records.slice(run.start, run.end);
+  const steps = [];
+  const flights = new Map();
+  const isn = new Map();  // endpoint -> the seq of its first SYN
+  recs.forEach((r, i) => {
+    if (r.event !== "cc") steps.push(i);
+    if (r.flight) {
+      let f = flights.get(r.flight);
+      if (!f) { f = { send: null, arrivals: [], drops: [] }; flights.set(r.flight, f); }
+      if (r.event === "send") f.send = i;
+      else if (r.event === "recv") f.arrivals.push(i);
+      else if (r.event === "drop") f.drops.push(i);
+    }
+    if (r.event === "send" && r.flags && r.flags.includes("S") && !isn.has(r.src)) isn.set(r.src, r.seq);
+  });
+  return { run, recs, steps, flights, isn, step: 0, checkpoints: [emptyState()], svg: {} };
+}
+
+function emptyState() {
+  return { conns: {}, listeners: {}, timers: {}, focus: {}, edge: {}, fired: {}, last: -1 };
+}
+
+function connKey(r) { return `${r.host}|${r.conn?.local}|${r.conn?.remote}`; }
+
+function apply(st, r, i) {
+  st.last = i;
+  if (r.event === "note") {
+    if (r.text.startsWith("app: listen(") && r.conn?.local) {
+      st.listeners[`${r.host}|${r.conn.local}`] = { host: r.host, local: r.conn.local };
+    } else if (r.text === "app: accept()" && r.conn) {
+      const c = st.conns[connKey(r)];
+      if (c) c.accepted = true;
+    } else if (r.text.startsWith("app: close") && r.conn?.local && r.conn.remote === null) {
+      delete st.listeners[`${r.host}|${r.conn.local}`];
+    }
+  } else if (r.event === "state") {
+    const key = connKey(r);
+    let c = st.conns[key];
+    if (!c) {
+      c = st.conns[key] = { host: r.host, local: r.conn.local, remote: r.conn.remote, state: r.from,
+        passive: r.from === "LISTEN", accepted: false };
+    }
+    c.state = r.to;
+    st.focus[r.host] = { key, state: r.to };
+    st.edge[r.host] = { from: r.from, to: r.to, i };
+    if (r.to === "CLOSED") {
+      delete st.conns[key];
+      for (const k of Object.keys(st.timers)) if (k.startsWith(key + "|")) delete st.timers[k];
+    }
+  } else if (r.event === "timer") {
+    const key = `${connKey(r)}|${r.timer}`;
+    if (r.action === "armed") {
+      st.timers[key] = { host: r.host, local: r.conn.local, remote: r.conn.remote, timer: r.timer,
+        armed: r.t_us, deadline: r.deadline_us };
+    } else {
+      delete st.timers[key];
+      (st.fired[r.host] ||= []).push({ timer: r.timer, local: r.conn.local, action: r.action, t: r.t_us });
+      if (st.fired[r.host].length > 4) st.fired[r.host].shift();
+    }
+  }
+}
+
+// The state after the first k steps (k = 0: before anything).
+function stateAt(m, k) {
+  const upto = k === 0 ? -1 : m.steps[k - 1];  // the last record index applied
+  const c = Math.floor((upto + 1) / CHECKPOINT);
+  let base = Math.min(c, m.checkpoints.length - 1);
+  while (base < c) {  // fill the checkpoints up to the one needed
+    const st = structuredClone(m.checkpoints[base]);
+    for (let i = base * CHECKPOINT; i < (base + 1) * CHECKPOINT; i++) apply(st, m.recs[i], i);
+    m.checkpoints.push(st);
+    base++;
+  }
+  const st = structuredClone(m.checkpoints[base]);
+  for (let i = base * CHECKPOINT; i <= upto; i++) apply(st, m.recs[i], i);
+  return st;
+}
+
+// -- words for records ------------------------------------------------------------------
+function segWords(m, r) {
+  const rel = (v, ep) => (m.isn.has(ep) ? sub32(v, m.isn.get(ep)) : v);
+  let s = `${flagsName(r.flags)} seq=${rel(r.seq, r.src)}`;
+  if (r.flags && r.flags.includes("A")) s += ` ack=${rel(r.ack, r.dst)}`;
+  if (r.len) s += ` len=${r.len}`;
+  return s;
+}
+
+function recordWords(m, r) {
+  switch (r.event) {
+    case "send": return t("sends", hn(r.host), segWords(m, r));
+    case "recv": {
+      let v = verdictText(r.verdict);
+      if (r.reason) v += ` (${reasonText(r.reason)})`;
+      return t("receives", hn(r.host), r.flags ? segWords(m, r) : "?", v);
+    }
+    case "drop":
+      if (r.verdict === "lost") return t("lostIn", r.flags ? segWords(m, r) : "?", reasonText(r.reason));
+      return t("drops", hn(r.host), r.flags ? segWords(m, r) : "?", reasonText(r.reason));
+    case "state": return t("stateChange", hn(r.host), r.from, r.to) + " — " + edgeReason(r.from, r.to);
+    case "timer":
+      if (r.action === "armed") return t("note", hn(r.host), t("armed", timerName(r.timer), fmtTime(r.deadline_us)));
+      if (r.action === "fired") return t("note", hn(r.host), t("fired", timerName(r.timer)));
+      return t("note", hn(r.host), t("gaveUp", timerName(r.timer)));
+    case "note": return t("note", hn(r.host), r.text);
+    default: return t("note", hn(r.host), r.event);
+  }
+}
+
+function edgeReason(from, to) {
+  const e = diagram.edges.find((x) => x.from === from && x.to === to);
+  return e ? e[lang] : "";
+}
+
+// -- the page ----------------------------------------------------------------------------
+function setLang(l, write = true) {
+  lang = l;
+  document.documentElement.lang = l === "zh" ? "zh-CN" : "en";
+  for (const b of document.querySelectorAll(".lang button")) b.classList.toggle("on", b.dataset.lang === l);
+  for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
+  for (const el of document.querySelectorAll("[data-t-title]")) el.title = t(el.dataset.tTitle);
+  if (catalogue) fillScenarios();
+  if (write && want) writeHash();
+  if (doc) {
+    const token = runToken;
+    synack.ready = false;
+    drawAll().then(() => { if (token === runToken) synack.ready = true; });
+  }
+}
+
+function fillScenarios() {
+  const sel = $("scenario");
+  sel.textContent = "";
+  for (const g of catalogue.groups) {
+    const og = document.createElement("optgroup");
+    og.label = g.en && g.en !== g.section ? `${g.section} · ${g.en}` : g.section;
+    for (const s of g.scenarios) {
+      const o = document.createElement("option");
+      o.value = s.name;
+      o.textContent = `${s.name} — ${s.title[lang]}`;
+      og.appendChild(o);
+    }
+    sel.appendChild(og);
+  }
+  if (want) sel.value = want.scenario;
+}
+
+function setStatus(text, busy = false) {
+  const el = $("status");
+  el.textContent = text;
+  el.classList.toggle("busy", busy);
+}
+
+function showError(text) {
+  const el = $("error");
+  el.hidden = !text;
+  el.textContent = text || "";
+}
+
+async function runWanted() {
+  stop();
+  const token = ++runToken;
+  synack.ready = false;
+  synack.trace = null;
+  showError("");
+  $("scenario").value = want.scenario;
+  $("seed").value = want.seed;
+  const started = performance.now();
+  const total = runCount[want.scenario];
+  let current = 1;
+  const tick = () => setStatus(`${t("running", want.scenario)} ${t("progressRun", current, total,
+    (performance.now() - started) / 1000)}`, true);
+  tick();
+  const ticker = setInterval(tick, 100);
+  let bytes;
+  try {
+    bytes = await ask("run", { name: want.scenario, seed: want.seed, params: want.params }, (n) => {
+      current = n;
+      tick();
+    });
+  } catch (err) {
+    clearInterval(ticker);
+    if (token !== runToken) return;
+    setStatus("");
+    showError(t("failed", err.message));
+    return;
+  } finally {
+    clearInterval(ticker);
+  }
+  if (token !== runToken) return;
+  const result = JSON.parse(new TextDecoder().decode(bytes));
+  if (result.error) {
+    setStatus("");
+    showError(t("failed", result.error));
+    return;
+  }
+  doc = result;
+  runCount[want.scenario] = doc.runs.length;
+  models = doc.runs.map(buildModel);
+  runIdx = 0;
+  selected = null;
+  const ms = Math.round(performance.now() - started);
+  synack.runMs = ms;
+  $("main").hidden = false;
+  await drawAll();
+  if (token !== runToken) return;
+  setStatus(`${want.scenario} · ${Object.keys(want.params).length ? t("changedRun") : t("seedRun")} · ${t("ranIn", ms)}`);
+  for (const id of ["reset", "dl-pcap", "dl-jsonl", "dl-svg"]) $(id).disabled = false;
+  synack.doc = doc;
+  synack.trace = doc.records;
+  synack.ready = true;
+}
+
+async function drawAll() {
+  const sc = doc.scenario;
+  $("title").textContent = sc.title[lang];
+  $("section").textContent = `${lang === "zh" ? "出处" : "Seed section"}: ${sc.section}${sc.section_en && sc.section_en !== sc.section ? ` · ${sc.section_en}` : ""}`;
+  $("explanation").textContent = sc.explanation[lang];
+  drawRunTabs();
+  drawSettings();
+  await drawRun();
+}
+
+function drawRunTabs() {
+  const nav = $("runs");
+  nav.textContent = "";
+  nav.hidden = doc.runs.length < 2;
+  doc.runs.forEach((run, i) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = i === runIdx ? "on" : "";
+    b.textContent = `${i + 1}. ${run.label[lang]}`;
+    b.addEventListener("click", async () => { stop(); runIdx = i; selected = null; drawRunTabs(); await drawRun(); });
+    nav.appendChild(b);
+  });
+}
+
+async function drawRun() {
+  const m = models[runIdx];
+  const run = m.run;
+  const note = $("run-note");
+  note.hidden = run.stopped_us === null || run.stopped_us === undefined;
+  if (!note.hidden) note.textContent = t("goneOn", fmtTime(run.stopped_us));
+  if (doc.script_error) {
+    note.hidden = false;
+    note.textContent += (note.textContent ? " " : "") + t("scriptError", doc.script_error);
+  }
+  const facts = $("facts");
+  facts.textContent = "";
+  for (const f of run.facts) {
+    const li = document.createElement("li");
+    li.textContent = f[lang];
+    facts.appendChild(li);
+  }
+  $("facts-box").hidden = run.facts.length === 0;
+  await drawLadder(m);
+  drawMachine();
+  $("scrub").max = m.steps.length;
+  drawSegment();
+  drawStep();
+}
+
+// -- the ladder ---------------------------------------------------------------------------
+async function drawLadder(m) {
+  const box = $("ladder");
+  let svg = m.svg[lang];
+  if (svg === undefined) {
+    svg = await ask("svg", { run: m.run.n, lang });
+    m.svg[lang] = svg;
+  }
+  if (m !== models[runIdx]) return;
+  box._rows = null;
+  if (svg) {
+    box.innerHTML = svg;
+  } else {
+    box.innerHTML = "";
+    const p = document.createElement("p");
+    p.className = "hint";
+    p.textContent = t("ladderMissing");
+    box.appendChild(p);
+    box.appendChild(plainLadder(m));
+  }
+  for (const el of box.querySelectorAll("[data-event]")) {
+    el.classList.add("clickable");
+    // A wider, invisible copy of the arrow's shaft: easier to hit than a 1.6 px line.
+    const shaft = el.querySelector(".shaft, line");
+    if (shaft && !el.querySelector(".hit")) {
+      const hit = shaft.cloneNode(false);
+      hit.setAttribute("class", "hit");
+      el.insertBefore(hit, el.firstChild);
+    }
+    el.addEventListener("click", (ev) => {
+      ev.stopPropagation();
+      selectSegment(Number(el.dataset.event));
+    });
+  }
+}
+
+// A plain ladder, for a build without synack.views.svg: one row per send or arrival.
+function plainLadder(m) {
+  const NS = "http://www.w3.org/2000/svg";
+  const run = m.run;
+  const rows = [];
+  m.recs.forEach((r, i) => { if (r.event === "send" || r.event === "recv" || r.event === "drop") rows.push(i); });
+  const rowOf = new Map(rows.map((i, k) => [i, k]));
+  const W = 640, X0 = 120, X1 = 520, DY = 26, H = (rows.length + 2) * DY;
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.setAttribute("width", W);
+  svg.setAttribute("class", "plain-ladder");
+  const el = (name, attrs, text) => {
+    const e = document.createElementNS(NS, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  svg.appendChild(el("text", { x: X0, y: 16, "text-anchor": "middle" }, run.left));
+  svg.appendChild(el("text", { x: X1, y: 16, "text-anchor": "middle" }, run.right));
+  svg.appendChild(el("line", { x1: X0, y1: 22, x2: X0, y2: H, stroke: "#999" }));
+  svg.appendChild(el("line", { x1: X1, y1: 22, x2: X1, y2: H, stroke: "#999" }));
+  for (const [id, f] of m.flights) {
+    if (f.send === null) continue;
+    const s = m.recs[f.send];
+    if (s.host !== run.left && s.host !== run.right) continue;
+    const xa = s.host === run.left ? X0 : X1, xb = s.host === run.left ? X1 : X0;
+    const ya = 30 + rowOf.get(f.send) * DY;
+    const end = f.arrivals.length ? f.arrivals[0] : (f.drops.length ? f.drops[0] : null);
+    const yb = end === null ? ya + DY : 30 + rowOf.get(end) * DY;
+    const lost = !f.arrivals.length;
+    const xe = lost ? (xa + xb) / 2 : xb;
+    const ye = lost ? (ya + yb) / 2 + DY / 2 : yb;
+    const g = el("g", { "data-flight": id, "data-event": run.start + f.send, class: "seg" });
+    g.appendChild(el("line", { x1: xa, y1: ya, x2: xe, y2: ye, stroke: lost ? "#c33" : "#246", "stroke-width": 1.5 }));
+    g.appendChild(el("text", { x: (xa + xe) / 2, y: (ya + ye) / 2 - 4, "text-anchor": "middle", "font-size": 11 },
+      segWords(m, s) + (lost ? " ✗" : "")));
+    svg.appendChild(g);
+  }
+  return svg;
+}
+
+// Step by step: a segment shows from its send record on (data-event), anything else
+// the SVG ties to a row (data-step) from that row's moment on (data-t-us).
+function drawLadderStep(m, st) {
+  const upto = st.last;
+  const cur = upto >= 0 ? m.recs[upto] : null;
+  const now = cur ? cur.t_us : -1;
+  const curFlight = cur && cur.flight ? cur.flight : null;
+  const box = $("ladder");
+  if (!box._rows) {
+    box._rows = new Map();
+    for (const row of box.querySelectorAll("g.row[data-step]")) box._rows.set(row.dataset.step, Number(row.dataset.tUs));
+  }
+  for (const el of box.querySelectorAll("[data-event]")) {
+    const i = Number(el.dataset.event);
+    el.classList.toggle("future", i - m.run.start > upto);
+    el.classList.toggle("current", curFlight !== null && Number(el.dataset.flight) === curFlight);
+    el.classList.toggle("sel", selected !== null && i === selected);
+  }
+  for (const el of box.querySelectorAll("[data-step]:not([data-event])")) {
+    const at = box._rows.get(el.dataset.step);
+    el.classList.toggle("future", at !== undefined && at > now);
+  }
+}
+
+// -- the state machine ------------------------------------------------------------------------
+const NODE = {
+  "CLOSED": [300, 28], "LISTEN": [440, 96], "SYN-SENT": [470, 176], "SYN-RECEIVED": [120, 176],
+  "ESTABLISHED": [300, 250], "FIN-WAIT-1": [110, 330], "CLOSE-WAIT": [490, 330], "FIN-WAIT-2": [110, 420],
+  "CLOSING": [300, 390], "LAST-ACK": [490, 420], "TIME-WAIT": [300, 470], "CLOSED*": [490, 500],
+};
+
+function drawMachine() {
+  const NS = "http://www.w3.org/2000/svg";
+  const box = $("machine");
+  box.textContent = "";
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", "0 0 600 530");
+  svg.setAttribute("class", "machine");
+  const el = (name, attrs, text) => {
+    const e = document.createElementNS(NS, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const defs = el("defs", {});
+  for (const [id, cls] of [["arrow", "a"], ["arrow-left", "l"], ["arrow-right", "r"]]) {
+    const mk = el("marker", { id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7,
+      orient: "auto-start-reverse" });
+    mk.appendChild(el("path", { d: "M0,0 L10,5 L0,10 z", class: `mk-${cls}` }));
+    defs.appendChild(mk);
+  }
+  svg.appendChild(defs);
+  const edges = el("g", { class: "edges" });
+  for (const e of diagram.edges) {
+    // Edges into CLOSED go to its second drawing at the bottom, as RFC 9293's figure does,
+    // except the first (SYN-SENT's), which goes back up.
+    const to = e.to === "CLOSED" && e.from !== "SYN-SENT" ? "CLOSED*" : e.to;
+    const [x1, y1] = NODE[e.from], [x2, y2] = NODE[to];
+    const dx = x2 - x1, dy = y2 - y1, len = Math.hypot(dx, dy) || 1;
+    const sx = x1 + (dx / len) * 36, sy = y1 + (dy / len) * 14;
+    const ex = x2 - (dx / len) * 40, ey = y2 - (dy / len) * 15;
+    const bend = 0.12;
+    const cx = (sx + ex) / 2 - dy * bend, cy = (sy + ey) / 2 + dx * bend;
+    const p = el("path", { d: `M${sx},${sy} Q${cx},${cy} ${ex},${ey}`, id: `edge-${e.from}-${e.to}`,
+      class: "edge", "marker-end": "url(#arrow)" });
+    p.appendChild(el("title", {}, `${e.from} → ${e.to}: ${e[lang]}`));
+    edges.appendChild(p);
+  }
+  svg.appendChild(edges);
+  for (const [name, [x, y]] of Object.entries(NODE)) {
+    const state = name.replace("*", "");
+    const g = el("g", { class: "node", "data-state": state, id: `node-${name}` });
+    g.appendChild(el("rect", { x: x - 58, y: y - 15, width: 116, height: 30, rx: 15 }));
+    g.appendChild(el("text", { x, y: y + 4, "text-anchor": "middle" }, state));
+    svg.appendChild(g);
+  }
+  const legend = el("g", { class: "legend" });
+  legend.appendChild(el("rect", { x: 8, y: 490, width: 14, height: 14, class: "lg-left" }));
+  legend.appendChild(el("text", { x: 28, y: 502, id: "legend-left" }, ""));
+  legend.appendChild(el("rect", { x: 8, y: 510, width: 14, height: 14, class: "lg-right" }));
+  legend.appendChild(el("text", { x: 28, y: 522, id: "legend-right" }, ""));
+  svg.appendChild(legend);
+  box.appendChild(svg);
+}
+
+function hostState(st, host) {
+  const f = st.focus[host];
+  if (f) return f.state;
+  return Object.values(st.listeners).some((l) => l.host === host) ? "LISTEN" : "CLOSED";
+}
+
+function drawMachineStep(m, st) {
+  const run = m.run;
+  const svg = document.querySelector("#machine svg");
+  if (!svg) return;
+  for (const n of svg.querySelectorAll(".node")) n.classList.remove("left", "right");
+  for (const e of svg.querySelectorAll(".edge")) {
+    e.classList.remove("lit-left", "lit-right", "just");
+    e.setAttribute("marker-end", "url(#arrow)");
+  }
+  const why = [];
+  for (const [side, host] of [["left", run.left], ["right", run.right]]) {
+    const state = hostState(st, host);
+    const node = state === "CLOSED" && st.edge[host] && st.edge[host].to === "CLOSED" && st.edge[host].from !== "SYN-SENT"
+      ? "CLOSED*" : state;
+    svg.querySelector(`#node-${CSS.escape(node)}`)?.classList.add(side);
+    const e = st.edge[host];
+    if (e) {
+      const p = svg.querySelector(`#edge-${CSS.escape(e.from)}-${CSS.escape(e.to)}`);
+      if (p) {
+        p.classList.add(`lit-${side}`);
+        p.setAttribute("marker-end", `url(#arrow-${side})`);
+        if (e.i === st.last) {
+          p.classList.add("just");
+          why.push(`${hn(host)}: ${e.from} → ${e.to} — ${edgeReason(e.from, e.to)}`);
+        }
+      }
+    }
+    svg.querySelector(`#legend-${side}`).textContent = `${hn(host)}: ${state}`;
+  }
+  $("edge-why").textContent = why.join("  ·  ");
+}
+
+// -- the hosts: sockets, queues, timers ---------------------------------------------------
+function drawHosts(m, st, now) {
+  const box = $("hosts");
+  box.textContent = "";
+  const run = m.run;
+  const names = [run.left, run.right, ...Object.keys(run.hosts).filter((h) => h !== run.left && h !== run.right)];
+  for (const host of names) {
+    const sec = document.createElement("section");
+    sec.className = `host ${host === run.left ? "left" : host === run.right ? "right" : "other"}`;
+    const h = document.createElement("h4");
+    h.textContent = `${hn(host)} ${(run.hosts[host] || []).join(", ")} · ${hostState(st, host)}`;
+    sec.appendChild(h);
+    // sockets (ss)
+    const rows = [];
+    for (const l of Object.values(st.listeners)) if (l.host === host) rows.push(["LISTEN", l.local, "*", ""]);
+    const timersOf = {};
+    for (const tm of Object.values(st.timers)) {
+      const key = `${tm.host}|${tm.local}|${tm.remote}`;
+      (timersOf[key] ||= []).push(tm);
+    }
+    for (const [key, c] of Object.entries(st.conns)) {
+      if (c.host !== host) continue;
+      const tms = (timersOf[key] || []).map((tm) => `${timerName(tm.timer)} ${fmtTime(Math.max(0, tm.deadline - now))}`);
+      rows.push([c.state, c.local, c.remote, tms.join(", ")]);
+    }
+    const hasRows = rows.length > 0;
+    if (hasRows || Object.keys(run.hosts).length <= 3) {
+      const table = document.createElement("table");
+      table.className = "ss";
+      const head = table.insertRow();
+      for (const k of ["stateCol", "localCol", "peerCol", "timerCol"]) {
+        const th = document.createElement("th");
+        th.textContent = t(k);
+        head.appendChild(th);
+      }
+      for (const row of rows.slice(0, MAX_SOCKET_ROWS)) {
+        const tr = table.insertRow();
+        for (const cell of row) tr.insertCell().textContent = cell;
+      }
+      if (rows.length > MAX_SOCKET_ROWS) {
+        const tr = table.insertRow();
+        const td = tr.insertCell();
+        td.colSpan = 4;
+        td.textContent = t("moreRows", rows.length - MAX_SOCKET_ROWS);
+      }
+      if (!hasRows) {
+        const td = table.insertRow().insertCell();
+        td.colSpan = 4;
+        td.className = "empty";
+        td.textContent = t("noSockets");
+      }
+      const cap = document.createElement("p");
+      cap.className = "caption";
+      cap.textContent = t("sockets");
+      sec.appendChild(cap);
+      sec.appendChild(table);
+    }
+    // queues
+    for (const l of run.listeners.filter((x) => x.host === host)) {
+      let syn = 0, acc = 0;
+      for (const c of Object.values(st.conns)) {
+        if (c.host !== host || !c.passive || endpointPort(c.local) !== l.port) continue;
+        if (c.state === "SYN-RECEIVED") syn++;
+        else if (SYNCHRONIZED.has(c.state) && !c.accepted) acc++;
+      }
+      const q = document.createElement("div");
+      q.className = "queues";
+      const title = document.createElement("p");
+      title.className = "caption";
+      title.textContent = `${t("listener", l.local)} · backlog=${l.backlog} · ${t("cookiesOn", l.syncookies)}`;
+      q.appendChild(title);
+      q.appendChild(bar(t("synQueue"), syn, l.syn_queue_limit, "syn"));
+      q.appendChild(bar(t("acceptQueue"), acc, l.backlog, "accept"));
+      sec.appendChild(q);
+    }
+    // timers
+    const mine = Object.values(st.timers).filter((x) => x.host === host);
+    const tp = document.createElement("div");
+    tp.className = "timers";
+    const cap = document.createElement("p");
+    cap.className = "caption";
+    cap.textContent = t("timers");
+    tp.appendChild(cap);
+    // The timers that fired at this moment (the trace tells of those only when they fire).
+    const firedNow = (st.fired[host] || []).filter((f) => f.t === now);
+    for (const f of firedNow) {
+      const p = document.createElement("p");
+      p.className = "fired";
+      p.textContent = `◷ ${t(f.action === "gave-up" ? "gaveUp" : "fired", timerName(f.timer))} · ${f.local}`;
+      tp.appendChild(p);
+    }
+    if (!mine.length && !firedNow.length) {
+      const p = document.createElement("p");
+      p.className = "empty";
+      p.textContent = t("noTimers");
+      tp.appendChild(p);
+    }
+    for (const tm of mine.slice(0, 6)) {
+      const left = Math.max(0, tm.deadline - now);
+      tp.appendChild(bar(`${timerName(tm.timer)} ${tm.local}`, left, Math.max(1, tm.deadline - tm.armed), "timer",
+        t("left", fmtTime(left))));
+    }
+    sec.appendChild(tp);
+    box.appendChild(sec);
+  }
+}
+
+function bar(label, value, max, cls, text) {
+  const wrap = document.createElement("div");
+  wrap.className = `bar ${cls}`;
+  const name = document.createElement("span");
+  name.className = "bar-label";
+  name.textContent = label;
+  const track = document.createElement("span");
+  track.className = "bar-track";
+  const fill = document.createElement("span");
+  fill.className = "bar-fill";
+  fill.style.width = `${Math.min(100, (100 * value) / Math.max(1, max))}%`;
+  if (value >= max && cls !== "timer") fill.classList.add("full");
+  track.appendChild(fill);
+  const num = document.createElement("span");
+  num.className = "bar-num";
+  num.textContent = text ?? `${value} / ${max}`;
+  wrap.append(name, track, num);
+  return wrap;
+}
+
+// -- stepping ---------------------------------------------------------------------------------
+function drawStep() {
+  const m = models[runIdx];
+  const k = m.step;
+  const st = stateAt(m, k);
+  const cur = k > 0 ? m.recs[m.steps[k - 1]] : null;
+  const now = cur ? cur.t_us : 0;
+  $("scrub").value = k;
+  $("where").textContent = `${t("stepOf", k, m.steps.length)} · ${t("at", fmtTime(now))}`;
+  $("now").textContent = cur ? recordWords(m, cur) : t("beforeAll");
+  $("play").textContent = playing ? t("pause") : t("play");
+  drawLadderStep(m, st);
+  drawMachineStep(m, st);
+  drawHosts(m, st, now);
+  const el = document.querySelector("#ladder .current");
+  if (el && playing) el.scrollIntoView({ block: "nearest", inline: "nearest" });
+}
+
+function go(k) {
+  const m = models[runIdx];
+  m.step = Math.max(0, Math.min(m.steps.length, k));
+  drawStep();
+}
+
+function stop() {
+  if (playing) clearTimeout(playing);
+  playing = null;
+  if (models.length) $("play").textContent = t("play");
+}
+
+function play() {
+  const m = models[runIdx];
+  if (playing) { stop(); return; }
+  if (m.step >= m.steps.length) m.step = 0;
+  const tickPlay = () => {
+    const mm = models[runIdx];
+    mm.step = Math.min(mm.step + 1, mm.steps.length);
+    if (mm.step >= mm.steps.length) playing = null;  // the end: drawn as paused
+    drawStep();
+    if (playing !== null) playing = setTimeout(tickPlay, 600 / Number($("speed").value));
+  };
+  playing = setTimeout(tickPlay, 0);
+  $("play").textContent = t("pause");
+}
+
+// -- a segment: fields, bytes, why, what if ---------------------------------------------------
+function selectSegment(index) {
+  selected = index;
+  const m = models[runIdx];
+  // Step to the moment it was sent, if that is still to come.
+  const rel = index - m.run.start;
+  const k = m.steps.indexOf(rel) + 1;
+  if (k > 0 && m.step < k) { stop(); m.step = k; }
+  drawSegment();
+  drawStep();
+}
+
+async function drawSegment() {
+  const body = $("segment-body");
+  const hint = $("segment-hint");
+  const m = models[runIdx];
+  if (selected === null || selected < m.run.start || selected >= m.run.end) {
+    body.hidden = true;
+    hint.hidden = false;
+    return;
+  }
+  body.hidden = false;
+  hint.hidden = true;
+  body.textContent = "";
+  const r = doc.records[selected];
+  const rel = selected - m.run.start;
+  const h = document.createElement("h4");
+  h.textContent = `${flagsName(r.flags)} · ${hn(r.host)} → ${hn(hostOf(m, r.dst)) || r.dst}`;
+  body.appendChild(h);
+
+  // header fields
+  const dl = document.createElement("table");
+  dl.className = "fields";
+  const relSeq = m.isn.has(r.src) ? sub32(r.seq, m.isn.get(r.src)) : null;
+  const relAck = r.flags.includes("A") && m.isn.has(r.dst) ? sub32(r.ack, m.isn.get(r.dst)) : null;
+  const rows = [
+    [t("src"), r.src], [t("dst"), r.dst], [t("flags"), `${r.flags} (${flagsName(r.flags)})`],
+    [t("seq"), relSeq === null ? `${r.seq}` : `${r.seq} (${t("relative")} ${relSeq})`],
+    [t("ack"), relAck === null ? `${r.ack}` : `${r.ack} (${t("relative")} ${relAck})`],
+    [t("len"), `${r.len}`], [t("win"), `${r.win}`],
+    [t("optionsField"), Object.keys(r.options).length ? Object.entries(r.options).map(([k, v]) =>
+      (v === true ? k : `${k}=${Array.isArray(v) ? JSON.stringify(v) : v}`)).join(", ") : t("none")],
+    [t("flight"), `${r.flight}`],
+  ];
+  for (const [k, v] of rows) {
+    const tr = dl.insertRow();
+    tr.insertCell().textContent = k;
+    tr.insertCell().textContent = v;
+  }
+  body.appendChild(section(t("fields"), dl));
+
+  // why
+  const why = document.createElement("ul");
+  for (const line of causes(m, rel)) {
+    const li = document.createElement("li");
+    li.textContent = line;
+    why.appendChild(li);
+  }
+  body.appendChild(section(t("why"), why));
+
+  // fate
+  const fate = document.createElement("ul");
+  const f = m.flights.get(r.flight);
+  const fateLines = [t("sentAt", hn(r.host), fmtTime(r.t_us))];
+  if (f) {
+    for (const i of f.arrivals) {
+      const a = m.recs[i];
+      let v = verdictText(a.verdict);
+      if (a.reason) v += ` (${reasonText(a.reason)})`;
+      fateLines.push(t("arrivedAt", hn(a.host), fmtTime(a.t_us), v));
+    }
+    for (const i of f.drops) {
+      const d = m.recs[i];
+      if (d.verdict === "lost") fateLines.push(t("lostAt", fmtTime(d.t_us), reasonText(d.reason)));
+      else fateLines.push(t("drops", hn(d.host), "", reasonText(d.reason)));
+    }
+    if (!f.arrivals.length && !f.drops.length) fateLines.push(t("noArrival"));
+  }
+  for (const line of fateLines) {
+    const li = document.createElement("li");
+    li.textContent = line;
+    fate.appendChild(li);
+  }
+  body.appendChild(section(t("fate"), fate));
+
+  // what if
+  const pick = doc.picks[String(selected)];
+  const acts = document.createElement("div");
+  acts.className = "acts";
+  if (!pick) {
+    const p = document.createElement("p");
+    p.className = "hint";
+    p.textContent = t("cannotPick");
+    acts.appendChild(p);
+  } else {
+    const runNo = m.run.n;
+    const mk = (label, kind, withMs, dflt) => {
+      const wrap = document.createElement("span");
+      wrap.className = "act";
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = `pick-${kind}`;
+      b.textContent = label;
+      wrap.appendChild(b);
+      let input = null;
+      if (withMs) {
+        input = document.createElement("input");
+        input.type = "number";
+        input.min = "0";
+        input.max = "60000";
+        input.value = dflt;
+        input.className = `pick-${kind}-ms`;
+        const unit = document.createElement("span");
+        unit.textContent = kind === "dup" ? t("msLater") : t("ms");
+        wrap.append(input, unit);
+      }
+      b.addEventListener("click", () => addPick(kind, `${runNo}:${pick}${withMs ? `:${Number(input.value) || 0}` : ""}`));
+      return wrap;
+    };
+    acts.append(mk(t("dropIt"), "drop", false), mk(t("delayIt"), "delay", true, 500), mk(t("dupIt"), "dup", true, 100));
+  }
+  body.appendChild(section(t("whatif"), acts));
+
+  // bytes (asked of the worker: the core builds the packet)
+  const pre = document.createElement("pre");
+  pre.className = "bytes";
+  body.appendChild(section(t("bytes"), pre));
+  const want = selected;
+  const b = await ask("bytes", { index: selected });
+  if (want !== selected || !b) return;
+  pre.textContent = "";
+  const parts = [["ip", b.ip], ["tcp", b.tcp], ["opt", b.options], ["pay", b.payload]];
+  let pos = 0;
+  const legend = document.createElement("div");
+  legend.className = "legend";
+  for (const [cls, n] of parts) {
+    for (let i = 0; i < n; i++, pos++) {
+      if (pos && pos % 16 === 0) pre.appendChild(document.createTextNode("\n"));
+      else if (pos && pos % 8 === 0) pre.appendChild(document.createTextNode("  "));
+      else if (pos) pre.appendChild(document.createTextNode(" "));
+      const span = document.createElement("span");
+      span.className = `b-${cls}`;
+      span.textContent = b.hex.slice(2 * pos, 2 * pos + 2);
+      pre.appendChild(span);
+    }
+  }
+  for (const [cls, key, n] of [["ip", "ipHeader", b.ip], ["tcp", "tcpHeader", b.tcp], ["opt", "options", b.options],
+    ["pay", "payload", b.payload]]) {
+    if (!n) continue;
+    const s = document.createElement("span");
+    s.className = `b-${cls}`;
+    s.textContent = `${t(key)} (${n})`;
+    legend.appendChild(s);
+  }
+  pre.after(legend);
+}
+
+function section(title, content) {
+  const s = document.createElement("div");
+  s.className = "part";
+  const h = document.createElement("h5");
+  h.textContent = title;
+  s.append(h, content);
+  return s;
+}
+
+function hostOf(m, endpoint) {
+  const addr = endpoint.replace(/^\[/, "").replace(/\]?:\d+$/, "");
+  for (const [name, addrs] of Object.entries(m.run.hosts)) if (addrs.includes(addr)) return name;
+  return null;
+}
+
+// Why a segment was sent, as the trace tells it: what happened on that host at that
+// moment just before (an arrival, a timer, an application call, a state change), and
+// whether it repeats an earlier segment.
+function causes(m, rel) {
+  const r = m.recs[rel];
+  const out = [];
+  for (let i = rel - 1; i >= 0; i--) {
+    const p = m.recs[i];
+    if (p.t_us !== r.t_us) break;
+    if (p.host !== r.host) continue;
+    if (p.event === "send") break;
+    if (p.event === "recv") { out.push(t("becauseRecv", segWords(m, p), fmtTime(p.t_us))); break; }
+    if (p.event === "timer" && p.action !== "armed") { out.push(t("becauseTimer", timerName(p.timer))); break; }
+    if (p.event === "note" && p.text.startsWith("app: ")) { out.push(t("becauseApp", p.text.slice(5))); break; }
+    if (p.event === "state") out.push(t("becauseState", p.from, p.to, edgeReason(p.from, p.to)));
+  }
+  for (let i = rel - 1; i >= 0; i--) {
+    const p = m.recs[i];
+    if (p.event === "send" && p.src === r.src && p.dst === r.dst && p.seq === r.seq && p.flags === r.flags &&
+        (p.len > 0 || /[SF]/.test(r.flags)) && p.len === r.len) {
+      out.push(t("retransmission", fmtTime(p.t_us)));
+      break;
+    }
+  }
+  if (!out.length) out.push(t("noCause"));
+  return out.reverse();
+}
+
+// -- what if ------------------------------------------------------------------------------
+function addPick(kind, token) {
+  const list = (want.params[kind] || "").split(",").filter(Boolean);
+  const key = token.split(":").slice(0, 4).join(":");
+  const kept = list.filter((x) => x.split(":").slice(0, 4).join(":") !== key);
+  kept.push(token);
+  want.params = { ...want.params, [kind]: kept.join(",") };
+  selected = null;
+  writeHash();
+  runWanted();
+}
+
+function removeChange(key, token) {
+  const params = { ...want.params };
+  if (token === undefined) delete params[key];
+  else {
+    const left = (params[key] || "").split(",").filter((x) => x && x !== token);
+    if (left.length) params[key] = left.join(","); else delete params[key];
+  }
+  want.params = params;
+  writeHash();
+  runWanted();
+}
+
+function drawSettings() {
+  const form = $("settings");
+  for (const key of SETTINGS) {
+    const input = form.elements[key];
+    let v = want.params[key] ?? "";
+    if (key === "loss" && v !== "") v = String(Number.parseFloat(v) * (v.endsWith("%") ? 1 : 100));
+    input.value = v;
+  }
+  const ul = $("changes");
+  ul.textContent = "";
+  const multi = doc.runs.length > 1;
+  const add = (text, key, token) => {
+    const li = document.createElement("li");
+    li.textContent = text + " ";
+    const x = document.createElement("button");
+    x.type = "button";
+    x.className = "remove";
+    x.textContent = "×";
+    x.title = t("remove");
+    x.addEventListener("click", () => removeChange(key, token));
+    li.appendChild(x);
+    ul.appendChild(li);
+  };
+  for (const key of SETTINGS) {
+    if (want.params[key] === undefined) continue;
+    let v = want.params[key];
+    if (key === "loss") v = `${(Number.parseFloat(v) * (v.endsWith("%") ? 1 : 100)).toFixed(2).replace(/\.?0+$/, "")} %`;
+    add(`${t("settingNames")[key]} = ${v}${t("units")[key]}`, key);
+  }
+  for (const kind of PICKS) {
+    for (const token of (want.params[kind] || "").split(",").filter(Boolean)) {
+      const [run, host, flags, n, ms] = token.split(":");
+      const name = t("pickName", run, hn(host), flagsName(flags), Number(n), multi);
+      const text = kind === "drop" ? t("pickDrop", name) : kind === "delay" ? t("pickDelay", name, ms) : t("pickDup", name, ms);
+      add(text, kind, token);
+    }
+  }
+  if (!ul.children.length) {
+    const li = document.createElement("li");
+    li.className = "none";
+    li.textContent = t("noChanges");
+    ul.appendChild(li);
+  }
+}
+
+$("settings").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const form = ev.target;
+  const params = {};
+  for (const kind of PICKS) if (want.params[kind]) params[kind] = want.params[kind];
+  for (const key of SETTINGS) {
+    let v = form.elements[key].value.trim();
+    if (v === "") continue;
+    if (key === "loss") v = String(Number(v) / 100);
+    params[key] = v;
+  }
+  want.params = params;
+  writeHash();
+  runWanted();
+});
+
+// -- downloads ------------------------------------------------------------------------------
+function download(name, data, type) {
+  const url = URL.createObjectURL(new Blob([data], { type }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function baseName() {
+  const m = models[runIdx];
+  const changed = Object.keys(want.params).length ? "-whatif" : "";
+  return `${want.scenario}-seed${want.seed}${changed}${doc.runs.length > 1 ? `-run${m.run.n}` : ""}`;
+}
+
+$("dl-jsonl").addEventListener("click", () => {
+  // The whole document's records, as `synack scenario run --json` writes them.
+  const text = doc.records.map((r) => JSON.stringify(r) + "\n").join("");
+  download(`${want.scenario}-seed${want.seed}${Object.keys(want.params).length ? "-whatif" : ""}.jsonl`, text,
+    "application/x-ndjson");
+});
+$("dl-pcap").addEventListener("click", async () => {
+  const bytes = await ask("pcap", { run: models[runIdx].run.n });
+  download(`${baseName()}.pcap`, bytes, "application/vnd.tcpdump.pcap");
+});
+$("dl-svg").addEventListener("click", () => {
+  const box = document.querySelector("#ladder svg");
+  if (!box) return;
+  const m = models[runIdx];
+  const text = m.svg[lang] || new XMLSerializer().serializeToString(box);
+  download(`${baseName()}-${lang}.svg`, text, "image/svg+xml");
+});
+
+// -- controls -----------------------------------------------------------------------------------
+$("first").addEventListener("click", () => { stop(); go(0); });
+$("back").addEventListener("click", () => { stop(); go(models[runIdx].step - 1); });
+$("step").addEventListener("click", () => { stop(); go(models[runIdx].step + 1); });
+$("last").addEventListener("click", () => { stop(); go(models[runIdx].steps.length); });
+$("play").addEventListener("click", play);
+$("scrub").addEventListener("input", (ev) => { stop(); go(Number(ev.target.value)); });
+$("reset").addEventListener("click", () => {
+  want.params = {};
+  selected = null;
+  writeHash();
+  runWanted();
+});
+$("scenario").addEventListener("change", (ev) => {
+  want = { scenario: ev.target.value, seed: want.seed, params: {} };
+  writeHash();
+  runWanted();
+});
+$("seed").addEventListener("change", (ev) => {
+  const seed = Number.parseInt(ev.target.value, 10);
+  if (!Number.isFinite(seed) || seed < 0) return;
+  want = { ...want, seed };
+  writeHash();
+  runWanted();
+});
+for (const b of document.querySelectorAll(".lang button")) b.addEventListener("click", () => setLang(b.dataset.lang));
+document.addEventListener("keydown", (ev) => {
+  if (!models.length || ev.target.closest("input, select, textarea")) return;
+  if (ev.key === " ") { ev.preventDefault(); play(); }
+  else if (ev.key === "ArrowRight") { stop(); go(models[runIdx].step + 1); }
+  else if (ev.key === "ArrowLeft") { stop(); go(models[runIdx].step - 1); }
+});
+
+// -- start ---------------------------------------------------------------------------------------
+async function start() {
+  want = parseHash();
+  setLang(want.lang, false);
+  const started = performance.now();
+  const tick = setInterval(() => setStatus(`${t("loading")} ${t("elapsed", (performance.now() - started) / 1000)}`, true), 100);
+  setStatus(t("loading"), true);
+  let loaded;
+  try {
+    loaded = await boot;
+  } catch (err) {
+    clearInterval(tick);
+    setStatus("");
+    showError(t("failed", err.message));
+    return;
+  }
+  clearInterval(tick);
+  catalogue = loaded.catalogue;
+  diagram = loaded.diagram;
+  synack.loadMs = Math.round(performance.now() - started);
+  fillScenarios();
+  $("scenario").disabled = false;
+  setStatus(t("loaded", synack.loadMs));
+  writeHash();
+  await runWanted();
+}
+
+start();
