@@ -352,7 +352,17 @@ def best_of(n: int, fn: Bench) -> Bench:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="smaller runs (for a smoke test)")
+    ap.add_argument("--only", metavar="PREFIX[,PREFIX...]",
+                    help="only the figures whose key starts so (e.g. reassembly,sim_bulk); "
+                         "results.json keeps the others as they were")
     args = ap.parse_args(argv)
+    only = tuple(p for p in (args.only or "").split(",") if p)
+
+    def wanted(key: str) -> bool:
+        return not only or key.startswith(only)
+
+    def any_wanted(*prefixes: str) -> bool:
+        return not only or any(o.startswith(prefixes) or p.startswith(o) for o in only for p in prefixes)
     k = 10 if args.quick else 1
     n = 1 if args.quick else 3
     benches: list[tuple[str, str, str, Callable[[], tuple[float, dict[str, Any]]], str]] = [
@@ -376,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     results: dict[str, float] = {}
     rows = []
-    if os.geteuid() == 0 and os.path.exists("/dev/net/tun"):
+    real = os.geteuid() == 0 and os.path.exists("/dev/net/tun")
+    if real and any_wanted("tun_", "kernel_"):
         # Real network: synack over a TUN device against the kernel, in a private
         # namespace (bench/tun_bench.py), all five figures in one run side by side.
         sys.path.insert(0, str(Path(__file__).parent))
@@ -397,8 +408,10 @@ def main(argv: list[str] | None = None) -> int:
             ("kernel_conn_per_s", "conn/s kernel→kernel", "(reference)",
              lambda: (tun["kernel_conn_per_s"], {}), "ge:0"),
         ]
+    if real and any_wanted("flood_"):
         # The SYN-flood lab (bench/flood_bench.py): synack and a kernel listener under
         # the same spoofed SYN flood in a private namespace, per tcp_syncookies mode.
+        sys.path.insert(0, str(Path(__file__).parent))
         from flood_bench import measure_all as flood_all
 
         flood, flood_detail = flood_all(quick=args.quick)
@@ -412,8 +425,9 @@ def main(argv: list[str] | None = None) -> int:
                     (f"flood_connect_ms_synack_cookies{mode}", ms, "<= 1.5 x kernel", f"le:{1.5 * ms_k}"),
                     (f"flood_connect_ms_kernel_cookies{mode}", ms, "(reference)", "ge:0")):
                 benches.append((key, unit, target, lambda k=key: (flood[k], flood_detail[k]), rule))
-    else:
+    if not real and any_wanted("tun_", "kernel_", "flood_"):
         print("(not root or no /dev/net/tun: the TUN benchmarks and the SYN-flood lab are skipped)")
+    benches = [b for b in benches if wanted(b[0])]
     for key, unit, target, fn, rule in benches:
         value, detail = fn()
         places = 3 if key.startswith("flood_connect_ms") else 1  # (sub-millisecond latencies)
@@ -427,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in [header, *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(r, width, strict=True)))
     if not args.quick:
+        if only and RESULTS.exists():
+            results = {**json.loads(RESULTS.read_text()), **results}
         RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
         print(f"\nwritten {RESULTS}")
     return 0
