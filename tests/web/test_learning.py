@@ -157,6 +157,8 @@ def test_the_quiz_asks_before_each_segment_and_tells_the_real_answer(web: Page, 
     total: int = page.evaluate("window.synack.doc.runs[0].end - window.synack.doc.runs[0].start")
     asked = right = 0
     last = page.get_attribute("#scrub", "max")
+    steps: list[int] = page.evaluate("""() => window.synack.trace.slice(0, window.synack.doc.runs[0].end)
+        .map((r, i) => [r.event, i]).filter(([e]) => e !== 'cc').map(([, i]) => i)""")
     for _ in range(3 * total):
         if page.input_value("#scrub") == last:
             break
@@ -167,8 +169,10 @@ def test_the_quiz_asks_before_each_segment_and_tells_the_real_answer(web: Page, 
         labels = page.locator("#quiz .q-choice").all_inner_texts()
         assert labels == [c.label(lang) for c in q.choices]
         assert page.inner_text("#quiz .q-prompt") == getattr(q.prompt, lang)
-        # The segment asked about is not drawn yet.
+        # The segment asked about is not drawn yet, nor the state change that comes with it.
         assert "future" in (page.get_attribute(f'#ladder [data-event="{sends[asked]}"]', "class") or "")
+        if asked == 0:
+            assert "SYN-SENT" not in page.inner_text("#now") + page.inner_text("#edge-why")
         pick = q.answer if asked % 2 == 0 else (q.answer + 1) % len(q.choices)
         page.locator("#quiz .q-choice").nth(pick).click()
         assert page.locator("#quiz .q-choice.right").inner_text() == q.correct.label(lang)
@@ -183,8 +187,9 @@ def test_the_quiz_asks_before_each_segment_and_tells_the_real_answer(web: Page, 
         if asked == 0:
             page.screenshot(path=str(tmp_path / f"quiz-{name}-{lang}.png"))
         page.click("#quiz-continue")
-        # The step proceeds: the segment is sent.
+        # The step proceeds to the segment: it is sent.
         assert "future" not in (page.get_attribute(f'#ladder [data-event="{sends[asked]}"]', "class") or "")
+        assert page.input_value("#scrub") == str(steps.index(sends[asked]) + 1)
         asked += 1
     assert asked == len(questions)
     score = page.inner_text("#quiz .q-score")
@@ -203,7 +208,8 @@ def test_play_stops_at_a_question(web: Page) -> None:
     page.click("#play")
     page.wait_for_selector("#quiz .q-choice")
     assert page.inner_text("#play") == "▶ Play"
-    assert page.inner_text("#where").startswith("step 3 of ")
+    # Asked before the client's CLOSED → SYN-SENT, which would give the SYN away.
+    assert page.inner_text("#where").startswith("step 2 of ")
     page.uncheck("#quiz-on")
 
 

@@ -1197,7 +1197,21 @@ async function loadExtras(m) {
     m.extrasPromise = ask("extras", { run: m.run.n }).then((bytes) => {
       const x = JSON.parse(new TextDecoder().decode(bytes));
       m.extras = x;
-      m.quizAt = new Map(x.quiz.map((q) => [q.index - m.run.start, q]));
+      // A question is asked before the state change that announces its segment (the
+      // same host, the same moment): "SYN-SENT" would give the SYN away.
+      m.quizAt = new Map();
+      for (const q of x.quiz) {
+        q.sendRel = q.index - m.run.start;
+        const send = m.recs[q.sendRel];
+        let i = q.sendRel;
+        while (i > 0) {
+          const p = m.recs[i - 1];
+          if (p.host !== send.host || p.t_us !== send.t_us) break;
+          if (p.event !== "state" && !(p.event === "timer" && p.action === "armed")) break;
+          i--;
+        }
+        m.quizAt.set(i, q);
+      }
       m.answered = new Map();  // question step -> the choice made
       return x;
     });
@@ -1332,7 +1346,8 @@ function drawQuiz() {
   go.addEventListener("click", () => {
     m.answered.set(q.step, { chosen: asking.chosen, right: ok });
     asking = null;
-    if (advance()) drawStep();
+    m.step = m.steps.indexOf(q.sendRel) + 1;  // on to the segment itself
+    drawStep();
   });
   box.appendChild(go);
 }
