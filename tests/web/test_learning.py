@@ -58,7 +58,8 @@ def test_the_cards_in_both_languages(web: Page, tmp_path: Path, lang: str) -> No
     for sel in ("#cards-box h3", "#cards-box .hint", "#cards .caption"):
         for text in page.locator(sel).all_inner_texts():
             assert (CJK.search(text) is not None) == (lang == "zh"), f"{sel}: {text!r}"
-    page.locator("#cards-box").screenshot(path=str(tmp_path / f"cards-{lang}.png"))
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(tmp_path / f"cards-{lang}.png"), full_page=True)
 
 
 @pytest.mark.parametrize(("scenario", "run"), EVIDENCE)

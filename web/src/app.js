@@ -1374,7 +1374,7 @@ function drawCards() {
     a.textContent = c.answer[lang];
     card.append(h, a);
     const runs = document.createElement("div");
-    runs.className = "evidence";
+    runs.className = `evidence${c.counterfactual.length ? "" : " single"}`;
     for (const [kind, list, label] of [["proof", c.proof, "proofLabel"], ["counter", c.counterfactual, "counterLabel"]]) {
       if (!list.length) continue;
       const col = document.createElement("div");
