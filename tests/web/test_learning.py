@@ -35,6 +35,14 @@ def click_and_wait(web: Page, selector: str) -> None:
     web.wait_ready()
 
 
+def test_a_step_in_the_url(web: Page) -> None:
+    web.open("scenario=handshake&seed=1&lang=en&step=4")
+    assert web.page.inner_text("#where").startswith("step 4 of 13")
+    assert web.page.inner_text("#now").startswith("client sends SYN")
+    web.open("scenario=handshake&seed=1&lang=en&step=end")
+    assert web.page.inner_text("#where").startswith("step 13 of 13")
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_cards_in_both_languages(web: Page, tmp_path: Path, lang: str) -> None:
     web.open(f"scenario=handshake&seed=1&lang={lang}")
@@ -73,6 +81,10 @@ def test_a_cards_button_opens_the_run_that_proves_it(web: Page, scenario: str, r
         (f"run={run}" in page.evaluate("location.hash"))
     assert_trace_is(web, cli_jsonl(scenario))
     assert shown_run(web) == run
+    # It opens at its end, the whole run drawn.
+    assert page.evaluate("location.hash").endswith("&step=end")
+    assert page.input_value("#scrub") == page.get_attribute("#scrub", "max")
+    assert page.locator("#ladder [data-event].future").count() == 0
     assert page.locator(f'#cards .card.here button.open-run[data-scenario="{scenario}"]').count() >= 1
 
 

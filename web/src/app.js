@@ -3,7 +3,8 @@
 //
 // The contract tests use (keep it stable): index.html#scenario=NAME&seed=N&lang=en|zh
 // (plus the what-if settings, as synack.playground.Settings reads them, and run=K to
-// show the scenario's K-th run) opens that run; once drawn, window.synack.ready is
+// show the scenario's K-th run, step=K or step=end to open it at that step) opens
+// that run; once drawn, window.synack.ready is
 // true and window.synack.trace is the run's records, the objects
 // `synack scenario run NAME --seed N --json` writes.
 //
@@ -85,12 +86,14 @@ function parseHash() {
   }
   const seed = Number.parseInt(h.get("seed") ?? "1", 10);
   const run = Number.parseInt(h.get("run") ?? "1", 10);
+  const step = h.get("step") === "end" ? "end" : Number.parseInt(h.get("step") ?? "", 10);
   return {
     scenario: h.get("scenario") || "handshake",
     seed: Number.isFinite(seed) && seed >= 0 ? seed : 1,
     lang: h.get("lang") === "zh" ? "zh" : "en",
     params,
     run: Number.isFinite(run) && run >= 1 ? run : 1,
+    step: step === "end" || (Number.isFinite(step) && step >= 0) ? step : null,
   };
 }
 
@@ -101,6 +104,7 @@ function hashOf(w, language) {
     if (w.params[key] !== undefined && w.params[key] !== "") parts.push(`${key}=${enc(w.params[key])}`);
   }
   if (w.run > 1) parts.push(`run=${w.run}`);
+  if (w.step !== null && w.step !== undefined) parts.push(`step=${w.step}`);
   return "#" + parts.join("&");
 }
 
@@ -131,8 +135,9 @@ window.addEventListener("hashchange", () => {
     }
     setLang(w.lang, false);  // (redraws, then ready again)
   } else if (doc && w.run - 1 !== runIdx && w.run <= doc.runs.length) {
-    showRun(w.run - 1).then(() => { synack.ready = true; });
+    showRun(w.run - 1).then(() => { applyStep(); synack.ready = true; });
   } else if (doc) {
+    applyStep();
     synack.ready = true;  // nothing to do: the run asked for is the one drawn
   }
 });
@@ -373,6 +378,7 @@ async function runWanted() {
   $("main").hidden = false;
   await drawAll();
   if (token !== runToken) return;
+  applyStep();
   setStatus(`${want.scenario} · ${Object.keys(want.params).length ? t("changedRun") : t("seedRun")} · ${t("ranIn", ms)}`);
   for (const id of ["reset", "dl-pcap", "dl-jsonl", "dl-svg"]) $(id).disabled = false;
   synack.doc = doc;
@@ -402,6 +408,7 @@ function drawRunTabs() {
     b.textContent = `${i + 1}. ${run.label[lang]}`;
     b.addEventListener("click", async () => {
       want.run = i + 1;
+      want.step = null;
       writeHash();
       await showRun(i);
     });
@@ -1028,6 +1035,7 @@ function addPick(kind, token) {
   const kept = list.filter((x) => x.split(":").slice(0, 4).join(":") !== key);
   kept.push(token);
   want.params = { ...want.params, [kind]: kept.join(",") };
+  want.step = null;
   selected = null;
   writeHash();
   runWanted();
@@ -1042,6 +1050,7 @@ function removeChange(key, token) {
     if (left.length) params[key] = left.join(","); else delete params[key];
   }
   want.params = params;
+  want.step = null;
   writeHash();
   runWanted();
 }
@@ -1105,6 +1114,7 @@ $("settings").addEventListener("submit", (ev) => {
     params[key] = v;
   }
   want.params = params;
+  want.step = null;
   writeHash();
   runWanted();
 });
@@ -1166,6 +1176,7 @@ $("play").addEventListener("click", play);
 $("scrub").addEventListener("input", (ev) => { stop(); go(Number(ev.target.value)); });
 $("reset").addEventListener("click", () => {
   want.params = {};
+  want.step = null;
   selected = null;
   writeHash();
   runWanted();
@@ -1178,7 +1189,7 @@ $("scenario").addEventListener("change", (ev) => {
 $("seed").addEventListener("change", (ev) => {
   const seed = Number.parseInt(ev.target.value, 10);
   if (!Number.isFinite(seed) || seed < 0) return;
-  want = { ...want, seed };
+  want = { ...want, seed, step: null };
   writeHash();
   runWanted();
 });
@@ -1352,6 +1363,16 @@ function drawQuiz() {
   box.appendChild(go);
 }
 
+// The step the URL asks for (step=K or step=end), in the run shown.
+function applyStep() {
+  if (want.step === null || want.step === undefined || !models.length) return;
+  const m = models[runIdx];
+  stop();
+  asking = null;
+  m.step = want.step === "end" ? m.steps.length : Math.min(want.step, m.steps.length);
+  drawStep();
+}
+
 // -- the seed's questions as cards -------------------------------------------------------------
 function drawCards() {
   const box = $("cards");
@@ -1409,14 +1430,17 @@ function drawCards() {
 async function openRun(scenario, run) {
   stop();
   window.scrollTo({ top: 0 });
+  // The run opens at its end: the whole proof drawn (|◀ and play go through it).
   if (doc && doc.scenario.name === scenario && want.scenario === scenario && !Object.keys(want.params).length) {
     want.run = run;
+    want.step = "end";
     writeHash();
     await showRun(Math.min(run, doc.runs.length) - 1);
+    applyStep();
     synack.ready = true;
     return;
   }
-  want = { scenario, seed: want.seed, params: {}, run };
+  want = { scenario, seed: want.seed, params: {}, run, step: "end" };
   writeHash();
   await runWanted();
 }
