@@ -186,6 +186,8 @@ def test_the_quiz_asks_before_each_segment_and_tells_the_real_answer(web: Page, 
         assert "future" in (page.get_attribute(f'#ladder [data-event="{sends[asked]}"]', "class") or "")
         if asked == 0:
             assert "SYN-SENT" not in page.inner_text("#now") + page.inner_text("#edge-why")
+            label = page.locator('#ladder g.state[data-host="client"][data-state="SYN-SENT"]').first
+            assert "future" in (label.get_attribute("class") or "")
         pick = q.answer if asked % 2 == 0 else (q.answer + 1) % len(q.choices)
         page.locator("#quiz .q-choice").nth(pick).click()
         assert page.locator("#quiz .q-choice.right").inner_text() == q.correct.label(lang)

@@ -553,6 +553,15 @@ function drawLadderStep(m, st) {
     const at = box._rows.get(el.dataset.step);
     el.classList.toggle("future", at !== undefined && at > now);
   }
+  // In quiz mode a state a host enters at this very moment, but has not entered yet,
+  // stays hidden: it would give the answer away.
+  if (quizOn) {
+    for (const el of box.querySelectorAll("g.state[data-step][data-host]")) {
+      if (box._rows.get(el.dataset.step) === now && el.dataset.state !== hostState(st, el.dataset.host)) {
+        el.classList.add("future");
+      }
+    }
+  }
 }
 
 // -- the state machine ------------------------------------------------------------------------
