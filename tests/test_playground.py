@@ -224,12 +224,18 @@ def test_who_closes_first_and_when(name: str) -> None:
             fin_in = next(r["t_us"] for r in doc["records"] if r["event"] == "recv" and r["host"] == other
                           and "F" in r["flags"] and r.get("run", 1) == n)
             assert theirs and theirs[0] == fin_in + 250_000
+        # The scenario's own commentary is replaced by what the trace shows.
+        facts = [f["en"] for f in doc["runs"][0]["facts"]]
+        assert facts[1] == f"the first FIN: the {first}'s, at 0.7 s"
+        # The first closer goes through TIME-WAIT (restarted when a FIN comes again).
+        assert "TIME-WAIT → CLOSED (TIME-WAIT 60" in facts[-2 if first == "client" else -1]
         notes = [r for r in doc["records"] if r["event"] == "note" and r["text"].startswith("what-if:")]
         assert notes, "the trace says the applications' own close() calls were not made"
     both = playground.run(name, 1, {"close": "both"})
     assert fins(both)[:2] == [(300_000, "client"), (300_000, "server")]
     states = {(r["host"], r["to"]) for r in both["records"] if r["event"] == "state" and r.get("run", 1) == 1}
     assert {("client", "CLOSING"), ("server", "CLOSING")} <= states
+    assert both["runs"][0]["facts"][1]["zh"] == "双方在 0.3 秒同时发出 FIN：同时关闭"
 
 
 def test_who_closes_first_only_where_the_scenario_closes() -> None:

@@ -657,7 +657,8 @@ def document(name: str, seed: int = 1, params: Mapping[str, str] | None = None, 
         out_runs.append({
             "n": n, "label": {"en": one.label.en, "zh": one.label.zh}, "left": one.left, "right": one.right,
             "start": start, "end": len(lines),
-            "facts": [{"en": f.en, "zh": f.zh} for f in one.facts], "metrics": one.metrics,
+            "facts": _close_facts(one) if settings.close is not None else
+            [{"en": f.en, "zh": f.zh} for f in one.facts], "metrics": one.metrics,
             "hosts": {h.name: list(h.addresses) for h in one.network.hosts.values()},
             "listeners": _listeners(one), "stopped_us": stopped,
         })
@@ -666,6 +667,49 @@ def document(name: str, seed: int = 1, params: Mapping[str, str] | None = None, 
                        "script_error": failed, "runs": out_runs, "picks": picks,
                        "elapsed_ms": round(elapsed * 1000)}, ensure_ascii=False, separators=(",", ":"))
     return head[:-1] + ',"records":[' + ",".join(lines) + "]}"
+
+
+_ZH_HOST: Final = {"client": "客户端", "server": "服务器"}
+
+
+def _close_facts(one: Run) -> list[dict[str, str]]:
+    """What a run with "who closes first" changed shows, read from its trace: the
+    scenario's own facts describe its own course (who closes first there) and are
+    left out."""
+    facts = [{"en": "who closes first was changed: the scenario's own commentary, written for its own "
+                    "course, is left out; what this run shows, read from its trace:",
+              "zh": "改变了谁先关闭：场景自带的说明是针对它自己的进程写的，这里略去；"
+                    "下面是从这次运行的跟踪记录读出的结果："}]
+    sent = [(t, host, flags) for t, host, flags, *_ in one.sent() if host in _CLOSERS]
+    first = next(((t, host) for t, host, flags in sent if "F" in flags), None)
+    if first is None:
+        facts.append({"en": "nobody sent a FIN", "zh": "没有任何一方发出 FIN"})
+        return facts
+    t0, who = first
+    together = [host for t, host, flags in sent if "F" in flags and t == t0]
+    if len(set(together)) == 2:
+        facts.append({"en": f"both sent their FIN at {t0 / 1e6:g} s: a simultaneous close",
+                      "zh": f"双方在 {t0 / 1e6:g} 秒同时发出 FIN：同时关闭"})
+    else:
+        facts.append({"en": f"the first FIN: the {who}'s, at {t0 / 1e6:g} s",
+                      "zh": f"第一个 FIN 来自{_ZH_HOST[who]}，在 {t0 / 1e6:g} 秒"})
+    close = [(host, flags) for t, host, flags in sent if t >= t0]
+    facts.append({"en": f"the close took {len(close)} segments: " + ", ".join(f"{h} {f}" for h, f in close),
+                  "zh": f"关闭用了 {len(close)} 个报文："
+                        + "，".join(f"{_ZH_HOST[h]} {f}" for h, f in close)})
+    for host in _CLOSERS:
+        times = one.state_times(host)
+        path = [new for _t, _old, new in times]
+        if "ESTABLISHED" in path:
+            path = path[path.index("ESTABLISHED"):]
+        entered = {new: t for t, _old, new in times}
+        wait_en = wait_zh = ""
+        if "TIME-WAIT" in entered and path and path[-1] == "CLOSED":
+            secs = (entered["CLOSED"] - entered["TIME-WAIT"]) / 1e6
+            wait_en, wait_zh = f" (TIME-WAIT {secs:g} s)", f"（TIME-WAIT {secs:g} 秒）"
+        facts.append({"en": f"{host}: " + " → ".join(path) + wait_en,
+                      "zh": f"{_ZH_HOST[host]}：" + " → ".join(path) + wait_zh})
+    return facts
 
 
 def run(name: str, seed: int = 1, params: Mapping[str, str] | None = None, *,

@@ -253,6 +253,8 @@ def test_who_closes_first_and_when(web: Page, tmp_path: Path, lang: str) -> None
     changes = page.inner_text("#changes")
     said = "先关闭的一方 = 服务器" if lang == "zh" else "first to close = the server"
     assert said in changes
+    said = "第一个 FIN 来自服务器，在 0.5 秒" if lang == "zh" else "the first FIN: the server's, at 0.5 s"
+    assert said in page.inner_text("#facts")
     page.locator("#whatif").screenshot(path=str(tmp_path / f"close-whatif-{lang}.png"))
     # Both at once: a simultaneous close, both through CLOSING.
     page.select_option("#settings select[name=close]", "both")
