@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,8 +13,12 @@ from synack import playground
 from synack.cli import main
 from synack.core.state import TRANSITIONS
 from synack.playground import Pick, Settings, SettingsError
-from synack.scenarios import ALL, STREAM, TOUR
+from synack.scenarios import ALL, STREAM, TOUR, get
+from synack.scenarios.why_three import tables
+from synack.views.cards import CARDS
 from synack.views.jsonl import record_to_dict
+from synack.views.proofs import proof_table
+from synack.views.quiz import quiz
 
 
 def cli_json(tmp_path: Path, name: str, seed: int = 1) -> list[dict[str, object]]:
@@ -140,7 +145,8 @@ def test_backlog_cookies_retries_and_time_wait() -> None:
 
 def test_settings_read_and_written_back() -> None:
     params = {"link_delay": "25", "loss": "5%", "backlog": "4", "syncookies": "2", "synack_retries": "1",
-              "time_wait": "0", "drop": "1:client:S:1,2:server:SA:3", "delay": "1:server:A:1:250",
+              "time_wait": "0", "close": "both", "close_at": "450", "close_then": "0",
+              "drop": "1:client:S:1,2:server:SA:3", "delay": "1:server:A:1:250",
               "dup": "1:client:FA:1:0", "lang": "zh", "other": "ignored"}
     s = Settings.parse(params)
     assert s.loss == 0.05 and s.backlog == 4 and s.time_wait == 0
@@ -153,7 +159,8 @@ def test_settings_read_and_written_back() -> None:
 @pytest.mark.parametrize("params", [
     {"loss": "2"}, {"loss": "x"}, {"backlog": "0"}, {"backlog": "1.5"}, {"syncookies": "3"},
     {"drop": "1:client:S"}, {"drop": "0:client:S:1"}, {"drop": "1:client:Q:1"}, {"delay": "1:client:S:1"},
-    {"dup": "1:client:S:1:-5"}, {"time_wait": "nan"},
+    {"dup": "1:client:S:1:-5"}, {"time_wait": "nan"}, {"close": "nobody"}, {"close_at": "500"},
+    {"close": "client", "close_then": "-1"},
 ])
 def test_settings_that_cannot_run(params: dict[str, str]) -> None:
     with pytest.raises(SettingsError):
@@ -171,7 +178,7 @@ def test_catalogue_in_the_tours_order_with_english_headings() -> None:
     assert names == list(TOUR) + list(STREAM)
     assert sorted(names) == sorted(ALL)
     assert all(g["en"] for g in cat["groups"]), "every section has its English heading"
-    assert cat["groups"][-1]["stream"] and cat["groups"][0]["section"] == "真实握手"
+    assert cat["groups"][-1]["stream"] and cat["groups"][0]["section"] == get(TOUR[0]).section
     for g in cat["groups"]:
         for s in g["scenarios"]:
             assert s["title"]["en"] and s["title"]["zh"] and s["explanation"]["zh"]
@@ -196,3 +203,72 @@ def test_svg_pcap_and_bytes_of_the_last_run() -> None:
     assert b is not None and b["ip"] == 20 and b["tcp"] == 20 and b["options"] == 12 and b["payload"] == 0
     assert len(b["hex"]) == 2 * (20 + 20 + 12)
     assert playground.packet_hex(0) is None  # a note
+
+
+def fins(doc: dict[str, Any], run: int = 1) -> list[tuple[int, str]]:
+    return [(r["t_us"], r["host"]) for r in doc["records"]
+            if r["event"] == "send" and "F" in r["flags"] and r.get("run", 1) == run]
+
+
+@pytest.mark.parametrize("name", playground.CLOSE_SCENARIOS)
+def test_who_closes_first_and_when(name: str) -> None:
+    for first in ("client", "server"):
+        other = "server" if first == "client" else "client"
+        doc = playground.run(name, 1, {"close": first, "close_at": "700", "close_then": "250"})
+        assert doc["script_error"] is None
+        for n in range(1, len(doc["runs"]) + 1):
+            got = fins(doc, n)
+            assert got[0] == (700_000, first)
+            theirs = [t for t, host in got if host == other]
+            # The other side closes 250 ms after its application reads the FIN.
+            fin_in = next(r["t_us"] for r in doc["records"] if r["event"] == "recv" and r["host"] == other
+                          and "F" in r["flags"] and r.get("run", 1) == n)
+            assert theirs and theirs[0] == fin_in + 250_000
+        # The scenario's own commentary is replaced by what the trace shows.
+        facts = [f["en"] for f in doc["runs"][0]["facts"]]
+        assert facts[1] == f"the first FIN: the {first}'s, at 0.7 s"
+        # The first closer goes through TIME-WAIT (restarted when a FIN comes again).
+        assert "TIME-WAIT → CLOSED (TIME-WAIT 60" in facts[-2 if first == "client" else -1]
+        notes = [r for r in doc["records"] if r["event"] == "note" and r["text"].startswith("what-if:")]
+        assert notes, "the trace says the applications' own close() calls were not made"
+    both = playground.run(name, 1, {"close": "both"})
+    assert fins(both)[:2] == [(300_000, "client"), (300_000, "server")]
+    states = {(r["host"], r["to"]) for r in both["records"] if r["event"] == "state" and r.get("run", 1) == 1}
+    assert {("client", "CLOSING"), ("server", "CLOSING")} <= states
+    assert both["runs"][0]["facts"][1]["zh"] == "双方在 0.3 秒同时发出 FIN：同时关闭"
+
+
+def test_who_closes_first_only_where_the_scenario_closes() -> None:
+    error = json.loads(playground.run_json("handshake", 1, '{"close": "server"}'))["error"]
+    assert error.startswith("close: who closes first is a setting of close, ")
+
+
+def test_who_closes_first_before_the_handshake_ends() -> None:
+    doc = playground.run("close", 1, {"close": "client", "close_at": "50"})
+    assert fins(doc) == []
+    assert any(r["event"] == "note" and "no ESTABLISHED or CLOSE-WAIT connection" in r["text"]
+               for r in doc["records"])
+
+
+def test_the_seeds_cards_quiz_and_proofs_for_the_page() -> None:
+    cards = playground.cards()
+    assert [c["key"] for c in cards] == [c.key for c in CARDS]
+    assert all(c["question"]["zh"] and c["answer"]["zh"] and c["proof"] for c in cards)
+    assert all(e["scenario"] in ALL for c in cards for e in c["proof"] + c["counterfactual"])
+    doc = playground.run("why-three", 1)
+    runs = get("why-three").run(1)
+    for n, (_label, rows) in enumerate(tables(1), 1):
+        x = json.loads(playground.extras_json(n))
+        assert x["proofs"]["rows"]["zh"] == [list(r) for r in proof_table(rows, "zh")]
+        for index in x["proofs"]["index"]:
+            assert doc["records"][index]["event"] == "recv"
+        questions = quiz(runs[n - 1].records, runs[n - 1].left, runs[n - 1].right)
+        assert [q["choices"]["zh"] for q in x["quiz"]] == \
+            [[c.label("zh") for c in q.choices] for q in questions]
+        assert [q["answer"] for q in x["quiz"]] == [q.answer for q in questions]
+        for q in x["quiz"]:
+            sent = doc["records"][q["index"]]
+            assert sent["event"] == "send" and sent["run"] == n
+    doc = playground.run("handshake", 1)
+    x = playground.extras(1)
+    assert x["proofs"] is None and len(x["quiz"]) == 3

@@ -27,7 +27,8 @@ def test_the_pack_holds_what_the_page_imports_and_nothing_else(tmp_path: Path) -
     assert len(names) == count
     for needed in ("synack/__init__.py", "synack/playground.py", "synack/core/state.py",
                    "synack/sim/network.py", "synack/scenarios/handshake.py", "synack/views/jsonl.py",
-                   "synack/views/ladder/model.py", "synack/capture.py"):
+                   "synack/views/ladder/model.py", "synack/capture.py", "synack/views/words.py",
+                   "synack/views/cards.py", "synack/views/quiz.py", "synack/views/proofs.py"):
         assert needed in names
     for left_out in ("synack/cli.py", "synack/webserve.py", "synack/views/plot.py", "synack/views/netstat.py",
                      "synack/views/ladder/text.py"):
@@ -67,7 +68,11 @@ def test_nothing_packed_for_the_browser_needs_rich_or_matplotlib(tmp_path: Path)
         assert p.__file__.startswith({str(tmp_path / "site")!r}), p.__file__
         doc = json.loads(p.run_json("lost-syn", 1, '{{"drop": "1:server:SA:1"}}'))
         assert len(doc["records"]) > 10, doc
-        json.dumps(p.catalogue()); json.dumps(p.diagram())
+        json.dumps(p.catalogue()); json.dumps(p.diagram()); json.dumps(p.cards())
+        json.loads(p.extras_json(1))
+        p.run_json("why-three", 1)
+        assert json.loads(p.extras_json(2))["proofs"]["rows"]["zh"]
+        assert "error" not in json.loads(p.run_json("close", 1, '{{"close": "server", "close_at": "500"}}'))
         p.svg(1, "zh"); p.pcap(1); p.packet_hex(3)
         bad = sorted(m for m in sys.modules if m.split(".")[0] in {BLOCKED!r})
         assert not bad, bad

@@ -32,6 +32,9 @@ from typing import Any, Final, Literal
 
 from synack.capture import PcapWriter
 from synack.core.config import Config, ms, seconds
+from synack.core.connection import Connection
+from synack.core.errors import UsageError
+from synack.core.events import Event, PeerClosed
 from synack.core.ip import build_packet
 from synack.core.listener import Listener
 from synack.core.state import TRANSITIONS, State
@@ -47,13 +50,17 @@ from synack.core.trace import (
 )
 from synack.core.wire import Segment, flags_str
 from synack.scenarios import ALL, STREAM, TOUR, Context, Run, Scenario, get
-from synack.sim import EventLimitExceeded, Network, PathParams
+from synack.sim import EventLimitExceeded, Host, Network, PathParams
 from synack.sim.faults import Fault, FaultKind, Resolver, flags_are, from_host, parse_flags
+from synack.views.cards import CARDS, Evidence
+from synack.views.proofs import TABLE_HEADERS, proof_rows, proof_table
+from synack.views.quiz import quiz
 
 _encode_string: Callable[[str], str] = json.encoder.encode_basestring
 
-__all__ = ["SECTIONS_EN", "TRANSITIONS_ZH", "Pick", "Picks", "Settings", "SettingsError", "catalogue",
-           "diagram", "document", "packet_hex", "pcap", "run", "run_json", "svg"]
+__all__ = ["CLOSE_SCENARIOS", "SECTIONS_EN", "TRANSITIONS_ZH", "Pick", "Picks", "Settings", "SettingsError",
+           "cards", "catalogue", "diagram", "document", "extras", "extras_json", "packet_hex", "pcap", "run",
+           "run_json", "svg"]
 
 #: The seed's section headings (Chinese, as the scenarios name them) in English.
 SECTIONS_EN: Final[dict[str, str]] = {
@@ -101,6 +108,16 @@ TRANSITIONS_ZH: Final[dict[tuple[State, State], str]] = {
     (State.LAST_ACK, State.CLOSED): "我方的 FIN 被确认（或 RST、ABORT、重传次数用尽）",
     (State.TIME_WAIT, State.CLOSED): "2MSL 定时器到期（或 RST：TIME-WAIT 被刺杀）",
 }
+
+#: The scenarios the what-if "who closes first and when" (``close``, ``close_at``,
+#: ``close_then``) applies to: a client and a server that connect, then close.
+CLOSE_SCENARIOS: Final = ("close", "simultaneous-close", "time-wait-lost-ack")
+#: The two hosts of those scenarios.
+_CLOSERS: Final = ("client", "server")
+CloseFirst = Literal["client", "server", "both"]
+#: How long the other side's application takes to close after it reads end-of-file,
+#: unless ``close_then`` says (ms): as the server of ``close`` does.
+CLOSE_THEN_MS: Final = 1000.0
 
 PickKind = Literal["drop", "delay", "dup"]
 _FAULT_KIND: Final[dict[PickKind, FaultKind]] = {"drop": "drop", "delay": "delay", "dup": "duplicate"}
@@ -212,6 +229,15 @@ class Settings:
     synack_retries: int | None = None
     #: Config.time_wait on every host, seconds.
     time_wait: float | None = None
+    #: Who calls close() first (CLOSE_SCENARIOS only): "client", "server" or "both"
+    #: (a simultaneous close); None: as the scenario has it.
+    close: CloseFirst | None = None
+    #: When the first closer calls close(), ms (None: when the scenario's application
+    #: first calls it).
+    close_at: float | None = None
+    #: How long the other side's application takes to close after it reads
+    #: end-of-file, ms (None: :data:`CLOSE_THEN_MS`).
+    close_then: float | None = None
     picks: tuple[Pick, ...] = field(default=())
 
     @property
@@ -221,7 +247,8 @@ class Settings:
     def as_params(self) -> dict[str, str]:
         """The URL parameters that give these settings back (:meth:`parse`)."""
         out: dict[str, str] = {}
-        for key in ("link_delay", "loss", "backlog", "syncookies", "synack_retries", "time_wait"):
+        for key in ("link_delay", "loss", "backlog", "syncookies", "synack_retries", "time_wait", "close",
+                    "close_at", "close_then"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = f"{value:g}" if isinstance(value, float) else str(value)
@@ -234,7 +261,8 @@ class Settings:
     @classmethod
     def parse(cls, params: Mapping[str, str]) -> Settings:
         """From URL parameters: ``link_delay`` (ms), ``loss`` (0..1 or ``5%``), ``backlog``,
-        ``syncookies`` (0, 1, 2), ``synack_retries``, ``time_wait`` (s), and ``drop``,
+        ``syncookies`` (0, 1, 2), ``synack_retries``, ``time_wait`` (s), ``close``
+        (``client``, ``server`` or ``both``), ``close_at`` and ``close_then`` (ms), and ``drop``,
         ``delay``, ``dup``: comma-separated ``RUN:HOST:FLAGS:NTH`` (``:MS`` more for
         ``delay`` and ``dup``).  Empty values and unknown keys are ignored."""
         def get(key: str) -> str | None:
@@ -270,10 +298,17 @@ class Settings:
                 continue
             for token in text.split(","):
                 picks.append(_parse_pick(kind, token.strip()))
+        close = get("close")
+        if close is not None and close not in ("client", "server", "both"):
+            raise SettingsError(f"close: {close!r} is not client, server or both")
+        close_at, close_then = number("close_at", 0, 60_000), number("close_then", 0, 60_000)
+        if close is None and (close_at is not None or close_then is not None):
+            raise SettingsError("close_at and close_then need close: who closes first (client, server, both)")
         return cls(link_delay=number("link_delay", 0, 10_000), loss=number("loss", 0, 1),
                    backlog=whole("backlog", 1, 65535), syncookies=whole("syncookies", 0, 2),
                    synack_retries=whole("synack_retries", 0, 10), time_wait=number("time_wait", 0, 600),
-                   picks=tuple(picks))
+                   close=close,  # type: ignore[arg-type]  # (checked above)
+                   close_at=close_at, close_then=close_then, picks=tuple(picks))
 
     # -- how a run is changed -------------------------------------------------------------
     def adjust(self) -> Callable[[str, Config], Config] | None:
@@ -295,6 +330,8 @@ class Settings:
             if self.link_delay is not None or self.loss is not None:
                 net.adjust_path = self._adjust_path
             net.backlog = self.backlog
+            if self.close is not None:
+                net.close_hook = _Closes(self.close, self.close_at, self.close_then, net).hook
             mine = [p for p in self.picks if p.run == run_no]
             if mine:
                 net.add_fault(Picks(mine))
@@ -307,6 +344,70 @@ class Settings:
         if self.loss is not None:
             changes["loss"] = self.loss
         return replace(params, **changes)
+
+
+class _Closes:
+    """Who closes first, and when: the applications' own close() calls on the
+    connections of the client and the server are not made (a note in the trace says
+    so); instead the first closer (or both: a simultaneous close) calls close() on
+    every connection it has ESTABLISHED or in CLOSE-WAIT at ``at`` (or, without
+    ``at``, when the scenario's application first calls it), and the other side's
+    application calls close() ``then`` ms after it reads end-of-file."""
+
+    def __init__(self, first: CloseFirst, at: float | None, then: float | None, net: Network) -> None:
+        self.first = frozenset(_CLOSERS if first == "both" else (first,))
+        self.then = ms(CLOSE_THEN_MS if then is None else then)
+        self.net = net
+        self.started = False
+        self.timed = at is not None
+        self.closed: set[int] = set()
+        if at is not None:
+            net.at(ms(at), self.start)
+
+    def hook(self, host: Host[Any], conn: Connection) -> bool:
+        if host.name not in _CLOSERS:
+            return False
+        if self.net.tracing:
+            self.net.trace.append(NoteRecord(
+                self.net.now, host.name, "what-if: the application's close() is not made: the what-if "
+                "decides who closes first and when", endpoint_str(conn.local_addr, conn.local_port),
+                endpoint_str(conn.remote_addr, conn.remote_port)))
+        if not self.started and not self.timed:
+            self.start()
+        return True
+
+    def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        for name in _CLOSERS:
+            host = self.net.hosts.get(name)
+            if host is None:
+                continue
+            if name in self.first:
+                open_now = [conn for conn in getattr(host.endpoint, "connections", ())
+                            if conn.state in (State.ESTABLISHED, State.CLOSE_WAIT)]
+                if not open_now and self.net.tracing:
+                    self.net.trace.append(NoteRecord(
+                        self.net.now, name,
+                        "what-if: it has no ESTABLISHED or CLOSE-WAIT connection to close now"))
+                for conn in open_now:
+                    self._close(host, conn)
+            else:
+                host.on_event(self._on_event(host))
+
+    def _on_event(self, host: Host[Any]) -> Callable[[Event], None]:
+        def on_event(ev: Event) -> None:
+            if isinstance(ev, PeerClosed) and id(ev.conn) not in self.closed:
+                self.net.after(self.then, self._close, host, ev.conn)
+        return on_event
+
+    def _close(self, host: Host[Any], conn: Connection) -> None:
+        if id(conn) in self.closed:
+            return
+        self.closed.add(id(conn))
+        with contextlib.suppress(UsageError):  # (gone meanwhile: a RST, a timeout)
+            host.close_now(conn)
 
 
 def _parse_pick(kind: PickKind, token: str) -> Pick:
@@ -351,7 +452,20 @@ def catalogue() -> dict[str, Any]:
 def _describe(scenario: Scenario) -> dict[str, Any]:
     return {"name": scenario.name, "title": {"en": scenario.title.en, "zh": scenario.title.zh},
             "section": scenario.section, "section_en": SECTIONS_EN.get(scenario.section, ""),
-            "explanation": {"en": scenario.explanation.en, "zh": scenario.explanation.zh}}
+            "explanation": {"en": scenario.explanation.en, "zh": scenario.explanation.zh},
+            "proofs": scenario.proofs, "close": scenario.name in CLOSE_SCENARIOS}
+
+
+def _evidence(e: Evidence) -> dict[str, Any]:
+    return {"scenario": e.scenario, "run": e.run, "shows": {"en": e.shows.en, "zh": e.shows.zh}}
+
+
+def cards() -> list[dict[str, Any]]:
+    """The seed's questions as cards (:mod:`synack.views.cards`): each its short answer,
+    the runs that prove it and the counterfactual runs, in English and Chinese."""
+    return [{"key": c.key, "section": c.section, "question": {"en": c.question.en, "zh": c.question.zh},
+             "answer": {"en": c.answer.en, "zh": c.answer.zh}, "proof": [_evidence(e) for e in c.proof],
+             "counterfactual": [_evidence(e) for e in c.counterfactual]} for c in CARDS]
 
 
 def diagram() -> dict[str, Any]:
@@ -510,6 +624,9 @@ def document(name: str, seed: int = 1, params: Mapping[str, str] | None = None, 
     if name not in ALL:
         raise SettingsError(f"unknown scenario {name!r}")
     settings = Settings.parse(params or {})
+    if settings.close is not None and name not in CLOSE_SCENARIOS:
+        raise SettingsError(f"close: who closes first is a setting of {', '.join(CLOSE_SCENARIOS)}, "
+                            f"not of {name}")
     started = time.perf_counter()
     executed, failed = _execute(name, seed, settings, progress=progress)
     if not executed:
@@ -540,7 +657,8 @@ def document(name: str, seed: int = 1, params: Mapping[str, str] | None = None, 
         out_runs.append({
             "n": n, "label": {"en": one.label.en, "zh": one.label.zh}, "left": one.left, "right": one.right,
             "start": start, "end": len(lines),
-            "facts": [{"en": f.en, "zh": f.zh} for f in one.facts], "metrics": one.metrics,
+            "facts": _close_facts(one) if settings.close is not None else
+            [{"en": f.en, "zh": f.zh} for f in one.facts], "metrics": one.metrics,
             "hosts": {h.name: list(h.addresses) for h in one.network.hosts.values()},
             "listeners": _listeners(one), "stopped_us": stopped,
         })
@@ -549,6 +667,49 @@ def document(name: str, seed: int = 1, params: Mapping[str, str] | None = None, 
                        "script_error": failed, "runs": out_runs, "picks": picks,
                        "elapsed_ms": round(elapsed * 1000)}, ensure_ascii=False, separators=(",", ":"))
     return head[:-1] + ',"records":[' + ",".join(lines) + "]}"
+
+
+_ZH_HOST: Final = {"client": "客户端", "server": "服务器"}
+
+
+def _close_facts(one: Run) -> list[dict[str, str]]:
+    """What a run with "who closes first" changed shows, read from its trace: the
+    scenario's own facts describe its own course (who closes first there) and are
+    left out."""
+    facts = [{"en": "who closes first was changed: the scenario's own commentary, written for its own "
+                    "course, is left out; what this run shows, read from its trace:",
+              "zh": "改变了谁先关闭：场景自带的说明是针对它自己的进程写的，这里略去；"
+                    "下面是从这次运行的跟踪记录读出的结果："}]
+    sent = [(t, host, flags) for t, host, flags, *_ in one.sent() if host in _CLOSERS]
+    first = next(((t, host) for t, host, flags in sent if "F" in flags), None)
+    if first is None:
+        facts.append({"en": "nobody sent a FIN", "zh": "没有任何一方发出 FIN"})
+        return facts
+    t0, who = first
+    together = [host for t, host, flags in sent if "F" in flags and t == t0]
+    if len(set(together)) == 2:
+        facts.append({"en": f"both sent their FIN at {t0 / 1e6:g} s: a simultaneous close",
+                      "zh": f"双方在 {t0 / 1e6:g} 秒同时发出 FIN：同时关闭"})
+    else:
+        facts.append({"en": f"the first FIN: the {who}'s, at {t0 / 1e6:g} s",
+                      "zh": f"第一个 FIN 来自{_ZH_HOST[who]}，在 {t0 / 1e6:g} 秒"})
+    close = [(host, flags) for t, host, flags in sent if t >= t0]
+    facts.append({"en": f"the close took {len(close)} segments: " + ", ".join(f"{h} {f}" for h, f in close),
+                  "zh": f"关闭用了 {len(close)} 个报文："
+                        + "，".join(f"{_ZH_HOST[h]} {f}" for h, f in close)})
+    for host in _CLOSERS:
+        times = one.state_times(host)
+        path = [new for _t, _old, new in times]
+        if "ESTABLISHED" in path:
+            path = path[path.index("ESTABLISHED"):]
+        entered = {new: t for t, _old, new in times}
+        wait_en = wait_zh = ""
+        if "TIME-WAIT" in entered and path and path[-1] == "CLOSED":
+            secs = (entered["CLOSED"] - entered["TIME-WAIT"]) / 1e6
+            wait_en, wait_zh = f" (TIME-WAIT {secs:g} s)", f"（TIME-WAIT {secs:g} 秒）"
+        facts.append({"en": f"{host}: " + " → ".join(path) + wait_en,
+                      "zh": f"{_ZH_HOST[host]}：" + " → ".join(path) + wait_zh})
+    return facts
 
 
 def run(name: str, seed: int = 1, params: Mapping[str, str] | None = None, *,
@@ -605,6 +766,46 @@ def svg(run_no: int, lang: str = "en") -> str | None:
     text: str = module.ladder_svg([(one.records, last.offsets[run_no - 1])], lang=lang,
                                   names=[(one.left, one.right)])
     return text
+
+
+def extras(run_no: int) -> dict[str, Any]:
+    """For run ``run_no`` (from 1) of the last run: the quiz (:mod:`synack.views.quiz`),
+    each question with ``index``, the send record it asks about in ``records``; and,
+    for a scenario with proofs (``why-three``), the table of what each side has proven
+    (:mod:`synack.views.proofs`), each row with ``index``, the arrival it follows."""
+    last = _need_last()
+    one = last.runs[run_no - 1]
+    base = last.offsets[run_no - 1]
+    drawn = (one.left, one.right)
+    sends, arrivals = [], []
+    for i, rec in enumerate(one.records):
+        if isinstance(rec, SegmentRecord) and rec.seg is not None and rec.host in drawn:
+            if rec.event == "send":
+                sends.append(base + i)
+            elif rec.event == "recv":
+                arrivals.append(base + i)
+    questions = quiz(one.records, one.left, one.right)
+    if len(questions) != len(sends):
+        raise RuntimeError(f"{len(questions)} questions for {len(sends)} segments sent")
+    asked = [{"index": index, "step": q.step, "sender": q.sender, "state": q.state,
+              "prompt": {"en": q.prompt.en, "zh": q.prompt.zh},
+              "choices": {"en": [c.label("en") for c in q.choices], "zh": [c.label("zh") for c in q.choices]},
+              "answer": q.answer, "why": {"en": q.why.en, "zh": q.why.zh}}
+             for index, q in zip(sends, questions, strict=True)]
+    out: dict[str, Any] = {"run": run_no, "quiz": asked, "proofs": None}
+    if get(last.name).proofs:
+        rows = proof_rows(one.records, one.left, one.right)
+        if len(rows) != len(arrivals):
+            raise RuntimeError(f"{len(rows)} proof rows for {len(arrivals)} arrivals")
+        out["proofs"] = {"headers": {lang: list(TABLE_HEADERS[lang]) for lang in ("en", "zh")},
+                         "rows": {lang: [list(r) for r in proof_table(rows, lang)] for lang in ("en", "zh")},
+                         "index": arrivals}
+    return out
+
+
+def extras_json(run_no: int) -> bytes:
+    """:func:`extras` as UTF-8 JSON bytes, for the page."""
+    return json.dumps(extras(run_no), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def pcap(run_no: int) -> bytes:

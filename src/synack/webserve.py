@@ -42,7 +42,8 @@ SYNACK: Final = Path(__file__).resolve().parent
 BROWSER_PACKAGES: Final = ("core", "sim", "scenarios")
 BROWSER_MODULES: Final = (
     "__init__.py", "capture.py", "playground.py", "views/__init__.py", "views/jsonl.py", "views/svg.py",
-    "views/ladder/__init__.py", "views/ladder/model.py",
+    "views/ladder/__init__.py", "views/ladder/model.py", "views/words.py", "views/cards.py", "views/quiz.py",
+    "views/proofs.py",
 )
 #: The Pyodide runtime files the page loads (from the npm package).
 PYODIDE_FILES: Final = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip",

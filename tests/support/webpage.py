@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
+import json
+import re
+import tempfile
+from pathlib import Path
 from typing import Any
+
+from synack.cli import main
 
 #: How long a run may take to be drawn (syn-flood's seven runs of a 20,000-SYN flood
 #: take seconds; a loaded CI machine, more).
@@ -34,3 +43,43 @@ class Page:
     def trace_len(self) -> int:
         n: int = self.page.evaluate("window.synack.trace.length")
         return n
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+#: Traces longer than this are compared through a digest of their JSON text (and a
+#: sample), not brought over whole (syn-flood's is 330,000 records).
+WHOLE = 20_000
+_cli_cache: dict[str, str] = {}
+
+
+def cli_jsonl(name: str, seed: int = 1) -> str:
+    """What ``synack scenario run NAME --seed N --json FILE`` writes (run in-process)."""
+    key = f"{name}:{seed}"
+    if key not in _cli_cache:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "trace.jsonl"
+            with contextlib.redirect_stdout(io.StringIO()):
+                assert main(["scenario", "run", name, "--seed", str(seed), "--json", str(out)]) == 0
+            _cli_cache[key] = out.read_text(encoding="utf-8")
+    return _cli_cache[key]
+
+
+def page_jsonl_digest(web: Page) -> str:
+    digest: str = web.page.evaluate("""async () => {
+        const text = window.synack.trace.map((r) => JSON.stringify(r) + "\\n").join("");
+        const buf = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+        return [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    }""")
+    return digest
+
+
+def assert_trace_is(web: Page, expected_text: str) -> None:
+    lines = expected_text.splitlines()
+    n = web.trace_len()
+    assert n == len(lines)
+    if n <= WHOLE:
+        assert web.page.evaluate("window.synack.trace") == [json.loads(line) for line in lines]
+        return
+    assert page_jsonl_digest(web) == hashlib.sha256(expected_text.encode("utf-8")).hexdigest()
+    for i in (0, 1, n // 3, n // 2, n - 2, n - 1):
+        assert web.page.evaluate(f"window.synack.trace[{i}]") == json.loads(lines[i])

@@ -2,9 +2,11 @@
 // click a segment, change what happens, and see the stack's answer.
 //
 // The contract tests use (keep it stable): index.html#scenario=NAME&seed=N&lang=en|zh
-// (plus the what-if settings, as synack.playground.Settings reads them) opens that
-// run; once drawn, window.synack.ready is true and window.synack.trace is the run's
-// records, the objects `synack scenario run NAME --seed N --json` writes.
+// (plus the what-if settings, as synack.playground.Settings reads them, and run=K to
+// show the scenario's K-th run, step=K or step=end to open it at that step) opens
+// that run; once drawn, window.synack.ready is
+// true and window.synack.trace is the run's records, the objects
+// `synack scenario run NAME --seed N --json` writes.
 //
 // Everything the page shows comes from the records (and, for the queues' limits,
 // from the core's listeners, which the run document carries): no TCP is re-derived
@@ -17,7 +19,9 @@ const synack = (window.synack = {
   step: (k) => { stop(); go(k); return models[runIdx].step; },
 });
 
-const SETTINGS = ["link_delay", "loss", "backlog", "syncookies", "synack_retries", "time_wait"];
+const SETTINGS = ["link_delay", "loss", "backlog", "syncookies", "synack_retries", "time_wait", "close", "close_at",
+  "close_then"];
+const CLOSE_SETTINGS = new Set(["close", "close_at", "close_then"]);
 const PICKS = ["drop", "delay", "dup"];
 const SYNCHRONIZED = new Set(["ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK",
   "TIME-WAIT"]);
@@ -61,6 +65,9 @@ function ask(op, args = {}, progress = null) {
 // -- what the page is showing -----------------------------------------------------------
 let catalogue = null;
 let diagram = null;
+let cards = [];          // the seed's questions (synack.playground.cards)
+let quizOn = false;      // quiz mode
+let asking = null;       // the question on show: {m, k, q, chosen}
 let doc = null;          // the run document (synack.playground.run)
 let models = [];         // one per run of the document
 let runIdx = 0;          // the run shown
@@ -78,11 +85,15 @@ function parseHash() {
     if (v !== null && v !== "") params[key] = v;
   }
   const seed = Number.parseInt(h.get("seed") ?? "1", 10);
+  const run = Number.parseInt(h.get("run") ?? "1", 10);
+  const step = h.get("step") === "end" ? "end" : Number.parseInt(h.get("step") ?? "", 10);
   return {
     scenario: h.get("scenario") || "handshake",
     seed: Number.isFinite(seed) && seed >= 0 ? seed : 1,
     lang: h.get("lang") === "zh" ? "zh" : "en",
     params,
+    run: Number.isFinite(run) && run >= 1 ? run : 1,
+    step: step === "end" || (Number.isFinite(step) && step >= 0) ? step : null,
   };
 }
 
@@ -92,6 +103,8 @@ function hashOf(w, language) {
   for (const key of [...SETTINGS, ...PICKS]) {
     if (w.params[key] !== undefined && w.params[key] !== "") parts.push(`${key}=${enc(w.params[key])}`);
   }
+  if (w.run > 1) parts.push(`run=${w.run}`);
+  if (w.step !== null && w.step !== undefined) parts.push(`step=${w.step}`);
   return "#" + parts.join("&");
 }
 
@@ -114,8 +127,17 @@ window.addEventListener("hashchange", () => {
     if (w.lang !== lang) setLang(w.lang, false);
     runWanted();
   } else if (w.lang !== lang) {
+    if (doc && w.run - 1 !== runIdx && w.run <= doc.runs.length) {
+      stop();
+      runIdx = w.run - 1;
+      selected = null;
+      asking = null;
+    }
     setLang(w.lang, false);  // (redraws, then ready again)
+  } else if (doc && w.run - 1 !== runIdx && w.run <= doc.runs.length) {
+    showRun(w.run - 1).then(() => { applyStep(); synack.ready = true; });
   } else if (doc) {
+    applyStep();
     synack.ready = true;  // nothing to do: the run asked for is the one drawn
   }
 });
@@ -348,13 +370,15 @@ async function runWanted() {
   doc = result;
   runCount[want.scenario] = doc.runs.length;
   models = doc.runs.map(buildModel);
-  runIdx = 0;
+  runIdx = Math.min(Math.max((want.run || 1) - 1, 0), doc.runs.length - 1);
   selected = null;
+  asking = null;
   const ms = Math.round(performance.now() - started);
   synack.runMs = ms;
   $("main").hidden = false;
   await drawAll();
   if (token !== runToken) return;
+  applyStep();
   setStatus(`${want.scenario} · ${Object.keys(want.params).length ? t("changedRun") : t("seedRun")} · ${t("ranIn", ms)}`);
   for (const id of ["reset", "dl-pcap", "dl-jsonl", "dl-svg"]) $(id).disabled = false;
   synack.doc = doc;
@@ -369,6 +393,7 @@ async function drawAll() {
   $("explanation").textContent = sc.explanation[lang];
   drawRunTabs();
   drawSettings();
+  drawCards();
   await drawRun();
 }
 
@@ -381,9 +406,23 @@ function drawRunTabs() {
     b.type = "button";
     b.className = i === runIdx ? "on" : "";
     b.textContent = `${i + 1}. ${run.label[lang]}`;
-    b.addEventListener("click", async () => { stop(); runIdx = i; selected = null; drawRunTabs(); await drawRun(); });
+    b.addEventListener("click", async () => {
+      want.run = i + 1;
+      want.step = null;
+      writeHash();
+      await showRun(i);
+    });
     nav.appendChild(b);
   });
+}
+
+async function showRun(i) {
+  stop();
+  runIdx = i;
+  selected = null;
+  asking = null;
+  drawRunTabs();
+  await drawRun();
 }
 
 async function drawRun() {
@@ -407,6 +446,9 @@ async function drawRun() {
   await drawLadder(m);
   drawMachine();
   $("scrub").max = m.steps.length;
+  if (doc.scenario.proofs || quizOn) await loadExtras(m);
+  if (m !== models[runIdx]) return;
+  drawProofsHead(m);
   drawSegment();
   drawStep();
 }
@@ -510,6 +552,15 @@ function drawLadderStep(m, st) {
   for (const el of box.querySelectorAll("[data-step]:not([data-event])")) {
     const at = box._rows.get(el.dataset.step);
     el.classList.toggle("future", at !== undefined && at > now);
+  }
+  // In quiz mode a state a host enters at this very moment, but has not entered yet,
+  // stays hidden: it would give the answer away.
+  if (quizOn) {
+    for (const el of box.querySelectorAll("g.state[data-step][data-host]")) {
+      if (box._rows.get(el.dataset.step) === now && el.dataset.state !== hostState(st, el.dataset.host)) {
+        el.classList.add("future");
+      }
+    }
   }
 }
 
@@ -753,6 +804,8 @@ function drawStep() {
   drawLadderStep(m, st);
   drawMachineStep(m, st);
   drawHosts(m, st, now);
+  drawProofsStep(m, st);
+  drawQuiz();
   const el = document.querySelector("#ladder .current");
   if (el && playing) el.scrollIntoView({ block: "nearest", inline: "nearest" });
 }
@@ -775,7 +828,7 @@ function play() {
   if (m.step >= m.steps.length) m.step = 0;
   const tickPlay = () => {
     const mm = models[runIdx];
-    mm.step = Math.min(mm.step + 1, mm.steps.length);
+    if (!advance()) { playing = null; drawStep(); return; }  // a quiz question waits
     if (mm.step >= mm.steps.length) playing = null;  // the end: drawn as paused
     drawStep();
     if (playing !== null) playing = setTimeout(tickPlay, 600 / Number($("speed").value));
@@ -991,6 +1044,7 @@ function addPick(kind, token) {
   const kept = list.filter((x) => x.split(":").slice(0, 4).join(":") !== key);
   kept.push(token);
   want.params = { ...want.params, [kind]: kept.join(",") };
+  want.step = null;
   selected = null;
   writeHash();
   runWanted();
@@ -998,18 +1052,21 @@ function addPick(kind, token) {
 
 function removeChange(key, token) {
   const params = { ...want.params };
+  if (key === "close") { delete params.close_at; delete params.close_then; }  // (they need it)
   if (token === undefined) delete params[key];
   else {
     const left = (params[key] || "").split(",").filter((x) => x && x !== token);
     if (left.length) params[key] = left.join(","); else delete params[key];
   }
   want.params = params;
+  want.step = null;
   writeHash();
   runWanted();
 }
 
 function drawSettings() {
   const form = $("settings");
+  $("close-fields").hidden = !doc.scenario.close;
   for (const key of SETTINGS) {
     const input = form.elements[key];
     let v = want.params[key] ?? "";
@@ -1035,6 +1092,7 @@ function drawSettings() {
     if (want.params[key] === undefined) continue;
     let v = want.params[key];
     if (key === "loss") v = `${(Number.parseFloat(v) * (v.endsWith("%") ? 1 : 100)).toFixed(2).replace(/\.?0+$/, "")} %`;
+    if (key === "close") v = t("closeValues")[v] || v;
     add(`${t("settingNames")[key]} = ${v}${t("units")[key]}`, key);
   }
   for (const kind of PICKS) {
@@ -1060,13 +1118,25 @@ $("settings").addEventListener("submit", (ev) => {
   for (const kind of PICKS) if (want.params[kind]) params[kind] = want.params[kind];
   for (const key of SETTINGS) {
     let v = form.elements[key].value.trim();
-    if (v === "") continue;
+    if (v === "" || (CLOSE_SETTINGS.has(key) && !doc.scenario.close)) continue;
     if (key === "loss") v = String(Number(v) / 100);
     params[key] = v;
   }
   want.params = params;
+  want.step = null;
   writeHash();
   runWanted();
+});
+
+$("quiz-on").addEventListener("change", async (ev) => {
+  quizOn = ev.target.checked;
+  document.body.classList.toggle("quiz-mode", quizOn);
+  asking = null;
+  if (!models.length) return;
+  for (const mm of models) if (mm.answered) mm.answered.clear();  // a new quiz: every question again
+  const m = models[runIdx];
+  if (quizOn) await loadExtras(m);
+  if (m === models[runIdx]) drawStep();
 });
 
 // -- downloads ------------------------------------------------------------------------------
@@ -1106,27 +1176,29 @@ $("dl-svg").addEventListener("click", () => {
 });
 
 // -- controls -----------------------------------------------------------------------------------
+$("to-cards").addEventListener("click", () => $("cards-box").scrollIntoView({ behavior: "smooth" }));
 $("first").addEventListener("click", () => { stop(); go(0); });
 $("back").addEventListener("click", () => { stop(); go(models[runIdx].step - 1); });
-$("step").addEventListener("click", () => { stop(); go(models[runIdx].step + 1); });
+$("step").addEventListener("click", () => { stop(); if (advance()) drawStep(); });
 $("last").addEventListener("click", () => { stop(); go(models[runIdx].steps.length); });
 $("play").addEventListener("click", play);
 $("scrub").addEventListener("input", (ev) => { stop(); go(Number(ev.target.value)); });
 $("reset").addEventListener("click", () => {
   want.params = {};
+  want.step = null;
   selected = null;
   writeHash();
   runWanted();
 });
 $("scenario").addEventListener("change", (ev) => {
-  want = { scenario: ev.target.value, seed: want.seed, params: {} };
+  want = { scenario: ev.target.value, seed: want.seed, params: {}, run: 1 };
   writeHash();
   runWanted();
 });
 $("seed").addEventListener("change", (ev) => {
   const seed = Number.parseInt(ev.target.value, 10);
   if (!Number.isFinite(seed) || seed < 0) return;
-  want = { ...want, seed };
+  want = { ...want, seed, step: null };
   writeHash();
   runWanted();
 });
@@ -1134,9 +1206,253 @@ for (const b of document.querySelectorAll(".lang button")) b.addEventListener("c
 document.addEventListener("keydown", (ev) => {
   if (!models.length || ev.target.closest("input, select, textarea")) return;
   if (ev.key === " ") { ev.preventDefault(); play(); }
-  else if (ev.key === "ArrowRight") { stop(); go(models[runIdx].step + 1); }
+  else if (ev.key === "ArrowRight") { stop(); if (advance()) drawStep(); }
   else if (ev.key === "ArrowLeft") { stop(); go(models[runIdx].step - 1); }
 });
+
+// -- a run's quiz and proof table (synack.playground.extras), asked of the worker once --
+async function loadExtras(m) {
+  if (m.extras) return m.extras;
+  if (!m.extrasPromise) {
+    m.extrasPromise = ask("extras", { run: m.run.n }).then((bytes) => {
+      const x = JSON.parse(new TextDecoder().decode(bytes));
+      m.extras = x;
+      // A question is asked before the state change that announces its segment (the
+      // same host, the same moment): "SYN-SENT" would give the SYN away.
+      m.quizAt = new Map();
+      for (const q of x.quiz) {
+        q.sendRel = q.index - m.run.start;
+        const send = m.recs[q.sendRel];
+        let i = q.sendRel;
+        while (i > 0) {
+          const p = m.recs[i - 1];
+          if (p.host !== send.host || p.t_us !== send.t_us) break;
+          if (p.event !== "state" && !(p.event === "timer" && p.action === "armed")) break;
+          i--;
+        }
+        m.quizAt.set(i, q);
+      }
+      m.answered = new Map();  // question step -> the choice made
+      return x;
+    });
+  }
+  return m.extrasPromise;
+}
+
+// -- why-three: what each side has proven, after each segment that has arrived ----------------
+function drawProofsHead(m) {
+  const box = $("proofs-box");
+  const proofs = doc.scenario.proofs && m.extras ? m.extras.proofs : null;
+  box.hidden = !proofs;
+  if (!proofs) return;
+  $("proofs-run").textContent = t("proofsRun", m.run.label[lang]);
+  const head = $("proofs").tHead;
+  head.textContent = "";
+  const tr = head.insertRow();
+  for (const h of proofs.headers[lang]) {
+    const th = document.createElement("th");
+    th.textContent = h;
+    tr.appendChild(th);
+  }
+  const body = $("proofs").tBodies[0];
+  body.textContent = "";
+  proofs.rows[lang].forEach((row, i) => {
+    const r = body.insertRow();
+    r.dataset.index = proofs.index[i];
+    row.forEach((cell, c) => {
+      const td = r.insertCell();
+      td.textContent = cell;
+      if (c === 2 || c === 3) td.className = cell.includes(lang === "zh" ? "接收" : "receive") ? "proven" : "part";
+    });
+  });
+}
+
+function drawProofsStep(m, st) {
+  const proofs = doc.scenario.proofs && m.extras ? m.extras.proofs : null;
+  if (!proofs || $("proofs-box").hidden) return;
+  const upto = m.run.start + st.last;  // the last record shown, as an index of doc.records
+  let shown = 0;
+  const rows = $("proofs").tBodies[0].rows;
+  for (let i = 0; i < rows.length; i++) {
+    const on = Number(rows[i].dataset.index) <= upto;
+    rows[i].hidden = !on;
+    rows[i].classList.toggle("newest", on && (i === rows.length - 1 || Number(rows[i + 1].dataset.index) > upto));
+    if (on) shown++;
+  }
+  $("proofs").hidden = shown === 0;
+  $("proofs-empty").hidden = shown > 0;
+}
+
+// -- quiz mode: before each segment the two hosts send, what does it send next? -----------------
+function questionBefore(m, k) {
+  if (!quizOn || !m.extras || k < 1 || k > m.steps.length) return null;
+  const q = m.quizAt.get(m.steps[k - 1]);
+  return q && !m.answered.has(q.step) ? q : null;
+}
+
+// One step forward; in quiz mode a segment still to be guessed asks first (false: it asks).
+function advance() {
+  const m = models[runIdx];
+  const k = m.step + 1;
+  const q = questionBefore(m, k);
+  if (q) {
+    asking = { m, k, q, chosen: null };
+    drawQuiz();
+    $("quiz").scrollIntoView({ block: "nearest" });
+    return false;
+  }
+  asking = null;
+  m.step = Math.max(0, Math.min(m.steps.length, k));
+  return true;
+}
+
+function drawQuiz() {
+  const box = $("quiz");
+  box.hidden = !quizOn;
+  if (!quizOn) return;
+  const m = models[runIdx];
+  box.textContent = "";
+  const p = (cls, text) => {
+    const e = document.createElement("p");
+    e.className = cls;
+    e.textContent = text;
+    box.appendChild(e);
+    return e;
+  };
+  if (!m.extras) { p("hint", t("quizLoading")); return; }
+  const all = m.extras.quiz;
+  const asked = [...m.answered.values()];
+  const right = asked.filter((x) => x.right).length;
+  if (!asking || asking.m !== m || asking.k !== m.step + 1) {
+    asking = null;
+    p("hint", all.length ? t("quizHint") : t("quizNone"));
+    if (asked.length) p("q-score", t("quizScore", right, asked.length));
+    return;
+  }
+  const q = asking.q;
+  const h = document.createElement("h3");
+  h.textContent = t("quizTitle", q.step, all.length);
+  box.appendChild(h);
+  p(`q-prompt ${q.sender}`, q.prompt[lang]);
+  const choices = document.createElement("div");
+  choices.className = "q-choices";
+  q.choices[lang].forEach((label, i) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "q-choice";
+    b.dataset.choice = i;
+    b.textContent = label;
+    if (asking.chosen !== null) {
+      b.disabled = true;
+      if (i === q.answer) b.classList.add("right");
+      else if (i === asking.chosen) b.classList.add("wrong");
+    }
+    b.addEventListener("click", () => {
+      if (asking.chosen !== null) return;
+      asking.chosen = i;
+      drawQuiz();
+    });
+    choices.appendChild(b);
+  });
+  box.appendChild(choices);
+  if (asking.chosen === null) return;
+  const ok = asking.chosen === q.answer;
+  p(`q-verdict ${ok ? "right" : "wrong"}`, ok ? t("quizRight") : t("quizWrong", q.choices[lang][q.answer]));
+  p("q-why", `${t("quizWhy")}: ${q.why[lang]}`);
+  const go = document.createElement("button");
+  go.type = "button";
+  go.id = "quiz-continue";
+  go.textContent = t("quizContinue");
+  go.addEventListener("click", () => {
+    m.answered.set(q.step, { chosen: asking.chosen, right: ok });
+    asking = null;
+    m.step = m.steps.indexOf(q.sendRel) + 1;  // on to the segment itself
+    drawStep();
+  });
+  box.appendChild(go);
+}
+
+// The step the URL asks for (step=K or step=end), in the run shown.
+function applyStep() {
+  if (want.step === null || want.step === undefined || !models.length) return;
+  const m = models[runIdx];
+  stop();
+  asking = null;
+  m.step = want.step === "end" ? m.steps.length : Math.min(want.step, m.steps.length);
+  drawStep();
+}
+
+// -- the seed's questions as cards -------------------------------------------------------------
+function drawCards() {
+  const box = $("cards");
+  box.textContent = "";
+  for (const c of cards) {
+    const here = [...c.proof, ...c.counterfactual].some((e) => e.scenario === doc.scenario.name);
+    const card = document.createElement("article");
+    card.className = `card${here ? " here" : ""}`;
+    card.dataset.card = c.key;
+    const h = document.createElement("h4");
+    h.textContent = c.question[lang];
+    if (here) {
+      const tag = document.createElement("span");
+      tag.className = "tag";
+      tag.textContent = t("cardHere");
+      h.appendChild(tag);
+    }
+    const a = document.createElement("p");
+    a.className = "answer";
+    a.textContent = c.answer[lang];
+    card.append(h, a);
+    const runs = document.createElement("div");
+    runs.className = `evidence${c.counterfactual.length ? "" : " single"}`;
+    for (const [kind, list, label] of [["proof", c.proof, "proofLabel"], ["counter", c.counterfactual, "counterLabel"]]) {
+      if (!list.length) continue;
+      const col = document.createElement("div");
+      col.className = `ev ${kind}`;
+      const cap = document.createElement("p");
+      cap.className = "caption";
+      cap.textContent = t(label);
+      col.appendChild(cap);
+      for (const e of list) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = `open-run ${kind}`;
+        b.dataset.scenario = e.scenario;
+        b.dataset.run = e.run;
+        b.textContent = `▶ ${t("openRun", e.scenario, e.run)}`;
+        b.addEventListener("click", () => openRun(e.scenario, e.run));
+        const shows = document.createElement("span");
+        shows.className = "shows";
+        shows.textContent = e.shows[lang];
+        const line = document.createElement("div");
+        line.className = "ev-line";
+        line.append(b, shows);
+        col.appendChild(line);
+      }
+      runs.appendChild(col);
+    }
+    card.appendChild(runs);
+    box.appendChild(card);
+  }
+}
+
+async function openRun(scenario, run) {
+  stop();
+  window.scrollTo({ top: 0 });
+  // The run opens at its end: the whole proof drawn (|◀ and play go through it).
+  if (doc && doc.scenario.name === scenario && want.scenario === scenario && !Object.keys(want.params).length) {
+    want.run = run;
+    want.step = "end";
+    writeHash();
+    await showRun(Math.min(run, doc.runs.length) - 1);
+    applyStep();
+    synack.ready = true;
+    return;
+  }
+  want = { scenario, seed: want.seed, params: {}, run, step: "end" };
+  writeHash();
+  await runWanted();
+}
 
 // -- start ---------------------------------------------------------------------------------------
 async function start() {
@@ -1157,6 +1473,7 @@ async function start() {
   clearInterval(tick);
   catalogue = loaded.catalogue;
   diagram = loaded.diagram;
+  cards = loaded.cards;
   synack.loadMs = Math.round(performance.now() - started);
   fillScenarios();
   $("scenario").disabled = false;

@@ -3,8 +3,8 @@
 // page stays responsive while a scenario runs, and hears of its progress.
 //
 // Messages in:  {id, op: "run", name, seed, params} | {id, op: "svg", run, lang}
-//               | {id, op: "pcap", run} | {id, op: "bytes", index}
-// Messages out: {type: "loaded", catalogue, diagram, ms} once, then for each request
+//               | {id, op: "pcap", run} | {id, op: "bytes", index} | {id, op: "extras", run}
+// Messages out: {type: "loaded", catalogue, diagram, cards, ms} once, then for each request
 //               {type: "progress", id, run} (runs only) and {type: "done", id, result}
 //               or {type: "failed", id, error}.
 import { loadPyodide } from "./pyodide/pyodide.mjs";
@@ -23,7 +23,8 @@ async function boot() {
   pg = py.pyimport("synack.playground");
   const catalogue = JSON.parse(py.runPython("import json, synack.playground as p; json.dumps(p.catalogue())"));
   const diagram = JSON.parse(py.runPython("import json, synack.playground as p; json.dumps(p.diagram())"));
-  postMessage({ type: "loaded", catalogue, diagram, ms: Math.round(performance.now() - started) });
+  const cards = JSON.parse(py.runPython("import json, synack.playground as p; json.dumps(p.cards())"));
+  postMessage({ type: "loaded", catalogue, diagram, cards, ms: Math.round(performance.now() - started) });
 }
 
 const booting = boot().catch((err) => {
@@ -38,6 +39,13 @@ function handle(msg) {
     // to the page without a copy; the page decodes and parses it.
     const progress = (n) => postMessage({ type: "progress", id, run: n });
     const bytes = pg.run_json(msg.name, msg.seed, JSON.stringify(msg.params || {}), progress);
+    const out = bytes.toJs();
+    bytes.destroy();
+    return out;
+  }
+  if (op === "extras") {
+    // The quiz and the proof table of a run of the last run (synack.playground.extras).
+    const bytes = pg.extras_json(msg.run);
     const out = bytes.toJs();
     bytes.destroy();
     return out;

@@ -78,14 +78,18 @@ EventCallback = Callable[[Event], object]
 Route = Callable[["Host[Any]", str], "Carrier | None"]
 #: Sees every packet a host sends, ``(now, packet)``, before it is routed.
 EgressHook = Callable[[int, Packet], object]
+#: Called with ``(host, conn)`` for every application close() of a connection on a
+#: host; True: the hook has taken the call (an experiment that decides itself who
+#: closes and when, calling :meth:`Host.close_now`), False: it closes as asked.
+CloseHook = Callable[["Host[Any]", "Connection"], bool]
 
 
 class Host(Generic[E]):
     """A named machine with addresses and an endpoint, on a scheduler's clock."""
 
     __slots__ = ("_busy", "_callbacks", "_filters", "_heap", "_order", "_receive", "_receive_packet",
-                 "_route", "_routes", "_tracer", "_wake_at", "addresses", "backlog", "egress", "endpoint",
-                 "name", "no_route", "scheduler")
+                 "_route", "_routes", "_tracer", "_wake_at", "addresses", "backlog", "close_hook", "egress",
+                 "endpoint", "name", "no_route", "scheduler")
 
     def __init__(self, name: str, addresses: Sequence[str], endpoint: E, scheduler: Scheduler,
                  route: Route, *, tracer: Tracer | None = None, egress: EgressHook | None = None) -> None:
@@ -102,6 +106,9 @@ class Host(Generic[E]):
         #: Every listen's backlog, whatever the application asks (None: as asked): an
         #: experiment on a whole run (the network sets it).
         self.backlog: int | None = None
+        #: Every application close() of a connection goes through it first (None: none
+        #: does): an experiment on a whole run (the network sets it).
+        self.close_hook: CloseHook | None = None
         self._heap, self._order = scheduler.lane()
         self._route = route
         self._tracer = tracer
@@ -307,7 +314,13 @@ class Host(Generic[E]):
         self.service()
 
     def close(self: Host[Endpoint], conn: Connection) -> None:
-        """Full close."""
+        """Full close (unless :attr:`close_hook` takes the call)."""
+        if self.close_hook is not None and self.close_hook(self, conn):
+            return
+        self.close_now(conn)
+
+    def close_now(self: Host[Endpoint], conn: Connection) -> None:
+        """Full close, now, whatever :attr:`close_hook` would say."""
         self._conn_note("app: close()", conn)
         conn.close(self.scheduler.now)
         self.service()

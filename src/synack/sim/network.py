@@ -31,7 +31,7 @@ from synack.core.trace import Loss, NoteRecord, SegmentRecord, Tracer, TraceReco
 from synack.core.wire import Segment
 
 from .faults import Fault
-from .host import EgressHook, EndpointLike, Host
+from .host import CloseHook, EgressHook, EndpointLike, Host
 from .link import Link, Path, PathParams
 from .rng import derive_bytes, make_rng
 from .scheduler import DEFAULT_MAX_EVENTS, Handle, Scheduler
@@ -73,6 +73,10 @@ class Network:
         #: Every listen's backlog on this network's hosts, whatever the application
         #: asks (None: as asked).  Set it before the hosts are added.
         self.backlog: int | None = None
+        #: Every application close() of a connection on this network's hosts goes
+        #: through it first (:data:`~synack.sim.host.CloseHook`; None: none does).  Set
+        #: it before the hosts are added.
+        self.close_hook: CloseHook | None = None
         self.scheduler = Scheduler(start)
         self.max_events = max_events
         #: Every trace record of every host and link, in time order (when ``trace``).
@@ -179,6 +183,7 @@ class Network:
         host = Host(name, addresses, endpoint, self.scheduler, self.route, tracer=tracer,
                     egress=self._on_egress if self._egress_hooked else None)
         host.backlog = self.backlog
+        host.close_hook = self.close_hook
         if host.name in self.hosts:
             raise ValueError(f"a host named {host.name!r} exists already")
         if not host.addresses:
