@@ -52,7 +52,18 @@ from synack.core.trace import Loss, SegmentRecord, StateRecord, TimerAction, Tra
 from synack.core.wire import ACK, FIN, RST, SYN, URG, flags_names
 
 from .jsonl import record_from_dict
-from .ladder.model import Arrival, Elided, Flight, Ladder, Lost, Note, StateChange, TimerEvent, build_ladder
+from .ladder.model import (
+    Arrival,
+    Elided,
+    Flight,
+    Ladder,
+    Lost,
+    Note,
+    StateChange,
+    TimerEvent,
+    build_ladder,
+    fmt_duration,
+)
 
 __all__ = ["HOSTS_ZH", "Lang", "infer_names", "ladder_svg", "ladder_svg_from_records", "render_svg"]
 
@@ -177,7 +188,7 @@ def _timer_text(event: TimerEvent, lang: Lang) -> str | None:
     elif event.timer in _QUIET_ARMED:
         return None
     elif event.deadline is not None:
-        text = acts["armed-for"].format(name, _fmt_duration(event.deadline - event.t_us))
+        text = acts["armed-for"].format(name, fmt_duration(event.deadline - event.t_us))
     else:
         text = acts["armed"].format(name)
     return "◷ " + text
@@ -230,14 +241,6 @@ def _elided_text(event: Elided, lang: Lang) -> str:
     if event.answers:
         text += _w(lang, "answers").format(f"{event.answers:,}")
     return text
-
-
-def _fmt_duration(us: int) -> str:
-    if us >= 1_000_000:
-        return f"{us // 1_000_000}s" if us % 1_000_000 == 0 else f"{us / 1e6:g}s"
-    if us % 1000 == 0:
-        return f"{us // 1000}ms"
-    return f"{us}µs"
 
 
 # -- geometry -------------------------------------------------------------------------------
@@ -590,7 +593,7 @@ class _Svg:
             for x in (xl, xr):
                 out.append(f'<path class="brk" d="M{_n(x - 7)},{_n(ym - 1)} l14,-5 v5 l-14,5 z"/>')
             out.append(f'<text class="wait" x="{_n(TIME_W - 6)}" y="{_n(ym + 3)}" text-anchor="end">'
-                       f'{_esc(_w(lang, "wait").format(_fmt_duration(dt)))}</text>')
+                       f'{_esc(_w(lang, "wait").format(fmt_duration(dt)))}</text>')
         prev_t: int | None = None
         for row in panel.rows:
             self._row_draw(panel, row, row.t_us != prev_t)

@@ -599,3 +599,12 @@ def build_ladder(records: Sequence[TraceRecord], left: str, right: str) -> Ladde
     """The model of the ladder between hosts ``left`` and ``right`` (names as in the
     records' ``host`` field); records of other hosts only complete their flights."""
     return _Builder(left, right).build(records)
+
+
+def fmt_duration(us: int) -> str:
+    """A duration as the ladders write it: ``60s``, ``1.5s``, ``200ms``, ``250µs``."""
+    if us >= 1_000_000:
+        return f"{us // 1_000_000}s" if us % 1_000_000 == 0 else f"{us / 1e6:g}s"
+    if us % 1000 == 0:
+        return f"{us // 1000}ms"
+    return f"{us}µs"

@@ -57,7 +57,7 @@ from synack.core.trace import TimerAction, Verdict
 from synack.core.wire import ACK, FIN, RST, SYN, URG, flags_names
 
 from ..words import Lang, drop_reason, host_label, loss_text, note_text, timer_name, word
-from .model import Arrival, Elided, Flight, Ladder, Note, StateChange, TimerEvent
+from .model import Arrival, Elided, Flight, Ladder, Note, StateChange, TimerEvent, fmt_duration
 
 __all__ = ["render_model", "wrap_cells"]
 
@@ -110,14 +110,6 @@ class _Row:
     note_l: Cell | None = None   # (text, style), inside the middle
     note_r: Cell | None = None
     arrow: _Arrow | None = None
-
-
-def _fmt_duration(us: int) -> str:
-    if us >= 1_000_000:
-        return f"{us // 1_000_000}s" if us % 1_000_000 == 0 else f"{us / 1e6:g}s"
-    if us % 1000 == 0:
-        return f"{us // 1000}ms"
-    return f"{us}µs"
 
 
 def _state_style(state: State) -> str:
@@ -190,7 +182,7 @@ def timer_text(event: TimerEvent, lang: Lang = "en") -> str | None:
     if timer in _QUIET_ARMED:
         return None
     if event.deadline is not None:
-        return word("timer-armed-for", lang, name, _fmt_duration(event.deadline - event.t_us))
+        return word("timer-armed-for", lang, name, fmt_duration(event.deadline - event.t_us))
     return word("timer-armed", lang, name)
 
 
