@@ -357,7 +357,10 @@ def describe_segment(seg: Segment, space: SeqSpace) -> str:
     letters = "".join(ch for bit, ch in ((wire.FIN, "F"), (wire.SYN, "S"), (wire.RST, "R"),
                                          (wire.PSH, "P"), (wire.ACK, "."), (wire.URG, "U"),
                                          (wire.ECE, "E"), (wire.CWR, "W")) if seg.flags & bit)
-    rel = space.rel_local(seg.seq) if space.local_isn is not None else seg.seq
+    if space.local_isn is not None:
+        rel = space.rel_local(seg.seq)
+    else:
+        rel = 0 if seg.flags & wire.SYN else seg.seq  # a SYN is 0, as the script would write it
     text = f"{letters or '-'} {rel}:{(rel + len(seg.payload)) % MOD}({len(seg.payload)})"
     if seg.flags & wire.ACK:
         text += f" ack {space.rel_remote(seg.ack)}"
