@@ -7,6 +7,7 @@
     synack serve [--echo | --http DIR] [--port P] [--netns NAME] [--pcap FILE] [FAULTS]
     synack connect HOST PORT [--send FILE] [--output FILE] [--netns NAME] [--pcap FILE] [FAULTS]
     synack ss [--netns NAME]
+    synack drill [--target synack|linux|both] [--tolerance-us N] [--verbose] SCRIPT...
 
 serve, connect and ss run synack on a TUN device in a private network namespace
 (root needed); see the README's "Real network (TUN)".  FAULTS: [--loss P]
@@ -40,6 +41,7 @@ from rich.text import Text as RichText
 
 from synack import __version__
 from synack.capture import write_pcap
+from synack.drill import cli as drill_cli
 from synack.scenarios import ALL, LANGS, TOUR, Lang, Run, Scenario, get
 from synack.views.jsonl import record_to_dict
 from synack.views.ladder import render_ladder
@@ -233,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ss = sub.add_parser("ss", help="the connection table of the synack running in a namespace (like ss -tan)")
     net_options(ss, pcap=False)
+    drill_cli.add_parser(sub)
     return p
 
 
@@ -436,6 +439,11 @@ def _command(argv: Sequence[str] | None) -> int:
         return cmd_tour(args, console)
     if args.command in ("serve", "connect", "ss"):
         return cmd_net(args, console)
+    if args.command == "drill":
+        try:
+            return drill_cli.cmd_drill(args, console)
+        except drill_cli.DrillUsageError as exc:
+            raise CliError(str(exc)) from None
     if args.action == "list":
         return cmd_list(args, console)
     return cmd_run(args, console)

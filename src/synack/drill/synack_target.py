@@ -120,6 +120,11 @@ HORIZON_US: Final = 600 * 1_000_000
 class Unsupported(Exception):
     """The script uses something the synack target cannot do (an ERROR result)."""
 
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
 
 @dataclass(slots=True)
 class Sock:
@@ -237,34 +242,19 @@ class _Run:
     def run(self) -> None:
         script = self.script
         if script.init is not None:
-            self.shell(script.init)
+            try:
+                self.shell(script.init)
+            except Unsupported as exc:
+                raise Unsupported(exc.message, script.init.line) from None
         events = script.events
         if events and (events[0].time.kind is not TimeKind.ABSOLUTE or events[0].time.usecs):
             raise DrillFailure(events[0].line, "the first event should be at time 0")
         last_time = 0
         for event in events:
-            inbound = isinstance(event, PacketLine) and event.direction is Direction.INBOUND
-            lo, hi = self.clock.resolve(event.time, inbound)
-            if isinstance(event, SyscallLine) and self.pending is not None:
-                self.finish_pending(event.line)
-            if isinstance(event, PacketLine) and event.direction is Direction.OUTBOUND:
-                self.expect(event, lo, hi)
-            else:
-                if lo < self.now and event.time.kind is TimeKind.ABSOLUTE:
-                    raise DrillFailure(event.line, f"the script's time {lo / 1e6:.6f} s is already past "
-                                       f"({self.now / 1e6:.6f} s)")
-                self.advance(lo)
-                if isinstance(event, PacketLine):
-                    seg = build_inbound(event, self.space)
-                    if self.verbose:
-                        self.log.append(f"{self.now / 1e6:.6f} < {event}")
-                    self.ep.receive_segment(seg, self.remote, self.local, EPOCH + self.now)
-                    self.drain()
-                elif isinstance(event, ShellLine):
-                    self.shell(event)
-                else:
-                    self.syscall(event)
-                self.clock.happened(lo, self.now, inbound)
+            try:
+                self.step(event)
+            except Unsupported as exc:
+                raise Unsupported(exc.message, exc.line or event.line) from None
             last_time = max(last_time, self.clock.last_script)
         if self.pending is not None:
             self.finish_pending(self.pending.line.line)
@@ -274,6 +264,30 @@ class _Run:
                 raise DrillFailure(events[-1].line if events else 0,
                                    f"unexpected packet at {when / 1e6:.6f} s: "
                                    f"{describe_segment(seg, self.space)}")
+
+    def step(self, event: PacketLine | SyscallLine | ShellLine) -> None:
+        inbound = isinstance(event, PacketLine) and event.direction is Direction.INBOUND
+        lo, hi = self.clock.resolve(event.time, inbound)
+        if isinstance(event, SyscallLine) and self.pending is not None:
+            self.finish_pending(event.line)
+        if isinstance(event, PacketLine) and event.direction is Direction.OUTBOUND:
+            self.expect(event, lo, hi)
+        else:
+            if lo < self.now and event.time.kind is TimeKind.ABSOLUTE:
+                raise DrillFailure(event.line, f"the script's time {lo / 1e6:.6f} s is already past "
+                                   f"({self.now / 1e6:.6f} s)")
+            self.advance(lo)
+            if isinstance(event, PacketLine):
+                seg = build_inbound(event, self.space)
+                if self.verbose:
+                    self.log.append(f"{self.now / 1e6:.6f} < {event}")
+                self.ep.receive_segment(seg, self.remote, self.local, EPOCH + self.now)
+                self.drain()
+            elif isinstance(event, ShellLine):
+                self.shell(event)
+            else:
+                self.syscall(event)
+            self.clock.happened(lo, self.now, inbound)
 
     def expect(self, line: PacketLine, lo: int, hi: int) -> None:
         tol = tolerance_at(lo, self.clock.last_script, self.tolerance)
@@ -651,6 +665,6 @@ class SynackTarget:
             return runner.failed(script, self.name, exc.line, exc.message)
         except Unsupported as exc:
             self.log = run.log
-            return runner.error(script, self.name, None, str(exc))
+            return runner.error(script, self.name, exc.line, exc.message)
         self.log = run.log
         return runner.passed(script, self.name)
