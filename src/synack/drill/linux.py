@@ -404,7 +404,8 @@ class _Run:
 
     def log(self, text: str) -> None:
         if self.verbose:
-            print(f"  linux {self.rel(_now_ns()) / 1e6:10.6f}  {text}", file=sys.stderr)
+            when = f"{self.rel(_now_ns()) / 1e6:10.6f}" if self.start_ns else "    before"
+            print(f"  linux {when}  {text}", file=sys.stderr)
 
     # -- the loop -------------------------------------------------------------------------------
     def go(self) -> ScriptResult:
@@ -524,7 +525,7 @@ class _Run:
             self.unexpected(lo - self.tol, line.line)
         start = self.rel(_now_ns())
         try:
-            done = self.lab.shell(line.command, self.script.source_dir or ".")
+            done = self.lab.shell(line.command, self.cwd())
         except subprocess.TimeoutExpired:
             raise DrillFailure(line.line, f"command did not finish in {SHELL_TIMEOUT_S:.0f} s: "
                                           f"{line.command}") from None
@@ -534,9 +535,21 @@ class _Run:
             detail = f": {said[-1]}" if said else ""
             raise DrillFailure(line.line, f"command exited with {done.returncode}{detail}: {line.command}")
         if timed:
+            # The next relative time counts from the command's end, as packetdrill's
+            # does (it reads the clock when it comes to the next event): a command
+            # takes milliseconds here, nothing on the synack target.
             self.check_start(line.time, lo, lo, start, line.line, "command")
-            self.clock.happened(lo, start, inbound=False)
+            self.clock.happened(lo, self.rel(_now_ns()), inbound=False)
             self.last_script = lo
+
+    def cwd(self) -> str:
+        """Where shell lines run: the script's folder, as packetdrill's scripts expect
+        (``../common/defaults.sh``)."""
+        if self.script.source_dir not in ("", "."):
+            return self.script.source_dir
+        if os.path.isfile(self.script.path):
+            return os.path.dirname(os.path.abspath(self.script.path))
+        return "."
 
     # -- system calls ---------------------------------------------------------------------------
     def syscall(self, line: SyscallLine) -> None:
@@ -550,6 +563,10 @@ class _Run:
         assert helper is not None
         if op == "connect":
             self.space = SeqSpace(local_port=0, remote_port=BIND_PORT)
+        # The call's time is when it is asked for, as packetdrill reads the clock just
+        # before it makes a call: the helper's latency (a few hundred µs, more on a
+        # busy machine) is not the script's business.
+        start = self.rel(_now_ns())
         ident = helper.call(op, *args)
         if line.blocking:
             reply = helper.wait(ident, CALL_TIMEOUT_S, blocked_ok=True)
@@ -558,7 +575,6 @@ class _Run:
         if reply is None:
             raise DrillFailure(line.line, f"{line.name}() did not return within {CALL_TIMEOUT_S:.0f} s "
                                           "(a call that blocks is written with ...)")
-        start = self.rel(int(reply["t0"] if "t0" in reply else reply["t"]))
         self.log(f"{line.name}({', '.join(str(a) for a in line.args)}) "
                  f"{'blocks' if reply['event'] == 'blocked' else '= ' + _result_text(reply)}")
         self.check_start(line.time, lo, lo, start, line.line, "system call start")
