@@ -233,8 +233,6 @@ class _Run:
                  ev.ConnectionTimedOut: ERRNO["ETIMEDOUT"]}.get(type(event))
         if errno is not None and not sock.error:
             sock.error = errno
-        if isinstance(event, ev.Connected):
-            sock.connecting = False
         if isinstance(event, ev.Closed):
             sock.eof = True
 
