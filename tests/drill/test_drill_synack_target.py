@@ -86,9 +86,9 @@ def test_syscall_results_and_errno() -> None:
 
 def test_unknown_shell_and_sysctl_are_one_line_errors(tmp_path: Path) -> None:
     assert run("0 `ip link set lo up`\n") == (
-        Outcome.ERROR, None, "shell command 'ip link set lo up' is not a sysctl the synack target can map")
+        Outcome.ERROR, 1, "shell command 'ip link set lo up' is not a sysctl the synack target can map")
     assert run("0 `sysctl -q net.ipv4.tcp_frto=2`\n") == (
-        Outcome.ERROR, None, "sysctl net.ipv4.tcp_frto has no synack equivalent (see the README's table)")
+        Outcome.ERROR, 1, "sysctl net.ipv4.tcp_frto has no synack equivalent (see the README's table)")
     inc = tmp_path / "defaults.sh"
     inc.write_text('#!/bin/sh\n# comment\nsysctl -q net.ipv4.tcp_rmem="4096 $((64*1024)) 6291456"\n'
                    "sysctl -q net.ipv4.tcp_sack=0 > /dev/null 2>&1\n"
