@@ -11,6 +11,7 @@ namespace copies.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -318,3 +319,30 @@ def test_without_privileges_the_target_says_so_in_one_line(monkeypatch: pytest.M
         LinuxTarget()
     assert str(info.value) == ("the linux target needs root (network namespaces and TUN devices); "
                                "run with sudo")
+
+
+TS_TICKS = "--tcp_ts_tick_usecs=1000\n" + RMEM + """
+0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0  bind(3, ..., ...) = 0
++0  listen(3, 1) = 0
++0  < S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
++0  > S. 0:0(0) ack 1 win 65160 <mss 1460,sackOK,TS val 1000 ecr 100,nop,wscale 7>
++.01 < . 1:1(0) ack 1 win 514 <nop,nop,TS val 110 ecr 1000>
++0  accept(3, ..., ...) = 4
++.05 write(4, ..., 100) = 100
++0  > P. 1:101(100) ack 1 win 510 <nop,nop,TS val {val} ecr 110>
+"""
+
+
+def test_ts_val_is_anchored_and_checked_with_ticks(target: LinuxTarget) -> None:
+    # The kernel's TSval has a random offset; the first outbound TS val anchors it, and
+    # 60 ms later (1 ms ticks) it must have moved by 60, within the tolerance.
+    assert run(target, TS_TICKS.format(val=1060)).outcome is Outcome.PASSED
+    result = run(target, TS_TICKS.format(val=1100))
+    assert result.outcome is Outcome.FAILED
+    assert result.line == 12
+    # About 1060: the calls between the two packets take a little time of their own,
+    # and the kernel's millisecond clock may tick once more than the script's.
+    found = re.search(r"\(TS val (\d+) in script space, expected 1100\)$", result.message)
+    assert found is not None, result.message
+    assert 1059 <= int(found.group(1)) <= 1063

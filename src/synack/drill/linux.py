@@ -142,6 +142,7 @@ class Lab:
         self._packets: deque[tuple[int, bytes]] = deque()
         self._cond = threading.Condition()
         self._stop = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()  # wakes the reader when the lab closes
         self._reader: threading.Thread | None = None
 
     def __enter__(self) -> Lab:
@@ -176,8 +177,13 @@ class Lab:
             self.helper = None
         self._stop.set()
         if self._reader is not None:
+            os.write(self._wake_w, b"x")
             self._reader.join(timeout=5)
             self._reader = None
+        if self._wake_r >= 0:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_r = self._wake_w = -1
         if self.dev is not None:
             self.dev.close()
             self.dev = None
@@ -190,8 +196,8 @@ class Lab:
         assert self.dev is not None
         fd = self.dev.fd
         while not self._stop.is_set():
-            ready, _, _ = select.select([fd], [], [], 0.05)
-            if not ready:
+            ready, _, _ = select.select([fd, self._wake_r], [], [])
+            if fd not in ready:
                 continue
             while True:
                 try:

@@ -1,7 +1,7 @@
 """The system-call helper of the linux target: a small process inside the namespace.
 
 :class:`SyscallHelper` (the parent's side) starts this file as a program inside the
-network namespace (``ip netns exec NS python -I sysproc.py``), so every socket it
+network namespace (``nsenter --net=/run/netns/NS python -I sysproc.py``), so every socket it
 makes is the namespace's.  It speaks JSON lines over the child's stdin and stdout:
 
 request  ``{"id": 7, "op": "accept", "args": [4]}``
@@ -220,7 +220,9 @@ class SyscallHelper:
 
     @classmethod
     def start(cls, netns: str) -> SyscallHelper:
-        return cls(["ip", "netns", "exec", netns, sys.executable, "-I", __file__])
+        """The helper inside the named namespace (``/run/netns/NAME``), entered with
+        nsenter: the network namespace only, which is all a socket needs."""
+        return cls(["nsenter", f"--net=/run/netns/{netns}", sys.executable, "-I", __file__])
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
