@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -346,3 +347,31 @@ def test_ts_val_is_anchored_and_checked_with_ticks(target: LinuxTarget) -> None:
     found = re.search(r"\(TS val (\d+) in script space, expected 1100\)$", result.message)
     assert found is not None, result.message
     assert 1059 <= int(found.group(1)) <= 1063
+
+
+def test_a_terminated_run_removes_its_namespace_and_helper(target: LinuxTarget, tmp_path: Path) -> None:
+    script = tmp_path / "slow.pkt"
+    script.write_text("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 bind(3, ..., ...) = 0\n"
+                      "+0 listen(3, 1) = 0\n+0...20 accept(3, ..., ...) = 4\n+20 < S 0:0(0) win 65535\n")
+    cli = subprocess.Popen([sys.executable, "-m", "synack.cli", "drill", "--target", "linux", str(script)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        children: list[str] = []
+        while time.monotonic() < deadline and not children:
+            time.sleep(0.05)
+            children = subprocess.run(["ps", "--ppid", str(cli.pid), "-o", "pid="], capture_output=True,
+                                      text=True, check=False).stdout.split()
+        ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+        assert f"drill{cli.pid}-0" in ns
+        assert children, "the helper never started"
+        time.sleep(0.3)
+        cli.terminate()  # SIGTERM, by its pid
+        cli.wait(timeout=20)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    assert f"drill{cli.pid}-" not in ns
+    assert [c for c in children if os.path.exists(f"/proc/{c}")] == []

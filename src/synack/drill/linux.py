@@ -43,6 +43,7 @@ import itertools
 import os
 import select
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -743,6 +744,26 @@ def _align_to_jiffy() -> int:
 
 
 @contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt while a script runs, so that the namespace and the
+    helper are removed on the way out as on Ctrl-C (Python's default for SIGTERM is to
+    die at once, leaving the namespace behind).  Only on the main thread, where Python
+    runs signal handlers; the previous handler is put back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
 def _realtime() -> Iterator[None]:
     """Run with the lowest real-time priority (SCHED_RR), as packetdrill does on a machine
     with more than one CPU: on a busy machine a normal task can wake a whole jiffy late
@@ -788,7 +809,7 @@ class LinuxTarget:
     def run(self, script: Script, *, tolerance_us: int | None = None, verbose: bool = False) -> ScriptResult:
         tol = tolerance_for(script, tolerance_us)
         try:
-            with _realtime(), Lab() as lab:
+            with _terminate_as_interrupt(), _realtime(), Lab() as lab:
                 return _Run(script, lab, tol, verbose).go()
         except (NetnsError, HelperError) as exc:
             return error(script, self.name, None, str(exc))
