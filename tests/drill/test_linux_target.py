@@ -156,7 +156,7 @@ def test_a_blocking_call_that_returns_late_fails(target: LinuxTarget) -> None:
 """)
     assert result.outcome is Outcome.FAILED
     assert result.line == 6  # the accept
-    assert result.message.startswith("system call return: expected at 0.05")
+    assert result.message.startswith("accept() returned: expected at 0.05")
 
 
 def test_ipv6_passive_open(target: LinuxTarget) -> None:
@@ -200,7 +200,7 @@ def test_packet_at_the_wrong_time_fails(target: LinuxTarget) -> None:
 """)
     assert result.outcome is Outcome.FAILED
     assert result.line == 7
-    assert result.message.startswith("outbound packet: expected at 0.1")
+    assert result.message.startswith("packet S. 0:0(0) ack 1 win 64240 <mss 1460>: expected at 0.1")
 
 
 def test_a_packet_no_line_expects_fails(target: LinuxTarget) -> None:
@@ -300,7 +300,7 @@ def test_a_wrong_value_from_getsockopt_fails(target: LinuxTarget) -> None:
 +0  getsockopt(3, IPPROTO_TCP, TCP_KEEPCNT, [5], [4]) = 0
 """)
     assert result.outcome is Outcome.FAILED
-    assert (result.line, result.message) == (3, "getsockopt(): expected value 5 got 9")
+    assert (result.line, result.message) == (3, "getsockopt TCP_KEEPCNT: expected [5], got [9]")
 
 
 def test_a_script_takes_well_under_a_second(target: LinuxTarget) -> None:
@@ -375,3 +375,15 @@ def test_a_terminated_run_removes_its_namespace_and_helper(target: LinuxTarget, 
     ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
     assert f"drill{cli.pid}-" not in ns
     assert [c for c in children if os.path.exists(f"/proc/{c}")] == []
+
+
+def test_kernel_counters_are_read_as_nstat_names_them() -> None:
+    text = ("Tcp: RtoAlgorithm RtoMin ActiveOpens InErrs\nTcp: 1 200 0 2\n"
+            "TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPChallengeACK\n"
+            "TcpExt: 0 3 3 1\nIp6InReceives                    \t7\nIp6InDiscards 0\n")
+    counters = linux.kernel_counters(text)
+    assert counters == {"TcpRtoAlgorithm": 1, "TcpRtoMin": 200, "TcpActiveOpens": 0, "TcpInErrs": 2,
+                        "TcpExtSyncookiesSent": 0, "TcpExtListenOverflows": 3, "TcpExtListenDrops": 3,
+                        "TcpExtTCPChallengeACK": 1, "Ip6InReceives": 7, "Ip6InDiscards": 0}
+    assert linux.telling_counters(counters) == ("TcpExtListenDrops=3, TcpExtListenOverflows=3, "
+                                                "TcpExtTCPChallengeACK=1, TcpInErrs=2")

@@ -116,6 +116,7 @@ ANY_TIME_WAIT_US: Final = 10_000_000
 #: How long a shell line may run.
 SHELL_TIMEOUT_S: Final = 30.0
 _TCP: Final = struct.Struct("!HHIIBBHHH")
+RTN_LOCAL: Final = 2  # <linux/rtnetlink.h>: a route to one of our own addresses
 _counter = itertools.count()
 
 
@@ -145,6 +146,8 @@ class Lab:
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()  # wakes the reader when the lab closes
         self._reader: threading.Thread | None = None
+        #: Why the reader stopped, if it stopped before the lab closed.
+        self.read_error: str | None = None
 
     def __enter__(self) -> Lab:
         try:
@@ -164,6 +167,7 @@ class Lab:
                                offload=False)
         self.dev = TunDevice.open(self.ns, settings)
         self.ns.run(_add_routes)
+        self.ns.run(_wait_until_local)
         self._reader = threading.Thread(target=self._read, name=f"{self.name}-tun", daemon=True)
         self._reader.start()
         self.helper = SyscallHelper.start(self.name)
@@ -205,7 +209,10 @@ class Lab:
                     data = os.read(fd, 65536)
                 except BlockingIOError:
                     break
-                except OSError:
+                except OSError as exc:
+                    with self._cond:
+                        self.read_error = f"reading the TUN device failed: {exc}"
+                        self._cond.notify_all()
                     return
                 with self._cond:
                     self._packets.append((_now_ns(), data))
@@ -224,6 +231,8 @@ class Lab:
         with self._cond:
             while not self._packets:
                 left = (deadline_ns - _now_ns()) / 1e9
+                if self.read_error is not None:
+                    raise OSError(self.read_error)
                 if left <= 0:
                     return None
                 self._cond.wait(left)
@@ -233,6 +242,13 @@ class Lab:
         with self._cond:
             return self._packets[0] if self._packets else None
 
+    def counters(self) -> dict[str, int]:
+        """The namespace's SNMP counters (all since it was made)."""
+        done = subprocess.run(["nsenter", f"--net=/run/netns/{self.name}", "cat", "/proc/net/snmp",
+                               "/proc/net/netstat", "/proc/net/snmp6"], capture_output=True, text=True,
+                              timeout=10, check=False)
+        return kernel_counters(done.stdout)
+
     def shell(self, command: str, cwd: str) -> subprocess.CompletedProcess[str]:
         """``sh -c command`` in the namespace (the net namespace only, as packetdrill's
         commands run in the namespace packetdrill itself runs in)."""
@@ -241,9 +257,65 @@ class Lab:
                               check=False)
 
 
+def _wait_until_local() -> None:
+    """Inside the namespace: wait (2 s at most) until both tested addresses route as
+    local, so that the first inbound packet finds them (IPv6 makes an address usable
+    from a work queue; at once here with no DAD, but not promised)."""
+    from pyroute2 import IPRoute  # type: ignore[import-untyped]
+
+    deadline = time.monotonic() + 2.0
+    with IPRoute() as ipr:
+        for addr in (TESTED_V4, TESTED_V6):
+            while True:
+                try:
+                    if ipr.route("get", dst=addr)[0]["type"] == RTN_LOCAL:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise NetnsError(f"{addr} is not a local address of the namespace after 2 s")
+                time.sleep(0.001)
+
+
+def kernel_counters(text: str) -> dict[str, int]:
+    """``/proc/net/snmp``- and ``/proc/net/netstat``-style text (a header line of names,
+    then a line of values, per group; or ``/proc/net/snmp6``'s name-value lines) as
+    ``{"TcpExtListenDrops": 1, ...}``, named as nstat names them."""
+    counters: dict[str, int] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        head = lines[i].split()
+        if head and head[0].endswith(":") and i + 1 < len(lines):
+            values = lines[i + 1].split()
+            if values and values[0] == head[0]:
+                group = head[0][:-1]
+                for name, value in zip(head[1:], values[1:], strict=False):
+                    if value.lstrip("-").isdigit():
+                        counters[group + name] = int(value)
+                i += 2
+                continue
+        if len(head) == 2 and head[1].isdigit():
+            counters[head[0]] = int(head[1])
+        i += 1
+    return counters
+
+
+#: Counters that say why a packet went nowhere, shown when a script waits in vain.
+_TELLING: Final = ("Drop", "Err", "Fail", "Invalid", "Discard", "Reject", "Overflow", "Csum", "NoRoute",
+                   "Abort", "Challenge", "Reset", "Retrans", "Timeout", "PAWS", "Cookies")
+
+
+def telling_counters(counters: dict[str, int]) -> str:
+    """The nonzero counters among those that explain a silence, ``"TcpExtListenDrops=1, ..."``."""
+    shown = [f"{name}={value}" for name, value in sorted(counters.items())
+             if value and any(word in name for word in _TELLING) and not name.startswith("Icmp")]
+    return ", ".join(shown)
+
+
 def _add_routes() -> None:
     """Inside the namespace: the script side's prefixes go to the TUN device."""
-    from pyroute2 import IPRoute  # type: ignore[import-untyped]
+    from pyroute2 import IPRoute
 
     with IPRoute() as ipr:
         (index,) = ipr.link_lookup(ifname=IFNAME)
@@ -420,8 +492,11 @@ class _Run:
         try:
             if self.script.init is not None:
                 self.shell(self.script.init, timed=False)
+            events = self.script.events
+            if events and (events[0].time.kind is not TimeKind.ABSOLUTE or events[0].time.usecs):
+                raise DrillFailure(events[0].line, "the first event should be at time 0")
             self.start_ns = _align_to_jiffy()
-            for event in self.script.events:
+            for event in events:
                 self.check_pending(block=False)
                 if isinstance(event, PacketLine) and event.direction is Direction.OUTBOUND:
                     self.outbound(event)
@@ -462,10 +537,7 @@ class _Run:
                                      f"{describe_segment(sent.seg, space)}")
 
     def resolve(self, spec: TimeSpec, inbound: bool) -> tuple[int, int]:
-        lo, hi = self.clock.resolve(spec, inbound)
-        if spec.kind in (TimeKind.ABSOLUTE, TimeKind.RANGE) and lo < self.last_script:
-            raise DrillFailure(None, f"time goes backward in the script, to {lo / 1e6:.6f} s")
-        return lo, hi
+        return self.clock.resolve(spec, inbound)
 
     def check_start(self, spec: TimeSpec, lo: int, hi: int, actual: int, line: int, what: str) -> None:
         problem = time_error(spec, lo, hi, actual, self.clock.last_script, self.tol, what)
@@ -496,8 +568,10 @@ class _Run:
         while True:
             got = self.lab.next_packet(self.start_ns + wait_until * 1000)
             if got is None:
-                raise DrillFailure(line.line, f"expected {_packet_text(line)} at {lo / 1e6:.6f} s: "
-                                              f"nothing was sent by {wait_until / 1e6:.6f} s")
+                why = telling_counters(self.lab.counters())
+                raise DrillFailure(line.line, f"expected {line} but nothing was sent "
+                                              f"by {wait_until / 1e6:.6f} s"
+                                              + (f" (kernel counters: {why})" if why else ""))
             sent = parse_outbound(self.rel(got[0]), got[1])
             if sent is None:
                 continue
@@ -519,7 +593,7 @@ class _Run:
         self.log(f"> {describe_segment(sent.seg, space)}  (at {sent.at / 1e6:.6f})")
         if problem:
             raise DrillFailure(line.line, problem)
-        self.check_start(line.time, lo, hi, sent.at, line.line, "outbound packet")
+        self.check_start(line.time, lo, hi, sent.at, line.line, f"packet {describe_segment(sent.seg, space)}")
         self.clock.happened(lo if line.time.kind is not TimeKind.ANY else sent.at, sent.at, inbound=False)
         self.last_script = max(self.last_script, self.clock.last_script)
 
@@ -580,8 +654,8 @@ class _Run:
         else:
             reply = helper.wait(ident, CALL_TIMEOUT_S)
         if reply is None:
-            raise DrillFailure(line.line, f"{line.name}() did not return within {CALL_TIMEOUT_S:.0f} s "
-                                          "(a call that blocks is written with ...)")
+            raise DrillFailure(line.line, f"{line.name}() blocked; the script expected it to return at once "
+                                          "(write 'T...END' for a blocking call)")
         self.log(f"{line.name}({', '.join(str(a) for a in line.args)}) "
                  f"{'blocks' if reply['event'] == 'blocked' else '= ' + _result_text(reply)}")
         self.check_start(line.time, lo, lo, start, line.line, "system call start")
@@ -607,8 +681,8 @@ class _Run:
             limit = (pending.end_script + self.tol + LATE_GRACE_US) * 1000 + self.start_ns
             reply = helper.wait(pending.ident, max(0.0, (limit - _now_ns()) / 1e9))
             if reply is None:
-                raise DrillFailure(pending.line.line, f"{pending.line.name}() was to return at "
-                                                      f"{pending.end_script / 1e6:.6f} s and still blocks")
+                raise DrillFailure(pending.line.line, f"{pending.line.name}() never returned (expected at "
+                                                      f"{pending.end_script / 1e6:.6f} s)")
         else:
             reply = helper.done(pending.ident)
             if reply is None:
@@ -619,7 +693,7 @@ class _Run:
         self.check_result(pending.line, reply, pending.fd_result)
         spec = TimeSpec(TimeKind.ABSOLUTE, pending.end_script)
         problem = time_error(spec, pending.end_script, pending.end_script, end, pending.start_script,
-                             self.tol, "system call return")
+                             self.tol, f"{pending.line.name}() returned")
         if problem:
             raise DrillFailure(pending.line.line, problem)
         self.last_script = max(self.last_script, pending.end_script)
@@ -636,7 +710,8 @@ class _Run:
             raise _Unsupported(exc.message, line.line) from None
         if ret != want_ret or (line.errno is not None and got_errno != line.errno):
             want_text = f"{want_ret}" + (f" {line.errno}" if line.errno else "")
-            raise DrillFailure(line.line, f"{line.name}(): expected {want_text} got {_result_text(reply)}")
+            got_text = _result_text(reply)
+            raise DrillFailure(line.line, f"{line.name}(): expected = {want_text}, got = {got_text}")
         if fd_result and ret >= 0:
             self.fds[want_ret] = ret
         if line.name == "getsockopt" and len(line.args) >= 4:
@@ -648,15 +723,16 @@ class _Run:
         linger = _linger(want_arg)
         if linger is not None:
             if value != linger:
-                raise DrillFailure(line.line, f"getsockopt(): expected {want_arg} got "
-                                              f"{{l_onoff={value[0]}, l_linger={value[1]}}}"
-                                   if isinstance(value, list) else f"getsockopt(): expected {want_arg}")
+                got = (f"{{l_onoff={value[0]}, l_linger={value[1]}}}" if isinstance(value, list)
+                       else str(value))
+                raise DrillFailure(line.line, f"getsockopt SO_LINGER: expected {want_arg}, got {got}")
             return
         if isinstance(want_arg, Ellipsis_):
             return
         want = _int(want_arg, "getsockopt's value")
         if value != want:
-            raise DrillFailure(line.line, f"getsockopt(): expected value {want} got {value}")
+            name = line.args[2]
+            raise DrillFailure(line.line, f"getsockopt {name}: expected [{want}], got [{value}]")
 
     def fd(self, arg: Arg, line: SyscallLine) -> int:
         return self.fds.get(_int(arg, "fd"), -1)  # an fd the script never got: EBADF
