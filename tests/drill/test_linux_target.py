@@ -387,3 +387,18 @@ def test_kernel_counters_are_read_as_nstat_names_them() -> None:
                         "TcpExtTCPChallengeACK": 1, "Ip6InReceives": 7, "Ip6InDiscards": 0}
     assert linux.telling_counters(counters) == ("TcpExtListenDrops=3, TcpExtListenOverflows=3, "
                                                 "TcpExtTCPChallengeACK=1, TcpInErrs=2")
+
+
+def test_the_scripts_descriptors_are_mapped_to_the_kernels(target: LinuxTarget) -> None:
+    # packetdrill's rule: socket() and accept() pass with any descriptor when the script
+    # expects one, and the script's number names it from then on.
+    result = run(target, """
+0  socket(..., SOCK_STREAM, IPPROTO_TCP) = 7
++0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 9
++0 close(7) = 0
++0 close(7) = -1 EBADF (Bad file descriptor)
++0 setsockopt(9, IPPROTO_TCP, TCP_NODELAY, [1], 4) = 0
++0 getsockopt(9, IPPROTO_TCP, TCP_NODELAY, [1], [4]) = 0
++0 close(9) = 0
+""")
+    assert result.outcome is Outcome.PASSED, result.describe()

@@ -14,14 +14,15 @@ replies  ``{"id": 7, "event": "blocked", "t": NS}`` -- the call sleeps in the ke
          CLOCK_MONOTONIC nanoseconds just before and after the call (the clock is
          the same in every network namespace).
 
-Every call runs on a thread of its own, so a call that blocks (``accept``, a
-blocking ``connect`` or ``read``) does not stop the helper: later calls are taken
-while it waits, and its ``done`` comes when it returns.  Whether a call is
-*blocked* is read the way packetdrill reads it: the thread's state in
-``/proc/self/task/TID/stat`` is ``S`` (sleeping), and not merely in a futex (the
-interpreter's own lock).  The operations are the C calls, one for one: ``read`` and
-``write`` are ``read(2)`` and ``write(2)`` on the descriptor, ``recv``/``send`` the
-socket calls with flags.
+Every call runs on a worker thread (a few are made at start), so a call that
+blocks (``accept``, a blocking ``connect`` or ``read``) does not stop the helper:
+later calls are taken while it waits, and its ``done`` comes when it returns.
+Whether a call is *blocked* is read the way packetdrill reads it: the thread's state
+in ``/proc/self/task/TID/stat`` is ``S`` (sleeping), and not merely on a futex (the
+interpreter's own lock).  The helper opens no file once it has started, so the
+descriptors the calls return are numbered as in a fresh process (3, 4, ...).
+The operations are the C calls, one for one: ``read`` and ``write`` are ``read(2)``
+and ``write(2)`` on the descriptor, ``recv``/``send`` the socket calls with flags.
 
 The child half (:func:`main`) imports nothing but the standard library, so that it
 starts fast and runs as a plain file without the package installed.
@@ -33,6 +34,7 @@ import errno
 import fcntl
 import json
 import os
+import queue
 import socket
 import struct
 import subprocess
@@ -132,18 +134,76 @@ class _Calls:
         return {"ret": 0, "value": sock.getsockopt(level, name)}
 
 
-def _thread_blocked(tid: int) -> bool:
-    """Is thread ``tid`` of this process asleep in the kernel (not on a futex)?"""
+#: Worker threads made at start: the runner has at most one blocking call under way
+#: and one more call, so a few are plenty.
+WORKERS: Final = 6
+#: The lowest descriptor number the helper keeps for itself, far above the sockets'.
+_OWN_FD_BASE: Final = 900
+
+
+def _high_fd(path: str) -> int:
+    """``path`` opened read-only on a descriptor numbered from :data:`_OWN_FD_BASE` up, so
+    that the helper's own files never take a number the script's sockets expect."""
+    low = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        with open(f"/proc/self/task/{tid}/stat", "rb") as f:
-            stat = f.read()
-        # "tid (comm) S ...": the state follows the last ')'.
-        if stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] != b"S":
+        return fcntl.fcntl(low, fcntl.F_DUPFD_CLOEXEC, _OWN_FD_BASE)
+    finally:
+        os.close(low)
+
+
+_Job = tuple[Reply, Callable[..., Reply], dict[str, bool]]
+
+
+class _Worker:
+    """A thread that makes calls, one at a time, and whose state the main thread reads
+    from its ``/proc`` files (opened once, at start, on high descriptors: opening them
+    per call would race with the calls for the lowest free descriptor number)."""
+
+    def __init__(self, child: _Child) -> None:
+        self.child = child
+        self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self.busy = False
+        started = threading.Event()
+        self.tid = 0
+
+        def loop() -> None:
+            self.tid = threading.get_native_id()
+            started.set()
+            while True:
+                self.work(*self.jobs.get())
+
+        threading.Thread(target=loop, daemon=True).start()
+        started.wait()
+        self.stat_fd = _high_fd(f"/proc/self/task/{self.tid}/stat")
+        self.wchan_fd = _high_fd(f"/proc/self/task/{self.tid}/wchan")
+
+    def work(self, req: Reply, fn: Callable[..., Reply], state: dict[str, bool]) -> None:
+        state["entered"] = True
+        t0 = time.monotonic_ns()
+        try:
+            reply = fn(*req["args"])
+            reply["errno"] = None
+        except OSError as exc:
+            code = exc.errno if exc.errno is not None else errno.EIO
+            reply = {"ret": -1, "errno": errno.errorcode.get(code, str(code))}
+        t1 = time.monotonic_ns()
+        reply.update(id=req["id"], event="done", t0=t0, t1=t1)
+        state["done"] = True
+        self.busy = False
+        self.child.send(reply)
+
+    def blocked(self) -> bool:
+        """Is the thread asleep in the kernel (state S), and not on a futex (the
+        interpreter's own lock)?  packetdrill's test, /proc/PID/task/TID/stat."""
+        try:
+            stat = os.pread(self.stat_fd, 4096, 0)
+            # "tid (comm) S ...": the state follows the last ')'.
+            at = stat.rindex(b")") + 2
+            if stat[at:at + 1] != b"S":
+                return False
+            return b"futex" not in os.pread(self.wchan_fd, 4096, 0)
+        except (OSError, ValueError):
             return False
-        with open(f"/proc/self/task/{tid}/wchan", "rb") as f:
-            return b"futex" not in f.read()
-    except OSError:
-        return False
 
 
 class _Child:
@@ -151,6 +211,7 @@ class _Child:
         self.calls = _Calls()
         self.out = out
         self.lock = threading.Lock()
+        self.workers = [_Worker(self) for _ in range(WORKERS)]
 
     def send(self, reply: Reply) -> None:
         with self.lock:
@@ -159,32 +220,19 @@ class _Child:
 
     def run(self, req: Reply) -> None:
         ident = req["id"]
-        fn: Callable[..., Reply] | None = getattr(self.calls, str(req["op"]), None)
-        if fn is None or str(req["op"]).startswith("_"):
-            self.send({"id": ident, "event": "done", "ret": -1, "errno": "ENOSYS", "t0": 0, "t1": 0})
+        op = str(req["op"])
+        fn: Callable[..., Reply] | None = None if op.startswith("_") else getattr(self.calls, op, None)
+        worker = next((w for w in self.workers if not w.busy), None)
+        if fn is None or worker is None:
+            self.send({"id": ident, "event": "done", "ret": -1, "errno": "ENOSYS" if fn is None else "EBUSY",
+                       "t0": 0, "t1": 0})
             return
-        state: dict[str, Any] = {}
-
-        def work() -> None:
-            state["tid"] = threading.get_native_id()
-            t0 = time.monotonic_ns()
-            try:
-                reply = fn(*req["args"])
-                reply["errno"] = None
-            except OSError as exc:
-                code = exc.errno if exc.errno is not None else errno.EIO
-                reply = {"ret": -1, "errno": errno.errorcode.get(code, str(code))}
-            t1 = time.monotonic_ns()
-            reply.update(id=ident, event="done", t0=t0, t1=t1)
-            state["done"] = True
-            self.send(reply)
-
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
-        # Watch it until it returns or sleeps in the kernel (packetdrill's test).
+        worker.busy = True
+        state: dict[str, bool] = {}
+        worker.jobs.put((req, fn, state))
+        # Watch it until it returns or sleeps in the kernel.
         while not state.get("done"):
-            tid = state.get("tid")
-            if tid is not None and _thread_blocked(tid) and not state.get("done"):
+            if state.get("entered") and worker.blocked() and not state.get("done"):
                 self.send({"id": ident, "event": "blocked", "t": time.monotonic_ns()})
                 return
             time.sleep(_WATCH_POLL_S)
