@@ -312,11 +312,22 @@ class _Run:
         return int(value) if value is not None and value.isdigit() else 0
 
     def shell(self, line: ShellLine) -> None:
+        before = self.settings.config
         try:
             run_shell(self.settings, line.command, Path(self.script.source_dir))
         except ShellError as exc:
             raise Unsupported(str(exc)) from None
-        self.ep.config = self.settings.config
+        after = self.settings.config
+        self.ep.config = after
+        # Linux reads its sysctls when it needs them: what changed reaches the
+        # connections and listeners that exist already (their own options stay).
+        changed = {f.name: getattr(after, f.name) for f in dataclasses.fields(Config)
+                   if f.init and getattr(after, f.name) != getattr(before, f.name)}
+        if changed:
+            for conn in self.ep.connections:
+                conn.config = with_fields(conn.config, changed)
+            for listener in self.ep.listeners:
+                listener.config = with_fields(listener.config, changed)
         for sock in self.socks.values():
             if sock.conn is None and sock.listener is None:
                 sock.config = self.settings.config
