@@ -231,6 +231,8 @@ class _Run:
             return
         errno = {ev.ConnectionRefused: ERRNO["ECONNREFUSED"], ev.ConnectionReset: ERRNO["ECONNRESET"],
                  ev.ConnectionTimedOut: ERRNO["ETIMEDOUT"]}.get(type(event))
+        if isinstance(event, ev.ConnectionReset) and event.conn.peer_closed and not sock.shut_wr:
+            errno = ERRNO["EPIPE"]  # a reset in CLOSE-WAIT: Linux tcp_reset's EPIPE
         if errno is not None and not sock.error:
             sock.error = errno
         if isinstance(event, ev.Closed):
