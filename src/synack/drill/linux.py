@@ -26,13 +26,25 @@ runner's :class:`~synack.drill.runner.SeqSpace`): its ISN is learned from its SY
 SYN-ACK; its TSval (Linux adds a random offset per connection) is anchored at the first
 ``TS val`` an outbound line matches, and later TSvals are checked only when the script
 sets ``--tcp_ts_tick_usecs`` (packetdrill's default is not to check them); an inbound
-``TS ecr`` naming an outbound line's TS val is given the kernel's real value.
+``TS ecr`` naming an outbound line's TS val is given the kernel's real value.  The
+connection under test is packetdrill's "socket under test": a ``connect()`` starts a
+new one (its port and ISN learned from its SYN); otherwise the first packet starts one
+with the runner's ports.  ``socket()`` and ``accept()`` pass with whatever descriptor
+the kernel gives when the script expects one, and the script's number is mapped to it
+(packetdrill's CHECK_FD).
 
 Times are CLOCK_MONOTONIC microseconds from the script's start, which is placed 250 µs
 after a jiffy boundary as packetdrill places it (the kernel's timers run on jiffies).
+A system call's time is when it is asked for; the next relative time after a shell
+line counts from the command's end (packetdrill reads its clock when it reaches the
+next event).  A run has the lowest real-time priority (SCHED_RR), as packetdrill:
+otherwise a wake-up on a busy machine can be a jiffy late, as much as the tolerance.
+When a ``>`` line waits in vain, the failure names the kernel's nonzero drop counters
+(``TcpExtListenDrops=1``...).  SIGTERM, like Ctrl-C, ends a run with its namespace
+and helper removed.
 
-Root and ``/dev/net/tun`` are needed: without them :class:`LinuxTarget` raises
-:class:`LinuxUnavailable`, whose message is one line.
+Root, ``/dev/net/tun`` and nsenter are needed: without them :class:`LinuxTarget`
+raises :class:`LinuxUnavailable`, whose message is one line.
 """
 
 from __future__ import annotations
