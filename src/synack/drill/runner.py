@@ -31,7 +31,8 @@ The addresses, ports and sequence spaces (both targets use the same)
   and an inbound ``ack N`` is relative to the tested stack's ISN, learned from the first
   outbound SYN or SYN-ACK (its ``start`` is the relative value; usually 0).  Outbound
   ``start:end`` are relative to the tested stack's ISN and outbound ``ack N`` to
-  REMOTE_ISN.  SACK blocks follow their packet's ``ack``.  This is
+  REMOTE_ISN.  Before the stack has sent a SYN or SYN-ACK (a stray ACK to a
+  listener), its ISN counts as 0: inbound acks and outbound seqs are absolute.  SACK blocks follow their packet's ``ack``.  This is
   :class:`SeqSpace`; :func:`build_inbound` and :func:`match_outbound` use it.
 
 Matching an outbound packet (:func:`match_outbound`)
@@ -377,16 +378,16 @@ def describe_segment(seg: Segment, space: SeqSpace) -> str:
 def build_inbound(line: PacketLine, space: SeqSpace) -> Segment:
     """The segment the script sends for an inbound line, with absolute numbers.
 
-    Raises :class:`DrillFailure` when the line's ``ack`` or TS ecr refer to something
-    not yet known (no SYN from the stack seen; a TS ecr no outbound line wrote).
+    Raises :class:`DrillFailure` when the line's TS ecr refers to no TS val an
+    outbound line matched.
     """
     assert line.direction is Direction.INBOUND
     flags = line.flag_bits
     ack = 0
     if flags & wire.ACK:
-        if space.local_isn is None:
-            raise DrillFailure(line.line, "an inbound ack before the tested stack's SYN or SYN-ACK")
-        ack = (space.local_isn + (line.ack or 0)) % MOD
+        # Before the stack has sent a SYN there is no ISN to count from: the ack is
+        # taken as it is written (and outbound numbers are compared likewise).
+        ack = ((space.local_isn or 0) + (line.ack or 0)) % MOD
     mss: int | None = None
     wscale: int | None = None
     sack_ok = False

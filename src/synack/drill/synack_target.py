@@ -191,6 +191,8 @@ class _Run:
     pending: Pending | None = None
     clock: Clock = field(default_factory=Clock)
     log: list[str] = field(default_factory=list)
+    #: Errors of connections still in an accept queue (a reset before accept()).
+    unaccepted: dict[Connection, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.ep = Endpoint([self.local], self.settings.config, name="tested",
@@ -228,6 +230,8 @@ class _Run:
             return
         sock = self.by_conn.get(event.conn)
         if sock is None:
+            if isinstance(event, ev.ConnectionReset):
+                self.unaccepted[event.conn] = ERRNO["ECONNRESET"]  # reported after accept()
             return
         errno = {ev.ConnectionRefused: ERRNO["ECONNREFUSED"], ev.ConnectionReset: ERRNO["ECONNRESET"],
                  ev.ConnectionTimedOut: ERRNO["ETIMEDOUT"]}.get(type(event))
@@ -460,7 +464,8 @@ class _Run:
         if conn is None:
             return (-1, ERRNO["EAGAIN"]) if sock.nonblock else None
         fd = self.new_fd()
-        new = Sock(fd, conn.config, conn=conn, linger=sock.linger)
+        new = Sock(fd, conn.config, conn=conn, linger=sock.linger,
+                   error=self.unaccepted.pop(conn, 0))
         if conn.state is State.CLOSED:
             new.eof = True
         self.socks[fd] = new
