@@ -32,8 +32,9 @@ The addresses, ports and sequence spaces (both targets use the same)
   outbound SYN or SYN-ACK (its ``start`` is the relative value; usually 0).  Outbound
   ``start:end`` are relative to the tested stack's ISN and outbound ``ack N`` to
   REMOTE_ISN.  Before the stack has sent a SYN or SYN-ACK (a stray ACK to a
-  listener), its ISN counts as 0: inbound acks and outbound seqs are absolute.  SACK blocks follow their packet's ``ack``.  This is
-  :class:`SeqSpace`; :func:`build_inbound` and :func:`match_outbound` use it.
+  listener), its ISN counts as 0: inbound acks and outbound seqs are absolute.
+  SACK blocks follow their packet's ``ack``.  This is :class:`SeqSpace`;
+  :func:`build_inbound` and :func:`match_outbound` use it.
 
 Matching an outbound packet (:func:`match_outbound`)
 ----------------------------------------------------
