@@ -627,8 +627,10 @@ class _Run:
             conn.config = with_fields(conn.config, {name: converted})
             if opt == "TCP_NODELAY":
                 conn.nodelay = bool(value)
-            elif opt == "SO_KEEPALIVE":
-                conn.set_keepalive(bool(value), now)
+            elif opt == "SO_KEEPALIVE" or (opt == "TCP_KEEPIDLE" and conn.keepalive):
+                # (a new idle time re-arms a running keep-alive timer, as Linux's
+                # keepalive_time_when on TCP_KEEPIDLE)
+                conn.set_keepalive(bool(value) if opt == "SO_KEEPALIVE" else True, now)
             elif opt == "TCP_USER_TIMEOUT":
                 conn.user_timeout = value * 1000 if value else None
         return 0, 0
