@@ -35,9 +35,9 @@ the kernel gives when the script expects one, and the script's number is mapped 
 
 Times are CLOCK_MONOTONIC microseconds from the script's start, which is placed 250 µs
 after a jiffy boundary as packetdrill places it (the kernel's timers run on jiffies).
-A system call's time is when it is asked for; the next relative time after a shell
-line counts from the command's end (packetdrill reads its clock when it reaches the
-next event).  A run has the lowest real-time priority (SCHED_RR), as packetdrill:
+A system call's time is when it is asked for; the next relative time after a call
+or a shell line counts from when it returned (or blocked), as packetdrill reads its
+clock when it reaches the next event.  A run has the lowest real-time priority (SCHED_RR), as packetdrill:
 otherwise a wake-up on a busy machine can be a jiffy late, as much as the tolerance.
 When a ``>`` line waits in vain, the failure names the kernel's nonzero drop counters
 (``TcpExtListenDrops=1``...).  SIGTERM, like Ctrl-C, ends a run with its namespace
@@ -675,7 +675,10 @@ class _Run:
             assert line.end_time is not None
             end = self.clock.end_time(line.time, line.end_time, lo)
             self.pending = _Pending(line, ident, lo, end, fd_result)
-        self.clock.happened(lo, start, inbound=False)
+        # The next relative time counts from now, once the call has returned (or
+        # blocked): packetdrill reads its clock when it comes to the next event, so the
+        # helper's latency never makes the next line late.
+        self.clock.happened(lo, self.rel(_now_ns()), inbound=False)
         self.last_script = max(self.last_script, lo)
         if reply["event"] == "done":
             if self.pending is not None:
