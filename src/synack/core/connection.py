@@ -428,6 +428,12 @@ class Connection(UserCalls, Timeouts, Replies):
         payload = seg.payload
         if self.state not in RECEIVING:
             self._stats.drop(DropReason.DATA_AFTER_FIN)
+            if self.state is TIME_WAIT:
+                # Linux's timewait socket answers anything but a bare in-window ACK
+                # with an ACK, and an ACK-bearing segment restarts its timer
+                # (tcp_timewait_state_process); RFC 9293 just ignores the text.
+                self._arm_close_timer(self.config.time_wait, now, TW)
+                self._answer_unacceptable(seg, now)
             return True, trimmed(DropReason.DATA_AFTER_FIN)
         if self._closed_by_app and seq_gt((seg.seq + len(payload)) & MASK, self.rcv.nxt):
             self._stats.drop(DropReason.DATA_AFTER_CLOSE)
