@@ -52,6 +52,7 @@ from synack.core.config import Config
 from synack.core.connection import Connection
 from synack.core.endpoint import Endpoint
 from synack.core.errors import UsageError
+from synack.core.ip import build_packet
 from synack.core.isn import Rfc6528Isn
 from synack.core.listener import Listener
 from synack.core.state import State
@@ -285,7 +286,9 @@ class _Run:
                 seg = build_inbound(event, self.space)
                 if self.verbose:
                     self.log.append(f"{self.now / 1e6:.6f} < {event}")
-                self.ep.receive_segment(seg, self.remote, self.local, EPOCH + self.now)
+                # As bytes, through the endpoint's parser: what a real stack would drop as
+                # malformed (SYN+FIN, SYN+RST) is dropped here too.
+                self.ep.receive_packet(build_packet(seg, self.remote, self.local), EPOCH + self.now)
                 self.drain()
             elif isinstance(event, ShellLine):
                 self.shell(event)
