@@ -9,6 +9,7 @@
     synack connect HOST PORT [--send FILE] [--output FILE] [--netns NAME] [--pcap FILE] [FAULTS]
     synack ss [--netns NAME]
     synack web [--port 8000] [--no-open]
+    synack drill [--target synack|linux|both] [--tolerance-us N] [--verbose] SCRIPT...
 
 serve, connect and ss run synack on a TUN device in a private network namespace
 (root needed); see the README's "Real network (TUN)".  web builds the playground
@@ -45,6 +46,7 @@ from rich.text import Text as RichText
 
 from synack import __version__
 from synack.capture import write_pcap
+from synack.drill import cli as drill_cli
 from synack.scenarios import ALL, LANGS, TOUR, Lang, Run, Scenario, get
 from synack.views.jsonl import record_to_dict
 from synack.views.ladder import render_ladder
@@ -249,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     web = sub.add_parser("web", help="the playground: build web/dist if needed, serve it on 127.0.0.1")
     web.add_argument("--port", type=parse_port, default=8000, help="port to listen on (default 8000)")
     web.add_argument("--no-open", action="store_true", help="do not open a browser")
+    drill_cli.add_parser(sub)
     return p
 
 
@@ -566,6 +569,11 @@ def _command(argv: Sequence[str] | None) -> int:
         return cmd_net(args, console)
     if args.command == "web":
         return cmd_web(args)
+    if args.command == "drill":
+        try:
+            return drill_cli.cmd_drill(args, console)
+        except drill_cli.DrillUsageError as exc:
+            raise CliError(str(exc)) from None
     if args.action == "list":
         return cmd_list(args, console)
     return cmd_run(args, console)

@@ -79,6 +79,9 @@ from .trace import (
 from .wire import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, URG, Segment
 
 _ACK_PSH: Final = ACK | PSH
+#: Linux's TCP_TIMEOUT_MIN: two jiffies, 8 ms at HZ=250 (the common distribution
+#: kernels'); the SYN-SENT retry after an unacceptable ACK.
+SYN_RETRY_AFTER_BAD_ACK: Final = 8_000
 
 
 
@@ -224,6 +227,12 @@ class Connection(UserCalls, Timeouts, Replies):
         # first: an ACK must acknowledge our SYN: ISS < SEG.ACK =< SND.NXT
         if flags & ACK and not (seq_lt(snd.iss, seg.ack) and seq_le(seg.ack, snd.max)):
             self._stats.drop(DropReason.SYN_SENT_BAD_ACK)
+            if self._retries == 0:
+                # Linux (tcp_rcv_synsent_state_process): "previous FIN/ACK or RST/ACK
+                # might be ignored", so the SYN goes again after TCP_TIMEOUT_MIN
+                # rather than the whole initial RTO; later ones back off as usual.
+                self.timers[RETRANSMIT] = now + SYN_RETRY_AFTER_BAD_ACK
+                self._touch()
             if not flags & RST:
                 self._send_now(reset_for(seg))
                 self._stats.resets_sent += 1
@@ -457,6 +466,12 @@ class Connection(UserCalls, Timeouts, Replies):
         payload = seg.payload
         if self.state not in RECEIVING:
             self._stats.drop(DropReason.DATA_AFTER_FIN)
+            if self.state is TIME_WAIT:
+                # Linux's timewait socket answers anything but a bare in-window ACK
+                # with an ACK, and an ACK-bearing segment restarts its timer
+                # (tcp_timewait_state_process); RFC 9293 just ignores the text.
+                self._arm_close_timer(self.config.time_wait, now, TW)
+                self._answer_unacceptable(seg, now)
             return True, trimmed(DropReason.DATA_AFTER_FIN)
         if self._closed_by_app and seq_gt((seg.seq + len(payload)) & MASK, self.rcv.nxt):
             self._stats.drop(DropReason.DATA_AFTER_CLOSE)

@@ -177,7 +177,9 @@ class Replies(Tcb):
 
     def _send_reset(self, now: int) -> None:
         """The active reset (ABORT, a close with unread data, keep-alive giving up):
-        Linux's RST,ACK at SND.NXT (RFC 9293 §3.10.5 shows a bare RST), and CLOSED."""
+        Linux's RST,ACK at SND.NXT (RFC 9293 §3.10.5 shows a bare RST), and CLOSED.
+        Its TSval is the clock's now: a user call may come after a long idle time."""
+        self._clock = now
         self._send_now(self._segment(self.snd.nxt, RST | ACK))
         self._stats.resets_sent += 1
         self._set_state(State.CLOSED, now)

@@ -101,11 +101,17 @@ def test_time_wait_duplicate_ack_is_ignored(time_wait: Case) -> None:
     assert c.c.next_timeout() == c.now + seconds(60)
 
 
-def test_time_wait_data_is_ignored(time_wait: Case) -> None:
+def test_time_wait_data_is_acked_and_restarts_the_timer(time_wait: Case) -> None:
+    # Linux's timewait socket answers anything but a bare in-window ACK with an ACK
+    # and restarts its timer (tcp_timewait_state_process); the data is not taken.
+    # (drill/time-wait/data-in-time-wait.pkt checks the same against the kernel.)
     c = time_wait
-    c.deliver(c.peer._replace(seq=c.rseq(2), ack=c.lseq(2), flags=ACK | PSH, payload=b"?"))
-    c.expect_nothing()
+    t = c.now + seconds(10)
+    c.deliver(c.peer._replace(seq=c.rseq(2), ack=c.lseq(2), flags=ACK | PSH, payload=b"?"), t)
+    c.expect([ours(c)], t)
     assert c.ep.stats.dropped[DropReason.DATA_AFTER_FIN] == 1
+    assert c.c.rcv_nxt == c.rseq(2)
+    assert c.c.next_timeout() == t + seconds(60)
 
 
 def test_time_wait_rfc1337_ignores_rst(iss: tuple[int, int], opener: str) -> None:
