@@ -272,3 +272,103 @@ def test_the_seeds_cards_quiz_and_proofs_for_the_page() -> None:
     doc = playground.run("handshake", 1)
     x = playground.extras(1)
     assert x["proofs"] is None and len(x["quiz"]) == 3
+
+
+# -- the running timers, observed on the stack -------------------------------------------------
+C, S, LISTENER = "192.0.2.1:48995", "192.0.2.2:80", "*"
+
+
+def timer_changes(name: str, run: int = 1, params: dict[str, str] | None = None,
+                  ) -> tuple[list[dict[str, Any]], list[tuple[int, str, str, str, str, int | None]]]:
+    doc = playground.run(name, 1, params)
+    one = doc["runs"][run - 1]
+    return doc["records"], [tuple(c) for c in one["timers"]]
+
+
+def what(rec: dict[str, Any]) -> tuple[str, str, object, int]:
+    return (rec["host"], rec["event"], rec.get("flags") or rec.get("to") or rec.get("timer"), rec["t_us"])
+
+
+def test_lost_syn_the_clients_retransmission_timer_runs() -> None:
+    records, changes = timer_changes("lost-syn")
+    assert changes == [
+        (3, "client", C, S, "retransmit", 1_100_000),   # the SYN leaves at 0.1 s: RTO 1 s
+        (5, "client", C, S, "retransmit", None),        # it fires at 1.1 s
+        (6, "client", C, S, "retransmit", 3_100_000),   # the SYN again: RTO backed off to 2 s
+        (7, "server", S, LISTENER, "synack", 2_110_000),
+        (10, "client", C, S, "retransmit", None),       # the SYN-ACK acknowledges the SYN
+        (14, "server", S, LISTENER, "synack", None),    # the ACK completes the entry
+    ]
+    assert what(records[3]) == ("client", "send", "S", 100_000)
+    assert records[4]["event"] == "drop"
+    assert what(records[5]) == ("client", "timer", "retransmit", 1_100_000)
+    assert records[5]["action"] == "fired"
+    assert what(records[6]) == ("client", "send", "S", 1_100_000)
+    assert what(records[7]) == ("server", "recv", "S", 1_110_000)
+    assert what(records[10]) == ("client", "recv", "SA", 1_120_000)
+    assert what(records[14]) == ("server", "recv", "A", 1_130_000)
+
+
+def test_lost_synack_the_listeners_synack_timer_runs() -> None:
+    records, changes = timer_changes("lost-synack")
+    server = [c for c in changes if c[1] == "server"]
+    assert server == [
+        (4, "server", S, LISTENER, "synack", 1_110_000),  # the SYN arrives at 0.11 s
+        (11, "server", S, LISTENER, "synack", 3_110_000),  # fired: the SYN-ACK again, 2 s
+        (20, "server", S, LISTENER, "synack", None),       # the ACK arrives
+    ]
+    assert what(records[4]) == ("server", "recv", "S", 110_000)
+    assert what(records[10]) == ("server", "timer", "synack", 1_110_000) and records[10]["action"] == "fired"
+    assert what(records[11]) == ("server", "send", "SA", 1_110_000)
+    assert what(records[20]) == ("server", "recv", "A", 1_130_000)
+
+
+def test_a_delayed_ack_runs_until_the_fin_carries_the_ack() -> None:
+    records, changes = timer_changes("close-fin-ack-combined")
+    delayed = [c for c in changes if c[4] == "delayed-ack"]
+    assert delayed == [(19, "server", S, C, "delayed-ack", 350_000),
+                       (23, "server", S, C, "delayed-ack", None)]
+    assert what(records[19]) == ("server", "recv", "FA", 310_000)  # 40 ms to wait
+    assert what(records[24]) == ("server", "send", "FA", 310_000)  # the server closes at once: its FIN acks
+    assert (23, "server", S, C, "retransmit", 510_000) in changes
+    # TIME-WAIT, observed as the trace records it when armed (60 s) and fired.
+    tw = [c for c in changes if c[4] == "time-wait"]
+    assert tw == [(25, "client", C, S, "time-wait", 60_320_000), (32, "client", C, S, "time-wait", None)]
+    armed = next(r for r in records if r["event"] == "timer" and r["action"] == "armed")
+    assert records[25]["event"] == "recv" and armed["t_us"] == 320_000 and armed["deadline_us"] == 60_320_000
+    assert what(records[32]) == ("client", "timer", "time-wait", 60_320_000)
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if n != "syn-flood"])
+def test_the_observed_timers_agree_with_the_trace(name: str) -> None:
+    """Wherever the trace speaks of a timer, the observation agrees: a timer armed runs
+    from that record with that deadline; one that fires was running until then with
+    the fire's time as its deadline.  Every change is kept (none repeats the last)."""
+    doc = playground.run(name, 1)
+    for one in doc["runs"]:
+        running: dict[tuple[str, str, str, str], int] = {}
+        changes: dict[int, list[Any]] = {i: [] for i in range(one["start"], one["end"])}
+        for c in one["timers"]:
+            changes[c[0]].append(c)
+        for i in range(one["start"], one["end"]):
+            rec = doc["records"][i]
+            if rec["event"] == "timer" and rec["action"] != "armed" and rec["timer"] != "synack":
+                key = (rec["host"], rec["conn"]["local"], rec["conn"]["remote"], rec["timer"])
+                assert running.get(key) == rec["t_us"], (name, i, rec)
+            for _, host, local, remote, timer, deadline in changes[i]:
+                key = (host, local, remote, timer)
+                assert running.get(key) != deadline, (name, i, key)
+                if deadline is None:
+                    del running[key]
+                else:
+                    running[key] = deadline
+            if rec["event"] == "timer" and rec["action"] == "armed":
+                key = (rec["host"], rec["conn"]["local"], rec["conn"]["remote"], rec["timer"])
+                assert running.get(key) == rec["deadline_us"], (name, i, rec)
+
+
+def test_watching_the_timers_changes_no_run() -> None:
+    """The same records, watched or not (the CLI's run has no watch)."""
+    runs, _ = playground._execute("lost-synack", 1, Settings(), watch={})
+    plain, _ = playground._execute("lost-synack", 1, Settings())
+    assert [r.records for r, _ in runs] == [r.records for r, _ in plain]

@@ -10,7 +10,9 @@ gets back, as one JSON document (:func:`run_json`):
   --json`` writes, one per line (with ``"run": n`` when the scenario has several runs);
 - ``runs``: each run's label, facts and metrics in both languages, its two drawn
   hosts, where its records start and end in ``records``, and its listeners' queue
-  limits (read from the core's listeners: the trace does not carry them);
+  limits (read from the core's listeners: the trace does not carry them), and its
+  ``timers``: every change of a running timer, as observed on the real stack (see
+  :class:`_TimerWatch`; the trace records most timers only when they fire);
 - ``picks``: for each segment a host put on a link, how the page names it to drop,
   delay or duplicate it: ``"client:S:2"``, the second SYN the client sent (counted as
   the faults count, so the name means the same after other settings change).
@@ -33,11 +35,13 @@ from typing import Any, Final, Literal
 from synack.capture import PcapWriter
 from synack.core.config import Config, ms, seconds
 from synack.core.connection import Connection
+from synack.core.endpoint import Endpoint
 from synack.core.errors import UsageError
 from synack.core.events import Event, PeerClosed
-from synack.core.ip import build_packet
+from synack.core.ip import Packet, build_packet
 from synack.core.listener import Listener
 from synack.core.state import TRANSITIONS, State
+from synack.core.timers import SLOTS, Timer
 from synack.core.trace import (
     CongestionRecord,
     Loss,
@@ -557,6 +561,150 @@ class _Lines:
         raise TypeError(f"not a trace record: {rec!r}")
 
 
+# -- the running timers, observed ----------------------------------------------------------
+#: The name of each timer slot of a :class:`~synack.core.timers.TimerTable`.  Persist
+#: and the user timeout share the retransmission timer's slot: it shows as the persist
+#: timer while the peer's window is shut and data waits (what the stack calls it when it
+#: fires), and as the retransmission timer otherwise.
+_SLOT_LABELS: Final = tuple(Timer(i).label for i in range(SLOTS))
+_PERSIST: Final = Timer.PERSIST.label
+#: One change: (the record's index in ``records``, host, local, remote ("*" for a
+#: listener), timer, its deadline in µs or None when it stopped).
+TimerChange = tuple[int, str, str, str, str, int | None]
+
+
+class _TimerWatch:
+    """Which timers are running on each host of one run, after each trace record.
+
+    The trace records the retransmission, delayed-ACK, keep-alive and SYN-ACK timers
+    only when they fire; the page shows them running.  This looks at the real stack: it
+    reads the deadlines of a host's connections (``conn.timers``) and listeners
+    (``SYNACK``: the earliest SYN-ACK retransmission of the SYN queue) and keeps only
+    what changed since the last look, with the index of the last record before it: a
+    timer started, moved, or stopped.  It looks at a host after each of its records
+    (installed as the network's tracer before the network has hosts, so every host
+    traces through it: an arrival's record comes after the arrival's processing, a
+    send's after the timer it starts) and at the end of each of its inputs (the
+    driver's ``packets_to_send``, which every input of the simulator's hosts ends
+    with: a persist timer starts there without a record).  A timer changes only while
+    its host takes an input, so nothing is missed.  (Not after a drop: a segment lost
+    on a link or refused by a filter changes no timer, and the stack traces its own
+    drops after the arrival's record, once the arrival has been processed: the look
+    after that record has seen the same.)  Nothing in the run changes: the
+    records are the same objects, in the same list, in the same order."""
+
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        self.changes: list[TimerChange] = []
+        #: Per host: each timer owner's deadlines at the last look.
+        self._seen: dict[str, dict[object, list[int | None]]] = {}
+        #: Per owner: its (local, remote) as the trace writes them.
+        self._names: dict[object, tuple[str, str]] = {}
+        self._endpoints: dict[str, Endpoint] = {}
+        #: Names in the trace that are no host with a core endpoint.
+        self._not_hosts: set[str] = set()
+        trace = net.trace
+        append = trace.append
+
+        def tracer(rec: TraceRecord) -> None:
+            append(rec)
+            if rec.__class__ is not SegmentRecord or rec.event != "drop":
+                self.look(rec.host, len(trace) - 1)
+
+        net._tracer = tracer  # (the network's hosts and links are added after this, through it)
+
+    def look(self, name: str, index: int) -> None:
+        seen = self._seen.get(name)
+        if seen is None:
+            if name in self._not_hosts:
+                return
+            host = self.net.hosts.get(name)
+            if host is None or not isinstance(host.endpoint, Endpoint):
+                self._not_hosts.add(name)  # (a link's loss, an attacker, a model: no core timers)
+                return
+            seen = self._seen[name] = {}
+            self._endpoints[name] = host.endpoint
+            self._after_inputs(name, host.endpoint)
+        endpoint = self._endpoints[name]
+        conns = endpoint.connections
+        for conn in conns:
+            slots = conn.timers[:SLOTS]
+            # (the last item: whether the retransmission slot is the persist timer)
+            if slots[0] is not None:
+                snd = conn.snd
+                slots.append(1 if snd.wnd == 0 and snd.buf else None)
+            else:
+                slots.append(None)
+            before = seen.get(conn)
+            if before != slots:
+                seen[conn] = slots
+                self._changed(index, name, endpoint, conn, before, slots)
+        listeners = endpoint.listeners
+        for listener in listeners:
+            slots = listener.timers[:SLOTS]
+            slots.append(None)
+            before = seen.get(listener)
+            if before != slots:
+                seen[listener] = slots
+                self._changed(index, name, endpoint, listener, before, slots)
+        if len(seen) != len(conns) + len(listeners):  # some are gone: closed, or no longer listening
+            now = {*conns, *listeners}
+            for owner in [o for o in seen if o not in now]:
+                self._changed(index, name, endpoint, owner, seen.pop(owner), None)
+
+    def _after_inputs(self, name: str, endpoint: Endpoint) -> None:
+        """Look at ``name`` at the end of each of its inputs, too (from its first record
+        on: its first input begins with one, a note of the application's call or an
+        arrival)."""
+        send = endpoint.packets_to_send
+        trace = self.net.trace
+
+        def packets_to_send(now: int) -> list[Packet]:
+            out = send(now)
+            self.look(name, len(trace) - 1)
+            return out
+
+        endpoint.packets_to_send = packets_to_send  # type: ignore[method-assign]
+
+    def _changed(self, index: int, name: str, endpoint: Endpoint, owner: object,
+                 before: list[int | None] | None, after: list[int | None] | None) -> None:
+        old = self._running(before)
+        new = self._running(after)
+        local, remote = self._name(owner, endpoint)
+        for label in old:
+            if label not in new:
+                self.changes.append((index, name, local, remote, label, None))
+        for label, deadline in new.items():
+            if old.get(label) != deadline:
+                self.changes.append((index, name, local, remote, label, deadline))
+
+    @staticmethod
+    def _running(slots: list[int | None] | None) -> dict[str, int]:
+        if slots is None:
+            return {}
+        out = {_SLOT_LABELS[i]: deadline for i, deadline in enumerate(slots[:SLOTS]) if deadline is not None}
+        if slots[SLOTS] and "retransmit" in out:
+            out[_PERSIST] = out.pop("retransmit")
+        return out
+
+    def _name(self, owner: object, endpoint: Endpoint) -> tuple[str, str]:
+        names = self._names.get(owner)
+        if names is None:
+            if isinstance(owner, Listener):
+                names = (endpoint_str(owner.addr or endpoint.addresses[0], owner.port), "*")
+            else:
+                assert isinstance(owner, Connection)
+                names = (endpoint_str(owner.local_addr, owner.local_port),
+                         endpoint_str(owner.remote_addr, owner.remote_port))
+            self._names[owner] = names
+        return names
+
+    def table(self, offset: int) -> list[TimerChange]:
+        """The changes, each record index moved by ``offset`` (where the run starts)."""
+        return [(offset + i, host, local, remote, label, deadline)
+                for i, host, local, remote, label, deadline in self.changes]
+
+
 # -- a run -----------------------------------------------------------------------------------
 @dataclass
 class _Last:
@@ -579,6 +727,7 @@ GO_ON_EVENTS: Final = 1_000_000
 
 def _execute(name: str, seed: int, settings: Settings, *, capture: bool = False,
              progress: Callable[[int], object] | None = None,
+             watch: dict[int, _TimerWatch] | None = None,
              ) -> tuple[list[tuple[Run, int | None]], str | None]:
     """The scenario's runs, each with the time at which the scenario stopped it when
     the playground let it go on (None: it did not), and what stopped the scenario's
@@ -592,8 +741,15 @@ def _execute(name: str, seed: int, settings: Settings, *, capture: bool = False,
     elsewhere and the script fails, the runs made so far are kept, with the error.
     The seed's run is the scenario's, exactly."""
     scenario = get(name)
-    ctx = Context(seed, capture=capture, adjust=settings.adjust(),
-                  prepare=settings.prepare(progress) if settings.changed or progress else None)
+    inner = settings.prepare(progress) if settings.changed or progress else None
+    prepare: Callable[[int, Network], None] | None = inner
+    if watch is not None:
+        def watched(run_no: int, net: Network) -> None:
+            watch[id(net)] = _TimerWatch(net)  # (first: it traces what the settings do too)
+            if inner is not None:
+                inner(run_no, net)
+        prepare = watched
+    ctx = Context(seed, capture=capture, adjust=settings.adjust(), prepare=prepare)
     failed: str | None = None
     try:
         runs = list(scenario.build(ctx))
@@ -628,7 +784,8 @@ def document(name: str, seed: int = 1, params: Mapping[str, str] | None = None, 
         raise SettingsError(f"close: who closes first is a setting of {', '.join(CLOSE_SCENARIOS)}, "
                             f"not of {name}")
     started = time.perf_counter()
-    executed, failed = _execute(name, seed, settings, progress=progress)
+    watch: dict[int, _TimerWatch] = {}
+    executed, failed = _execute(name, seed, settings, progress=progress, watch=watch)
     if not executed:
         raise SettingsError(f"the scenario's script stopped before any run: {failed}")
     runs = [one for one, _ in executed]
@@ -661,6 +818,7 @@ def document(name: str, seed: int = 1, params: Mapping[str, str] | None = None, 
             [{"en": f.en, "zh": f.zh} for f in one.facts], "metrics": one.metrics,
             "hosts": {h.name: list(h.addresses) for h in one.network.hosts.values()},
             "listeners": _listeners(one), "stopped_us": stopped,
+            "timers": watch[id(one.network)].table(start) if id(one.network) in watch else [],
         })
     _last = _Last(name, seed, settings, runs, everything, [r["start"] for r in out_runs])
     head = json.dumps({"scenario": _describe(get(name)), "seed": seed, "settings": settings.as_params(),

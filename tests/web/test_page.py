@@ -1,7 +1,8 @@
 """The playground page in chromium: every tour scenario's trace is the CLI's, in
 English and Chinese; a click drops a segment and the core's retransmission follows;
-the Chinese page speaks Chinese; stepping, the state machine, the queues, the what-if
-form, the way back to the seed's run, and the downloads."""
+the Chinese page speaks Chinese; stepping, the state machine, the queues, the running
+timers counting down, the what-if form, the way back to the seed's run, and the
+downloads."""
 
 from __future__ import annotations
 
@@ -206,3 +207,55 @@ def test_downloads(web: Page) -> None:
     with page.expect_download() as got:
         page.click("#dl-svg")
     assert Path(got.value.path()).read_text(encoding="utf-8").startswith("<svg")
+
+
+def step_of(records: list[dict[str, Any]], index: int) -> int:
+    """The page's step that shows record ``index`` (the page steps over every record
+    but the congestion samples)."""
+    return [i for i, r in enumerate(records) if r["event"] != "cc"].index(index) + 1
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_running_timers_count_down(web: Page, tmp_path: Path, lang: str) -> None:
+    """lost-syn: the client's retransmission timer runs from its SYN (1 s to go),
+    stops when it fires, runs again from the retransmitted SYN (its 2 s backoff),
+    and is gone once the SYN-ACK arrives; the server's SYN-ACK timer runs meanwhile.
+    The times are the stack's deadlines, observed on it, at each step's instant."""
+    doc = playground.run("lost-syn", 1)
+    records, changes = doc["records"], doc["runs"][0]["timers"]
+    client = [c for c in changes if c[1] == "client" and c[4] == "retransmit"]
+    (armed, _, local, remote, _, deadline), (fired, *_), (rearmed, *_, deadline2), (stopped, *_) = client
+    assert records[armed]["event"] == "send" and deadline - records[armed]["t_us"] == 1_000_000
+    web.open(f"scenario=lost-syn&seed=1&lang={lang}")
+    page = web.page
+    name = "重传" if lang == "zh" else "retransmit"
+    left = "剩余 {}" if lang == "zh" else "{} left"
+    bar = '#hosts section.left .bar.timer[data-timer="retransmit"]'
+
+    def shown_at(index: int) -> list[str]:
+        page.evaluate(f"window.synack.step({step_of(records, index)})")
+        return [page.locator(bar).nth(k).inner_text() for k in range(page.locator(bar).count())]
+
+    assert shown_at(armed - 1) == []
+    (text,) = shown_at(armed)
+    assert text.startswith(f"{name} · {local} → {remote}") and left.format("1 s") in text
+    page.locator("#hosts").screenshot(path=str(tmp_path / f"timers-{lang}.png"))
+    assert page.get_attribute(bar, "data-left") == "1000000"
+    (text,) = shown_at(fired - 1)  # the SYN's loss, at once: still 1 s to go
+    assert page.get_attribute(bar, "data-left") == str(deadline - records[fired - 1]["t_us"]) == "1000000"
+    assert shown_at(fired) == []
+    (text,) = shown_at(rearmed)
+    assert left.format("2 s") in text
+    assert page.get_attribute(bar, "data-left") == str(deadline2 - records[rearmed]["t_us"]) == "2000000"
+    (text,) = shown_at(rearmed + 1)  # the server takes the SYN 10 ms later: it counts down
+    assert records[rearmed + 1]["t_us"] == records[rearmed]["t_us"] + 10_000
+    assert left.format("1.99 s") in text
+    assert records[stopped]["event"] == "recv" and records[stopped]["flags"] == "SA"
+    assert shown_at(stopped) == []
+    # The server's SYN-ACK timer, on its listener, from the SYN's arrival.
+    synack = next(c for c in changes if c[1] == "server" and c[4] == "synack")
+    page.evaluate(f"window.synack.step({step_of(records, synack[0])})")
+    server = page.locator('#hosts section.right .bar.timer[data-timer="synack"]')
+    assert server.count() == 1
+    assert left.format("1 s") in server.inner_text()
+    assert ("监听套接字" if lang == "zh" else "listener") in server.inner_text()

@@ -9,8 +9,9 @@
 // `synack scenario run NAME --seed N --json` writes.
 //
 // Everything the page shows comes from the records (and, for the queues' limits,
-// from the core's listeners, which the run document carries): no TCP is re-derived
-// here.
+// from the core's listeners, and for the running timers, from each host's timers as
+// the playground watched them after each record: both carried by the run document):
+// no TCP is re-derived here.
 import { WORDS, HOSTS_ZH, REASONS_ZH, TIMERS_ZH } from "./i18n.js";
 
 const synack = (window.synack = {
@@ -187,7 +188,17 @@ function buildModel(run) {
     }
     if (r.event === "send" && r.flags && r.flags.includes("S") && !isn.has(r.src)) isn.set(r.src, r.seq);
   });
-  return { run, recs, steps, flights, isn, step: 0, checkpoints: [emptyState()], svg: {} };
+  // The running timers, as the playground observed them on the real stack after each
+  // record (the trace itself records most timers only when they fire): by record index.
+  // A change seen after a congestion sample (not a step) is shown from the step before it.
+  const timerChanges = new Map();
+  for (const [index, host, local, remote, timer, deadline] of run.timers || []) {
+    let i = index - run.start;
+    while (i > 0 && recs[i].event === "cc") i--;
+    if (!timerChanges.has(i)) timerChanges.set(i, []);
+    timerChanges.get(i).push({ host, local, remote, timer, deadline });
+  }
+  return { run, recs, steps, flights, isn, timerChanges, step: 0, checkpoints: [emptyState()], svg: {} };
 }
 
 function emptyState() {
@@ -196,7 +207,7 @@ function emptyState() {
 
 function connKey(r) { return `${r.host}|${r.conn?.local}|${r.conn?.remote}`; }
 
-function apply(st, r, i) {
+function apply(m, st, r, i) {
   st.last = i;
   if (r.event === "note") {
     if (r.text.startsWith("app: listen(") && r.conn?.local) {
@@ -217,20 +228,17 @@ function apply(st, r, i) {
     c.state = r.to;
     st.focus[r.host] = { key, state: r.to };
     st.edge[r.host] = { from: r.from, to: r.to, i };
-    if (r.to === "CLOSED") {
-      delete st.conns[key];
-      for (const k of Object.keys(st.timers)) if (k.startsWith(key + "|")) delete st.timers[k];
-    }
-  } else if (r.event === "timer") {
-    const key = `${connKey(r)}|${r.timer}`;
-    if (r.action === "armed") {
-      st.timers[key] = { host: r.host, local: r.conn.local, remote: r.conn.remote, timer: r.timer,
-        armed: r.t_us, deadline: r.deadline_us };
-    } else {
-      delete st.timers[key];
-      (st.fired[r.host] ||= []).push({ timer: r.timer, local: r.conn.local, action: r.action, t: r.t_us });
-      if (st.fired[r.host].length > 4) st.fired[r.host].shift();
-    }
+    if (r.to === "CLOSED") delete st.conns[key];
+  } else if (r.event === "timer" && r.action !== "armed") {
+    (st.fired[r.host] ||= []).push({ timer: r.timer, local: r.conn.local, action: r.action, t: r.t_us });
+    if (st.fired[r.host].length > 4) st.fired[r.host].shift();
+  }
+  // Timers started, moved or stopped with this record (observed, not derived).
+  for (const c of m.timerChanges.get(i) || []) {
+    const key = `${c.host}|${c.local}|${c.remote}|${c.timer}`;
+    if (c.deadline === null) delete st.timers[key];
+    else st.timers[key] = { host: c.host, local: c.local, remote: c.remote, timer: c.timer, armed: r.t_us,
+      deadline: c.deadline };
   }
 }
 
@@ -241,12 +249,12 @@ function stateAt(m, k) {
   let base = Math.min(c, m.checkpoints.length - 1);
   while (base < c) {  // fill the checkpoints up to the one needed
     const st = structuredClone(m.checkpoints[base]);
-    for (let i = base * CHECKPOINT; i < (base + 1) * CHECKPOINT; i++) apply(st, m.recs[i], i);
+    for (let i = base * CHECKPOINT; i < (base + 1) * CHECKPOINT; i++) apply(m, st, m.recs[i], i);
     m.checkpoints.push(st);
     base++;
   }
   const st = structuredClone(m.checkpoints[base]);
-  for (let i = base * CHECKPOINT; i <= upto; i++) apply(st, m.recs[i], i);
+  for (let i = base * CHECKPOINT; i <= upto; i++) apply(m, st, m.recs[i], i);
   return st;
 }
 
@@ -677,16 +685,18 @@ function drawHosts(m, st, now) {
     sec.appendChild(h);
     // sockets (ss)
     const rows = [];
-    for (const l of Object.values(st.listeners)) if (l.host === host) rows.push(["LISTEN", l.local, "*", ""]);
     const timersOf = {};
     for (const tm of Object.values(st.timers)) {
       const key = `${tm.host}|${tm.local}|${tm.remote}`;
       (timersOf[key] ||= []).push(tm);
     }
+    const running = (key) => (timersOf[key] || []).map((tm) => `${timerName(tm.timer)} ${fmtTime(Math.max(0, tm.deadline - now))}`).join(", ");
+    for (const l of Object.values(st.listeners)) {
+      if (l.host === host) rows.push(["LISTEN", l.local, "*", running(`${host}|${l.local}|*`)]);
+    }
     for (const [key, c] of Object.entries(st.conns)) {
       if (c.host !== host) continue;
-      const tms = (timersOf[key] || []).map((tm) => `${timerName(tm.timer)} ${fmtTime(Math.max(0, tm.deadline - now))}`);
-      rows.push([c.state, c.local, c.remote, tms.join(", ")]);
+      rows.push([c.state, c.local, c.remote, running(key)]);
     }
     const hasRows = rows.length > 0;
     if (hasRows || Object.keys(run.hosts).length <= 3) {
@@ -739,14 +749,14 @@ function drawHosts(m, st, now) {
       sec.appendChild(q);
     }
     // timers
-    const mine = Object.values(st.timers).filter((x) => x.host === host);
+    const mine = Object.values(st.timers).filter((x) => x.host === host).sort((a, b) => a.deadline - b.deadline);
     const tp = document.createElement("div");
     tp.className = "timers";
     const cap = document.createElement("p");
     cap.className = "caption";
     cap.textContent = t("timers");
     tp.appendChild(cap);
-    // The timers that fired at this moment (the trace tells of those only when they fire).
+    // The timers that fired at this moment (the trace's own timer records).
     const firedNow = (st.fired[host] || []).filter((f) => f.t === now);
     for (const f of firedNow) {
       const p = document.createElement("p");
@@ -760,10 +770,21 @@ function drawHosts(m, st, now) {
       p.textContent = t("noTimers");
       tp.appendChild(p);
     }
-    for (const tm of mine.slice(0, 6)) {
+    // Every timer running on this host now (observed on the stack after each record),
+    // the earliest first, with the time left at this step's instant.
+    for (const tm of mine.slice(0, MAX_SOCKET_ROWS)) {
       const left = Math.max(0, tm.deadline - now);
-      tp.appendChild(bar(`${timerName(tm.timer)} ${tm.local}`, left, Math.max(1, tm.deadline - tm.armed), "timer",
-        t("left", fmtTime(left))));
+      const owner = tm.remote === "*" ? t("listener", tm.local) : `${tm.local} → ${tm.remote}`;
+      const b = bar(`${timerName(tm.timer)} · ${owner}`, left, Math.max(1, tm.deadline - tm.armed), "timer",
+        t("left", fmtTime(left)));
+      Object.assign(b.dataset, { timer: tm.timer, local: tm.local, remote: tm.remote, left: String(left) });
+      tp.appendChild(b);
+    }
+    if (mine.length > MAX_SOCKET_ROWS) {
+      const p = document.createElement("p");
+      p.className = "empty";
+      p.textContent = t("moreRows", mine.length - MAX_SOCKET_ROWS);
+      tp.appendChild(p);
     }
     sec.appendChild(tp);
     box.appendChild(sec);
