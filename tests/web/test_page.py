@@ -41,6 +41,7 @@ def test_the_chinese_page_speaks_chinese(web: Page, tmp_path: Path) -> None:
     assert page.inner_text("#step") == "单步 ▶"
     assert page.inner_text("#play") == "▶ 播放"
     assert page.inner_text("#reset") == "回到种子的运行"
+    assert re.fullmatch(r"close · 种子的运行 · 运行用时 \d+ 毫秒", page.inner_text("#status"))
     for sel in ("#machine-box h3", "#facts-box h3", "#segment h3", "#whatif h3", "#hosts .caption",
                 "#where", "#now", "#runs", "#explanation", "footer"):
         for text in page.locator(sel).all_inner_texts():
@@ -61,6 +62,8 @@ def test_the_chinese_page_speaks_chinese(web: Page, tmp_path: Path) -> None:
     assert page.inner_text("#step") == "Step ▶"
     assert 'lang="en"' in page.inner_html("#ladder")
     assert "lang=en" in page.url
+    status = page.inner_text("#status")
+    assert status.startswith("close · the seed's run · ran in ") and not CJK.search(status), status
 
 
 def first_send(web: Page, host: str, flags: str, after: int = 0) -> int:

@@ -305,6 +305,7 @@ function setLang(l, write = true) {
   if (doc) {
     const token = runToken;
     synack.ready = false;
+    showRanStatus();
     drawAll().then(() => { if (token === runToken) synack.ready = true; });
   }
 }
@@ -326,6 +327,15 @@ function fillScenarios() {
   if (want) sel.value = want.scenario;
 }
 
+// What the status line says once a run is drawn (said again in the other language on a switch).
+let ranStatus = null;
+
+function showRanStatus() {
+  if (!ranStatus) return;
+  const { scenario, changed, ms } = ranStatus;
+  setStatus(`${scenario} · ${changed ? t("changedRun") : t("seedRun")} · ${t("ranIn", ms)}`);
+}
+
 function setStatus(text, busy = false) {
   const el = $("status");
   el.textContent = text;
@@ -340,6 +350,7 @@ function showError(text) {
 
 async function runWanted() {
   stop();
+  ranStatus = null;
   const token = ++runToken;
   synack.ready = false;
   synack.trace = null;
@@ -387,7 +398,8 @@ async function runWanted() {
   await drawAll();
   if (token !== runToken) return;
   applyStep();
-  setStatus(`${want.scenario} · ${Object.keys(want.params).length ? t("changedRun") : t("seedRun")} · ${t("ranIn", ms)}`);
+  ranStatus = { scenario: want.scenario, changed: Object.keys(want.params).length > 0, ms };
+  showRanStatus();
   for (const id of ["reset", "dl-pcap", "dl-jsonl", "dl-svg"]) $(id).disabled = false;
   synack.doc = doc;
   synack.trace = doc.records;
