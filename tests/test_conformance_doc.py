@@ -2,9 +2,9 @@
 SHLD-1 … SHLD-31, REC-1, MAY-1 … MAY-18: the 119 labels of its Appendix B) to the
 tests and drill scripts that check it, or says why nothing can.  This test keeps it
 honest: every label has its row, in its group's table; every row names a checker or
-gives a reason; every test cited is a test function that exists; every drill script
-cited exists (until the drill corpus is merged, a missing ``drill/`` folder lets the
-scripts it would hold be missing)."""
+gives a reason; every test cited (in "checked by" or in a note) is a test function
+that exists; every drill script cited exists (until the drill corpus is merged, a
+missing ``drill/`` folder lets the scripts it would hold be missing)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,9 @@ class Row:
     checked_by: list[str]
     note: str
     line: int
+    #: Tests and drill scripts the note names (a declared divergence, say): they must
+    #: exist too.
+    mentioned: list[str]
 
 
 def cells(line: str) -> list[str]:
@@ -85,7 +88,8 @@ def parse(text: str) -> tuple[list[Row], list[str]]:
         elif not refs and checked != NOTHING:
             problems.append(f"line {n}: {label}: 'checked by' is {checked!r}: references in backquotes, "
                             f"or {NOTHING} and a reason in the note")
-        rows.append(Row(group, label, section, requirement, refs, note, n))
+        mentioned = [x for x in re.findall(r"`([^`]+)`", note) if TEST_REF.match(x) or DRILL_REF.match(x)]
+        rows.append(Row(group, label, section, requirement, refs, note, n, mentioned))
     return rows, problems
 
 
@@ -142,7 +146,7 @@ def check_references(rows: list[Row], root: Path) -> tuple[list[str], list[str],
     modules: dict[Path, set[str]] = {}
     drill_merged = (root / "drill").is_dir()
     for r in rows:
-        for ref in r.checked_by:
+        for ref in r.checked_by + r.mentioned:
             m = TEST_REF.match(ref)
             if m:
                 path = root / m.group(1)
@@ -224,15 +228,18 @@ def test_a_test_or_script_that_does_not_exist_is_refused(tmp_path: Path) -> None
                         "| MUST-2 | 3.1 | c | `tests/test_x.py::test_gone` | |",
                         "| MUST-3 | 3.1 | c | `tests/test_x.py::helper` | |",
                         "| MUST-4 | 3.1 | o | `tests/test_y.py::test_real` | |",
-                        "| MUST-5 | 3.1 | o | `drill/options/any.pkt` | |",
+                        "| MUST-5 | 3.1 | o | `drill/options/any.pkt` | Linux differs (`drill/x/y.pkt`). |",
                         "| MUST-6 | 3.1 | o | `src/synack/core/wire.py` | |"))
     problems, drill, waiting = check_references(rows, tmp_path)
     assert [p.split(": ")[1] for p in problems] == ["MUST-2", "MUST-3", "MUST-4", "MUST-6"]
-    assert (drill, waiting) == ([], ["drill/options/any.pkt"])  # no drill/ yet: the script may wait
+    assert (drill, waiting) == ([], ["drill/options/any.pkt", "drill/x/y.pkt"])  # no drill/ yet: they wait
     (tmp_path / "drill" / "options").mkdir(parents=True)
     _, drill, waiting = check_references(rows, tmp_path)
-    assert [p.split(": ", 1)[1] for p in drill] == ["MUST-5: no drill script drill/options/any.pkt"]
+    assert [p.split(": ", 1)[1] for p in drill] == ["MUST-5: no drill script drill/options/any.pkt",
+                                                    "MUST-5: no drill script drill/x/y.pkt"]
     assert waiting == []
     (tmp_path / "drill" / "options" / "any.pkt").write_text("// a script\n")
+    (tmp_path / "drill" / "x").mkdir()
+    (tmp_path / "drill" / "x" / "y.pkt").write_text("// synack departs: ...\n")
     _, drill, waiting = check_references(rows, tmp_path)
     assert (drill, waiting) == ([], [])
