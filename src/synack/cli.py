@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import stat
@@ -48,7 +47,7 @@ from synack import __version__
 from synack.capture import write_pcap
 from synack.drill import cli as drill_cli
 from synack.scenarios import ALL, LANGS, TOUR, Lang, Run, Scenario, get
-from synack.views.jsonl import record_to_dict
+from synack.views.jsonl import LineWriter
 from synack.views.ladder import render_ladder
 from synack.views.ladder.text import wrap_cells
 from synack.views.netstat import render_netstat
@@ -343,13 +342,12 @@ def _check_plot_path(path: str) -> None:
 
 def _write_json(out: IO[str], path: str, runs: Sequence[Run]) -> None:
     """The runs' records as JSON Lines into ``out`` (opened on ``path``), closed."""
+    line = LineWriter().line
     try:
         for n, run in enumerate(runs, 1):
+            tail = f',"run":{n}' if len(runs) > 1 else ""
             for rec in run.records:
-                row = record_to_dict(rec)
-                if len(runs) > 1:
-                    row["run"] = n
-                out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+                out.write(line(rec, tail) + "\n")
         out.close()  # the last of it is written here (ENOSPC shows here, if not before)
     except OSError as exc:
         raise cannot_write(path, exc) from None

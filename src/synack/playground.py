@@ -43,12 +43,9 @@ from synack.core.listener import Listener
 from synack.core.state import TRANSITIONS, State
 from synack.core.timers import SLOTS, Timer
 from synack.core.trace import (
-    CongestionRecord,
     Loss,
     NoteRecord,
     SegmentRecord,
-    StateRecord,
-    TimerRecord,
     TraceRecord,
     endpoint_str,
 )
@@ -57,10 +54,9 @@ from synack.scenarios import ALL, STREAM, TOUR, Context, Run, Scenario, get
 from synack.sim import EventLimitExceeded, Host, Network, PathParams
 from synack.sim.faults import Fault, FaultKind, Resolver, flags_are, from_host, parse_flags
 from synack.views.cards import CARDS, Evidence
+from synack.views.jsonl import LineWriter
 from synack.views.proofs import TABLE_HEADERS, proof_rows, proof_table
 from synack.views.quiz import quiz
-
-_encode_string: Callable[[str], str] = json.encoder.encode_basestring
 
 __all__ = ["CLOSE_SCENARIOS", "SECTIONS_EN", "TRANSITIONS_ZH", "Pick", "Picks", "Settings", "SettingsError",
            "cards", "catalogue", "diagram", "document", "extras", "extras_json", "packet_hex", "pcap", "run",
@@ -480,87 +476,6 @@ def diagram() -> dict[str, Any]:
                       for (a, b), why in TRANSITIONS.items()]}
 
 
-# -- the records as JSON text ---------------------------------------------------------------
-class _Lines:
-    """Each record as the line ``synack scenario run --json`` writes for it, the same
-    text as ``json.dumps(record_to_dict(rec), ensure_ascii=False, separators=(",", ":"))``
-    (a test holds the two together, record by record, for every scenario), several
-    times faster: a flood's 330,000 records are the page's longest wait.  A segment's
-    fields are written once for its send, arrival and drop."""
-
-    def __init__(self) -> None:
-        self._strings: dict[str, str] = {}
-        self._segs: dict[int, tuple[Segment, str, str, str]] = {}
-
-    def s(self, text: str | None) -> str:
-        if text is None:
-            return "null"
-        out = self._strings.get(text)
-        if out is None:
-            out = self._strings[text] = _encode_string(text)
-        return out
-
-    def _seg(self, src: str, dst: str, seg: Segment) -> str:
-        key = id(seg)
-        hit = self._segs.get(key)
-        if hit is not None and hit[0] is seg and hit[1] == src and hit[2] == dst:
-            return hit[3]
-        o = seg.options
-        opts = []
-        if o.mss is not None:
-            opts.append(f'"mss":{o.mss}')
-        if o.wscale is not None:
-            opts.append(f'"wscale":{o.wscale}')
-        if o.sack_permitted:
-            opts.append('"sack_permitted":true')
-        if o.timestamps is not None:
-            opts.append(f'"timestamps":[{o.timestamps[0]},{o.timestamps[1]}]')
-        if o.sack_blocks:
-            opts.append('"sack":[' + ",".join(f"[{a},{b}]" for a, b in o.sack_blocks) + "]")
-        text = (f'"src":{self.s(endpoint_str(src, seg.src_port))},'
-                f'"dst":{self.s(endpoint_str(dst, seg.dst_port))},"flags":{self.s(flags_str(seg.flags))},'
-                f'"seq":{seg.seq},"ack":{seg.ack},'
-                f'"len":{len(seg.payload)},"win":{seg.window},"options":{{{",".join(opts)}}},')
-        self._segs[key] = (seg, src, dst, text)
-        return text
-
-    def _conn(self, local: str | None, remote: str | None) -> str:
-        return f'{{"local":{self.s(local)},"remote":{self.s(remote)}}}'
-
-    def line(self, rec: TraceRecord, run: str = "") -> str:
-        """``run``: ``',"run":N'`` for a scenario of several runs, else empty."""
-        head = f'{{"t_us":{rec.t_us},"host":{self.s(rec.host)},'
-        if isinstance(rec, SegmentRecord):
-            seg = rec.seg
-            if seg is not None:
-                fields = self._seg(rec.src, rec.dst, seg)
-            else:
-                fields = (f'"src":{self.s(rec.src)},' if rec.src else "") + \
-                         (f'"dst":{self.s(rec.dst)},' if rec.dst else "")
-            tail = f'"flight":{rec.flight}'
-            if rec.verdict is not None:
-                tail += f',"verdict":"{rec.verdict.value}"'
-            if rec.event == "drop" or rec.reason is not None:
-                tail += f',"reason":{self.s(rec.reason_text)}'
-            return f'{head}"event":"{rec.event}",{fields}{tail}{run}}}'
-        if isinstance(rec, StateRecord):
-            return (f'{head}"event":"state","conn":{self._conn(rec.local, rec.remote)},'
-                    f'"from":"{rec.old.value}","to":"{rec.new.value}"{run}}}')
-        if isinstance(rec, TimerRecord):
-            deadline = "null" if rec.deadline is None else rec.deadline
-            return (f'{head}"event":"timer","conn":{self._conn(rec.local, rec.remote)},'
-                    f'"timer":{self.s(rec.timer.label)},"action":"{rec.action.value}","deadline_us":{deadline}{run}}}')
-        if isinstance(rec, NoteRecord):
-            conn = ("" if rec.local is None and rec.remote is None
-                    else f',"conn":{self._conn(rec.local, rec.remote)}')
-            return f'{head}"event":"note","text":{self.s(rec.text)}{conn}{run}}}'
-        if isinstance(rec, CongestionRecord):
-            srtt = "null" if rec.srtt is None else rec.srtt
-            return (f'{head}"event":"cc","conn":{self._conn(rec.local, rec.remote)},"cwnd":{rec.cwnd},'
-                    f'"ssthresh":{rec.ssthresh},"srtt_us":{srtt},"rto_us":{rec.rto},"inflight":{rec.inflight}{run}}}')
-        raise TypeError(f"not a trace record: {rec!r}")
-
-
 # -- the running timers, observed ----------------------------------------------------------
 #: The name of each timer slot of a :class:`~synack.core.timers.TimerTable`.  Persist
 #: and the user timeout share the retransmission timer's slot: it shows as the persist
@@ -794,7 +709,7 @@ def document(name: str, seed: int = 1, params: Mapping[str, str] | None = None, 
     everything: list[TraceRecord] = []
     out_runs: list[dict[str, Any]] = []
     picks: dict[int, str] = {}
-    writer = _Lines()
+    writer = LineWriter()
     for n, (one, stopped) in enumerate(executed, 1):
         start = len(lines)
         counts: dict[tuple[str, str], int] = {}
