@@ -3,13 +3,13 @@ tests/test_cli.py): no malformed packet, no expert error, every packet there."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from support.ci import unavailable
 from synack.capture import write_pcap
 from synack.scenarios import STREAM, get
 
@@ -20,9 +20,7 @@ PI_ERROR = 8388608  # tshark's expert severity "error"
 def test_stream_scenario_pcap_reads_cleanly_in_tshark(name: str, tmp_path: Path) -> None:
     tshark = shutil.which("tshark")
     if tshark is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("tshark is required when CI=true (apt-get install tshark)")
-        pytest.skip("tshark is not installed")
+        unavailable("tshark is not installed (apt-get install tshark)")
     (run,) = get(name).run(seed=1, capture=True)
     path = tmp_path / f"{name}.pcap"
     write_pcap(path, run.packets)

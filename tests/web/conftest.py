@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from support.ci import unavailable
 from support.webpage import RUN_TIMEOUT_MS, Page
 from synack import webserve
 
@@ -30,28 +31,22 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync"]
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"browser test cannot run under CI: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def dist() -> Path:
     if not CHROMIUM.exists():
-        _unavailable(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+        unavailable(f"no chromium at {CHROMIUM} (apt-get install chromium)")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        _unavailable("Playwright for Python is not installed (pip install -e '.[dev]')")
+        unavailable("Playwright for Python is not installed (pip install -e '.[dev]')")
     web = webserve.REPO / "web"
     if not webserve.is_built(web) and shutil.which("npm") is None \
             and not (web / "node_modules" / "pyodide").is_dir():
-        _unavailable("web/dist is not built and there is no npm to build it (apt-get install nodejs npm)")
+        unavailable("web/dist is not built and there is no npm to build it (apt-get install nodejs npm)")
     try:
         return webserve.ensure_built(say=lambda _line: None)
     except webserve.WebError as exc:
-        _unavailable(str(exc))
+        unavailable(str(exc))
         raise
 
 
