@@ -66,6 +66,16 @@ class TwoWayServer(ModelEndpoint):
         self.accepted: list[_NaiveConn] = []
         self.resets_ignored = 0
 
+    @classmethod
+    def on(cls, net: Network, port: int) -> Host[TwoWayServer]:
+        """A naive server named "server" at ``SERVER_ADDR``:``port`` on ``net``, its ISNs
+        from the network's seeded stream, traced with the network: its host (the model
+        is ``host.endpoint``)."""
+        rng = net.rng("two-way-server:isn")
+        naive = cls("server", SERVER_ADDR, port, lambda: rng.getrandbits(32),
+                    net.trace.append if net.tracing else None, net.next_flight)
+        return net.add_node("server", [SERVER_ADDR], naive)
+
     def on_segment(self, seg: Segment, src: str, dst: str, now: int) -> None:
         if seg.dst_port != self.port:
             return
@@ -196,10 +206,8 @@ def _two_way(ctx: Context) -> Run:
     net, run = ctx.network(Text("a naive server with a two-way handshake (a model)",
                                 "一个只做两次握手的天真服务器（模型）"))
     client = net.add_host("client", [CLIENT_ADDR])
-    rng = net.rng("two-way-server:isn")
-    naive = TwoWayServer("server", SERVER_ADDR, 80, lambda: rng.getrandbits(32),
-                         net.trace.append if net.tracing else None, net.next_flight)
-    server = net.add_node("server", [SERVER_ADDR], naive)
+    server = TwoWayServer.on(net, 80)
+    naive = server.endpoint
     net.connect(client, server, delay=10_000)
     _conns, events = _client_story(net, client)
     netstat_at(ctx, net, run, NETSTAT_AT)

@@ -138,10 +138,8 @@ def _two_way(ctx: Context) -> Run:
     net, run = ctx.network(Text("two-way: a naive server, ESTABLISHED as its SYN,ACK leaves (a model)",
                                 "两次握手：一个天真的服务器，SYN,ACK 一发出就 ESTABLISHED（模型）"))
     client = net.add_host("client", [CLIENT_ADDR])
-    rng = net.rng("two-way-server:isn")
-    naive = TwoWayServer("server", SERVER_ADDR, PORT, lambda: rng.getrandbits(32),
-                         net.trace.append if net.tracing else None, net.next_flight)
-    server = net.add_node("server", [SERVER_ADDR], naive)
+    server = TwoWayServer.on(net, PORT)
+    naive = server.endpoint
     net.connect(client, server, delay=ms(10))
     # The first attempt's SYN is held in the network; its application gives up.
     net.add_fault(Delay(flags_are("S") & from_host(client), by=STUCK_FOR))
