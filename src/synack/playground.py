@@ -497,7 +497,7 @@ class _TimerWatch:
     (``SYNACK``: the earliest SYN-ACK retransmission of the SYN queue) and keeps only
     what changed since the last look, with the index of the last record before it: a
     timer started, moved, or stopped.  It looks at a host after each of its records
-    (installed as the network's tracer before the network has hosts, so every host
+    (an observer of the network's records from before it has hosts, so every host
     traces through it: an arrival's record comes after the arrival's processing, a
     send's after the timer it starts) and at the end of each of its inputs (the
     driver's ``packets_to_send``, which every input of the simulator's hosts ends
@@ -519,14 +519,12 @@ class _TimerWatch:
         #: Names in the trace that are no host with a core endpoint.
         self._not_hosts: set[str] = set()
         trace = net.trace
-        append = trace.append
 
-        def tracer(rec: TraceRecord) -> None:
-            append(rec)
+        def observer(rec: TraceRecord) -> None:
             if rec.__class__ is not SegmentRecord or rec.event != "drop":
                 self.look(rec.host, len(trace) - 1)
 
-        net._tracer = tracer  # (the network's hosts and links are added after this, through it)
+        net.observe_records(observer)  # (the network's hosts and links are added after this)
 
     def look(self, name: str, index: int) -> None:
         seen = self._seen.get(name)

@@ -143,6 +143,13 @@ class Network:
         """Run until nothing is scheduled (every timer has run out)."""
         return self.run(None, max_events)
 
+    def observe_records(self, observer: Tracer) -> None:
+        """Call ``observer`` with every record of the hosts and links added from now
+        on, after :attr:`trace` has it (a view that looks at the stack as it runs)."""
+        if self._tracer is None:
+            raise ValueError("observe_records: this network does not trace")
+        self._tracer = _fanout(self._tracer, observer)
+
     # -- topology ------------------------------------------------------------------------
     def _tracer_for(self, tracer: Tracer | None) -> Tracer | None:
         if tracer is None:
