@@ -10,6 +10,7 @@ from synack.drill.parser import DrillSyntaxError, parse
 from synack.drill.script import (
     ELLIPSIS,
     Direction,
+    Ends,
     ListArg,
     OrArg,
     PacketLine,
@@ -123,3 +124,28 @@ def test_random_unicode_raises_only_drill_syntax_errors(text: str) -> None:
         parse(text, "r.pkt")
     except DrillSyntaxError as exc:
         assert "\n" not in str(exc)
+
+
+def test_a_packet_line_may_name_its_ports_and_addresses() -> None:
+    s = parse("0 < 40000>8080 S 0:0(0) win 1\n"
+              "+0 > 198.18.0.2:8080>198.18.0.9:40000 S. 0:0(0) ack 1 <...>\n"
+              "+0 < [fd00::9]:40000>[ff02::1]:8080 . 1:1(0) ack 1 win 1\n", "t.pkt")
+    lines = [e for e in s.events if isinstance(e, PacketLine)]
+    assert [line.ends for line in lines] == [
+        Ends(40000, 8080), Ends(8080, 40000, "198.18.0.2", "198.18.0.9"),
+        Ends(40000, 8080, "fd00::9", "ff02::1")]
+    assert lines[0].flags == "S" and lines[1].flags == "S." and lines[2].ack == 1
+    assert str(lines[2]) == "+0 < [fd00::9]:40000>[ff02::1]:8080 . 1:1(0) ack 1 win 1"
+
+
+@pytest.mark.parametrize(("ends", "message"), [
+    ("0>8080", "port 0 is out of range"),
+    ("40000>70000", "port 70000 is out of range"),
+    ("40000 8080", "expected '>' between the ports, found '8080'"),
+    ("198.18.0.300:1>198.18.0.2:8080", "bad address '198.18.0.300'"),
+    ("198.18.0.1:1>[fd00::2]:8080", "a packet's two addresses must be of one family"),
+])
+def test_bad_ends_are_one_line_errors(ends: str, message: str) -> None:
+    with pytest.raises(DrillSyntaxError) as info:
+        parse(f"0 < {ends} S 0:0(0) win 1\n", "t.pkt")
+    assert str(info.value) == f"t.pkt:1: {message}"

@@ -111,3 +111,33 @@ def test_a_blocking_read_returns_when_data_comes() -> None:
 """
     assert run(text) == (Outcome.PASSED, None, "")
     assert run(text.replace("0.2 read", "0.3 read"))[:2] == (Outcome.FAILED, 8)
+
+
+def test_each_named_port_is_a_connection_with_its_own_numbers() -> None:
+    # Two clients: the second's SYN-ACK counts from its own ISN (0 again), goes to
+    # its own port, and its ACK is taken as its own.
+    text = LISTEN + """\
++0 > S. 0:0(0) ack 1 <mss 1460>
++0 < 198.18.0.9:40000>198.18.0.2:8080 S 0:0(0) win 65535 <mss 1400>
++0 > 198.18.0.2:8080>198.18.0.9:40000 S. 0:0(0) ack 1 <mss 1460>
++0 < 198.18.0.9:40000>198.18.0.2:8080 . 1:1(0) ack 1 win 65535
++0 accept(3, ..., ...) = 4
++0 write(4, ..., 1500) = 1500
++0 > 198.18.0.2:8080>198.18.0.9:40000 . 1:1401(1400) ack 1
++0 > 198.18.0.2:8080>198.18.0.9:40000 P. 1401:1501(100) ack 1
+"""
+    assert run(text) == (Outcome.PASSED, None, "")
+
+
+def test_a_packet_to_other_ends_than_written_fails() -> None:
+    text = LISTEN + "+0 > 8080>40000 S. 0:0(0) ack 1 <mss 1460>\n"
+    assert run(text) == (Outcome.FAILED, 5, "ends: expected 198.18.0.2:8080>198.18.0.1:40000 "
+                                            "got 198.18.0.2:8080>198.18.0.1:48879")
+
+
+def test_a_syn_to_an_address_not_the_hosts_is_not_answered() -> None:
+    text = LISTEN.replace("< S", "< 198.18.0.1:48879>198.18.0.77:8080 S")
+    text += "+0 > S. 0:0(0) ack 1 <mss 1460>\n"
+    outcome, line, message = run(text)
+    assert (outcome, line) == (Outcome.FAILED, 5)
+    assert message.startswith("expected +0 > S. 0:0(0) ack 1 <mss 1460> but nothing was sent")

@@ -83,11 +83,13 @@ from .runner import (
     TESTED_V6,
     Clock,
     DrillFailure,
+    Flows,
     ScriptResult,
     SeqSpace,
     addresses,
     build_inbound,
     describe_segment,
+    ends_problem,
     error,
     failed,
     inbound_option_bytes,
@@ -326,9 +328,14 @@ def telling_counters(counters: dict[str, int]) -> str:
 
 
 def _add_routes() -> None:
-    """Inside the namespace: the script side's prefixes go to the TUN device."""
+    """Inside the namespace: the script side's prefixes go to the TUN device, and the
+    namespace is a host, not a router (a new namespace may inherit forwarding from the
+    machine's): a packet to an address it does not own is dropped, not sent back out."""
     from pyroute2 import IPRoute
 
+    for knob in ("ipv4/conf/all/forwarding", "ipv6/conf/all/forwarding"):
+        with open(f"/proc/sys/net/{knob}", "w") as f:
+            f.write("0")
     with IPRoute() as ipr:
         (index,) = ipr.link_lookup(ifname=IFNAME)
         ipr.route("add", dst="198.18.0.0/15", oif=index)
@@ -472,7 +479,7 @@ class _Run:
         self.family = socket.AF_INET6 if ":" in self.tested else socket.AF_INET
         self.clock = Clock()
         self.start_ns = 0
-        self.space: SeqSpace | None = None
+        self.flows = Flows(self.tested, self.remote)
         self.fds: dict[int, int] = {}  # script fd -> the helper's fd
         self.pending: _Pending | None = None
         tick = script.option("tcp_ts_tick_usecs")
@@ -544,7 +551,7 @@ class _Run:
                 continue
             if isinstance(sent, str):
                 raise DrillFailure(line, sent)
-            space = self.space or SeqSpace()
+            space = self.flows.for_sent(sent.seg, sent.src, sent.dst)
             raise DrillFailure(line, f"unexpected packet at {sent.at / 1e6:.6f} s: "
                                      f"{describe_segment(sent.seg, space)}")
 
@@ -561,10 +568,9 @@ class _Run:
         lo, _ = self.resolve(line.time, inbound=True)
         self.sleep_until(lo)
         self.unexpected(lo - self.tol, line.line)
-        if self.space is None:
-            self.space = SeqSpace()
-        seg = build_inbound(line, self.space)
-        packet = inbound_packet(line, seg, self.remote, self.tested)
+        seg = build_inbound(line, self.flows.for_line(line))
+        src, dst = self.flows.addresses(line)
+        packet = inbound_packet(line, seg, src, dst)
         actual = self.rel(self.lab.inject(packet))
         self.log(f"< {line}")
         self.check_start(line.time, lo, lo, actual, line.line, "inbound packet")
@@ -590,16 +596,19 @@ class _Run:
             if isinstance(sent, str):
                 raise DrillFailure(line.line, sent)
             break
-        if self.space is None:
-            self.space = SeqSpace()
-        space = self.space
-        if space.local_port == 0 and sent.seg.flags & wire.SYN:
-            space.local_port = sent.seg.src_port
-        ports = (sent.seg.src_port, sent.seg.dst_port)
-        if ports != (space.local_port, space.remote_port):
-            raise DrillFailure(line.line, f"expected {_packet_text(line)} on ports {space.local_port}->"
-                                          f"{space.remote_port}, got {describe_segment(sent.seg, space)} "
-                                          f"on ports {ports[0]}->{ports[1]}")
+        space = self.flows.for_line(line)
+        if line.ends is None:
+            if space.local_port == 0 and sent.seg.flags & wire.SYN:
+                space.local_port = sent.seg.src_port
+            ports = (sent.seg.src_port, sent.seg.dst_port)
+            if ports != (space.local_port, space.remote_port):
+                raise DrillFailure(line.line, f"expected {_packet_text(line)} on ports {space.local_port}->"
+                                              f"{space.remote_port}, got {describe_segment(sent.seg, space)} "
+                                              f"on ports {ports[0]}->{ports[1]}")
+        else:
+            wrong = ends_problem(line, sent.seg, sent.src, sent.dst, self.flows)
+            if wrong:
+                raise DrillFailure(line.line, wrong)
         problem = match_outbound(line, sent.seg, space, raw_options=sent.options, ts_tick_us=self.ts_tick_us,
                                  tolerance_us=self.tol, elapsed_us=lo)
         self.log(f"> {describe_segment(sent.seg, space)}  (at {sent.at / 1e6:.6f})")
@@ -655,7 +664,7 @@ class _Run:
         helper = self.lab.helper
         assert helper is not None
         if op == "connect":
-            self.space = SeqSpace(local_port=0, remote_port=BIND_PORT)
+            self.flows.main = SeqSpace(local_port=0, remote_port=BIND_PORT)
         # The call's time is when it is asked for, as packetdrill reads the clock just
         # before it makes a call: the helper's latency (a few hundred µs, more on a
         # busy machine) is not the script's business.

@@ -7,7 +7,9 @@ The grammar (the README has it too)::
     init      := "`" COMMAND "`"                         before the first event
     event     := time (packet | syscall | shell)
     time      := ["+"] NUM | "*" | NUM "~" NUM | "+" NUM "~" "+" NUM
-    packet    := ("<" | ">") flags seq ["ack" INT] ["win" INT] ["urg" INT] [options]
+    packet    := ("<" | ">") [ends] flags seq ["ack" INT] ["win" INT] ["urg" INT] [options]
+    ends      := PORT ">" PORT | ADDR ":" PORT ">" ADDR ":" PORT
+    ADDR      := an IPv4 address | "[" an IPv6 address "]"
     flags     := letters of "FSRPUEW" [.] | "." | "-"
     seq       := INT ":" INT "(" INT ")"
     options   := "<" "..." ">" | "<" opt ("," opt)* ">"
@@ -27,6 +29,7 @@ construct; the parser raises nothing else, whatever the text.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +41,7 @@ from .script import (
     Arg,
     CallArg,
     Direction,
+    Ends,
     Event,
     ListArg,
     OrArg,
@@ -59,6 +63,11 @@ SYSCALLS: Final = frozenset({
 })
 
 DEPARTS: Final = re.compile(r"//\s*synack departs:\s*(.+?)\s*$")
+
+# A packet line's addressed ends (drill's extension of packetdrill's ports):
+# 198.18.0.9:40000>198.18.0.2:8080 or [fd00::9]:40000>[fd00::2]:8080.
+_END: Final = r"(?:(\d+\.\d+\.\d+\.\d+)|\[([0-9A-Fa-f:.]+)\]):(\d+)"
+_ADDRESSED_ENDS: Final = re.compile(_END + r"\s*>\s*" + _END)
 
 
 class DrillSyntaxError(Exception):
@@ -264,8 +273,9 @@ class _Parser:
         direction = Direction.INBOUND if self.take().text == "<" else Direction.OUTBOUND
         if direction is Direction.INBOUND:
             self.only_outbound_times(when, line, "inbound packets")
-        if self.at("(") or self.at("["):
+        if self.at("(") or (self.at("[") and not _ADDRESSED_ENDS.match(self.text, self.tok.pos)):
             raise self.fail("IP header fields (tos, ecn, ttl, flowlabel) are not supported")
+        ends = self.ends(line)
         flags = self.flags()
         if self.word_is("udp") or self.word_is("icmp") or self.word_is("UDP"):
             raise self.fail(f"{self.tok.text} packets are not supported (TCP only)")
@@ -295,7 +305,37 @@ class _Parser:
                 raise DrillSyntaxError(self.path, line, "an inbound packet needs 'win N'")
             if options is None:
                 raise DrillSyntaxError(self.path, line, "<...> is for outbound packets only")
-        return PacketLine(line, when, direction, flags, start, end, length, ack, win, urg, options)
+        return PacketLine(line, when, direction, flags, start, end, length, ack, win, urg, options, ends)
+
+    def ends(self, line: int) -> Ends | None:
+        """``40000>8080`` (packetdrill's ports) or ``ADDR:PORT>ADDR:PORT``; None when the
+        line goes straight on to its flags."""
+        m = _ADDRESSED_ENDS.match(self.text, self.tok.pos)
+        if m is not None:
+            addrs: list[str] = []
+            for text in (m.group(1) or m.group(2), m.group(4) or m.group(5)):
+                try:
+                    addrs.append(str(ipaddress.ip_address(text)))
+                except ValueError:
+                    raise DrillSyntaxError(self.path, line, f"bad address {text!r}") from None
+            if (":" in addrs[0]) != (":" in addrs[1]):
+                raise DrillSyntaxError(self.path, line, "a packet's two addresses must be of one family")
+            ports = [int(m.group(3)), int(m.group(6))]
+            for port in ports:
+                if not 0 < port < 65536:
+                    raise DrillSyntaxError(self.path, line, f"port {port} is out of range")
+            while self.tok.kind != "end" and self.tok.pos < m.end():
+                self.take()
+            return Ends(ports[0], ports[1], addrs[0], addrs[1])
+        if self.tok.kind != "num":
+            return None
+        src = self.integer("(the source port)")
+        self.expect(">", "between the ports")
+        dst = self.integer("(the destination port)")
+        for port in (src, dst):
+            if not 0 < port < 65536:
+                raise DrillSyntaxError(self.path, line, f"port {port} is out of range")
+        return Ends(src, dst)
 
     def flags(self) -> str:
         if self.at("-"):

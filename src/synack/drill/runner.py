@@ -35,6 +35,12 @@ The addresses, ports and sequence spaces (both targets use the same)
   listener), its ISN counts as 0: inbound acks and outbound seqs are absolute.
   SACK blocks follow their packet's ``ack``.  This is :class:`SeqSpace`;
   :func:`build_inbound` and :func:`match_outbound` use it.
+- A packet line that names its ends (packetdrill's ``< 40000>8080 S ...``, or drill's
+  ``< 198.18.0.9:40000>198.18.0.2:8080 S ...``) is a connection of its own, with a
+  sequence space of its own (the same rules, the same script-side ISN), unless its
+  ends are the script's usual ones.  Its inbound packet goes between the addresses
+  written (an address the stack does not own, a broadcast one...); an outbound one
+  must come from and go to the ends written.  :class:`Flows` keeps the spaces.
 
 Matching an outbound packet (:func:`match_outbound`)
 ----------------------------------------------------
@@ -79,7 +85,7 @@ from typing import Final, Protocol
 from synack.core import wire
 from synack.core.wire import Options, Segment
 
-from .script import Direction, PacketLine, Script, TcpOption, TimeKind, TimeSpec
+from .script import Direction, Ends, PacketLine, Script, TcpOption, TimeKind, TimeSpec
 
 DEFAULT_TOLERANCE_US: Final = 4000  # packetdrill's --tolerance_usecs default
 TOLERANCE_PERCENT: Final = 12.5  # packetdrill's --tolerance_percent default
@@ -243,6 +249,69 @@ class SeqSpace:
 
     def rel_remote(self, value: int) -> int:
         return (value - self.remote_isn) % MOD
+
+
+FourTuple = tuple[str, int, str, int]  # (script address, script port, stack address, stack port)
+
+
+@dataclass(slots=True)
+class Flows:
+    """The script's connections: the usual one (``main``: its ports are the script's
+    usual ports, or what ``connect`` chose) and one per other pair of ends a packet
+    line names, each with its own :class:`SeqSpace`."""
+
+    tested: str  # the stack's usual address
+    remote: str  # the script side's usual address
+    main: SeqSpace = field(default_factory=SeqSpace)
+    others: dict[FourTuple, SeqSpace] = field(default_factory=dict)
+
+    def _key(self, ends: Ends, direction: Direction) -> FourTuple:
+        src = ends.src_addr or (self.remote if direction is Direction.INBOUND else self.tested)
+        dst = ends.dst_addr or (self.tested if direction is Direction.INBOUND else self.remote)
+        if direction is Direction.INBOUND:
+            return src, ends.src_port, dst, ends.dst_port
+        return dst, ends.dst_port, src, ends.src_port
+
+    def _is_main(self, key: FourTuple) -> bool:
+        main = self.main
+        return key == (self.remote, main.remote_port, self.tested, main.local_port)
+
+    def for_line(self, line: PacketLine) -> SeqSpace:
+        """The sequence space a packet line counts in (made on first use)."""
+        if line.ends is None:
+            return self.main
+        key = self._key(line.ends, line.direction)
+        if self._is_main(key):
+            return self.main
+        space = self.others.get(key)
+        if space is None:
+            space = self.others[key] = SeqSpace(local_port=key[3], remote_port=key[1])
+        return space
+
+    def for_sent(self, seg: Segment, src: str, dst: str) -> SeqSpace:
+        """The sequence space of a segment the stack sent from ``src`` to ``dst``."""
+        return self.others.get((dst, seg.dst_port, src, seg.src_port), self.main)
+
+    def addresses(self, line: PacketLine) -> tuple[str, str]:
+        """(source, destination) of an inbound line's packet."""
+        ends = line.ends
+        if ends is None:
+            return self.remote, self.tested
+        return ends.src_addr or self.remote, ends.dst_addr or self.tested
+
+
+def ends_problem(line: PacketLine, seg: Segment, src: str, dst: str, flows: Flows) -> str | None:
+    """None when a sent segment comes from and goes to the ends ``line`` names (if it
+    names them), else one line."""
+    ends = line.ends
+    if ends is None:
+        return None
+    want = Ends(ends.src_port, ends.dst_port, ends.src_addr or flows.tested, ends.dst_addr or flows.remote)
+    got = Ends(seg.src_port, seg.dst_port, src, dst)
+    if (want.src_port, want.dst_port) != (got.src_port, got.dst_port) or \
+            ((ends.src_addr is not None or ends.dst_addr is not None) and want != got):
+        return f"ends: expected {want} got {got}"
+    return None
 
 
 def option_list(raw: bytes) -> list[TcpOption]:

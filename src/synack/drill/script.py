@@ -13,6 +13,10 @@ A script is a list of events, each with the line it came from and a time:
 Sequence numbers are relative, as packetdrill writes them: an inbound packet's
 ``start:end`` counts from the script side's ISN and its ``ack`` from the tested
 stack's ISN; an outbound packet's the other way round (see :mod:`synack.drill.runner`).
+A packet line may name its ports, as packetdrill's ``< 40000>8080 S ...`` (each
+script-side port is a connection of its own, with its own relative numbers), and,
+beyond packetdrill, its addresses: ``< 198.18.0.9:40000>198.18.0.2:8080 S ...``
+(:class:`Ends`).
 Times are integer microseconds.  A comment ``// synack departs: <reason>`` anywhere in
 the file declares that the synack target is known to differ from Linux on this script.
 """
@@ -85,6 +89,26 @@ class TcpOption:
 
 
 @dataclass(frozen=True, slots=True)
+class Ends:
+    """A packet line's ports (packetdrill's ``SRC>DST``) and, when written, addresses
+    (``ADDR:SRC>ADDR:DST``, an IPv6 address in brackets): source first, as on the
+    wire, whatever the direction.  None: the script's usual address."""
+
+    src_port: int
+    dst_port: int
+    src_addr: str | None = None
+    dst_addr: str | None = None
+
+    def __str__(self) -> str:
+        def end(addr: str | None, port: int) -> str:
+            if addr is None:
+                return str(port)
+            return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+
+        return f"{end(self.src_addr, self.src_port)}>{end(self.dst_addr, self.dst_port)}"
+
+
+@dataclass(frozen=True, slots=True)
 class PacketLine:
     line: int
     time: TimeSpec
@@ -97,6 +121,7 @@ class PacketLine:
     win: int | None = None  # `win N`: the raw 16-bit field; None: not checked (outbound only)
     urg: int | None = None  # `urg N`: the urgent pointer field
     options: tuple[TcpOption, ...] | None = ()  # None: `<...>`, not checked (outbound only)
+    ends: Ends | None = None  # `40000>8080` or `ADDR:PORT>ADDR:PORT`; None: the script's usual
 
     @property
     def flag_bits(self) -> int:
@@ -110,7 +135,10 @@ class PacketLine:
         return bits
 
     def __str__(self) -> str:
-        text = f"{self.time} {self.direction.value} {self.flags or '-'} "
+        text = f"{self.time} {self.direction.value} "
+        if self.ends is not None:
+            text += f"{self.ends} "
+        text += f"{self.flags or '-'} "
         text += f"{self.start}:{self.end}({self.length})"
         if self.ack is not None:
             text += f" ack {self.ack}"

@@ -63,10 +63,11 @@ from .runner import (
     BIND_PORT,
     Clock,
     DrillFailure,
+    Flows,
     ScriptResult,
-    SeqSpace,
     build_inbound,
     describe_segment,
+    ends_problem,
     match_outbound,
     time_error,
     tolerance_at,
@@ -185,10 +186,10 @@ class _Run:
     remote: str
     ep: Endpoint = field(init=False)
     now: int = 0  # script time (µs from the first event)
-    out: list[tuple[int, Segment]] = field(default_factory=list)
+    out: list[tuple[int, Segment, str, str]] = field(default_factory=list)  # (when, seg, src, dst)
     socks: dict[int, Sock] = field(default_factory=dict)
     by_conn: dict[Connection, Sock] = field(default_factory=dict)
-    space: SeqSpace = field(default_factory=SeqSpace)
+    flows: Flows = field(init=False)
     pending: Pending | None = None
     clock: Clock = field(default_factory=Clock)
     log: list[str] = field(default_factory=list)
@@ -196,6 +197,7 @@ class _Run:
     unaccepted: dict[Connection, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.flows = Flows(self.local, self.remote)
         self.ep = Endpoint([self.local], self.settings.config, name="tested",
                            isn=Rfc6528Isn(b"synack drill"))
 
@@ -203,9 +205,10 @@ class _Run:
     def drain(self) -> None:
         core = EPOCH + self.now
         for pkt in self.ep.packets_to_send(core):
-            self.out.append((self.now, pkt.seg))
+            self.out.append((self.now, pkt.seg, pkt.src, pkt.dst))
             if self.verbose:
-                self.log.append(f"{self.now / 1e6:.6f} > {describe_segment(pkt.seg, self.space)}")
+                space = self.flows.for_sent(pkt.seg, pkt.src, pkt.dst)
+                self.log.append(f"{self.now / 1e6:.6f} > {describe_segment(pkt.seg, space)}")
         while (event := self.ep.next_event()) is not None:
             self.on_event(event)
         if self.pending is not None:
@@ -264,11 +267,11 @@ class _Run:
         if self.pending is not None:
             self.finish_pending(self.pending.line.line)
         limit = last_time + self.tolerance
-        for when, seg in self.out:
+        for when, seg, src, dst in self.out:
             if when <= limit:
                 raise DrillFailure(events[-1].line if events else 0,
                                    f"unexpected packet at {when / 1e6:.6f} s: "
-                                   f"{describe_segment(seg, self.space)}")
+                                   f"{describe_segment(seg, self.flows.for_sent(seg, src, dst))}")
 
     def step(self, event: PacketLine | SyscallLine | ShellLine) -> None:
         inbound = isinstance(event, PacketLine) and event.direction is Direction.INBOUND
@@ -283,12 +286,13 @@ class _Run:
                                    f"({self.now / 1e6:.6f} s)")
             self.advance(lo)
             if isinstance(event, PacketLine):
-                seg = build_inbound(event, self.space)
+                seg = build_inbound(event, self.flows.for_line(event))
+                src, dst = self.flows.addresses(event)
                 if self.verbose:
                     self.log.append(f"{self.now / 1e6:.6f} < {event}")
                 # As bytes, through the endpoint's parser: what a real stack would drop as
                 # malformed (SYN+FIN, SYN+RST) is dropped here too.
-                self.ep.receive_packet(build_packet(seg, self.remote, self.local), EPOCH + self.now)
+                self.ep.receive_packet(build_packet(seg, src, dst), EPOCH + self.now)
                 self.drain()
             elif isinstance(event, ShellLine):
                 self.shell(event)
@@ -304,13 +308,15 @@ class _Run:
         if not self.out:
             raise DrillFailure(line.line, f"expected {line} but nothing was sent "
                                f"by {horizon / 1e6:.6f} s")
-        when, seg = self.out.pop(0)
-        problem = match_outbound(line, seg, self.space, ts_tick_us=self.ts_tick(),
-                                 tolerance_us=self.tolerance, elapsed_us=when)
+        when, seg, src, dst = self.out.pop(0)
+        space = self.flows.for_line(line)
+        problem = ends_problem(line, seg, src, dst, self.flows) or \
+            match_outbound(line, seg, space, ts_tick_us=self.ts_tick(), tolerance_us=self.tolerance,
+                           elapsed_us=when)
         if problem:
             raise DrillFailure(line.line, problem)
         late = time_error(line.time, lo, hi, when, self.clock.last_script, self.tolerance,
-                          f"packet {describe_segment(seg, self.space)}")
+                          f"packet {describe_segment(seg, space)}")
         if late:
             raise DrillFailure(line.line, late)
         script_time = lo if line.time.kind is not TimeKind.ANY else when
@@ -488,8 +494,8 @@ class _Run:
             sock.conn = conn
             sock.connecting = True
             self.by_conn[conn] = sock
-            self.space.local_port = conn.local_port
-            self.space.remote_port = BIND_PORT
+            self.flows.main.local_port = conn.local_port
+            self.flows.main.remote_port = BIND_PORT
             if sock.nonblock:
                 return -1, ERRNO["EINPROGRESS"]
         conn = sock.conn
