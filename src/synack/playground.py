@@ -801,7 +801,8 @@ def _listeners(one: Run) -> list[dict[str, Any]]:
             addr = lst.addr or host.addresses[0]
             local = f"[{addr}]:{lst.port}" if ":" in addr else f"{addr}:{lst.port}"
             out.append({"host": host.name, "local": local, "port": lst.port, "backlog": lst.backlog,
-                        "syn_queue_limit": lst.syn_queue_limit, "syncookies": lst.config.syncookies})
+                        "syn_queue_limit": lst.syn_queue_limit,
+                        "accept_queue_limit": lst.accept_queue_limit, "syncookies": lst.config.syncookies})
     return out
 
 

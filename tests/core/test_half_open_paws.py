@@ -54,17 +54,18 @@ def test_a_final_ack_older_than_the_syn_is_answered_and_the_entry_stays() -> Non
 
 
 def test_refused_final_acks_never_fill_the_accept_queue_beyond_the_backlog() -> None:
-    """With a backlog of 1, a refused handshake, a completed one, then the refused
-    one's next (good) ACK: the accept queue holds 1, and the late ACK meets a full
-    queue (dropped, as Linux with tcp_abort_on_overflow 0)."""
+    """With a backlog of 1, a refused handshake, two completed ones, then the refused
+    one's next (good) ACK: the accept queue holds 2 (backlog + 1, as Linux's), and the
+    late ACK meets a full queue (dropped, as Linux with tcp_abort_on_overflow 0)."""
     ep = Endpoint([US], Config(timestamps=True), isn=FixedIsn(ISS))
     listener = ep.listen(80, 1)
     synack = syn_then(ep, 40000, 999)
     ep.packets_to_send(0)
     syn_then(ep, 40001, 1000)
-    assert listener.accept_queue_len == 1
+    syn_then(ep, 40002, 1000)
+    assert listener.accept_queue_len == 2
     assert synack.options.timestamps is not None
     late = Options(timestamps=(1002, synack.options.timestamps[0]))
     ep.receive_segment(Segment(40000, 80, 5001, ISS + 1, ACK, 512, late), PEER, US, 0)
-    assert listener.accept_queue_len == 1 and ep.stats.dropped[DropReason.ACCEPT_QUEUE_FULL] == 1
-    assert [c.state for c in ep.connections] == [State.ESTABLISHED]
+    assert listener.accept_queue_len == 2 and ep.stats.dropped[DropReason.ACCEPT_QUEUE_FULL] == 1
+    assert [c.state for c in ep.connections] == [State.ESTABLISHED] * 2

@@ -58,7 +58,7 @@ def test_sides_know_their_addresses_ports_and_first_state() -> None:
 def test_two_connections_show_ports() -> None:
     model = build_ladder(get("queues").run(1)[0].records, "client", "server")
     assert model.show_ports
-    assert len(model.left.ports) == 3 and model.left.endpoint == "192.0.2.1"
+    assert len(model.left.ports) == 4 and model.left.endpoint == "192.0.2.1"
 
 
 # -- flights -------------------------------------------------------------------------------

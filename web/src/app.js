@@ -757,7 +757,7 @@ function drawHosts(m, st, now) {
       title.textContent = `${t("listener", l.local)} · backlog=${l.backlog} · ${t("cookiesOn", l.syncookies)}`;
       q.appendChild(title);
       q.appendChild(bar(t("synQueue"), syn, l.syn_queue_limit, "syn"));
-      q.appendChild(bar(t("acceptQueue"), acc, l.backlog, "accept"));
+      q.appendChild(bar(t("acceptQueue"), acc, l.accept_queue_limit, "accept"));
       sec.appendChild(q);
     }
     // timers

@@ -9,7 +9,8 @@
   SYNs nobody will complete cannot hold it for a minute
   (:meth:`Listener.synack_retry_limit`).
 - The **accept queue** holds connections whose handshake completed, until the
-  application calls :meth:`Listener.accept`; it is bounded by ``backlog``.
+  application calls :meth:`Listener.accept`; it is full when it holds more than
+  ``backlog`` (:attr:`Listener.accept_queue_limit`: backlog + 1 connections, as Linux's).
 
 Overflow follows Linux's ``tcp_conn_request``: a SYN arriving while the accept queue
 is full is dropped; while the SYN queue is full it is answered with a SYN cookie
@@ -181,6 +182,16 @@ class Listener:
         return min(self.backlog + 1, self.config.max_syn_backlog)
 
     @property
+    def accept_queue_limit(self) -> int:
+        """How many connections the accept queue holds: backlog + 1, as Linux's
+        (``sk_acceptq_is_full`` is length > backlog; ``listen(fd, 0)`` still takes one)."""
+        return self.backlog + 1
+
+    @property
+    def accept_queue_full(self) -> bool:
+        return len(self.accept_queue) >= self.backlog + 1
+
+    @property
     def young(self) -> int:
         """Entries of the SYN queue whose SYN-ACK has not timed out yet."""
         return self._young
@@ -267,7 +278,7 @@ class Listener:
         if seg.payload:
             stats.drop(DropReason.SYN_DATA)  # only the SYN is acknowledged
             outcome = trimmed(DropReason.SYN_DATA)
-        if len(self.accept_queue) >= self.backlog:
+        if self.accept_queue_full:
             stats.listen_overflows += 1
             stats.listen_drops += 1
             stats.drop(DropReason.ACCEPT_QUEUE_FULL)
@@ -382,7 +393,7 @@ class Listener:
         """The handshake's final ACK, checked by ``_on_half_open``."""
         host = self.host
         stats = host.stats
-        if len(self.accept_queue) >= self.backlog:
+        if self.accept_queue_full:
             stats.listen_overflows += 1
             stats.drop(DropReason.ACCEPT_QUEUE_FULL)
             if self.config.abort_on_overflow:
@@ -400,7 +411,7 @@ class Listener:
 
     def _complete_cookie(self, seg: Segment, src: str, dst: str, mss: int, now: int) -> Outcome:
         host = self.host
-        if len(self.accept_queue) >= self.backlog:
+        if self.accept_queue_full:
             host.stats.listen_overflows += 1
             host.stats.drop(DropReason.ACCEPT_QUEUE_FULL)
             return dropped(DropReason.ACCEPT_QUEUE_FULL)

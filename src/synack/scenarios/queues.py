@@ -16,10 +16,11 @@ from .apps import events_of, netstat_at
 from .base import SERVER_ADDR, Context, Run, Scenario, Text
 
 BACKLOG = 2
-#: Three connects in quick succession: the third SYN arrives while the accept queue still
+#: Four connects in quick succession (the accept queue holds BACKLOG + 1, as Linux's): the
+#: fourth SYN arrives while the accept queue still
 #: has room (one connection in it), its ACK after the second connection has filled it.
-CONNECTS = (ms(100), ms(110), ms(125))
-#: The client's first write on the third connection, after the server has forgotten it.
+CONNECTS = (ms(100), ms(110), ms(120), ms(135))
+#: The client's first write on the fourth connection, after the server has forgotten it.
 WRITE_AT = seconds(64)
 PEEK_AT = ms(500)
 #: Half-open entries whose SYN-ACKs go nowhere (addresses nobody owns, RFC 5737).
@@ -65,8 +66,8 @@ def _accept_queue_run(ctx: Context, abort_on_overflow: bool) -> Run:
     netstat_at(ctx, net, run, PEEK_AT)
 
     def write() -> None:
-        if conns[2].state.value == "ESTABLISHED":
-            client.send(conns[2], b"hello")
+        if conns[-1].state.value == "ESTABLISHED":
+            client.send(conns[-1], b"hello")
 
     net.at(WRITE_AT, write)
     net.run(until=seconds(1) if abort_on_overflow else seconds(66))
@@ -80,25 +81,27 @@ def _accept_queue_run(ctx: Context, abort_on_overflow: bool) -> Run:
                        resets_sent=float(stats.resets_sent))
     run.facts.append(Text(
         f"at {PEEK_AT / 1000:.0f} ms: the client has {counted.get('client')} ESTABLISHED connections; the "
-        f"server has {counted.get('server')}, waiting in its accept queue ({seen.get('accept')}/{BACKLOG}); "
+        f"server has {counted.get('server')}, waiting in its accept queue ({seen.get('accept')}/"
+        f"{listener.accept_queue_limit}: backlog + 1); "
         f"SYN queue {seen.get('syn')}",
         f"{PEEK_AT / 1000:.0f} 毫秒时：客户端有 {counted.get('client')} 个 ESTABLISHED 连接，服务器有 "
-        f"{counted.get('server')} 个，在全连接队列里等待（{seen.get('accept')}/{BACKLOG}）；半连接队列 "
+        f"{counted.get('server')} 个，在全连接队列里等待（{seen.get('accept')}/"
+        f"{listener.accept_queue_limit}：backlog + 1）；半连接队列 "
         f"{seen.get('syn')}"))
     resets = [t for t, name in client_events if name == "ConnectionReset"]
     if abort_on_overflow:
         run.facts.append(Text(
-            "server: the third handshake's ACK found the accept queue full and was answered with RST; "
+            "server: the fourth handshake's ACK found the accept queue full and was answered with RST; "
             f"the client's connect() had already succeeded, and the connection was reset at "
             f"{resets[0] / 1000:.0f} ms" if resets else "server: no reset was sent",
-            "服务器：第三次握手的 ACK 遇到全连接队列已满，被回以 RST；客户端的 connect() 早已成功，连接在 "
+            "服务器：第四次握手的 ACK 遇到全连接队列已满，被回以 RST；客户端的 connect() 早已成功，连接在 "
             f"{resets[0] / 1000:.0f} 毫秒被重置" if resets else "服务器：没有发送 RST"))
         return run
     run.facts.append(Text(
-        f"server: the third connection's ACK was dropped {dropped_acks} times (accept queue full); its "
+        f"server: the fourth connection's ACK was dropped {dropped_acks} times (accept queue full); its "
         f"half-open entry stayed and resent the SYN-ACK {stats.synack_retransmits} times, and the client "
         "answered each with the same ACK",
-        f"服务器：第三个连接的 ACK 被丢弃了 {dropped_acks} 次（全连接队列已满）；"
+        f"服务器：第四个连接的 ACK 被丢弃了 {dropped_acks} 次（全连接队列已满）；"
         f"它的半连接条目保留着，重传了 {stats.synack_retransmits} 次 SYN-ACK，客户端每次都回以同样的 ACK"))
     if resets:
         run.facts.append(Text(
@@ -177,49 +180,46 @@ SCENARIO = Scenario(
                "半连接队列和全连接队列，以及队列满了会怎样"),
     section="半连接队列 / 全连接队列",
     explanation=Text(
-        "A listening socket has two queues. The SYN queue (半连接队列) holds half-open "
-        "connections, SYN-RECEIVED, from the SYN until the handshake's ACK; the accept queue "
-        "(全连接队列) holds connections whose handshake completed, ESTABLISHED, until the "
-        "application takes them with accept(). listen(backlog) bounds the accept queue; Linux "
-        "bounds the SYN queue by the same backlog and by tcp_max_syn_backlog. When a queue is "
-        "full, packets are dropped, as the seed says; which ones, and what follows, is the point "
-        "of the four runs. Run 1: backlog 2 and an application that never calls accept(). Two "
-        "connections fill the accept queue. The third SYN arrived while there was still room, so "
-        "the server answered it, but its ACK arrives after the queue filled: the server drops "
-        "that ACK (tcp_abort_on_overflow=0). The client is already ESTABLISHED, connect() has "
-        "returned; the server keeps the half-open entry and retransmits its SYN-ACK (1, 2, 4, 8, "
-        "16 s), each one answered by the client with the same ACK, dropped again while the queue "
-        "stays full. Linux drops rather than resets so that a short burst can recover: as soon "
-        "as the application accepts, the next ACK gets in. Here it never does; at 63 s the entry "
-        "is dropped, and the client only learns of it when it writes: RST. Run 2: with "
-        "tcp_abort_on_overflow=1 the overflowing ACK is answered with RST at once. (A SYN that "
-        "arrives when the accept queue is already full is dropped outright. Linux's own test is "
-        "\"more than backlog\", so it actually admits backlog+1; synack keeps the documented N.) "
-        "Runs 3 and 4: a SYN queue of 2 is filled by two SYNs whose sources never answer. With "
-        "tcp_syncookies=0 every new SYN is dropped: the client's SYN and its retransmissions at "
-        "1.1, 3.1, 7.1, 15.1, 31.1 s are all lost, and its sixth retransmission at 63.1 s gets in only "
-        "because the two entries have just timed out. With tcp_syncookies=1, Linux's default, a "
-        "SYN that finds the queue full is answered anyway, with a SYN cookie: the half-open state "
-        "is encoded in the SYN-ACK's sequence number and nothing is stored; the client's ACK "
-        "brings it back and the connection is created from it in one round trip, at the cost of "
-        "the options a cookie cannot hold (window scaling, SACK). The netstat view at 0.5 s shows "
-        "the queue lengths of each run.",
-        "监听套接字有两个队列。半连接队列存放处于 SYN-RECEIVED 的半开连接，从收到 SYN 到握手的 ACK 到达为止"
-        "；全连接队列存放已完成握手、处于 ESTABLISHED 的连接，直到应用用 accept() 取走。listen(backlog) 限"
-        "制全连接队列的长度；Linux 用同一个 backlog 和 tcp_max_syn_backlog 限制半连接队列。正如原文所说，队"
-        "列满了就会丢包；丢的是哪些包、接下来会怎样，正是这四次运行要展示的。第一次运行：backlog 为 2，应用"
-        "从不调用 accept()。两个连接填满了全连接队列。第三个 SYN 到达时队列还有空位，服务器回答了它，但它的"
-        " ACK 在队列满了之后才到：服务器丢弃这个 ACK（tcp_abort_on_overflow=0）。客户端早已 ESTABLISHED，co"
-        "nnect() 已经返回；服务器保留半连接条目并重传 SYN-ACK（1、2、4、8、16 秒），客户端每次都回以同样的 "
-        "ACK，只要队列还满就又被丢弃。Linux 选择丢弃而不是重置，是为了让短暂的突发能够恢复：应用一旦 accept"
-        "，下一个 ACK 就能进来。这里应用始终没有 accept；63 秒时条目被删除，客户端直到写数据时才知道：收到 "
-        "RST。第二次运行：tcp_abort_on_overflow=1 时，溢出的 ACK 立即被回以 RST。（全连接队列已满时到达的 S"
-        "YN 会被直接丢弃。Linux 自己的判断是“多于 backlog”，实际上能容纳 backlog+1 个；synack 遵循文档中的 "
-        "N。）第三、四次运行：容量为 2 的半连接队列被两个源地址永远不回应的 SYN 占满。tcp_syncookies=0 时每"
-        "个新 SYN 都被丢弃：客户端的 SYN 和它在 1.1、3.1、7.1、15.1、31.1 秒的重传全部丢失，第六次重传（63."
-        "1 秒）能进来，只是因为那两个条目刚好超时。tcp_syncookies=1（Linux 默认）时，发现队列已满的 SYN 照"
-        "样得到回答，带的是 SYN cookie：半连接状态编码在 SYN-ACK 的序列号里，服务器什么也不保存；客户端的 A"
-        "CK 把它带回来，连接据此在一个往返内建立，代价是 cookie 存不下的选项（窗口扩大、SACK）。0.5 秒时的 "
-        "netstat 视图显示每次运行的队列长度。"),
+        "A listening socket has two queues. The SYN queue (半连接队列) holds half-open connections, "
+        "SYN-RECEIVED, from the SYN until the handshake's ACK; the accept queue (全连接队列) holds "
+        "connections whose handshake completed, ESTABLISHED, until the application takes them with "
+        "accept(). listen(backlog) bounds the accept queue; Linux bounds the SYN queue by the same backlog "
+        "and by tcp_max_syn_backlog. When a queue is full, packets are dropped, as the seed says; which "
+        "ones, and what follows, is the point of the four runs. Run 1: backlog 2 and an application that "
+        "never calls accept(). Three connections fill the accept queue: Linux's test (sk_acceptq_is_full) "
+        "is \"more than backlog\", so a backlog of 2 admits 3. The fourth SYN arrived while there was still "
+        "room, so the server answered it, but its ACK arrives after the queue filled: the server drops that "
+        "ACK (tcp_abort_on_overflow=0). The client is already ESTABLISHED, connect() has returned; the "
+        "server keeps the half-open entry and retransmits its SYN-ACK (1, 2, 4, 8, 16 s), each one answered "
+        "by the client with the same ACK, dropped again while the queue stays full. Linux drops rather than "
+        "resets so that a short burst can recover: as soon as the application accepts, the next ACK gets "
+        "in. Here it never does; at 63 s the entry is dropped, and the client only learns of it when it "
+        "writes: RST. Run 2: with tcp_abort_on_overflow=1 the overflowing ACK is answered with RST at once. "
+        "(A SYN that arrives when the accept queue is already full is dropped outright.) Runs 3 and 4: a "
+        "SYN queue of 2 is filled by two SYNs whose sources never answer. With tcp_syncookies=0 every new "
+        "SYN is dropped: the client's SYN and its retransmissions at 1.1, 3.1, 7.1, 15.1, 31.1 s are all "
+        "lost, and its sixth retransmission at 63.1 s gets in only because the two entries have just timed "
+        "out. With tcp_syncookies=1, Linux's default, a SYN that finds the queue full is answered anyway, "
+        "with a SYN cookie: the half-open state is encoded in the SYN-ACK's sequence number and nothing is "
+        "stored; the client's ACK brings it back and the connection is created from it in one round trip, "
+        "at the cost of the options a cookie cannot hold (window scaling, SACK). The netstat view at 0.5 s "
+        "shows the queue lengths of each run.",
+        "监听套接字有两个队列。半连接队列存放处于 SYN-RECEIVED 的半开连接，从收到 SYN 到握手的 ACK 到达为"
+        "止；全连接队列存放已完成握手、处于 ESTABLISHED 的连接，直到应用用 accept() 取走。listen(backlog) "
+        "限制全连接队列的长度；Linux 用同一个 backlog 和 tcp_max_syn_backlog 限制半连接队列。正如原文所说，"
+        "队列满了就会丢包；丢的是哪些包、接下来会怎样，正是这四次运行要展示的。第一次运行：backlog 为 2，应"
+        "用从不调用 accept()。三个连接填满了全连接队列：Linux 的判断（sk_acceptq_is_full）是“多于 "
+        "backlog”，所以 backlog 为 2 时能容纳 3 个。第四个 SYN 到达时队列还有空位，服务器回答了它，但它的 "
+        "ACK 在队列满了之后才到：服务器丢弃这个 ACK（tcp_abort_on_overflow=0）。客户端早已 ESTABLISHED，"
+        "connect() 已经返回；服务器保留半连接条目并重传 SYN-ACK（1、2、4、8、16 秒），客户端每次都回以同样"
+        "的 ACK，只要队列还满就又被丢弃。Linux 选择丢弃而不是重置，是为了让短暂的突发能够恢复：应用一旦 "
+        "accept，下一个 ACK 就能进来。这里应用始终没有 accept；63 秒时条目被删除，客户端直到写数据时才知"
+        "道：收到 RST。第二次运行：tcp_abort_on_overflow=1 时，溢出的 ACK 立即被回以 RST。（全连接队列已满"
+        "时到达的 SYN 会被直接丢弃。）第三、四次运行：容量为 2 的半连接队列被两个源地址永远不回应的 SYN 占"
+        "满。tcp_syncookies=0 时每个新 SYN 都被丢弃：客户端的 SYN 和它在 1.1、3.1、7.1、15.1、31.1 秒的重传"
+        "全部丢失，第六次重传（63.1 秒）能进来，只是因为那两个条目刚好超时。tcp_syncookies=1（Linux 默认）"
+        "时，发现队列已满的 SYN 照样得到回答，带的是 SYN cookie：半连接状态编码在 SYN-ACK 的序列号里，服务"
+        "器什么也不保存；客户端的 ACK 把它带回来，连接据此在一个往返内建立，代价是 cookie 存不下的选项（窗"
+        "口扩大、SACK）。0.5 秒时的 netstat 视图显示每次运行的队列长度。"),
     build=build,
 )

@@ -332,7 +332,8 @@ def test_listen_syncookies_1_checks_no_cookie_without_a_recent_overflow(listenin
 
 
 def test_listen_accept_queue_full_drops_new_syns(iss: tuple[int, int]) -> None:
-    c = listen(*iss, backlog=1)
+    # backlog 0: the accept queue holds one (Linux sk_acceptq_is_full: length > backlog)
+    c = listen(*iss, backlog=0)
     c.deliver(peer_syn(c))
     c.expect([our_synack(c)])
     c.deliver(c.peer)
@@ -369,7 +370,7 @@ def test_listen_syn_queue_is_bounded_by_the_backlog(iss: tuple[int, int]) -> Non
 
 
 def test_listen_accept_queue_full_drops_the_final_ack_then_retry_succeeds(iss: tuple[int, int]) -> None:
-    c = listen(*iss, backlog=2)
+    c = listen(*iss, backlog=1)  # the accept queue holds 2
     c.deliver(other_port(c, 1))
     c.deliver(other_port(c, 2))
     c.deliver(final_ack(c, 1))
@@ -391,7 +392,7 @@ def test_listen_accept_queue_full_drops_the_final_ack_then_retry_succeeds(iss: t
 
 
 def test_listen_accept_queue_full_with_abort_on_overflow_resets(iss: tuple[int, int]) -> None:
-    c = listen(*iss, Config(abort_on_overflow=True), backlog=2)
+    c = listen(*iss, Config(abort_on_overflow=True), backlog=1)  # the accept queue holds 2
     c.deliver(other_port(c, 1))
     c.deliver(other_port(c, 2))
     c.deliver(final_ack(c, 1))
@@ -404,7 +405,7 @@ def test_listen_accept_queue_full_with_abort_on_overflow_resets(iss: tuple[int, 
 
 
 def test_listen_cookie_ack_while_accept_queue_full_is_dropped(iss: tuple[int, int]) -> None:
-    c = listen(*iss, Config(syncookies=2), backlog=1)
+    c = listen(*iss, Config(syncookies=2), backlog=0)  # the accept queue holds 1
     cookies = [COOKIES.make(LOCAL_ADDR, c.lport, REMOTE_ADDR, c.rport + n, c.rseq(1000 * n), 1460, 0)[0]
                for n in (1, 2)]
     c.deliver(other_port(c, 1))
@@ -418,9 +419,14 @@ def test_listen_cookie_ack_while_accept_queue_full_is_dropped(iss: tuple[int, in
     assert c.ep.stats.listen_overflows == 1
 
 
-def test_listen_backlog_zero_accepts_nothing(iss: tuple[int, int]) -> None:
+def test_listen_backlog_zero_accepts_one(iss: tuple[int, int]) -> None:
+    # listen(fd, 0) still takes one connection, as Linux's (length > backlog is full)
     c = listen(*iss, backlog=0)
     c.deliver(peer_syn(c))
+    c.expect([our_synack(c)])
+    c.deliver(c.peer)
+    assert c.listener is not None and c.listener.accept_queue_len == 1
+    c.deliver(other_port(c, 1))
     c.expect_nothing()
     assert c.ep.stats.dropped[DropReason.ACCEPT_QUEUE_FULL] == 1
 
