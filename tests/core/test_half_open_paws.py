@@ -69,3 +69,17 @@ def test_refused_final_acks_never_fill_the_accept_queue_beyond_the_backlog() -> 
     ep.receive_segment(Segment(40000, 80, 5001, ISS + 1, ACK, 512, late), PEER, US, 0)
     assert listener.accept_queue_len == 2 and ep.stats.dropped[DropReason.ACCEPT_QUEUE_FULL] == 1
     assert [c.state for c in ep.connections] == [State.ESTABLISHED] * 2
+
+
+def test_an_accepted_connection_has_the_listeners_settings() -> None:
+    """A listener made under other settings than its endpoint's now (a socket's
+    SO_RCVBUF before listen()) passes them to the connections it makes, as an accepted
+    socket inherits the listening socket's options in Linux."""
+    ep = Endpoint([US], Config(), isn=FixedIsn(ISS))
+    ep.config = Config(rcv_buf=1_000_000, timestamps=True)
+    listener = ep.listen(80, 1)
+    ep.config = Config()
+    synack = syn_then(ep, 40000, 1000)
+    conn = listener.accept()
+    assert conn is not None and conn.config is listener.config and conn.rcv.size == 1_000_000
+    assert synack.options.timestamps is not None  # the listener's timestamps, too

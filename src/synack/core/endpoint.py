@@ -345,11 +345,14 @@ class Endpoint:
 
     def new_connection(self, local: str, lport: int, remote: str, rport: int, iss: int,
                        listener: Listener | None = None) -> Connection:
-        """A TCB for this 4-tuple, ours to demultiplex to (a listener's, when given)."""
-        conn = Connection(local, lport, remote, rport, iss, self.config, host=self.name,
+        """A TCB for this 4-tuple, ours to demultiplex to (a listener's, when given: it
+        inherits the listener's settings, as an accepted socket inherits the listening
+        socket's options in Linux)."""
+        config = listener.config if listener is not None else self.config
+        conn = Connection(local, lport, remote, rport, iss, config, host=self.name,
                           tracer=self.record if self.tracer is not None else None, stats=self.stats,
                           owner=self, events=self._events, listener=listener,
-                          ts_offset=self._isn.ts_offset(local, remote) if self.config.timestamps else 0)
+                          ts_offset=self._isn.ts_offset(local, remote) if config.timestamps else 0)
         self._conns[(local, lport, remote, rport)] = conn
         return conn
 
