@@ -316,6 +316,25 @@ def test_read_owes_a_window_update_only_when_it_matters() -> None:
     assert rcv.ack_now      # 2500 free: twice 1000, and 1500 more >= min(2000, MSS)
 
 
+def test_a_buffer_beyond_64k_without_window_scaling_owes_no_update_it_cannot_show() -> None:
+    """Without scaling the field shows 65,535 at most (Linux's window_clamp): after a
+    full window of data is read from a 1 MB buffer the window shown is 65,535 as
+    before, so no update is owed; one is once the window shown has fallen to half."""
+    rcv, _, _ = space(Config(rcv_buf=1_000_000))
+    assert rcv.advertise(ACK) == 65535
+    rcv.process_text(seq(0), bytes(65535), T0, RTO, MSS)
+    rcv.ack_now = False  # (its ACK left)
+    assert rcv.advertise(ACK) == 65535  # 934,465 free: the field is full all the same
+    rcv.read(-1, MSS, True)
+    assert not rcv.ack_now
+    rcv, _, _ = space(Config(rcv_buf=100_000))
+    rcv.process_text(seq(0), bytes(70_000), T0, RTO, MSS)
+    rcv.ack_now = False
+    assert rcv.advertise(ACK) == 30_000   # at most half of 65,535
+    rcv.read(-1, MSS, True)
+    assert rcv.ack_now                     # 65,535 can be shown now: more than twice 30,000
+
+
 # -- urgent data and the FIN --------------------------------------------------------------
 def test_urgent_pointer_only_moves_forward_and_counts_down_as_read() -> None:
     """§3.10.7.4 sixth: RCV.UP <- max(RCV.UP, SEG.UP); MUST-32/33: tell the application, count down."""

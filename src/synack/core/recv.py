@@ -160,7 +160,8 @@ class ReceiveSpace:
 
         With ``update_window`` (a state that still receives), a window update of its
         own is owed only when it matters (Linux tcp_cleanup_rbuf): the window last
-        advertised has fallen to half the buffer or less, and the new one is at least
+        advertised has fallen to half the buffer (or of the largest window the field
+        can show, when that is less) or below, and the new one is at least
         twice it and grew by at least min(half the buffer, one MSS) (receiver SWS
         avoidance, §3.8.6.2.2).  Otherwise the next ACK carries the larger window."""
         buf = self.buf
@@ -179,8 +180,11 @@ class ReceiveSpace:
             if adv >= HALF:
                 adv -= MOD
             size = self.size
-            if 2 * adv <= size:
-                free = size - len(buf)
+            # the largest window the field can show (Linux window_clamp): without
+            # window scaling a buffer beyond 64 KB never reopens past 65,535
+            clamp = min(size, 0xFFFF << self.wscale)
+            if 2 * adv <= clamp:
+                free = min(size - len(buf), clamp)
                 if free >= 2 * adv and free - adv >= min(size >> 1, mss):
                     self.ack_now = True
         return data
