@@ -83,3 +83,29 @@ def test_an_accepted_connection_has_the_listeners_settings() -> None:
     conn = listener.accept()
     assert conn is not None and conn.config is listener.config and conn.rcv.size == 1_000_000
     assert synack.options.timestamps is not None  # the listener's timestamps, too
+
+
+def test_a_retransmitted_syn_is_answered_once_per_half_second_and_restarts_the_timer() -> None:
+    """Linux's tcp_check_req: a retransmitted SYN gets the SYN-ACK again unless one
+    was sent for another such SYN less than tcp_invalid_ratelimit (500 ms) ago, and
+    that SYN-ACK restarts the entry's timer from now (reqsk_timeout)."""
+    ep = Endpoint([US], Config(), isn=FixedIsn(ISS))
+    ep.listen(80, 1)
+    syn = Segment(40000, 80, 5000, 0, SYN, 65535, Options(mss=1460))
+    synack = Segment(80, 40000, ISS, 5001, SYN | ACK, 65535, Options(mss=1460))
+
+    def answers(at: int) -> list[Segment]:
+        ep.receive_segment(syn, PEER, US, at)
+        return [p.seg for p in ep.packets_to_send(at)]
+
+    assert answers(0) == [synack]
+    assert ep.next_timeout() == 1_000_000
+    assert answers(300_000) == [synack]
+    assert ep.next_timeout() == 1_300_000   # restarted by the answer
+    assert answers(500_000) == []           # 200 ms after the last answer: rate-limited
+    assert answers(800_000) == [synack]     # 500 ms after it
+    assert ep.next_timeout() == 1_800_000
+    ep.handle_timeout(1_800_000)
+    assert [p.seg for p in ep.packets_to_send(1_800_000)] == [synack]
+    assert ep.next_timeout() == 3_800_000   # the timer's own backoff: 2 s
+    assert ep.stats.synack_retransmits == 3

@@ -116,8 +116,8 @@ PRUNED_RETRIES: Final = 2
 class HalfOpen:
     """One entry of the SYN queue: what the SYN told us, and the SYN-ACK's timer."""
 
-    __slots__ = ("deadline", "irs", "iss", "local_addr", "peer", "remote_addr", "remote_port", "resent",
-                 "retries", "window")
+    __slots__ = ("deadline", "irs", "iss", "last_oow", "local_addr", "peer", "remote_addr", "remote_port",
+                 "resent", "retries", "window")
 
     def __init__(self, local_addr: str, remote_addr: str, remote_port: int, irs: int, iss: int,
                  peer: Options, window: int, deadline: int) -> None:
@@ -132,6 +132,8 @@ class HalfOpen:
         self.retries = 0
         self.resent = False  # a SYN-ACK went out more than once: no RTT sample (Karn)
         self.deadline = deadline
+        #: When a retransmitted SYN was last answered (Linux's last_oow_ack_time).
+        self.last_oow: int | None = None
 
 
 _Key = tuple[str, int, str]  # (remote addr, remote port, local addr)
@@ -327,10 +329,18 @@ class Listener:
         paws = (ts is not None and peer_ts is not None and not flags & RST and self.config.timestamps
                 and seq_lt(ts[0], peer_ts[0]))  # SEG.TSval < TS.Recent, modulo 2**32
         if flags & (SYN | RST | ACK) == SYN and seq == half.irs and not paws:
-            # The client retransmitted its SYN: our SYN-ACK was lost (or is slow).
-            self._send_synack(half, now)
-            half.resent = True
-            stats.synack_retransmits += 1
+            # The client retransmitted its SYN: our SYN-ACK was lost (or is slow).  As
+            # Linux's tcp_check_req: answered at most once per tcp_invalid_ratelimit
+            # (tcp_oow_rate_limited), and the answer restarts the entry's timer from
+            # now, with the backoff its timeouts have reached (reqsk_timeout).
+            cfg = self.config
+            if half.last_oow is None or now - half.last_oow >= cfg.oow_ack_interval:
+                half.last_oow = now
+                self._send_synack(half, now)
+                half.resent = True
+                stats.synack_retransmits += 1
+                half.deadline = now + min(cfg.initial_rto << half.retries, cfg.max_rto)
+                self._push_timer(half.deadline, key)
             return (Verdict.DUPLICATE, None)
         if flags & ACK and seg.ack != ((half.iss + 1) & MASK):
             # §3.5.2: an ACK of something not yet sent gets <SEQ=SEG.ACK><CTL=RST>
