@@ -150,3 +150,21 @@ def test_pure_ack_after_go_back_carries_snd_max(iss: tuple[int, int]) -> None:
     c.deliver(c.peer._replace(flags=ACK | PSH, payload=b"data"), t + ms(1))
     c.expect([c.ours._replace(seq=c.lseq(1 + 5 * MSS), ack=c.rseq(5), window=(65535 - 4) >> 7)],
              t + ms(1))
+
+
+def test_a_resent_segment_carries_psh_as_it_first_did(iss: tuple[int, int]) -> None:
+    # Five writes, each drained at once: each segment leaves with PSH (MUST-61).  The
+    # fast retransmission of the second has PSH as the original had, though the
+    # buffer no longer ends there (Linux resends the same skb); an RTO's resend of
+    # data first sent without PSH has none.
+    c = established(*iss, config=NEWRENO)
+    for i in range(5):
+        c.c.send(chunk(i))
+        c.expect([sent(c, i * MSS, chunk(i), ACK | PSH)], exact=True)
+    t = c.now + ms(20)
+    for _ in range(4):
+        c.deliver(acked(c, MSS), t)
+    c.expect([sent(c, MSS, chunk(1), ACK | PSH)], t, exact=True)
+    c = established(*iss, config=NEWRENO)
+    five_out(c)                          # one write: PSH on the last segment only
+    c.expect([sent(c, 0, chunk(0))], c.now + ms(1000), exact=True)   # the RTO resends the first

@@ -52,7 +52,7 @@ class SendSpace:
     """SND.UNA to SND.MAX, the send buffer, and the rules for what leaves."""
 
     __slots__ = ("_rec", "_stats", "buf", "data_seq", "fin_queued", "fin_seq", "iss", "max", "max_wnd",
-                 "mss", "nodelay", "nxt", "persist_backoff", "probe", "size", "sml", "una", "up",
+                 "mss", "nodelay", "nxt", "persist_backoff", "probe", "pushed", "size", "sml", "una", "up",
                  "want_writable", "wl1", "wl2", "wnd", "wscale")
 
     def __init__(self, config: Config, iss: int, remote_addr: str, rec: Recovery, stats: Stats) -> None:
@@ -92,6 +92,9 @@ class SendSpace:
         self.persist_backoff = 0
         #: The application found the buffer full: tell it when room opens.
         self.want_writable = False
+        #: Where the segments sent with PSH ended, unacknowledged, in order: a resent
+        #: segment carries PSH as it first did (Linux resends the same skb).
+        self.pushed: list[int] = []
 
     # ------------------------------------------------------------------ the buffer
     @property
@@ -136,6 +139,10 @@ class SendSpace:
             del buf[:n]
             self.data_seq = (self.data_seq + n) & MASK
         self.una = ack
+        pushed = self.pushed
+        if pushed:
+            while pushed and ((ack - pushed[0]) & MASK) < HALF:  # acknowledged: SEG.ACK >= it
+                del pushed[0]
         if 0 < ((ack - self.nxt) & MASK) < HALF:  # SND.NXT < SEG.ACK (after go-back)
             self.nxt = ack
         up = self.up
@@ -207,11 +214,10 @@ class SendSpace:
         if n < 0:
             n = 0
         flags = ACK
-        if off + n >= len(buf):
-            if n:
-                flags |= PSH
-            if self.fin_queued and seq_gt(self.max, self.fin_seq):
-                flags |= FIN
+        if n and self._was_pushed(seq, n):
+            flags |= PSH
+        if off + n >= len(buf) and self.fin_queued and seq_gt(self.max, self.fin_seq):
+            flags |= FIN
         if not n and not flags & FIN:
             return 0
         out.append(build(seq, flags, bytes(buf[off:off + n])))
@@ -275,8 +281,16 @@ class SendSpace:
                     continue
             flags = ACK
             last = off + n >= len(buf)
-            if last and n > 0:
-                flags |= PSH  # MUST-61: PSH when the send queue drains
+            if n > 0:
+                end = (snd_nxt + n) & MASK
+                if snd_nxt == self.max or 0 < ((end - self.max) & MASK) < HALF:  # new data in it
+                    if last:
+                        flags |= PSH  # MUST-61: PSH when the send queue drains
+                        pushed = self.pushed
+                        if not pushed or 0 < ((end - pushed[-1]) & MASK) < HALF:
+                            pushed.append(end)
+                elif self._was_pushed(snd_nxt, n):
+                    flags |= PSH  # resent after a timeout, as first sent
             if last and fin_due:
                 flags |= FIN
             payload = bytes(buf[off:off + n]) if n > 0 else b""
@@ -294,6 +308,16 @@ class SendSpace:
             sent = True
             if flags & FIN:
                 return True
+
+    def _was_pushed(self, seq: int, n: int) -> bool:
+        """Whether ``n`` octets from ``seq`` hold the end of a segment first sent with PSH."""
+        for end in self.pushed:
+            d = (end - seq) & MASK
+            if 0 < d <= n:
+                return True
+            if d > n and d < HALF:
+                return False
+        return False
 
     def _batch(self, out: list[Segment], build: Build, now: int, snd_nxt: int, off: int, k: int) -> None:
         """``k`` full-sized segments of new data from ``snd_nxt`` (buffer offset ``off``)."""
