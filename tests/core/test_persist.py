@@ -7,7 +7,7 @@ from __future__ import annotations
 from support.harness import ACK, PEER_WIN, PSH, Case, established, ms, zero_window_probe
 from synack.core.config import Config
 from synack.core.state import State
-from synack.core.wire import Segment
+from synack.core.wire import FIN, Segment
 
 
 def sent(c: Case, off: int, payload: bytes) -> Segment:
@@ -71,3 +71,20 @@ def test_pure_ack_during_probing_stays_inside_the_peers_window(iss: tuple[int, i
     c.expect([zero_window_probe(c)], t, exact=True)
     c.deliver(c.peer._replace(flags=ACK | PSH, payload=b"hi", window=0), t + ms(1))
     c.expect([c.ours._replace(ack=c.rseq(3), window=(65535 - 2) >> 7)], t + ms(1))
+
+
+def test_a_fin_waits_for_the_window_like_data(iss: tuple[int, int]) -> None:
+    # close() at a zero window: the FIN takes a sequence number, so it is not sent
+    # beyond the window (Linux's tcp_snd_wnd_test); zero-window probes ask for the
+    # window, and the FIN goes when it opens.
+    c = established(*iss)
+    rto = c.c.rto
+    c.deliver(c.peer._replace(window=0))
+    c.c.close(c.now)
+    c.expect_nothing()
+    assert c.c.state is State.FIN_WAIT_1
+    t = c.now + rto
+    assert c.c.next_timeout() == t
+    c.expect([zero_window_probe(c)], t, exact=True)
+    c.deliver(c.peer._replace(window=PEER_WIN), t + ms(1))
+    c.expect([c.ours._replace(flags=FIN | ACK)], t + ms(1))

@@ -251,6 +251,15 @@ class SendSpace:
             if cwnd - in_flight < room:
                 room = cwnd - in_flight
             n = min(avail, mss, room) if avail > 0 else 0
+            if fin_due and off + n >= len(buf) and n >= seq_sub((self.una + self.wnd) & MASK, snd_nxt):
+                # The FIN takes a sequence number beyond the peer's window: it waits as
+                # data does (Linux's tcp_snd_wnd_test counts it), while zero-window
+                # probes ask for the window; the data before it may go.
+                if n <= 0:
+                    if self.probe:
+                        self._probe(out, build)
+                    return True
+                fin_due = False
             if self.probe and avail > 0 and n <= 0:
                 self._probe(out, build)
                 return True

@@ -7,7 +7,7 @@ FIN-WAIT-2's limit.  Part of :class:`~synack.core.connection.Connection` (see
 from __future__ import annotations
 
 from .events import ConnectionTimedOut
-from .seq import MASK, seq_sub
+from .seq import MASK, seq_le, seq_sub
 from .state import CLOSED, FIN_WAIT_2, SYN_RECEIVED, SYN_SENT, TIME_WAIT
 from .tcb import Tcb
 from .timers import DELAYED_ACK, FW2, KEEPALIVE, RETRANSMIT, TW, Timer
@@ -104,9 +104,10 @@ class Timeouts(Tcb):
             limit = self.config.synack_retries
         else:
             limit = self.config.retries2
-        # The peer's window is closed and data waits: the persist timer, whether or
-        # not the previous probe's octet is still unacknowledged.
-        zero_window_probe = snd.wnd == 0 and bool(snd.buf)
+        # The peer's window is closed and data (or a FIN never sent) waits: the persist
+        # timer, whether or not the previous probe's octet is still unacknowledged.
+        unsent_fin = snd.fin_queued and seq_le(snd.max, snd.fin_seq)
+        zero_window_probe = snd.wnd == 0 and (bool(snd.buf) or unsent_fin)
         if self._stalled_since is None:
             self._stalled_since = now - rec.rto  # the episode began when the timer started
         ut = self._user_timeout
