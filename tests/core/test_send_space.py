@@ -87,6 +87,16 @@ def test_mss_without_the_peers_option_is_536_or_1220_for_ipv6() -> None:
     assert snd.mss == 500
 
 
+def test_the_mss_is_bounded_by_half_the_handshakes_window() -> None:
+    """Linux tcp_bound_to_half_wnd: half the window (all of it at 536 or less), never
+    below 68 octets less the header; a larger window leaves the MSS alone."""
+    for window, options, mss in ((65535, 0, 1000), (2000, 12, 1000), (1000, 0, 500), (500, 0, 500),
+                                 (80, 0, 80), (40, 0, 48), (40, 12, 40), (20, 12, 36)):
+        snd, _, _ = established()
+        snd.bound_to_half_window(window, options)
+        assert snd.mss == mss, (window, options)
+
+
 # -- the buffer ---------------------------------------------------------------------------
 def test_queue_takes_what_fits_and_the_writer_hears_of_room_once_a_third_is_free() -> None:
     """Linux sk_stream_write_space: wake the writer when free >= queued / 2."""

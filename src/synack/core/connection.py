@@ -66,6 +66,7 @@ from .state import (
 )
 from .timeouts import Timeouts
 from .timers import DELAYED_ACK, KEEPALIVE, RETRANSMIT, TW
+from .timestamps import TIMESTAMPS_OPTION
 from .trace import (
     ACCEPTED,
     CongestionRecord,
@@ -265,6 +266,7 @@ class Connection(UserCalls, Timeouts, Replies):
             self._on_new_ack(seg.ack, now)
             self.rec.handshake_rtt(None, syn_retransmitted)
             snd.first_window(seg.seq, seg.ack, seg.window)
+            snd.bound_to_half_window(seg.window, TIMESTAMPS_OPTION if self.ts.ok else 0)
             self.rcv.ack_now = True
             self._set_state(ESTABLISHED, now)
         else:
@@ -404,6 +406,7 @@ class Connection(UserCalls, Timeouts, Replies):
                 self._stats.drop(DropReason.BAD_ACK)
                 return dropped(DropReason.BAD_ACK)
             snd.first_window(seq, ack, seg.window << snd.wscale)
+            snd.bound_to_half_window(seg.window << snd.wscale, TIMESTAMPS_OPTION if self.ts.ok else 0)
             rec.handshake_rtt(None, self._retries > 0)
             if snd.nxt == snd.iss:
                 # Our SYN,ACK is still waiting to be pulled and now never will be: the

@@ -174,6 +174,16 @@ class SendSpace:
         mss = peer_mss if peer_mss is not None else default_mss(remote_addr)
         self.mss = max(min(mss, our_mss), least) - options
 
+    def bound_to_half_window(self, window: int, options: int) -> None:
+        """Sender SWS avoidance as Linux's tcp_bound_to_half_wnd, applied once when the
+        handshake ends (its tcp_sync_mss, with the SYN-ACK's window, or for a passive
+        open the final ACK's): no segment larger than half that window (all of it when
+        it is 536 or less), nor smaller than 68 octets less the header (20 and the
+        ``options``).  The bound stays, as Linux's mss_cache does."""
+        cutoff = window >> 1 if window > 536 else window
+        if cutoff and self.mss > cutoff:
+            self.mss = max(cutoff, 48 - options)
+
     def first_window(self, seq: int, ack: int, window: int) -> None:
         """The window of the peer's SYN or SYN-ACK (never scaled, RFC 7323 §2.2)."""
         self.wnd = window

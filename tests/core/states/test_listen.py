@@ -165,23 +165,38 @@ def test_listen_peer_without_wscale_gets_unscaled_windows(listening: Case) -> No
     c = listening
     c.deliver(peer_syn(c, Options(mss=536)))
     c.expect([our_synack(c, Options(mss=1460))])
-    c.deliver(c.peer._replace(window=1000, flags=ACK | PSH, payload=b"x"))
+    c.deliver(c.peer._replace(window=30000, flags=ACK | PSH, payload=b"x"))
     # RFC 7323 §2.3: no scaling in either direction; MUST-15 not needed (MSS given).
     c.expect([c.ours._replace(ack=c.rseq(2), window=65534)])
     assert c.listener is not None
     conn = c.listener.accept()
     assert conn is not None
-    assert (conn.snd_wnd, conn.snd_wscale, conn.rcv_wscale, conn.snd_mss) == (1000, 0, 0, 536)
+    assert (conn.snd_wnd, conn.snd_wscale, conn.rcv_wscale, conn.snd_mss) == (30000, 0, 0, 536)
 
 
 def test_listen_syn_without_mss_assumes_536(listening: Case) -> None:
     c = listening
     c.deliver(peer_syn(c, Options()))
     c.expect([our_synack(c, Options(mss=1460))])
-    c.deliver(c.peer)
+    c.deliver(c.peer._replace(window=65535))  # (unscaled: a window above 2 MSS)
     assert c.listener is not None
     conn = c.listener.accept()
     assert conn is not None and conn.snd_mss == 536  # MUST-15
+
+
+def test_listen_segments_are_bounded_by_half_the_final_acks_window(listening: Case) -> None:
+    # Linux tcp_bound_to_half_wnd at the child's creation (tcp_sync_mss, max_window =
+    # the final ACK's window): a peer offering 1000 octets gets segments of 500.
+    c = listening
+    c.deliver(peer_syn(c, Options(mss=1460)))
+    c.expect([our_synack(c, Options(mss=1460))])
+    c.deliver(c.peer._replace(window=1000))
+    assert c.listener is not None
+    conn = c.listener.accept()
+    assert conn is not None and conn.snd_mss == 500
+    conn.send(bytes(1000))
+    ours = c.ours._replace(window=65535)  # (no window scaling: the SYN offered none)
+    c.expect([ours._replace(payload=bytes(500)), ours._replace(seq=c.lseq(501), payload=bytes(500))])
 
 
 def test_listen_syn_wscale_above_14_is_used_as_14(listening: Case) -> None:
@@ -235,13 +250,13 @@ def test_listen_syn_queue_full_with_cookies_answers_with_a_cookie(iss: tuple[int
     c.expect([our_synack(c, Options(mss=1460))._replace(seq=cookie_for(c, 0))])
     assert c.ep.stats.syncookies_sent == 1
     assert c.listener is not None and c.listener.syn_queue_len == 1
-    c.deliver(c.peer._replace(ack=(cookie_for(c, 0) + 1) & 0xFFFFFFFF, window=1000), ms(10))
+    c.deliver(c.peer._replace(ack=(cookie_for(c, 0) + 1) & 0xFFFFFFFF, window=30000), ms(10))
     c.expect_nothing(ms(10))
     conn = c.listener.accept()
     assert conn is not None and conn.state is State.ESTABLISHED
     assert conn.remote_port == c.rport
     assert (conn.snd_mss, conn.snd_wscale, conn.rcv_wscale, conn.sack_ok) == (1460, 0, 0, False)
-    assert conn.snd_wnd == 1000  # no scaling on a cookie connection
+    assert conn.snd_wnd == 30000  # no scaling on a cookie connection
     assert c.ep.stats.syncookies_accepted == 1
 
 
@@ -252,7 +267,8 @@ def test_listen_syncookies_2_keeps_no_state_and_the_ack_builds_the_connection(is
     c.expect([our_synack(c, Options(mss=1460))._replace(seq=cookie)])
     assert c.listener is not None and c.listener.syn_queue_len == 0
     assert c.ep.connections == []
-    c.deliver(c.peer._replace(ack=(cookie + 1) & 0xFFFFFFFF, flags=ACK | PSH, payload=b"hi"), seconds(5))
+    c.deliver(c.peer._replace(ack=(cookie + 1) & 0xFFFFFFFF, flags=ACK | PSH, payload=b"hi", window=30000),
+              seconds(5))
     # The MSS came back from the cookie, rounded down to Linux's table (1300).
     ack = Segment(c.lport, c.rport, (cookie + 1) & 0xFFFFFFFF, c.rseq(3), ACK, 65533)
     c.expect([ack], seconds(5))
@@ -280,7 +296,7 @@ def test_listen_cookie_with_timestamps_keeps_wscale_and_sack(
                    timestamps=(tsval, 777))
     c.expect([our_synack(c, ours)._replace(seq=cookie)], t, exact=True)
     assert c.listener is not None and c.listener.syn_queue_len == 0
-    c.deliver(c.peer._replace(ack=(cookie + 1) & 0xFFFFFFFF, window=100,
+    c.deliver(c.peer._replace(ack=(cookie + 1) & 0xFFFFFFFF, window=4000,
                               options=Options(timestamps=(790, tsval))), t + ms(10))
     conn = c.listener.accept()
     assert conn is not None and conn.state is State.ESTABLISHED
@@ -288,7 +304,7 @@ def test_listen_cookie_with_timestamps_keeps_wscale_and_sack(
     # the cookie's MSS bucket (1300) less the timestamps' 12 octets (MUST-16)
     assert (conn.snd_mss, conn.sack_ok, conn.ts_ok) == (1300 - 12, sack, True)
     assert (conn.snd_wscale, conn.rcv_wscale) == ((wscale, 7) if scaled else (0, 0))
-    assert conn.snd_wnd == (100 << wscale if wscale is not None else 100)
+    assert conn.snd_wnd == (4000 << wscale if wscale is not None else 4000)
     conn.send(b"x")
     (p,) = c.ep.packets_to_send(t + ms(11))
     assert p.seg.options == Options(timestamps=(1011, 790))  # TS.Recent from the ACK
