@@ -141,3 +141,13 @@ def test_a_syn_to_an_address_not_the_hosts_is_not_answered() -> None:
     outcome, line, message = run(text)
     assert (outcome, line) == (Outcome.FAILED, 5)
     assert message.startswith("expected +0 > S. 0:0(0) ack 1 <mss 1460> but nothing was sent")
+
+
+def test_an_exception_in_the_stack_is_a_failure_at_its_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from synack.core.listener import Listener
+
+    def broken(*args: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(Listener, "receive", broken)
+    assert run(LISTEN) == (Outcome.FAILED, 4, "synack raised ZeroDivisionError: division by zero")

@@ -263,6 +263,12 @@ class _Run:
                 self.step(event)
             except Unsupported as exc:
                 raise Unsupported(exc.message, exc.line or event.line) from None
+            except DrillFailure:
+                raise
+            except Exception as exc:
+                # The stack under test raised (a bug to find, not a script's fault): a
+                # failure at this line, never a traceback.
+                raise DrillFailure(event.line, f"synack raised {type(exc).__name__}: {exc}") from exc
             last_time = max(last_time, self.clock.last_script)
         if self.pending is not None:
             self.finish_pending(self.pending.line.line)
