@@ -26,7 +26,7 @@ from .state import (
     TIME_WAIT,
 )
 from .tcb import Tcb
-from .timers import FW2, KEEPALIVE, RETRANSMIT, TW
+from .timers import FW2, KEEPALIVE, RETRANSMIT, TW, Timer, earliest
 from .timestamps import TIMESTAMPS_OPTION, tsval
 from .wire import ACK, SYN, Options, Segment
 
@@ -179,7 +179,7 @@ class UserCalls(Tcb):
         self.shutdown(now)
         at = self.timers
         if self.state is FIN_WAIT_2 and at[FW2] is None and at[TW] is None:
-            self._arm_close_timer(self.config.fin_timeout, now, FW2)
+            self._arm_close_timer(self.config.fin_timeout, now, Timer.FIN_WAIT_2)
         self._touch()
 
     def abort(self, now: int) -> None:
@@ -206,7 +206,7 @@ class UserCalls(Tcb):
         return self._events.popleft() if self._events else None
 
     def next_timeout(self) -> int | None:
-        return self.timers.next()
+        return earliest(self.timers)
 
     def segments_to_send(self, now: int) -> list[Segment]:
         """Everything to transmit now; arms the retransmission timer as data leaves."""

@@ -65,7 +65,7 @@ from .state import (
     State,
 )
 from .timeouts import Timeouts
-from .timers import DELAYED_ACK, KEEPALIVE, RETRANSMIT, TW
+from .timers import DELAYED_ACK, KEEPALIVE, RETRANSMIT, Timer, stop_all
 from .trace import (
     ACCEPTED,
     CongestionRecord,
@@ -351,7 +351,7 @@ class Connection(UserCalls, Timeouts, Replies):
         if st is TIME_WAIT and flags & FIN:
             # A retransmitted FIN: our last ACK was lost.  ACK again and restart the
             # 2MSL timer (§3.10.7.4, TIME-WAIT).
-            self._arm_close_timer(self.config.time_wait, now, TW)
+            self._arm_close_timer(self.config.time_wait, now, Timer.TIME_WAIT)
             rcv.ack_now = True
         else:
             limited = self._answer_unacceptable(seg, now)
@@ -470,7 +470,7 @@ class Connection(UserCalls, Timeouts, Replies):
                 # Linux's timewait socket answers anything but a bare in-window ACK
                 # with an ACK, and an ACK-bearing segment restarts its timer
                 # (tcp_timewait_state_process); RFC 9293 just ignores the text.
-                self._arm_close_timer(self.config.time_wait, now, TW)
+                self._arm_close_timer(self.config.time_wait, now, Timer.TIME_WAIT)
                 self._answer_unacceptable(seg, now)
             return True, trimmed(DropReason.DATA_AFTER_FIN)
         if self._closed_by_app and seq_gt((seg.seq + len(payload)) & MASK, self.rcv.nxt):
@@ -520,7 +520,7 @@ class Connection(UserCalls, Timeouts, Replies):
         if rcv.peer_fin:
             # One FIN per connection: another one is ACKed, not consumed.
             if st is TIME_WAIT:
-                self._arm_close_timer(self.config.time_wait, now, TW)
+                self._arm_close_timer(self.config.time_wait, now, Timer.TIME_WAIT)
             return
         rcv.take_fin()
         self._events.append(PeerClosed(self))
@@ -567,7 +567,7 @@ class Connection(UserCalls, Timeouts, Replies):
             if self._listener is not None:
                 self._listener.established(self, now)
         elif new is CLOSED:
-            self.timers.stop_all()
+            stop_all(self.timers)
             self.snd.buf.clear()
             self.rcv.ooo = None
             self._readable = None
