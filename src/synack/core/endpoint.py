@@ -264,8 +264,11 @@ class Endpoint:
         self._out = []
         dirty = self.dirty
         if dirty:
-            conns = tuple(dirty)
-            dirty.clear()
+            if len(dirty) == 1:
+                conns: tuple[Connection, ...] = (dirty.popitem()[0],)  # (the common case, no copy)
+            else:
+                conns = tuple(dirty)
+                dirty.clear()
             for conn in conns:
                 segs = conn.segments_to_send(now)
                 if segs:
