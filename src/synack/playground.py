@@ -545,7 +545,7 @@ class _TimerWatch:
             # (the last item: whether the retransmission slot is the persist timer)
             if slots[0] is not None:
                 snd = conn.snd
-                slots.append(1 if snd.wnd == 0 and snd.buf else None)
+                slots.append(1 if snd.wnd == 0 and snd.held else None)
             else:
                 slots.append(None)
             before = seen.get(conn)

@@ -45,7 +45,7 @@ class UserCalls(Tcb):
     @nodelay.setter
     def nodelay(self, value: bool) -> None:
         self.snd.nodelay = value
-        if value and self.snd.buf:
+        if value and self.snd.held:
             self._touch()  # as Linux's setsockopt(TCP_NODELAY): push what Nagle held
 
     @property
@@ -231,7 +231,7 @@ class UserCalls(Tcb):
             # FIN-WAIT-1 entered from SYN-RECEIVED, and the timer went back to our
             # unacknowledged SYN: the SYN,ACK goes again, then the FIN.
             out.append(self._build_syn(True, now))
-        if st in SENDING and (snd.buf or snd.fin_queued):
+        if st in SENDING and (snd.held or snd.fin_queued):
             before = len(out)
             rec = self.rec
             build = self._segment

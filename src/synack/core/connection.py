@@ -568,7 +568,7 @@ class Connection(UserCalls, Timeouts, Replies):
                 self._listener.established(self, now)
         elif new is CLOSED:
             stop_all(self.timers)
-            self.snd.buf.clear()
+            self.snd.discard()
             self.rcv.ooo = None
             self._readable = None
             self._events.append(Closed(self))

@@ -106,7 +106,7 @@ class Timeouts(Tcb):
             limit = self.config.retries2
         # The peer's window is closed and data waits: the persist timer, whether or
         # not the previous probe's octet is still unacknowledged.
-        zero_window_probe = snd.wnd == 0 and bool(snd.buf)
+        zero_window_probe = snd.wnd == 0 and snd.held > 0
         if self._stalled_since is None:
             self._stalled_since = now - rec.rto  # the episode began when the timer started
         ut = self._user_timeout
@@ -150,7 +150,7 @@ class Timeouts(Tcb):
         if not self._ka_probes and now - self._last_heard < cfg.keepalive_time:
             at[KEEPALIVE] = self._last_heard + cfg.keepalive_time
             return
-        if self.snd.una != self.snd.max or self.snd.buf:
+        if self.snd.una != self.snd.max or self.snd.held:
             # Data in flight or queued: the retransmission timer watches the peer.
             self._ka_probes = 0
             at[KEEPALIVE] = now + cfg.keepalive_time
