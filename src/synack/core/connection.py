@@ -159,7 +159,7 @@ class Connection(UserCalls, Timeouts, Replies):
         st = self.state
         if st is SYN_SENT:
             outcome = self._on_segment_syn_sent(seg, now)
-            self._touch()
+            self._dirty[self] = None  # (_touch, inlined)
             return outcome
         if st is CLOSED or st is LISTEN:
             self._stats.drop(DropReason.NO_CONNECTION)
@@ -169,7 +169,7 @@ class Connection(UserCalls, Timeouts, Replies):
         outcome = self._on_segment_synchronized(seg, now)
         if self._tracer is not None and self.state is not CLOSED:
             self._trace_cc(now)
-        self._touch()
+        self._dirty[self] = None  # (_touch, inlined)
         return outcome
 
     def _predict_held(self, seg: Segment, now: int) -> Outcome | None:

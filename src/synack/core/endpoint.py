@@ -292,7 +292,11 @@ class Endpoint:
         """The earliest deadline of any timer that runs."""
         if self.dirty:
             self._note_deadlines()
-        return self._timers.next()
+        timers = self._timers  # (TimerQueue.next, inlined: after every input)
+        if timers.unsettled:
+            timers.settle()
+        heap = timers.heap
+        return heap[0][0] if heap else None
 
     def _note_deadlines(self) -> None:
         """Connections touched by a user call since the last output (a driver that did

@@ -137,19 +137,21 @@ class TimerQueue:
     deadline.  ``update`` after anything that may have moved an owner's timers; an
     entry that surfaces before its owner's deadline is pushed again for it, so a
     timer moved later (every ACK restarts the RTO) or stopped wakes nobody.  The
-    first entry is its owner's exact deadline unless ``_unsettled`` says it may not
+    first entry is its owner's exact deadline unless ``unsettled`` says it may not
     be (it was set when the first entry was taken or replaced): only then does
-    ``next`` settle the top."""
+    ``next`` settle the top.  (``heap`` and ``unsettled`` are read by the endpoint's
+    ``next_timeout``, which has ``next`` inlined.)"""
 
-    __slots__ = ("_heap", "_order", "_unsettled")
+    __slots__ = ("_order", "heap", "unsettled")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[int, int, TimerOwner]] = []
+        #: (deadline, order, owner) entries; order breaks ties, in the order pushed.
+        self.heap: list[tuple[int, int, TimerOwner]] = []
         self._order = 0
-        self._unsettled = False
+        self.unsettled = False
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self.heap)
 
     def update(self, owner: TimerOwner) -> None:
         """``owner``'s deadlines may have changed."""
@@ -169,7 +171,7 @@ class TimerQueue:
             if not x:
                 table[EXACT] = 1
             return
-        heap = self._heap
+        heap = self.heap
         order = self._order
         if a is not None and (q is None or a < q):  # earlier: a new entry
             table[QUEUED] = a
@@ -185,7 +187,7 @@ class TimerQueue:
             if a is None:
                 heappop(heap)
                 if heap:
-                    self._unsettled = True
+                    self.unsettled = True
             else:
                 entry = (a, order, owner)
                 self._order = order + 1
@@ -194,14 +196,14 @@ class TimerQueue:
                 else:
                     heapreplace(heap, entry)
                     if heap[0] is not entry:
-                        self._unsettled = True
+                        self.unsettled = True
         else:
             table[EXACT] = None  # (settled when its entry comes first)
 
-    def _settle(self) -> None:
+    def settle(self) -> None:
         """Drop or re-push the stale entries at the top, so the top is due for its owner."""
-        self._unsettled = False
-        heap = self._heap
+        self.unsettled = False
+        heap = self.heap
         while heap:
             deadline, _, owner = heap[0]
             table = owner.timers
@@ -225,20 +227,20 @@ class TimerQueue:
 
     def next(self) -> int | None:
         """The earliest deadline of any owner (exact: never a stopped or moved one)."""
-        if self._unsettled:
-            self._settle()
-        heap = self._heap
+        if self.unsettled:
+            self.settle()
+        heap = self.heap
         return heap[0][0] if heap else None
 
     def pop_due(self, now: int) -> TimerOwner | None:
         """An owner whose deadline is due at ``now`` (taken out of the queue: ``update``
         it after running its timers), or None."""
-        self._settle()
-        heap = self._heap
+        self.settle()
+        heap = self.heap
         if heap and heap[0][0] <= now:
             _, _, owner = heappop(heap)
             owner.timers[QUEUED] = None
             if heap:
-                self._unsettled = True
+                self.unsettled = True
             return owner
         return None
