@@ -583,6 +583,11 @@ class Connection(UserCalls, Timeouts, Replies):
             self._events.append(Closed(self))
             if self._owner is not None:
                 self._owner._closed(self)
+        elif new is TIME_WAIT:
+            # No data arrives to tell of any more, and no SYN goes again: TIME-WAIT
+            # holds fewer objects through its 2·MSL (the cycle collector's work).
+            self._readable = None
+            self._peer_syn = None
 
     def _trace_cc(self, now: int) -> None:
         """A CongestionRecord when cwnd, ssthresh, SRTT, RTO or the flight changed."""

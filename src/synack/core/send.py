@@ -54,6 +54,9 @@ class Build(Protocol):
 #: that a writer of tiny pieces leaves few chunks (each such copy is of less than twice
 #: this).
 COALESCE: Final = 2048
+#: An empty buffer's chunks and their positions (shared, never changed).
+_NO_CHUNKS: Final[list[bytes]] = []
+_NO_STARTS: Final[list[int]] = []
 
 
 def default_mss(addr: str) -> int:
@@ -89,10 +92,11 @@ class SendSpace:
         #: The send buffer: ``held`` octets written and not yet acknowledged (Send-Q),
         #: the first at ``data_seq``, kept as the chunks written (see the module
         #: docstring): ``_starts`` has each chunk's stream position, ``_front`` the
-        #: first octet's.
+        #: first octet's.  An empty buffer holds no lists of its own (most of a
+        #: connection's life, in TIME-WAIT for one: fewer objects for the collector).
         self.held = 0
-        self._chunks: list[bytes] = []
-        self._starts: list[int] = []
+        self._chunks: list[bytes] = _NO_CHUNKS
+        self._starts: list[int] = _NO_STARTS
         self._front = 0
         self.data_seq = (iss + 1) & MASK
         self.fin_queued = False
@@ -134,7 +138,10 @@ class SendSpace:
             # (a part is copied, and so is a bytearray or a view: the caller may change it)
             chunk = data if n == len(data) and type(data) is bytes else bytes(data[:n])
             chunks = self._chunks
-            if chunks and n < COALESCE and len(chunks[-1]) < COALESCE:
+            if not self.held:
+                self._chunks = [chunk]
+                self._starts = [self._front]
+            elif n < COALESCE and len(chunks[-1]) < COALESCE:
                 chunks[-1] += chunk  # a small write joins a small last chunk
             else:
                 chunks.append(chunk)
@@ -168,8 +175,7 @@ class SendSpace:
             front = self._front = self._front + n
             starts = self._starts
             if not held:
-                self._chunks.clear()
-                starts.clear()
+                self._chunks, self._starts = _NO_CHUNKS, _NO_STARTS
             elif len(starts) > 1 and starts[1] <= front:  # whole chunks acknowledged
                 k = bisect_right(starts, front) - 1
                 del self._chunks[:k]
@@ -410,8 +416,7 @@ class SendSpace:
     def discard(self) -> None:
         """Drop the data held (the connection is closed)."""
         self.held = 0
-        self._chunks.clear()
-        self._starts.clear()
+        self._chunks, self._starts = _NO_CHUNKS, _NO_STARTS
 
     def _probe(self, out: list[Segment], build: Build) -> None:
         """A zero-window probe (§3.8.6.1, MUST-36), as Linux sends it (tcp_xmit_probe_skb):
