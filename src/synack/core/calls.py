@@ -111,7 +111,7 @@ class UserCalls(Tcb):
         self.snd.set_mss(peer.mss, cfg.mss_for(self.remote_addr), cfg.min_snd_mss, self.remote_addr,
                          TIMESTAMPS_OPTION if self.ts.ok else 0)
         if peer.wscale is not None and cfg.wscale is not None:
-            self.snd.wscale = min(peer.wscale, 14)  # RFC 7323 §2.3: use 14 if larger
+            self.snd.wscale = peer.wscale if peer.wscale < 14 else 14  # RFC 7323 §2.3: use 14 if larger
             self.rcv.wscale = cfg.wscale
         else:
             self.snd.wscale = self.rcv.wscale = 0

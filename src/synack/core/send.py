@@ -133,7 +133,9 @@ class SendSpace:
 
     def queue(self, data: bytes, urgent: bool) -> int:
         """Take what fits of ``data``; ``urgent`` moves SND.UP to its end (§3.8.5)."""
-        n = min(self.size - self.held, len(data))
+        n = self.size - self.held  # min(free, len(data)), written out (per write)
+        if len(data) < n:
+            n = len(data)
         if n:
             # (a part is copied, and so is a bytearray or a view: the caller may change it)
             chunk = data if n == len(data) and type(data) is bytes else bytes(data[:n])
@@ -170,7 +172,7 @@ class SendSpace:
         if data_acked >= HALF:
             data_acked -= MOD
         if data_acked > 0:
-            n = min(data_acked, self.held)
+            n = data_acked if data_acked < self.held else self.held  # (min, written out: per ACK)
             held = self.held = self.held - n  # the octets acknowledged leave the buffer
             front = self._front = self._front + n
             starts = self._starts
@@ -211,12 +213,14 @@ class SendSpace:
         path the MSS came from.  (SACK blocks take only the room a segment has left:
         ``Replies._segment``.)"""
         mss = peer_mss if peer_mss is not None else default_mss(remote_addr)
-        self.mss = max(min(mss, our_mss), least) - options
+        mss = mss if mss < our_mss else our_mss  # max(min(mss, our_mss), least), written out
+        self.mss = (mss if mss > least else least) - options
 
     def first_window(self, seq: int, ack: int, window: int) -> None:
         """The window of the peer's SYN or SYN-ACK (never scaled, RFC 7323 §2.2)."""
         self.wnd = window
-        self.max_wnd = max(self.max_wnd, window)
+        if window > self.max_wnd:
+            self.max_wnd = window
         self.wl1, self.wl2 = seq, ack
 
     def update_window(self, seq: int, ack: int, field: int) -> bool:
@@ -280,7 +284,7 @@ class SendSpace:
             if off >= HALF:
                 off -= MOD
             avail = held - off
-            fin_due = self.fin_queued and seq_le(snd_nxt, self.fin_seq)
+            fin_due = self.fin_queued and ((self.fin_seq - snd_nxt) & MASK) < HALF  # (seq_le, inlined)
             if avail <= 0 and not fin_due:
                 return sent
             in_flight = ((snd_nxt - self.una) & MASK) + adjust  # SND.NXT >= SND.UNA
@@ -290,7 +294,12 @@ class SendSpace:
                 room -= MOD
             if cwnd - in_flight < room:
                 room = cwnd - in_flight
-            n = min(avail, mss, room) if avail > 0 else 0
+            if avail > 0:
+                n = avail if avail < mss else mss  # min(avail, mss, room), written out: the
+                if room < n:                       # builtin is a slow call (per segment)
+                    n = room
+            else:
+                n = 0
             if self.probe and avail > 0 and n <= 0:
                 self._probe(out, build)
                 return True
@@ -314,7 +323,7 @@ class SendSpace:
                 # New full-sized segments: as many as the windows allow short of the
                 # buffer's end (whose segment carries PSH, maybe FIN) leave in a batch,
                 # sharing the ACK, window and options of the first.
-                k = min(avail - 1, room) // mss
+                k = (avail - 1 if avail - 1 < room else room) // mss  # (min, written out)
                 if k > 1:
                     self._batch(out, build, now, snd_nxt, off, k)
                     sent = True
@@ -335,7 +344,7 @@ class SendSpace:
             elif rec.rtt_seq is None:
                 rec.rtt_seq, rec.rtt_time = end, now  # time one segment per flight
             self.nxt = end
-            if seq_gt(end, self.max):
+            if 0 < ((end - self.max) & MASK) < HALF:  # (seq_gt, inlined: per segment)
                 self.max = end
             sent = True
             if flags & FIN:
