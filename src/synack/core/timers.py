@@ -90,7 +90,7 @@ TimerTable: TypeAlias = list[int | None]
 
 def earliest(table: TimerTable) -> int | None:
     """The earliest deadline of ``table`` (None when every timer is stopped)."""
-    a, b, c, d, e, f, _, _ = table  # unrolled: this runs after every input
+    a, b, c, d, e, f, _, _ = table  # unrolled (TimerQueue.update has it inlined)
     if b is not None and (a is None or b < a):  # (most slots are None: test that first)
         a = b
     if c is not None and (a is None or c < a):
