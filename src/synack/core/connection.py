@@ -109,8 +109,7 @@ class Connection(UserCalls, Timeouts, Replies):
         Data beyond RCV.NXT has a prediction of its own (:meth:`_predict_held`)."""
         rcv = self.rcv
         if self.state is ESTABLISHED and self._predict:
-            # The fields, unpacked once: indexing a Segment or an Options (tuple
-            # subclasses) takes the interpreter's generic path every time.
+            # The fields, unpacked once: indexing a tuple subclass is the generic, slow path.
             _, _, seq, ack, flags, window, opts, payload, _ = seg
             ts = self.ts
             if opts is NO_OPTIONS:
@@ -281,8 +280,7 @@ class Connection(UserCalls, Timeouts, Replies):
 
     # -- §3.10.7.4: SYN-RECEIVED and the synchronized states, in the RFC's order ------
     def _on_segment_synchronized(self, seg: Segment, now: int) -> Outcome:
-        # (seq and flags are read again whenever seg is replaced: a field of a Segment
-        # costs the interpreter's generic path on every read.)
+        # (Fields unpacked once, as above; seq and flags again whenever seg is replaced.)
         _, _, seq, _, flags, _, opts, _, _ = seg
         rcv = self.rcv
         if flags & SYN and flags & ACK and seq == rcv.irs and self.snd.una == self.snd.iss:
@@ -425,9 +423,8 @@ class Connection(UserCalls, Timeouts, Replies):
             self._stats.drop(DropReason.BAD_ACK)  # RFC 5961 §5: too old to be a real ACK
             return dropped(self._answer_unacceptable(seg, now) or DropReason.BAD_ACK)
         sacked = False
-        sack_blocks = opts.sack_blocks
-        if sack_blocks and self.rcv.sack_ok:
-            sacked = rec.sack(snd.una, snd.max, sack_blocks)
+        if opts.sack_blocks and self.rcv.sack_ok:
+            sacked = rec.sack(snd.una, snd.max, opts.sack_blocks)
         if 0 < ((ack - snd.una) & MASK) < HALF:  # SEG.ACK > SND.UNA
             if ts is not None:
                 self.ts.ack_tsecr = ts[1]
@@ -584,10 +581,8 @@ class Connection(UserCalls, Timeouts, Replies):
             if self._owner is not None:
                 self._owner._closed(self)
         elif new is TIME_WAIT:
-            # No data arrives to tell of any more, and no SYN goes again: TIME-WAIT
-            # holds fewer objects through its 2·MSL (the cycle collector's work).
-            self._readable = None
-            self._peer_syn = None
+            # No data to tell of, no SYN to resend: hold fewer objects for the collector.
+            self._readable = self._peer_syn = None
 
     def _trace_cc(self, now: int) -> None:
         """A CongestionRecord when cwnd, ssthresh, SRTT, RTO or the flight changed."""
