@@ -264,11 +264,12 @@ class Endpoint:
         self._out = []
         dirty = self.dirty
         if dirty:
-            if len(dirty) == 1:
-                conns: tuple[Connection, ...] = (dirty.popitem()[0],)  # (the common case, no copy)
-            else:
-                conns = tuple(dirty)
+            last, _ = dirty.popitem()  # (one connection is the common case: no copy)
+            if dirty:  # more: in the order they were marked, the last one last
+                conns: tuple[Connection, ...] = (*dirty, last)
                 dirty.clear()
+            else:
+                conns = (last,)
             for conn in conns:
                 segs = conn.segments_to_send(now)
                 if segs:

@@ -133,12 +133,13 @@ class SendSpace:
 
     def queue(self, data: bytes, urgent: bool) -> int:
         """Take what fits of ``data``; ``urgent`` moves SND.UP to its end (§3.8.5)."""
-        n = self.size - self.held  # min(free, len(data)), written out (per write)
-        if len(data) < n:
-            n = len(data)
+        size = len(data)
+        n = self.size - self.held  # min(free, size), written out (per write)
+        if size < n:
+            n = size
         if n:
             # (a part is copied, and so is a bytearray or a view: the caller may change it)
-            chunk = data if n == len(data) and type(data) is bytes else bytes(data[:n])
+            chunk = data if n == size and type(data) is bytes else bytes(data[:n])
             chunks = self._chunks
             if not self.held:
                 self._chunks = [chunk]
@@ -149,7 +150,7 @@ class SendSpace:
                 chunks.append(chunk)
                 self._starts.append(self._front + self.held)
             self.held += n
-        if n < len(data):
+        if n < size:
             self.want_writable = True
         if urgent and n:
             self.up = (self.data_seq + self.held) & MASK
