@@ -477,7 +477,7 @@ def diagram() -> dict[str, Any]:
 
 
 # -- the running timers, observed ----------------------------------------------------------
-#: The name of each timer slot of a :class:`~synack.core.timers.TimerTable`.  Persist
+#: The name of each timer slot of a :data:`~synack.core.timers.TimerTable`.  Persist
 #: and the user timeout share the retransmission timer's slot: it shows as the persist
 #: timer while the peer's window is shut and data waits (what the stack calls it when it
 #: fires), and as the retransmission timer otherwise.
@@ -545,7 +545,7 @@ class _TimerWatch:
             # (the last item: whether the retransmission slot is the persist timer)
             if slots[0] is not None:
                 snd = conn.snd
-                slots.append(1 if snd.wnd == 0 and snd.buf else None)
+                slots.append(1 if snd.wnd == 0 and snd.held else None)
             else:
                 slots.append(None)
             before = seen.get(conn)

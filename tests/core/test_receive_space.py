@@ -31,7 +31,7 @@ def seq(off: int, irs: int = IRS) -> int:
 
 def space(config: Config | None = None, irs: int = IRS) -> tuple[ReceiveSpace, TimerTable, Stats]:
     """A receive space that has seen the peer's SYN (ISN ``irs``) and acknowledged it."""
-    timers = TimerTable(IDLE)
+    timers = list(IDLE)
     stats = Stats()
     rcv = ReceiveSpace(config or Config(), timers, stats)
     rcv.start(irs)
@@ -48,7 +48,7 @@ def ack_sent(rcv: ReceiveSpace) -> None:
 # -- the window ---------------------------------------------------------------------------
 def test_start_puts_rcv_nxt_past_the_syn_and_remembers_the_syns_edge() -> None:
     """§3.10.7.3: RCV.NXT <- SEG.SEQ + 1; the SYN's window (unscaled, RFC 7323 §2.2) is the edge."""
-    rcv = ReceiveSpace(Config(rcv_buf=100_000), TimerTable(IDLE), Stats())
+    rcv = ReceiveSpace(Config(rcv_buf=100_000), list(IDLE), Stats())
     rcv.start(2**32 - 1)
     assert (rcv.irs, rcv.nxt, rcv.adv) == (2**32 - 1, 0, 65535)
 

@@ -142,6 +142,31 @@ def test_acked_releases_the_data_and_counts_the_fin() -> None:
     assert snd.fin_acked and snd.una == seq(101)
 
 
+def test_the_buffer_keeps_writes_as_chunks_and_segments_cross_them() -> None:
+    """Writes are held as written (small ones joined, a bytearray copied), acknowledged
+    fronts and whole chunks leave, and a segment, batched or not, takes its octets
+    across chunk boundaries; a retransmission takes them again."""
+    snd, _, _ = established(wnd=1 << 20, config=Config(congestion="newreno", snd_buf=1 << 20))
+    snd._rec.cc.cwnd = 1 << 20
+    pieces = [DATA[:700], DATA[700:701], DATA[701:1500], DATA[1500:5000]]
+    writes: list[bytes | bytearray] = [*pieces[:3], bytearray(pieces[3])]
+    for w in writes:
+        assert snd.queue(w, False) == len(w)
+    writes[3][:] = b"x" * len(writes[3])  # the caller's bytearray changes: the buffer does not
+    assert snd.unacked == 5000 and bytes(snd.buf) == DATA[:5000]
+    out, _ = output(snd)
+    assert b"".join(s.payload for s in out) == DATA[:5000]
+    assert [len(s.payload) for s in out] == [MSS] * 5
+    assert snd.acked(seq(1700)) == 1700 and bytes(snd.buf) == DATA[1700:5000]
+    resent: list[Segment] = []
+    assert snd.retransmit(resent, build, seq(1700), MSS, 0) == MSS
+    assert resent == [data_seg(1700, 2700)]
+    assert snd.acked(seq(5000)) == 3300 and snd.unacked == 0 and bytes(snd.buf) == b""
+    assert snd.queue(DATA[5000:6000], False) == 1000 and bytes(snd.buf) == DATA[5000:6000]
+    out, _ = output(snd)
+    assert out == [data_seg(5000, 6000, ACK | PSH)]
+
+
 def test_acked_beyond_a_rewound_snd_nxt_moves_it_forward() -> None:
     """RFC 6298 5.4 go-back-N: an ACK beyond SND.NXT (sent before the RTO) moves SND.NXT too."""
     snd, _, _ = established()

@@ -1,5 +1,5 @@
-"""Timers alone (``synack.core.timers``): a :class:`TimerTable`'s deadlines and its
-earliest, and a :class:`TimerQueue` of owners (anything with a ``timers`` table).
+"""Timers alone (``synack.core.timers``): a table's deadlines and its earliest, and a
+:class:`TimerQueue` of owners (anything with a ``timers`` table).
 
 The queue's promise: the next deadline it reports is exact (never one that was
 stopped or moved later), ``pop_due`` never returns an owner whose deadline was
@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from synack.core.timers import EXACT, IDLE, QUEUED, SLOTS, Timer, TimerQueue, TimerTable
+from synack.core.timers import EXACT, IDLE, QUEUED, SLOTS, Timer, TimerQueue, earliest, running, stop_all
 
 
 class Owner:
@@ -20,7 +20,7 @@ class Owner:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.timers = TimerTable(IDLE)
+        self.timers = list(IDLE)
 
     def __repr__(self) -> str:
         return self.name
@@ -44,41 +44,40 @@ def drain(queue: TimerQueue, now: int) -> list[Owner]:
 # -- the table ----------------------------------------------------------------------------
 def test_a_new_table_has_no_timer_running() -> None:
     """Every deadline None; not queued; the queue's bookkeeping says exact."""
-    table = TimerTable(IDLE)
+    table = list(IDLE)
     assert len(table) == SLOTS + 2
-    assert table.next() is None and table.running() == [] and repr(table) == "<TimerTable idle>"
+    assert earliest(table) is None and running(table) == []
     assert table[QUEUED] is None and table[EXACT] == 1
 
 
 @pytest.mark.parametrize("slot", range(SLOTS))
-def test_table_next_is_the_earliest_deadline_whichever_slot_holds_it(slot: int) -> None:
+def test_earliest_is_the_earliest_deadline_whichever_slot_holds_it(slot: int) -> None:
     """The earliest running deadline; a deadline of 0 is a deadline, not a stopped timer."""
-    table = TimerTable(IDLE)
+    table = list(IDLE)
     table[:SLOTS] = [1000 + i for i in range(SLOTS)]
     table[slot] = 0
-    assert table.next() == 0
+    assert earliest(table) == 0
     table[slot] = None
-    assert table.next() == (1001 if slot == 0 else 1000)
+    assert earliest(table) == (1001 if slot == 0 else 1000)
 
 
-def test_table_next_ignores_the_queues_bookkeeping() -> None:
+def test_earliest_ignores_the_queues_bookkeeping() -> None:
     """QUEUED and EXACT are the queue's, not deadlines."""
-    table = TimerTable(IDLE)
+    table = list(IDLE)
     table[QUEUED] = 5
-    assert table.next() is None
+    assert earliest(table) is None
     table[Timer.KEEPALIVE] = 70
-    assert table.next() == 70
+    assert earliest(table) == 70
 
 
 def test_running_lists_the_timers_earliest_first_and_stop_all_stops_them() -> None:
     """What a trace or a view shows: the running kinds by deadline."""
-    table = TimerTable(IDLE)
+    table = list(IDLE)
     table[Timer.RETRANSMIT] = 20
     table[Timer.KEEPALIVE] = 10
-    assert table.running() == [(Timer.KEEPALIVE, 10), (Timer.RETRANSMIT, 20)]
-    assert repr(table) == "<TimerTable keepalive=10, retransmit=20>"
-    table.stop_all()
-    assert table.running() == [] and table.next() is None and len(table) == SLOTS + 2
+    assert running(table) == [(Timer.KEEPALIVE, 10), (Timer.RETRANSMIT, 20)]
+    stop_all(table)
+    assert running(table) == [] and earliest(table) is None and len(table) == SLOTS + 2
 
 
 def test_persist_and_user_timeout_share_the_retransmission_deadline() -> None:
@@ -209,7 +208,7 @@ def test_the_queue_agrees_with_a_model_through_random_moves() -> None:
     now = 0
 
     def expected_next() -> int | None:
-        deadlines = [d for o in queued if (d := o.timers.next()) is not None]
+        deadlines = [d for o in queued if (d := earliest(o.timers)) is not None]
         return min(deadlines, default=None)
 
     for _ in range(3000):
@@ -219,7 +218,7 @@ def test_the_queue_agrees_with_a_model_through_random_moves() -> None:
             slot = rng.randrange(SLOTS)
             owner.timers[slot] = None if rng.random() < 0.25 else now + rng.randrange(0, 60)
             queue.update(owner)
-            if owner.timers.next() is None:
+            if earliest(owner.timers) is None:
                 queued.discard(owner)
             else:
                 queued.add(owner)
@@ -231,12 +230,12 @@ def test_the_queue_agrees_with_a_model_through_random_moves() -> None:
                 assert popped is None
             else:
                 assert isinstance(popped, Owner) and popped in queued
-                assert popped.timers.next() == first
+                assert earliest(popped.timers) == first
                 queued.discard(popped)
                 if rng.random() < 0.8:  # it ran its timers: the due ones stop, it is updated
                     popped.timers[:SLOTS] = [d if d is None or d > now else None
                                              for d in popped.timers[:SLOTS]]
                     queue.update(popped)
-                    if popped.timers.next() is not None:
+                    if earliest(popped.timers) is not None:
                         queued.add(popped)
         assert queue.next() == expected_next()

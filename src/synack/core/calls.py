@@ -26,7 +26,7 @@ from .state import (
     TIME_WAIT,
 )
 from .tcb import Tcb
-from .timers import FW2, KEEPALIVE, RETRANSMIT, TW
+from .timers import FW2, KEEPALIVE, RETRANSMIT, TW, Timer, earliest
 from .timestamps import TIMESTAMPS_OPTION, tsval
 from .wire import ACK, SYN, Options, Segment
 
@@ -45,7 +45,7 @@ class UserCalls(Tcb):
     @nodelay.setter
     def nodelay(self, value: bool) -> None:
         self.snd.nodelay = value
-        if value and self.snd.buf:
+        if value and self.snd.held:
             self._touch()  # as Linux's setsockopt(TCP_NODELAY): push what Nagle held
 
     @property
@@ -111,7 +111,7 @@ class UserCalls(Tcb):
         self.snd.set_mss(peer.mss, cfg.mss_for(self.remote_addr), cfg.min_snd_mss, self.remote_addr,
                          TIMESTAMPS_OPTION if self.ts.ok else 0)
         if peer.wscale is not None and cfg.wscale is not None:
-            self.snd.wscale = min(peer.wscale, 14)  # RFC 7323 §2.3: use 14 if larger
+            self.snd.wscale = peer.wscale if peer.wscale < 14 else 14  # RFC 7323 §2.3: use 14 if larger
             self.rcv.wscale = cfg.wscale
         else:
             self.snd.wscale = self.rcv.wscale = 0
@@ -179,7 +179,7 @@ class UserCalls(Tcb):
         self.shutdown(now)
         at = self.timers
         if self.state is FIN_WAIT_2 and at[FW2] is None and at[TW] is None:
-            self._arm_close_timer(self.config.fin_timeout, now, FW2)
+            self._arm_close_timer(self.config.fin_timeout, now, Timer.FIN_WAIT_2)
         self._touch()
 
     def abort(self, now: int) -> None:
@@ -206,7 +206,7 @@ class UserCalls(Tcb):
         return self._events.popleft() if self._events else None
 
     def next_timeout(self) -> int | None:
-        return self.timers.next()
+        return earliest(self.timers)
 
     def segments_to_send(self, now: int) -> list[Segment]:
         """Everything to transmit now; arms the retransmission timer as data leaves."""
@@ -231,7 +231,7 @@ class UserCalls(Tcb):
             # FIN-WAIT-1 entered from SYN-RECEIVED, and the timer went back to our
             # unacknowledged SYN: the SYN,ACK goes again, then the FIN.
             out.append(self._build_syn(True, now))
-        if st in SENDING and (snd.buf or snd.fin_queued):
+        if st in SENDING and (snd.held or snd.fin_queued):
             before = len(out)
             rec = self.rec
             build = self._segment

@@ -65,7 +65,7 @@ from .state import (
     State,
 )
 from .timeouts import Timeouts
-from .timers import DELAYED_ACK, KEEPALIVE, RETRANSMIT, TW
+from .timers import DELAYED_ACK, KEEPALIVE, RETRANSMIT, Timer, stop_all
 from .timestamps import TIMESTAMPS_OPTION
 from .trace import (
     ACCEPTED,
@@ -109,33 +109,36 @@ class Connection(UserCalls, Timeouts, Replies):
         gets the full processing: §3.10.7.3 in SYN-SENT, §3.10.7.4 in the other states.
         Data beyond RCV.NXT has a prediction of its own (:meth:`_predict_held`)."""
         rcv = self.rcv
-        if self.state is ESTABLISHED and seg[4] | PSH == _ACK_PSH and self._predict:
-            opts = seg[6]
+        if self.state is ESTABLISHED and self._predict:
+            # The fields, unpacked once: indexing a tuple subclass is the generic, slow path.
+            _, _, seq, ack, flags, window, opts, payload, _ = seg
             ts = self.ts
-            if opts is NO_OPTIONS or (
-                    ts.ok and opts[3] is not None and not opts[4] and opts[0] is None and opts[1] is None
-                    and not opts[2] and ((opts[3][0] - ts.recent) & MASK) < HALF):  # PAWS passes
-                if seg[2] != rcv.nxt:
+            if opts is NO_OPTIONS:
+                tsopt = None
+                usual = flags | PSH == _ACK_PSH
+            else:
+                mss, wscale, sack_permitted, tsopt, sack_blocks = opts
+                usual = (flags | PSH == _ACK_PSH and ts.ok and tsopt is not None and not sack_blocks
+                         and mss is None and wscale is None and not sack_permitted
+                         and ((tsopt[0] - ts.recent) & MASK) < HALF)  # PAWS passes
+            if usual:
+                if seq != rcv.nxt:
                     held = self._predict_held(seg, now)
                     if held is not None:
                         return held
                 else:
                     snd, rec = self.snd, self.rec
                     wnd = snd.wnd
-                    payload = seg[7]
                     n = len(payload)
-                    ack = seg[3]
                     una = snd.una
                     acked = (ack - una) & MASK
                     if not (rec.in_recovery or rec.sb is not None or rcv.ooo is not None
                             or rcv.ooo_fin is not None or snd.fin_queued or snd.persist_backoff
-                            or self._closed_by_app or not wnd or seg[5] << snd.wscale != wnd
+                            or self._closed_by_app or not wnd or window << snd.wscale != wnd
                             or n > rcv.size - len(rcv.buf)) \
                             and (n > 0 if acked == 0 else acked <= ((snd.max - una) & MASK)):
                         self._stats.predicted += 1
                         self._last_heard = self._clock = now
-                        seq = seg[2]
-                        tsopt = opts[3]
                         if tsopt is not None and ((rcv.wup - seq) & MASK) < HALF:
                             ts.recent = tsopt[0]  # RFC 7323 R3 (PAWS passed above)
                             ts.recent_at = now
@@ -160,7 +163,7 @@ class Connection(UserCalls, Timeouts, Replies):
         st = self.state
         if st is SYN_SENT:
             outcome = self._on_segment_syn_sent(seg, now)
-            self._touch()
+            self._dirty[self] = None  # (_touch, inlined)
             return outcome
         if st is CLOSED or st is LISTEN:
             self._stats.drop(DropReason.NO_CONNECTION)
@@ -170,7 +173,7 @@ class Connection(UserCalls, Timeouts, Replies):
         outcome = self._on_segment_synchronized(seg, now)
         if self._tracer is not None and self.state is not CLOSED:
             self._trace_cc(now)
-        self._touch()
+        self._dirty[self] = None  # (_touch, inlined)
         return outcome
 
     def _predict_held(self, seg: Segment, now: int) -> Outcome | None:
@@ -223,10 +226,10 @@ class Connection(UserCalls, Timeouts, Replies):
 
     def _on_segment_syn_sent(self, seg: Segment, now: int) -> Outcome:
         """§3.10.7.3."""
-        flags = seg.flags
+        _, _, seq, ack, flags, window, opts, payload, _ = seg  # (one unpacking: see receive_segment)
         snd = self.snd
         # first: an ACK must acknowledge our SYN: ISS < SEG.ACK =< SND.NXT
-        if flags & ACK and not (seq_lt(snd.iss, seg.ack) and seq_le(seg.ack, snd.max)):
+        if flags & ACK and not (seq_lt(snd.iss, ack) and seq_le(ack, snd.max)):
             self._stats.drop(DropReason.SYN_SENT_BAD_ACK)
             if self._retries == 0:
                 # Linux (tcp_rcv_synsent_state_process): "previous FIN/ACK or RST/ACK
@@ -251,27 +254,26 @@ class Connection(UserCalls, Timeouts, Replies):
             self._stats.drop(DropReason.SYN_SENT_NO_SYN)
             return dropped(DropReason.SYN_SENT_NO_SYN)
         # fourth: SYN
-        self.rcv.start(seg.seq)
-        self._peer_syn = seg.options
+        self.rcv.start(seq)
+        self._peer_syn = opts
         self._clock = now
-        self._negotiate(seg.options, self._retries)
+        self._negotiate(opts, self._retries)
         outcome = ACCEPTED
-        if seg.payload:
+        if payload:
             self._stats.drop(DropReason.SYN_DATA)  # data on a SYN is not kept
             outcome = trimmed(DropReason.SYN_DATA)
         if flags & ACK:
             syn_retransmitted = self._retries > 0
-            if self.ts.ok and seg.options.timestamps is not None:
-                self.ts.ack_tsecr = seg.options.timestamps[1]
-            self._on_new_ack(seg.ack, now)
+            if self.ts.ok and opts.timestamps is not None:
+                self.ts.ack_tsecr = opts.timestamps[1]
+            self._on_new_ack(ack, now)
             self.rec.handshake_rtt(None, syn_retransmitted)
-            snd.first_window(seg.seq, seg.ack, seg.window)
-            snd.bound_to_half_window(seg.window, TIMESTAMPS_OPTION if self.ts.ok else 0)
+            snd.handshake_window(seq, ack, window, TIMESTAMPS_OPTION if self.ts.ok else 0)
             self.rcv.ack_now = True
             self._set_state(ESTABLISHED, now)
         else:
             # Simultaneous open (MUST-10): answer with SYN,ACK from ISS.
-            snd.first_window(seg.seq, seg.ack, seg.window)
+            snd.first_window(seq, ack, window)
             snd.nxt = snd.iss
             self.timers[RETRANSMIT] = None
             self._set_state(SYN_RECEIVED, now)
@@ -279,46 +281,50 @@ class Connection(UserCalls, Timeouts, Replies):
 
     # -- §3.10.7.4: SYN-RECEIVED and the synchronized states, in the RFC's order ------
     def _on_segment_synchronized(self, seg: Segment, now: int) -> Outcome:
-        flags = seg.flags
-        if flags & SYN and flags & ACK and seg.seq == self.rcv.irs and self.snd.una == self.snd.iss:
+        # (Fields unpacked once, as above; seq and flags again whenever seg is replaced.)
+        _, _, seq, _, flags, _, opts, _, _ = seg
+        rcv = self.rcv
+        if flags & SYN and flags & ACK and seq == rcv.irs and self.snd.una == self.snd.iss:
             # Simultaneous open: the peer's SYN,ACK repeats the SYN we already
             # acknowledged; trim it ("trim to the window") and go on with the ACK.
             # (In SYN-RECEIVED, or FIN-WAIT-1 after a close there.)
-            seg = seg._replace(seq=(seg.seq + 1) & MASK, flags=flags & ~SYN, payload=b"")
-        ts = seg.options.timestamps if self.ts.ok else None
-        if ts is not None and not seg.flags & RST and self.ts.paws_rejects(ts[0], now):
+            seg = seg._replace(seq=(seq + 1) & MASK, flags=flags & ~SYN, payload=b"")
+            seq, flags = seg.seq, seg.flags
+        ts = opts.timestamps if self.ts.ok else None
+        if ts is not None and not flags & RST and self.ts.paws_rejects(ts[0], now):
             # RFC 7323 §5.3 R1, before the sequence check: SEG.TSval < TS.Recent, an old
             # duplicate.  ACK (rate-limited, as Linux's tcp_invalid_ratelimit) and drop.
             self._stats.drop(DropReason.PAWS)
             return dropped(self._answer_unacceptable(seg, now) or DropReason.PAWS)
-        rcv = self.rcv
-        if seg.seq == rcv.nxt and rcv.size > len(rcv.buf):
+        if seq == rcv.nxt and rcv.size > len(rcv.buf):
             outcome = ACCEPTED  # in order, with an open window: acceptable (no call)
         else:
             checked, outcome = self._check_sequence(seg, now)
             if checked is None:
                 return outcome
             seg = checked
-        if ts is not None and not seg.flags & RST:
-            self.ts.update_recent(seg.seq, ts[0], self.rcv.wup, now)  # R3
-        if seg.flags & RST:
+            seq, flags = seg.seq, seg.flags
+        if ts is not None and not flags & RST:
+            self.ts.update_recent(seq, ts[0], rcv.wup, now)  # R3
+        if flags & RST:
             return self._check_rst(seg, now)
-        if seg.flags & SYN:
+        if flags & SYN:
             return self._check_syn(now)
         stop = self._check_ack(seg, ts, now)
         if stop is not None:
             return stop
-        if seg.flags & URG:
+        if flags & URG:
             self._check_urg(seg)
         fin_in_order = True
-        if seg.payload:
+        payload = seg.payload
+        if payload:
             text = self._process_text(seg, now)
             if text is None:
                 return dropped(DropReason.DATA_AFTER_CLOSE)
             fin_in_order, result = text
             if result is not ACCEPTED:
                 outcome = result
-        if seg.flags & FIN or (rcv.ooo_fin is not None and seg.payload):
+        if flags & FIN or (rcv.ooo_fin is not None and payload):
             self._process_fin(seg, fin_in_order, now)
         return outcome
 
@@ -353,7 +359,7 @@ class Connection(UserCalls, Timeouts, Replies):
         if st is TIME_WAIT and flags & FIN:
             # A retransmitted FIN: our last ACK was lost.  ACK again and restart the
             # 2MSL timer (§3.10.7.4, TIME-WAIT).
-            self._arm_close_timer(self.config.time_wait, now, TW)
+            self._arm_close_timer(self.config.time_wait, now, Timer.TIME_WAIT)
             rcv.ack_now = True
         else:
             limited = self._answer_unacceptable(seg, now)
@@ -393,20 +399,18 @@ class Connection(UserCalls, Timeouts, Replies):
         real (RFC 5961 §5), is answered and dropped; a new ACK moves SND.UNA; a
         duplicate ACK counts towards fast retransmit (RFC 5681); the window updates;
         the ACK of our FIN moves the closing states on.  None: go on."""
-        flags = seg.flags
+        _, _, seq, ack, flags, window, opts, payload, _ = seg  # (one unpacking: see above)
         if not flags & ACK:
             self._stats.drop(DropReason.NO_ACK_FLAG)
             return dropped(DropReason.NO_ACK_FLAG)
         snd, rec = self.snd, self.rec
-        ack, seq = seg.ack, seg.seq
         if self.state is SYN_RECEIVED:
             if not (seq_lt(snd.una, ack) and seq_le(ack, snd.max)):
                 self._send_now(reset_for(seg))
                 self._stats.resets_sent += 1
                 self._stats.drop(DropReason.BAD_ACK)
                 return dropped(DropReason.BAD_ACK)
-            snd.first_window(seq, ack, seg.window << snd.wscale)
-            snd.bound_to_half_window(seg.window << snd.wscale, TIMESTAMPS_OPTION if self.ts.ok else 0)
+            snd.handshake_window(seq, ack, window << snd.wscale, TIMESTAMPS_OPTION if self.ts.ok else 0)
             rec.handshake_rtt(None, self._retries > 0)
             if snd.nxt == snd.iss:
                 # Our SYN,ACK is still waiting to be pulled and now never will be: the
@@ -420,8 +424,8 @@ class Connection(UserCalls, Timeouts, Replies):
             self._stats.drop(DropReason.BAD_ACK)  # RFC 5961 §5: too old to be a real ACK
             return dropped(self._answer_unacceptable(seg, now) or DropReason.BAD_ACK)
         sacked = False
-        if seg.options.sack_blocks and self.rcv.sack_ok:
-            sacked = rec.sack(snd.una, snd.max, seg.options.sack_blocks)
+        if opts.sack_blocks and self.rcv.sack_ok:
+            sacked = rec.sack(snd.una, snd.max, opts.sack_blocks)
         if 0 < ((ack - snd.una) & MASK) < HALF:  # SEG.ACK > SND.UNA
             if ts is not None:
                 self.ts.ack_tsecr = ts[1]
@@ -430,13 +434,13 @@ class Connection(UserCalls, Timeouts, Replies):
             self._retries = 0  # a probe was answered: keep the connection (MUST-37)
         elif ack == snd.una and snd.max != ack and (
                 sacked if self.rcv.sack_ok else
-                not seg.payload and not flags & (SYN | FIN) and seg.window << snd.wscale == snd.wnd):
+                not payload and not flags & (SYN | FIN) and window << snd.wscale == snd.wnd):
             # A duplicate ACK.  With SACK, one that SACKs octets not SACKed before,
             # whatever its window or payload (RFC 6675 §2; Linux counts SACKed
             # segments, tcp_fastretrans_alert): a receiver's window may grow while it
             # SACKs.  Without, RFC 5681 §2's: no data, the same window.
             rec.on_dup_ack(snd.una, snd.max, snd.mss, now)
-        if snd.update_window(seq, ack, seg.window) and snd.persist_backoff and snd.wnd:
+        if snd.update_window(seq, ack, window) and snd.persist_backoff and snd.wnd:
             # The window opened: probing is over; an ordinary RTO runs again.
             snd.persist_backoff = 0
             self._stalled_since = None
@@ -473,7 +477,7 @@ class Connection(UserCalls, Timeouts, Replies):
                 # Linux's timewait socket answers anything but a bare in-window ACK
                 # with an ACK, and an ACK-bearing segment restarts its timer
                 # (tcp_timewait_state_process); RFC 9293 just ignores the text.
-                self._arm_close_timer(self.config.time_wait, now, TW)
+                self._arm_close_timer(self.config.time_wait, now, Timer.TIME_WAIT)
                 self._answer_unacceptable(seg, now)
             return True, trimmed(DropReason.DATA_AFTER_FIN)
         if self._closed_by_app and seq_gt((seg.seq + len(payload)) & MASK, self.rcv.nxt):
@@ -523,7 +527,7 @@ class Connection(UserCalls, Timeouts, Replies):
         if rcv.peer_fin:
             # One FIN per connection: another one is ACKed, not consumed.
             if st is TIME_WAIT:
-                self._arm_close_timer(self.config.time_wait, now, TW)
+                self._arm_close_timer(self.config.time_wait, now, Timer.TIME_WAIT)
             return
         rcv.take_fin()
         self._events.append(PeerClosed(self))
@@ -570,13 +574,16 @@ class Connection(UserCalls, Timeouts, Replies):
             if self._listener is not None:
                 self._listener.established(self, now)
         elif new is CLOSED:
-            self.timers.stop_all()
-            self.snd.buf.clear()
+            stop_all(self.timers)
+            self.snd.discard()
             self.rcv.ooo = None
             self._readable = None
             self._events.append(Closed(self))
             if self._owner is not None:
                 self._owner._closed(self)
+        elif new is TIME_WAIT:
+            # No data to tell of, no SYN to resend: hold fewer objects for the collector.
+            self._readable = self._peer_syn = None
 
     def _trace_cc(self, now: int) -> None:
         """A CongestionRecord when cwnd, ssthresh, SRTT, RTO or the flight changed."""

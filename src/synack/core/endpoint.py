@@ -264,8 +264,12 @@ class Endpoint:
         self._out = []
         dirty = self.dirty
         if dirty:
-            conns = tuple(dirty)
-            dirty.clear()
+            last, _ = dirty.popitem()  # (one connection is the common case: no copy)
+            if dirty:  # more: in the order they were marked, the last one last
+                conns: tuple[Connection, ...] = (*dirty, last)
+                dirty.clear()
+            else:
+                conns = (last,)
             for conn in conns:
                 segs = conn.segments_to_send(now)
                 if segs:
@@ -289,7 +293,11 @@ class Endpoint:
         """The earliest deadline of any timer that runs."""
         if self.dirty:
             self._note_deadlines()
-        return self._timers.next()
+        timers = self._timers  # (TimerQueue.next, inlined: after every input)
+        if timers.unsettled:
+            timers.settle()
+        heap = timers.heap
+        return heap[0][0] if heap else None
 
     def _note_deadlines(self) -> None:
         """Connections touched by a user call since the last output (a driver that did

@@ -43,7 +43,7 @@ from .info import SocketInfo
 from .replies import half_open_ack, syn_options
 from .seq import MASK, in_window, seq_lt
 from .state import State, check_transition
-from .timers import IDLE, Timer, TimerTable
+from .timers import IDLE, SYNACK, Timer, TimerTable
 from .timestamps import tsval
 from .trace import (
     ACCEPTED,
@@ -154,7 +154,7 @@ class Listener:
         self.accept_queue: deque[Connection] = deque()
         self.closed = False
         #: SYNACK: the earliest SYN-ACK retransmission of the SYN queue.
-        self.timers = TimerTable(IDLE)
+        self.timers: TimerTable = list(IDLE)
         self._heap: list[tuple[int, int, _Key]] = []
         self._order = 0
         #: Entries of the SYN queue whose timer has not fired yet (Linux's queue->young).
@@ -483,18 +483,18 @@ class Listener:
         entries gone or re-armed, are dropped on the way); the endpoint hears of it."""
         heap = self._heap
         at = self.timers
-        at[Timer.SYNACK] = None
+        at[SYNACK] = None
         while heap:
             deadline, _, key = heap[0]
             half = self.syn_queue.get(key)
             if half is not None and half.deadline == deadline:
-                at[Timer.SYNACK] = deadline
+                at[SYNACK] = deadline
                 break
             heapq.heappop(heap)
         self.host.timers_changed(self)
 
     def next_timeout(self) -> int | None:
-        return self.timers[Timer.SYNACK]
+        return self.timers[SYNACK]
 
     def handle_timeout(self, now: int) -> None:
         """SYN-ACK retransmissions that are due (1, 2, 4, 8 ... s), or the entry's end
@@ -549,7 +549,7 @@ class Listener:
         if half is not None:
             if half.retries == 0:
                 self._young -= 1
-            if half.deadline == self.timers[Timer.SYNACK]:
+            if half.deadline == self.timers[SYNACK]:
                 self._timers_changed()
         return half
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final
 
 from .congestion import CongestionControl, NewReno
 from .rtt import FALLBACK_RTO, rto_from, rtt_update
-from .seq import HALF, MASK, seq_ge, seq_le, seq_sub
+from .seq import HALF, MASK, MOD, seq_ge, seq_le, seq_sub
 
 if TYPE_CHECKING:
     from .config import Config
@@ -284,7 +284,10 @@ class Recovery:
             # slow start, flight above half of cwnd; after it, flight within a segment
             # of cwnd).  A flow held back by the receive window or the application
             # would otherwise grow a cwnd it never uses.
-            flight = seq_sub(snd_max, ack) + acked
+            flight = (snd_max - ack) & MASK  # (seq_sub, inlined: per ACK)
+            if flight >= HALF:
+                flight -= MOD
+            flight += acked
             if (2 * flight > cc.cwnd) if cc.cwnd < cc.ssthresh else (flight + mss > cc.cwnd):
                 cc.on_ack(data_acked, self.srtt, now)
             if self.recover is not None and seq_ge(ack, self.recover):

@@ -107,7 +107,7 @@ class ReceiveSpace:
         reopening from this edge."""
         self.irs = irs
         self.nxt = (irs + 1) & MASK
-        self.adv = (self.nxt + min(self.size, 0xFFFF)) & MASK
+        self.adv = (self.nxt + (self.size if self.size < 0xFFFF else 0xFFFF)) & MASK  # (min, written out)
 
     def syn_window(self) -> int:
         """The window field of a SYN (never scaled: RFC 7323 §2.2); its edge is remembered."""

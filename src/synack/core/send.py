@@ -10,6 +10,12 @@ Nagle's algorithm and silly-window avoidance, zero-window probes, retransmission
   last (MUST-61), FIN after the data.
 - **Zero-window probes** (§3.8.6.1, MUST-36) are Linux's: a bare ACK at SND.UNA − 1.
 - **Retransmission** resends octets already sent (:meth:`SendSpace.retransmit`).
+- **The send buffer** keeps the data written and not yet acknowledged as the chunks
+  the application wrote (a small write joins a small last chunk), so nothing held is
+  copied again when more is written or the front is acknowledged (a ``bytearray``
+  copied all it held whenever it grew after ACKs had taken its front: up to the
+  whole buffer, on every write).  Octets are found by *stream position*, an integer
+  counting every octet written, with :mod:`bisect` (:meth:`SendSpace._take`).
 - **The window** from the peer's ACKs (§3.10.7.4 fifth check: SND.WL1/SND.WL2).
 
 The send space asks the connection's :class:`~synack.core.recovery.Recovery` how
@@ -22,7 +28,8 @@ is freed at once, without the cycle collector.)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from bisect import bisect_right
+from typing import TYPE_CHECKING, Final, Protocol
 
 from .seq import HALF, MASK, MOD, seq_gt, seq_le, seq_lt, seq_sub
 from .wire import ACK, FIN, PSH, Segment
@@ -43,6 +50,15 @@ class Build(Protocol):
         """The segment from ``seq`` with ``flags`` and ``payload``."""
 
 
+#: A write smaller than this joins the buffer's last chunk when that is smaller too, so
+#: that a writer of tiny pieces leaves few chunks (each such copy is of less than twice
+#: this).
+COALESCE: Final = 2048
+#: An empty buffer's chunks and their positions (shared, never changed).
+_NO_CHUNKS: Final[list[bytes]] = []
+_NO_STARTS: Final[list[int]] = []
+
+
 def default_mss(addr: str) -> int:
     """The send MSS to assume when the peer's SYN had no MSS option (MUST-15)."""
     return 1220 if ":" in addr else 536
@@ -51,9 +67,9 @@ def default_mss(addr: str) -> int:
 class SendSpace:
     """SND.UNA to SND.MAX, the send buffer, and the rules for what leaves."""
 
-    __slots__ = ("_rec", "_stats", "buf", "data_seq", "fin_queued", "fin_seq", "iss", "max", "max_wnd",
-                 "mss", "nodelay", "nxt", "persist_backoff", "probe", "pushed", "size", "sml", "una", "up",
-                 "want_writable", "wl1", "wl2", "wnd", "wscale")
+    __slots__ = ("_chunks", "_front", "_rec", "_starts", "_stats", "data_seq", "fin_queued", "fin_seq",
+                 "held", "iss", "max", "max_wnd", "mss", "nodelay", "nxt", "persist_backoff", "probe",
+                 "pushed", "size", "sml", "una", "up", "want_writable", "wl1", "wl2", "wnd", "wscale")
 
     def __init__(self, config: Config, iss: int, remote_addr: str, rec: Recovery, stats: Stats) -> None:
         self._rec = rec
@@ -73,8 +89,15 @@ class SendSpace:
         self.mss = default_mss(remote_addr)
         #: Window scale of the peer's windows (RFC 7323 Snd.Wind.Shift).
         self.wscale = 0
-        #: Unacknowledged and unsent data; ``data_seq`` is the sequence number of buf[0].
-        self.buf = bytearray()
+        #: The send buffer: ``held`` octets written and not yet acknowledged (Send-Q),
+        #: the first at ``data_seq``, kept as the chunks written (see the module
+        #: docstring): ``_starts`` has each chunk's stream position, ``_front`` the
+        #: first octet's.  An empty buffer holds no lists of its own (most of a
+        #: connection's life, in TIME-WAIT for one: fewer objects for the collector).
+        self.held = 0
+        self._chunks: list[bytes] = _NO_CHUNKS
+        self._starts: list[int] = _NO_STARTS
+        self._front = 0
         self.data_seq = (iss + 1) & MASK
         self.fin_queued = False
         #: Our FIN's sequence number, once queued.
@@ -94,33 +117,52 @@ class SendSpace:
         self.want_writable = False
         #: Where the segments sent with PSH ended, unacknowledged, in order: a resent
         #: segment carries PSH as it first did (Linux resends the same skb).
-        self.pushed: list[int] = []
+        self.pushed: list[int] | None = None  # (None, not an empty list: see ``held``)
 
     # ------------------------------------------------------------------ the buffer
     @property
     def unacked(self) -> int:
         """Send-Q: data written and not yet acknowledged."""
-        return len(self.buf)
+        return self.held
 
     @property
     def space(self) -> int:
-        return self.size - len(self.buf)
+        return self.size - self.held
+
+    @property
+    def buf(self) -> bytes:
+        """The data held, as one ``bytes`` (for views and tests)."""
+        return self._take(0, self.held)
 
     def queue(self, data: bytes, urgent: bool) -> int:
         """Take what fits of ``data``; ``urgent`` moves SND.UP to its end (§3.8.5)."""
-        n = min(self.size - len(self.buf), len(data))
+        size = len(data)
+        n = self.size - self.held  # min(free, size), written out (per write)
+        if size < n:
+            n = size
         if n:
-            self.buf += data[:n] if n < len(data) else data
-        if n < len(data):
+            # (a part is copied, and so is a bytearray or a view: the caller may change it)
+            chunk = data if n == size and type(data) is bytes else bytes(data[:n])
+            chunks = self._chunks
+            if not self.held:
+                self._chunks = [chunk]
+                self._starts = [self._front]
+            elif n < COALESCE and len(chunks[-1]) < COALESCE:
+                chunks[-1] += chunk  # a small write joins a small last chunk
+            else:
+                chunks.append(chunk)
+                self._starts.append(self._front + self.held)
+            self.held += n
+        if n < size:
             self.want_writable = True
         if urgent and n:
-            self.up = (self.data_seq + len(self.buf)) & MASK
+            self.up = (self.data_seq + self.held) & MASK
         return n
 
     def queue_fin(self) -> None:
         """The FIN goes after the data queued so far."""
         self.fin_queued = True
-        self.fin_seq = (self.data_seq + len(self.buf)) & MASK
+        self.fin_seq = (self.data_seq + self.held) & MASK
 
     @property
     def fin_acked(self) -> bool:
@@ -134,15 +176,24 @@ class SendSpace:
         if data_acked >= HALF:
             data_acked -= MOD
         if data_acked > 0:
-            buf = self.buf
-            n = min(data_acked, len(buf))
-            del buf[:n]
+            n = data_acked if data_acked < self.held else self.held  # (min, written out: per ACK)
+            held = self.held = self.held - n  # the octets acknowledged leave the buffer
+            front = self._front = self._front + n
+            starts = self._starts
+            if not held:
+                self._chunks, self._starts = _NO_CHUNKS, _NO_STARTS
+            elif len(starts) > 1 and starts[1] <= front:  # whole chunks acknowledged
+                k = bisect_right(starts, front) - 1
+                del self._chunks[:k]
+                del starts[:k]
             self.data_seq = (self.data_seq + n) & MASK
         self.una = ack
         pushed = self.pushed
-        if pushed:
+        if pushed is not None:
             while pushed and ((ack - pushed[0]) & MASK) < HALF:  # acknowledged: SEG.ACK >= it
                 del pushed[0]
+            if not pushed:
+                self.pushed = None
         if 0 < ((ack - self.nxt) & MASK) < HALF:  # SND.NXT < SEG.ACK (after go-back)
             self.nxt = ack
         up = self.up
@@ -155,7 +206,7 @@ class SendSpace:
         """The application found the buffer full: should it hear that there is room?
         Once a third of the buffer is free, as Linux's sk_stream_write_space (free >=
         queued / 2), so that a writer wakes to fill a useful gap, not on every ACK."""
-        if 3 * len(self.buf) <= 2 * self.size:
+        if 3 * self.held <= 2 * self.size:
             self.want_writable = False
             return True
         return False
@@ -172,7 +223,14 @@ class SendSpace:
         path the MSS came from.  (SACK blocks take only the room a segment has left:
         ``Replies._segment``.)"""
         mss = peer_mss if peer_mss is not None else default_mss(remote_addr)
-        self.mss = max(min(mss, our_mss), least) - options
+        mss = mss if mss < our_mss else our_mss  # max(min(mss, our_mss), least), written out
+        self.mss = (mss if mss > least else least) - options
+
+    def handshake_window(self, seq: int, ack: int, window: int, options: int) -> None:
+        """The window the handshake ends with (the SYN-ACK's, or a passive open's final
+        ACK's): the first window, and the bound on segments it sets."""
+        self.first_window(seq, ack, window)
+        self.bound_to_half_window(window, options)
 
     def bound_to_half_window(self, window: int, options: int) -> None:
         """Sender SWS avoidance as Linux's tcp_bound_to_half_wnd, applied once when the
@@ -187,7 +245,8 @@ class SendSpace:
     def first_window(self, seq: int, ack: int, window: int) -> None:
         """The window of the peer's SYN or SYN-ACK (never scaled, RFC 7323 §2.2)."""
         self.wnd = window
-        self.max_wnd = max(self.max_wnd, window)
+        if window > self.max_wnd:
+            self.max_wnd = window
         self.wl1, self.wl2 = seq, ack
 
     def update_window(self, seq: int, ack: int, field: int) -> bool:
@@ -218,19 +277,19 @@ class SendSpace:
         """Resend up to ``limit`` octets from ``seq`` (already sent once), whatever cwnd
         says; SND.NXT stays where it is.  Returns the sequence space resent (then the
         retransmission timer must run)."""
-        buf = self.buf
+        held = self.held
         off = seq_sub(seq, self.data_seq)
-        n = min(limit, len(buf) - off, seq_sub(self.max, seq))
+        n = min(limit, held - off, seq_sub(self.max, seq))
         if n < 0:
             n = 0
         flags = ACK
         if n and self._was_pushed(seq, n):
             flags |= PSH
-        if off + n >= len(buf) and self.fin_queued and seq_gt(self.max, self.fin_seq):
+        if off + n >= held and self.fin_queued and seq_gt(self.max, self.fin_seq):
             flags |= FIN
         if not n and not flags & FIN:
             return 0
-        out.append(build(seq, flags, bytes(buf[off:off + n])))
+        out.append(build(seq, flags, self._take(off, n)))
         self._stats.retransmits += 1
         self._rec.resent(now)
         return n + (1 if flags & FIN else 0)
@@ -240,7 +299,7 @@ class SendSpace:
         ``adjust`` corrects SND.NXT − SND.UNA to RFC 6675's pipe in SACK recovery.
         True when the retransmission timer must run: something left, or data waits for
         a window (the timer doubles as the persist timer while nothing flies)."""
-        buf = self.buf
+        held = self.held
         mss = self.mss
         rec = self._rec
         sent = False
@@ -249,8 +308,8 @@ class SendSpace:
             off = (snd_nxt - self.data_seq) & MASK  # (seq_sub, inlined: per segment)
             if off >= HALF:
                 off -= MOD
-            avail = len(buf) - off
-            fin_due = self.fin_queued and seq_le(snd_nxt, self.fin_seq)
+            avail = held - off
+            fin_due = self.fin_queued and ((self.fin_seq - snd_nxt) & MASK) < HALF  # (seq_le, inlined)
             if avail <= 0 and not fin_due:
                 return sent
             in_flight = ((snd_nxt - self.una) & MASK) + adjust  # SND.NXT >= SND.UNA
@@ -260,8 +319,13 @@ class SendSpace:
                 room -= MOD
             if cwnd - in_flight < room:
                 room = cwnd - in_flight
-            n = min(avail, mss, room) if avail > 0 else 0
-            if fin_due and off + n >= len(buf) and n >= seq_sub((self.una + self.wnd) & MASK, snd_nxt):
+            if avail > 0:
+                n = avail if avail < mss else mss  # min(avail, mss, room), written out: the
+                if room < n:                       # builtin is a slow call (per segment)
+                    n = room
+            else:
+                n = 0
+            if fin_due and off + n >= held and n >= seq_sub((self.una + self.wnd) & MASK, snd_nxt):
                 # The FIN takes a sequence number beyond the peer's window: it waits as
                 # data does (Linux's tcp_snd_wnd_test counts it), while zero-window
                 # probes ask for the window; the data before it may go.
@@ -293,26 +357,28 @@ class SendSpace:
                 # New full-sized segments: as many as the windows allow short of the
                 # buffer's end (whose segment carries PSH, maybe FIN) leave in a batch,
                 # sharing the ACK, window and options of the first.
-                k = min(avail - 1, room) // mss
+                k = (avail - 1 if avail - 1 < room else room) // mss  # (min, written out)
                 if k > 1:
                     self._batch(out, build, now, snd_nxt, off, k)
                     sent = True
                     continue
             flags = ACK
-            last = off + n >= len(buf)
+            last = off + n >= held
             if n > 0:
                 end = (snd_nxt + n) & MASK
                 if snd_nxt == self.max or 0 < ((end - self.max) & MASK) < HALF:  # new data in it
                     if last:
                         flags |= PSH  # MUST-61: PSH when the send queue drains
                         pushed = self.pushed
-                        if not pushed or 0 < ((end - pushed[-1]) & MASK) < HALF:
+                        if pushed is None:
+                            self.pushed = [end]
+                        elif 0 < ((end - pushed[-1]) & MASK) < HALF:
                             pushed.append(end)
                 elif self._was_pushed(snd_nxt, n):
                     flags |= PSH  # resent after a timeout, as first sent
             if last and fin_due:
                 flags |= FIN
-            payload = bytes(buf[off:off + n]) if n > 0 else b""
+            payload = self._take(off, n) if n > 0 else b""
             if n < mss:
                 self.sml = (snd_nxt + n) & MASK
             out.append(build(snd_nxt, flags, payload))
@@ -322,7 +388,7 @@ class SendSpace:
             elif rec.rtt_seq is None:
                 rec.rtt_seq, rec.rtt_time = end, now  # time one segment per flight
             self.nxt = end
-            if seq_gt(end, self.max):
+            if 0 < ((end - self.max) & MASK) < HALF:  # (seq_gt, inlined: per segment)
                 self.max = end
             sent = True
             if flags & FIN:
@@ -330,7 +396,7 @@ class SendSpace:
 
     def _was_pushed(self, seq: int, n: int) -> bool:
         """Whether ``n`` octets from ``seq`` hold the end of a segment first sent with PSH."""
-        for end in self.pushed:
+        for end in self.pushed or ():
             d = (end - seq) & MASK
             if 0 < d <= n:
                 return True
@@ -341,20 +407,79 @@ class SendSpace:
     def _batch(self, out: list[Segment], build: Build, now: int, snd_nxt: int, off: int, k: int) -> None:
         """``k`` full-sized segments of new data from ``snd_nxt`` (buffer offset ``off``)."""
         mss = self.mss
-        view = memoryview(self.buf)
-        first = build(snd_nxt, ACK, bytes(view[off:off + mss]))
+        payloads = self._pieces(off, mss, k)
+        first = build(snd_nxt, ACK, payloads[0])
         out.append(first)
         sport, dport, _, ack, _, wnd, opts, _, _ = first
         seq = snd_nxt
-        for _ in range(k - 1):
-            off += mss
+        for payload in payloads[1:]:
             seq = (seq + mss) & MASK
-            out.append(_new(Segment, (sport, dport, seq, ack, ACK, wnd, opts, bytes(view[off:off + mss]), 0)))
-        view.release()
+            out.append(_new(Segment, (sport, dport, seq, ack, ACK, wnd, opts, payload, 0)))
         rec = self._rec
         if rec.rtt_seq is None:
             rec.rtt_seq, rec.rtt_time = (snd_nxt + mss) & MASK, now  # time the first
         self.nxt = self.max = (snd_nxt + k * mss) & MASK
+
+    def _take(self, off: int, n: int) -> bytes:
+        """``n`` octets of the buffer from ``off`` octets after its first (``off + n`` <=
+        ``held``): a slice of the chunk that holds them (the chunk itself when they are
+        all of it), or joined across chunks."""
+        if not n:
+            return b""
+        pos = self._front + off
+        starts = self._starts
+        i = bisect_right(starts, pos) - 1
+        chunks = self._chunks
+        chunk = chunks[i]
+        at = pos - starts[i]
+        end = at + n
+        if end <= len(chunk):
+            return chunk[at:end]
+        parts = [chunk[at:]]
+        end -= len(chunk)
+        while True:  # across chunks
+            i += 1
+            chunk = chunks[i]
+            if end <= len(chunk):
+                parts.append(chunk[:end])
+                return b"".join(parts)
+            parts.append(chunk)
+            end -= len(chunk)
+
+    def _pieces(self, off: int, size: int, k: int) -> list[bytes]:
+        """``k`` runs of ``size`` octets, one after the other, from ``off``: ``_take``
+        ``k`` times, finding the chunk once."""
+        pos = self._front + off
+        starts = self._starts
+        i = bisect_right(starts, pos) - 1
+        chunks = self._chunks
+        chunk = chunks[i]
+        at = pos - starts[i]
+        out: list[bytes] = []
+        for _ in range(k):
+            end = at + size
+            if end <= len(chunk):
+                out.append(chunk[at:end])
+                at = end
+                continue
+            parts = [chunk[at:]]
+            end -= len(chunk)
+            while True:  # across chunks
+                i += 1
+                chunk = chunks[i]
+                if end <= len(chunk):
+                    parts.append(chunk[:end])
+                    break
+                parts.append(chunk)
+                end -= len(chunk)
+            out.append(b"".join(parts))
+            at = end
+        return out
+
+    def discard(self) -> None:
+        """Drop the data held (the connection is closed)."""
+        self.held = 0
+        self._chunks, self._starts = _NO_CHUNKS, _NO_STARTS
 
     def _probe(self, out: list[Segment], build: Build) -> None:
         """A zero-window probe (§3.8.6.1, MUST-36), as Linux sends it (tcp_xmit_probe_skb):

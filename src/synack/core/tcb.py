@@ -78,7 +78,7 @@ class Tcb:
         self._dirty: dict[Connection, None] = owner.dirty if owner is not None else {}
         self._events: deque[Event] = events if events is not None else deque()
         self._predict = config.header_prediction
-        self.timers = TimerTable(IDLE)
+        self.timers: TimerTable = list(IDLE)
         self.ts = Timestamps(ts_offset) if config.timestamps else NO_TIMESTAMPS
         #: ``now`` of the latest input or output: the TSval clock reads it.
         self._clock = 0

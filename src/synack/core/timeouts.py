@@ -71,14 +71,14 @@ class Timeouts(Tcb):
         if due is not None and now >= due:
             at[TW] = None
             if self.state is TIME_WAIT:
-                self._timer_fired(now, TW)
+                self._timer_fired(now, Timer.TIME_WAIT)
                 self._set_state(CLOSED, now)
                 return
         due = at[FW2]
         if due is not None and now >= due:
             at[FW2] = None
             if self.state is FIN_WAIT_2:
-                self._timer_fired(now, FW2)
+                self._timer_fired(now, Timer.FIN_WAIT_2)
                 self._stats.timeouts += 1
                 self._set_state(CLOSED, now)
                 return
@@ -107,7 +107,7 @@ class Timeouts(Tcb):
         # The peer's window is closed and data (or a FIN never sent) waits: the persist
         # timer, whether or not the previous probe's octet is still unacknowledged.
         unsent_fin = snd.fin_queued and seq_le(snd.max, snd.fin_seq)
-        zero_window_probe = snd.wnd == 0 and (bool(snd.buf) or unsent_fin)
+        zero_window_probe = snd.wnd == 0 and (snd.held > 0 or unsent_fin)
         if self._stalled_since is None:
             self._stalled_since = now - rec.rto  # the episode began when the timer started
         ut = self._user_timeout
@@ -117,11 +117,11 @@ class Timeouts(Tcb):
             self._set_state(CLOSED, now)
             return
         if self._retries >= limit:
-            self._time_out(now, RETRANSMIT)
+            self._time_out(now, Timer.RETRANSMIT)
             self._set_state(CLOSED, now)
             return
         self._retries += 1
-        self._timer_fired(now, Timer.PERSIST if zero_window_probe else RETRANSMIT)
+        self._timer_fired(now, Timer.PERSIST if zero_window_probe else Timer.RETRANSMIT)
         if zero_window_probe:
             snd.persist_backoff += 1  # the probe interval doubles
             snd.probe = True
@@ -151,7 +151,7 @@ class Timeouts(Tcb):
         if not self._ka_probes and now - self._last_heard < cfg.keepalive_time:
             at[KEEPALIVE] = self._last_heard + cfg.keepalive_time
             return
-        if self.snd.una != self.snd.max or self.snd.buf:
+        if self.snd.una != self.snd.max or self.snd.held:
             # Data in flight or queued: the retransmission timer watches the peer.
             self._ka_probes = 0
             at[KEEPALIVE] = now + cfg.keepalive_time
@@ -159,10 +159,10 @@ class Timeouts(Tcb):
         ut = self._user_timeout
         if self._ka_probes >= cfg.keepalive_probes or (
                 ut is not None and self._ka_probes and now - self._last_heard >= ut):
-            self._time_out(now, KEEPALIVE)
+            self._time_out(now, Timer.KEEPALIVE)
             self._send_reset(now)  # Linux: tcp_send_active_reset, then ETIMEDOUT
             return
-        self._timer_fired(now, KEEPALIVE)
+        self._timer_fired(now, Timer.KEEPALIVE)
         self._ka_probes += 1
         self._ka_sent = now
         self._stats.keepalive_probes += 1
@@ -173,7 +173,7 @@ class Timeouts(Tcb):
         self._set_state(FIN_WAIT_2, now)
         if self._closed_by_app:
             # Orphaned by close(): Linux's tcp_fin_timeout bounds FIN-WAIT-2.
-            self._arm_close_timer(self.config.fin_timeout, now, FW2)
+            self._arm_close_timer(self.config.fin_timeout, now, Timer.FIN_WAIT_2)
 
     def _enter_time_wait(self, now: int) -> None:
         self._set_state(TIME_WAIT, now)
@@ -184,4 +184,4 @@ class Timeouts(Tcb):
                 self._send_now(self._segment(self.snd.nxt, ACK))
             self._set_state(CLOSED, now)
             return
-        self._arm_close_timer(self.config.time_wait, now, TW)
+        self._arm_close_timer(self.config.time_wait, now, Timer.TIME_WAIT)

@@ -43,6 +43,7 @@ from .faults import apply_faults
 
 if TYPE_CHECKING:
     import random
+    from collections.abc import Callable
 
     from .faults import Fault, Resolver
     from .host import Host
@@ -186,6 +187,14 @@ class Path:
             tracer(SegmentRecord(now, self.src.name, "drop", pkt.src, pkt.dst, pkt.seg, reason, pkt.flight,
                                  Verdict.LOST, detail))
 
+    def _fault_noter(self, now: int) -> Callable[[Fault], None]:
+        """What traces a fault's note at ``now`` (a closure of its own, so that
+        ``transmit`` keeps no cell variables: every call would make them)."""
+        tracer = self._tracer
+        assert tracer is not None
+        name = self.src.name
+        return lambda fault: tracer(NoteRecord(now, name, "fault: " + fault.describe()))
+
     def transmit(self, pkt: Packet, now: int) -> None:
         """Put ``pkt`` on the path at ``now``: schedule its arrival, or drop it."""
         stats = self.stats
@@ -211,9 +220,7 @@ class Path:
         copies: list[int] | None = None
         if self.faults:
             src, dst, seg, _ = pkt
-            tracer = self._tracer
-            noted = None if tracer is None else (
-                lambda fault: tracer(NoteRecord(now, self.src.name, "fault: " + fault.describe())))
+            noted = None if self._tracer is None else self._fault_noter(now)
             dropper, extra, copies = apply_faults(self.faults, src, dst, seg, stats, noted)
             if dropper is not None:
                 self._drop(pkt, now, Loss.FAULT, dropper.describe())
