@@ -93,7 +93,7 @@ def test_the_mss_is_bounded_by_half_the_handshakes_window() -> None:
     for window, options, mss in ((65535, 0, 1000), (2000, 12, 1000), (1000, 0, 500), (500, 0, 500),
                                  (80, 0, 80), (40, 0, 48), (40, 12, 40), (20, 12, 36)):
         snd, _, _ = established()
-        snd.bound_to_half_window(window, options)
+        snd.handshake_window(IRS + 1, snd.una, window, options)
         assert snd.mss == mss, (window, options)
 
 

@@ -280,7 +280,7 @@ class Listener:
         if seg.payload:
             stats.drop(DropReason.SYN_DATA)  # only the SYN is acknowledged
             outcome = trimmed(DropReason.SYN_DATA)
-        if self.accept_queue_full:
+        if len(self.accept_queue) > self.backlog:  # (accept_queue_full, inlined)
             stats.listen_overflows += 1
             stats.listen_drops += 1
             stats.drop(DropReason.ACCEPT_QUEUE_FULL)
@@ -403,7 +403,7 @@ class Listener:
         """The handshake's final ACK, checked by ``_on_half_open``."""
         host = self.host
         stats = host.stats
-        if self.accept_queue_full:
+        if len(self.accept_queue) > self.backlog:  # (accept_queue_full, inlined)
             stats.listen_overflows += 1
             stats.drop(DropReason.ACCEPT_QUEUE_FULL)
             if self.config.abort_on_overflow:
@@ -421,7 +421,7 @@ class Listener:
 
     def _complete_cookie(self, seg: Segment, src: str, dst: str, mss: int, now: int) -> Outcome:
         host = self.host
-        if self.accept_queue_full:
+        if len(self.accept_queue) > self.backlog:  # (accept_queue_full, inlined)
             host.stats.listen_overflows += 1
             host.stats.drop(DropReason.ACCEPT_QUEUE_FULL)
             return dropped(DropReason.ACCEPT_QUEUE_FULL)

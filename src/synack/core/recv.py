@@ -180,12 +180,16 @@ class ReceiveSpace:
             if adv >= HALF:
                 adv -= MOD
             size = self.size
-            # the largest window the field can show (Linux window_clamp): without
-            # window scaling a buffer beyond 64 KB never reopens past 65,535
-            clamp = min(size, 0xFFFF << self.wscale)
-            if 2 * adv <= clamp:
-                free = min(size - len(buf), clamp)
-                if free >= 2 * adv and free - adv >= min(size >> 1, mss):
+            if 2 * adv <= size:
+                # no more than the field can show (Linux window_clamp): without window
+                # scaling a buffer beyond 64 KB never reopens past 65,535
+                clamp = 0xFFFF << self.wscale
+                if clamp > size:
+                    clamp = size  # (min, written out: every read)
+                free = size - len(buf)
+                if free > clamp:
+                    free = clamp
+                if 2 * adv <= clamp and free >= 2 * adv and free - adv >= min(size >> 1, mss):
                     self.ack_now = True
         return data
 

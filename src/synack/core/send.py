@@ -228,19 +228,18 @@ class SendSpace:
 
     def handshake_window(self, seq: int, ack: int, window: int, options: int) -> None:
         """The window the handshake ends with (the SYN-ACK's, or a passive open's final
-        ACK's): the first window, and the bound on segments it sets."""
-        self.first_window(seq, ack, window)
-        self.bound_to_half_window(window, options)
-
-    def bound_to_half_window(self, window: int, options: int) -> None:
-        """Sender SWS avoidance as Linux's tcp_bound_to_half_wnd, applied once when the
-        handshake ends (its tcp_sync_mss, with the SYN-ACK's window, or for a passive
-        open the final ACK's): no segment larger than half that window (all of it when
-        it is 536 or less), nor smaller than 68 octets less the header (20 and the
-        ``options``).  The bound stays, as Linux's mss_cache does."""
+        ACK's): :meth:`first_window`, and the bound it sets on segments, as Linux's
+        tcp_bound_to_half_wnd in its tcp_sync_mss (sender SWS avoidance): none larger
+        than half that window (all of it when it is 536 or less), nor smaller than 68
+        octets less the header (20 and the ``options``).  The bound stays, as Linux's
+        mss_cache does."""
+        self.wnd = window
+        if window > self.max_wnd:
+            self.max_wnd = window
+        self.wl1, self.wl2 = seq, ack
         cutoff = window >> 1 if window > 536 else window
         if cutoff and self.mss > cutoff:
-            self.mss = max(cutoff, 48 - options)
+            self.mss = cutoff if cutoff > 48 - options else 48 - options
 
     def first_window(self, seq: int, ack: int, window: int) -> None:
         """The window of the peer's SYN or SYN-ACK (never scaled, RFC 7323 §2.2)."""
@@ -317,6 +316,7 @@ class SendSpace:
             room = (self.una + self.wnd - snd_nxt) & MASK  # may be < 0: a shrunk window
             if room >= HALF:
                 room -= MOD
+            wnd_room = room
             if cwnd - in_flight < room:
                 room = cwnd - in_flight
             if avail > 0:
@@ -325,7 +325,7 @@ class SendSpace:
                     n = room
             else:
                 n = 0
-            if fin_due and off + n >= held and n >= seq_sub((self.una + self.wnd) & MASK, snd_nxt):
+            if fin_due and off + n >= held and n >= wnd_room:
                 # The FIN takes a sequence number beyond the peer's window: it waits as
                 # data does (Linux's tcp_snd_wnd_test counts it), while zero-window
                 # probes ask for the window; the data before it may go.
