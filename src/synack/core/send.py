@@ -435,13 +435,14 @@ class SendSpace:
         end = at + n
         if end <= len(chunk):
             return chunk[at:end]
-        parts = [chunk[at:]]
+        # across chunks: views of the partial ones, so that the join is the only copy
+        parts: list[bytes | memoryview] = [memoryview(chunk)[at:]]
         end -= len(chunk)
-        while True:  # across chunks
+        while True:
             i += 1
             chunk = chunks[i]
             if end <= len(chunk):
-                parts.append(chunk[:end])
+                parts.append(memoryview(chunk)[:end])
                 return b"".join(parts)
             parts.append(chunk)
             end -= len(chunk)
@@ -462,13 +463,13 @@ class SendSpace:
                 out.append(chunk[at:end])
                 at = end
                 continue
-            parts = [chunk[at:]]
+            parts: list[bytes | memoryview] = [memoryview(chunk)[at:]]  # (as in _take)
             end -= len(chunk)
             while True:  # across chunks
                 i += 1
                 chunk = chunks[i]
                 if end <= len(chunk):
-                    parts.append(chunk[:end])
+                    parts.append(memoryview(chunk)[:end])
                     break
                 parts.append(chunk)
                 end -= len(chunk)
