@@ -93,8 +93,22 @@ def test_the_mss_is_bounded_by_half_the_handshakes_window() -> None:
     for window, options, mss in ((65535, 0, 1000), (2000, 12, 1000), (1000, 0, 500), (500, 0, 500),
                                  (80, 0, 80), (40, 0, 48), (40, 12, 40), (20, 12, 36)):
         snd, _, _ = established()
-        snd.handshake_window(IRS + 1, snd.una, window, options)
+        snd.set_mss(MSS + options, 1460, 48, ADDR, options)
+        snd.handshake_window(IRS + 1, snd.una, window)
         assert snd.mss == mss, (window, options)
+
+
+def test_a_larger_window_lifts_the_bound() -> None:
+    """As Linux re-syncs its MSS when max_window grows (tcp_ack_update_window)."""
+    snd, _, _ = established()
+    snd.handshake_window(IRS + 1, snd.una, 1000)
+    assert snd.mss == 500
+    assert snd.update_window(IRS + 1, snd.una, 1600)
+    assert snd.mss == 800
+    assert snd.update_window(IRS + 1, snd.una, 65535)
+    assert snd.mss == MSS
+    assert snd.update_window(IRS + 1, snd.una, 1000)  # a smaller window: the bound stays lifted
+    assert snd.mss == MSS
 
 
 # -- the buffer ---------------------------------------------------------------------------

@@ -66,7 +66,6 @@ from .state import (
 )
 from .timeouts import Timeouts
 from .timers import DELAYED_ACK, KEEPALIVE, RETRANSMIT, Timer, stop_all
-from .timestamps import TIMESTAMPS_OPTION
 from .trace import (
     ACCEPTED,
     CongestionRecord,
@@ -268,7 +267,7 @@ class Connection(UserCalls, Timeouts, Replies):
                 self.ts.ack_tsecr = opts.timestamps[1]
             self._on_new_ack(ack, now)
             self.rec.handshake_rtt(None, syn_retransmitted)
-            snd.handshake_window(seq, ack, window, TIMESTAMPS_OPTION if self.ts.ok else 0)
+            snd.handshake_window(seq, ack, window)
             self.rcv.ack_now = True
             self._set_state(ESTABLISHED, now)
         else:
@@ -410,7 +409,7 @@ class Connection(UserCalls, Timeouts, Replies):
                 self._stats.resets_sent += 1
                 self._stats.drop(DropReason.BAD_ACK)
                 return dropped(DropReason.BAD_ACK)
-            snd.handshake_window(seq, ack, window << snd.wscale, TIMESTAMPS_OPTION if self.ts.ok else 0)
+            snd.handshake_window(seq, ack, window << snd.wscale)
             rec.handshake_rtt(None, self._retries > 0)
             if snd.nxt == snd.iss:
                 # Our SYN,ACK is still waiting to be pulled and now never will be: the

@@ -64,12 +64,17 @@ def default_mss(addr: str) -> int:
     return 1220 if ":" in addr else 536
 
 
+#: ``SendSpace.bound_wnd`` before the handshake's window: no bound yet.
+NO_BOUND: Final = 1 << 62
+
+
 class SendSpace:
     """SND.UNA to SND.MAX, the send buffer, and the rules for what leaves."""
 
-    __slots__ = ("_chunks", "_front", "_rec", "_starts", "_stats", "data_seq", "fin_queued", "fin_seq",
-                 "held", "iss", "max", "max_wnd", "mss", "nodelay", "nxt", "persist_backoff", "probe",
-                 "pushed", "size", "sml", "una", "up", "want_writable", "wl1", "wl2", "wnd", "wscale")
+    __slots__ = ("_chunks", "_front", "_opt_len", "_path_mss", "_rec", "_starts", "_stats", "bound_wnd",
+                 "data_seq", "fin_queued", "fin_seq", "held", "iss", "max", "max_wnd", "mss", "nodelay",
+                 "nxt", "persist_backoff", "probe", "pushed", "size", "sml", "una", "up", "want_writable",
+                 "wl1", "wl2", "wnd", "wscale")
 
     def __init__(self, config: Config, iss: int, remote_addr: str, rec: Recovery, stats: Stats) -> None:
         self._rec = rec
@@ -85,8 +90,13 @@ class SendSpace:
         self.wl2 = 0
         #: RFC 5961 §5 MAX.SND.WND: the largest window the peer has offered.
         self.max_wnd = 0
-        #: The effective send MSS (§3.7.1).
-        self.mss = default_mss(remote_addr)
+        #: The effective send MSS (§3.7.1), bounded by half the window (see
+        #: :meth:`handshake_window`); ``_path_mss`` without that bound.
+        self.mss = self._path_mss = default_mss(remote_addr)
+        self._opt_len = 0
+        #: The largest window the bound on segments has seen (Linux's max_window for
+        #: tcp_bound_to_half_wnd); none until the handshake ends.
+        self.bound_wnd = NO_BOUND
         #: Window scale of the peer's windows (RFC 7323 Snd.Wind.Shift).
         self.wscale = 0
         #: The send buffer: ``held`` octets written and not yet acknowledged (Send-Q),
@@ -224,22 +234,32 @@ class SendSpace:
         ``Replies._segment``.)"""
         mss = peer_mss if peer_mss is not None else default_mss(remote_addr)
         mss = mss if mss < our_mss else our_mss  # max(min(mss, our_mss), least), written out
-        self.mss = (mss if mss > least else least) - options
+        self.mss = self._path_mss = (mss if mss > least else least) - options
+        self._opt_len = options
+        if self.bound_wnd != NO_BOUND:
+            self._bound(self.bound_wnd)
 
-    def handshake_window(self, seq: int, ack: int, window: int, options: int) -> None:
+    def handshake_window(self, seq: int, ack: int, window: int) -> None:
         """The window the handshake ends with (the SYN-ACK's, or a passive open's final
         ACK's): :meth:`first_window`, and the bound it sets on segments, as Linux's
-        tcp_bound_to_half_wnd in its tcp_sync_mss (sender SWS avoidance): none larger
-        than half that window (all of it when it is 536 or less), nor smaller than 68
-        octets less the header (20 and the ``options``).  The bound stays, as Linux's
-        mss_cache does."""
+        tcp_bound_to_half_wnd in tcp_sync_mss (sender SWS avoidance): none larger than
+        half the largest window seen since (all of it when that is 536 or less), nor
+        smaller than 68 octets less the header; lifted as larger windows come
+        (:meth:`update_window`), as Linux re-syncs its MSS when max_window grows."""
         self.wnd = window
         if window > self.max_wnd:
             self.max_wnd = window
         self.wl1, self.wl2 = seq, ack
+        self._bound(window)
+
+    def _bound(self, window: int) -> None:
+        self.bound_wnd = window
         cutoff = window >> 1 if window > 536 else window
-        if cutoff and self.mss > cutoff:
-            self.mss = cutoff if cutoff > 48 - options else 48 - options
+        mss = self._path_mss
+        if cutoff and mss > cutoff:
+            least = 48 - self._opt_len  # 68 octets less the header (20 and the options)
+            mss = cutoff if cutoff > least else least
+        self.mss = mss
 
     def first_window(self, seq: int, ack: int, window: int) -> None:
         """The window of the peer's SYN or SYN-ACK (never scaled, RFC 7323 §2.2)."""
@@ -258,6 +278,8 @@ class SendSpace:
             wnd = self.wnd = field << self.wscale
             if wnd > self.max_wnd:
                 self.max_wnd = wnd
+            if wnd > self.bound_wnd:
+                self._bound(wnd)  # a larger window lifts the bound on segments
             self.wl1, self.wl2 = seq, ack
             return True
         return False
