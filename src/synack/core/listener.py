@@ -40,7 +40,7 @@ from .cookies import SynCookies, decode_ts_options, ts_options
 from .errors import DropReason
 from .events import AcceptReady
 from .info import SocketInfo
-from .replies import half_open_ack, syn_options
+from .replies import half_open_ack, oow_rate_allows, syn_options
 from .seq import MASK, in_window, seq_lt
 from .state import State, check_transition
 from .timers import IDLE, SYNACK, Timer, TimerTable
@@ -191,7 +191,7 @@ class Listener:
 
     @property
     def accept_queue_full(self) -> bool:
-        return len(self.accept_queue) >= self.backlog + 1
+        return len(self.accept_queue) >= self.accept_queue_limit
 
     @property
     def young(self) -> int:
@@ -280,7 +280,7 @@ class Listener:
         if seg.payload:
             stats.drop(DropReason.SYN_DATA)  # only the SYN is acknowledged
             outcome = trimmed(DropReason.SYN_DATA)
-        if len(self.accept_queue) > self.backlog:  # (accept_queue_full, inlined)
+        if self.accept_queue_full:
             stats.listen_overflows += 1
             stats.listen_drops += 1
             stats.drop(DropReason.ACCEPT_QUEUE_FULL)
@@ -334,7 +334,7 @@ class Listener:
             # (tcp_oow_rate_limited), and the answer restarts the entry's timer from
             # now, with the backoff its timeouts have reached (reqsk_timeout).
             cfg = self.config
-            if half.last_oow is None or now - half.last_oow >= cfg.oow_ack_interval:
+            if oow_rate_allows(half.last_oow, now, cfg):
                 half.last_oow = now
                 self._send_synack(half, now)
                 half.resent = True
@@ -403,7 +403,7 @@ class Listener:
         """The handshake's final ACK, checked by ``_on_half_open``."""
         host = self.host
         stats = host.stats
-        if len(self.accept_queue) > self.backlog:  # (accept_queue_full, inlined)
+        if self.accept_queue_full:
             stats.listen_overflows += 1
             stats.drop(DropReason.ACCEPT_QUEUE_FULL)
             if self.config.abort_on_overflow:
@@ -421,7 +421,7 @@ class Listener:
 
     def _complete_cookie(self, seg: Segment, src: str, dst: str, mss: int, now: int) -> Outcome:
         host = self.host
-        if len(self.accept_queue) > self.backlog:  # (accept_queue_full, inlined)
+        if self.accept_queue_full:
             host.stats.listen_overflows += 1
             host.stats.drop(DropReason.ACCEPT_QUEUE_FULL)
             return dropped(DropReason.ACCEPT_QUEUE_FULL)

@@ -85,6 +85,13 @@ def occupies_sequence_space(flags: int, payload: bytes) -> bool:
     return bool(payload or flags & FIN) and not flags & SYN
 
 
+def oow_rate_allows(last: int | None, now: int, config: Config) -> bool:
+    """May an answer to an unacceptable or repeated segment go, the last one having
+    gone at ``last``?  At most one per ``Config.oow_ack_interval`` (Linux's
+    tcp_invalid_ratelimit, in __tcp_oow_rate_limited)."""
+    return last is None or now - last >= config.oow_ack_interval
+
+
 class ReplyLimits:
     """How often one connection answers unacceptable segments."""
 
@@ -123,8 +130,7 @@ class ReplyLimits:
         lost, and its sender waits for this one.  A held-back ACK is counted."""
         if occupies:
             return True
-        last = self._last_oow
-        if last is not None and now - last < self._config.oow_ack_interval:
+        if not oow_rate_allows(self._last_oow, now, self._config):
             self._stats.drop(DropReason.OOW_ACK_LIMIT)
             return False
         self._last_oow = now

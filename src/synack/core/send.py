@@ -64,6 +64,24 @@ def default_mss(addr: str) -> int:
     return 1220 if ":" in addr else 536
 
 
+
+def _across(chunks: list[bytes], i: int, at: int, end: int) -> tuple[bytes, int, int]:
+    """The octets from ``at`` in ``chunks[i]`` up to ``end`` (beyond that chunk), joined
+    from views of the partial chunks so that the join is the only copy; and the
+    chunk where they end, with the offset there."""
+    chunk = chunks[i]
+    parts: list[bytes | memoryview] = [memoryview(chunk)[at:]]
+    end -= len(chunk)
+    while True:
+        i += 1
+        chunk = chunks[i]
+        if end <= len(chunk):
+            parts.append(memoryview(chunk)[:end])
+            return b"".join(parts), i, end
+        parts.append(chunk)
+        end -= len(chunk)
+
+
 #: ``SendSpace.bound_wnd`` before the handshake's window: no bound yet.
 NO_BOUND: Final = 1 << 62
 
@@ -246,10 +264,7 @@ class SendSpace:
         half the largest window seen since (all of it when that is 536 or less), nor
         smaller than 68 octets less the header; lifted as larger windows come
         (:meth:`update_window`), as Linux re-syncs its MSS when max_window grows."""
-        self.wnd = window
-        if window > self.max_wnd:
-            self.max_wnd = window
-        self.wl1, self.wl2 = seq, ack
+        self.first_window(seq, ack, window)
         self._bound(window)
 
     def _bound(self, window: int) -> None:
@@ -457,17 +472,7 @@ class SendSpace:
         end = at + n
         if end <= len(chunk):
             return chunk[at:end]
-        # across chunks: views of the partial ones, so that the join is the only copy
-        parts: list[bytes | memoryview] = [memoryview(chunk)[at:]]
-        end -= len(chunk)
-        while True:
-            i += 1
-            chunk = chunks[i]
-            if end <= len(chunk):
-                parts.append(memoryview(chunk)[:end])
-                return b"".join(parts)
-            parts.append(chunk)
-            end -= len(chunk)
+        return _across(chunks, i, at, end)[0]
 
     def _pieces(self, off: int, size: int, k: int) -> list[bytes]:
         """``k`` runs of ``size`` octets, one after the other, from ``off``: ``_take``
@@ -485,18 +490,9 @@ class SendSpace:
                 out.append(chunk[at:end])
                 at = end
                 continue
-            parts: list[bytes | memoryview] = [memoryview(chunk)[at:]]  # (as in _take)
-            end -= len(chunk)
-            while True:  # across chunks
-                i += 1
-                chunk = chunks[i]
-                if end <= len(chunk):
-                    parts.append(memoryview(chunk)[:end])
-                    break
-                parts.append(chunk)
-                end -= len(chunk)
-            out.append(b"".join(parts))
-            at = end
+            piece, i, at = _across(chunks, i, at, end)
+            out.append(piece)
+            chunk = chunks[i]
         return out
 
     def discard(self) -> None:
