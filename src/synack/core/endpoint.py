@@ -278,16 +278,33 @@ class Endpoint:
                         out.append(_new(Packet, (src, dst, seg, 0)))  # Packet(src, dst, seg), faster
                 self._timers.update(conn)
         if out:
-            self.stats.segments_out += len(out)
-            tracer = self.tracer
-            if tracer is not None:
-                name = self.name
-                flights = self._flights
-                for i, (src, dst, seg, _) in enumerate(out):
-                    flight = flights()
-                    out[i] = _new(Packet, (src, dst, seg, flight))
-                    tracer(SegmentRecord(now, name, "send", src, dst, seg, None, flight))
+            self._sending(out, now)
         return out
+
+    def replies_to_send(self, now: int) -> list[Packet]:
+        """Only the answers made without a connection (a listener's SYN-ACKs, the RSTs
+        of segments no one owns) since the last call; :meth:`packets_to_send` returns
+        them too, first.  A driver reading a burst may send these as each segment is
+        handled, as Linux answers a SYN in the softirq that received it, while the
+        connections' own output (ACKs of data above all) waits for the burst's end to
+        be coalesced: a SYN-ACK then never waits behind the rest of a SYN flood."""
+        out = self._out
+        if not out:
+            return []
+        self._out = []
+        self._sending(out, now)
+        return out
+
+    def _sending(self, out: list[Packet], now: int) -> None:
+        self.stats.segments_out += len(out)
+        tracer = self.tracer
+        if tracer is not None:
+            name = self.name
+            flights = self._flights
+            for i, (src, dst, seg, _) in enumerate(out):
+                flight = flights()
+                out[i] = _new(Packet, (src, dst, seg, flight))
+                tracer(SegmentRecord(now, name, "send", src, dst, seg, None, flight))
 
     def next_timeout(self) -> int | None:
         """The earliest deadline of any timer that runs."""

@@ -361,6 +361,7 @@ class TunStack(Stack):
             return
         fd, size, read = self._fd, self._bufsize, os.read
         ep = self.endpoint
+        replies_to_send = ep.replies_to_send
         tap = self.pcap
         inbound = self._inbound
         off = VNET_HDR_LEN if self._vnet else 0
@@ -393,6 +394,12 @@ class TunStack(Stack):
                         ep.receive_packet(data[off:], now, verify_checksum=False)
                 else:
                     ep.receive_packet(data, now)
+                # Answers without a connection (SYN-ACKs above all) leave at once; the
+                # connections' output waits for the burst's end (Endpoint.replies_to_send).
+                replies = replies_to_send(now)
+                if replies:
+                    self.packets_out += len(replies)
+                    self._transmit(replies, now)
             except Exception as exc:
                 self.report("receive", exc)
         self.packets_in += n
