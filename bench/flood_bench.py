@@ -68,6 +68,13 @@ SPOOF_NET: Final = ipaddress.ip_network("198.18.128.0/17")
 SINK: Final = "sksink0"
 SYNACK_PORT: Final = 7000
 KERNEL_PORT: Final = 7001
+BUSY_POLL_PORT: Final = 7002
+#: The busy poll of the "synack_busypoll" target, µs: longer than the flood's gaps
+#: between bursts (the flooder sends every 0.5 ms or so), so the SYN of a client
+#: finds synack polling rather than asleep.
+BUSY_POLL_US: Final = 500
+#: The targets: synack as it comes, synack with busy polling, the kernel.
+TARGETS: Final = ("synack", "kernel", "synack_busypoll")
 #: Ceilings no plan may pass (the flooder checks them again).
 MAX_RATE: Final = 20_000
 MAX_PACKETS: Final = 250_000
@@ -426,7 +433,7 @@ class Outcome:
             "syn_queue": [min(self.queue), max(self.queue)] if self.queue else None,
             **({"synack_cpu_s": round(self.cpu_s, 2),
                 "synack_cpu_us_per_flood_syn": round(self.cpu_s * 1e6 / max(1, sent), 1)}
-               if self.target == "synack" else {}),
+               if self.target.startswith("synack") else {}),
             "loadavg": [round(x, 2) for x in self.load],
             "kernel_counters": {k: v for k, v in self.counters.items() if v},
             **({"synack_stats": {k: v for k, v in self.stats.items() if v}} if self.stats else {}),
@@ -448,16 +455,20 @@ async def _hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
 
 
 async def run_target(lab: Lab, stack: TunStack, target: str, mode: int) -> Outcome:
-    """The client alone, then under the flood, against ``target`` ("synack" or "kernel")."""
+    """The client alone, then under the flood, against ``target`` (one of :data:`TARGETS`)."""
     plan = lab.plan
     out = Outcome(target, mode, plan)
     netns = lab.name
     sample: Callable[[], int]
     async with contextlib.AsyncExitStack() as stack_exit:
-        if target == "synack":
-            addr, port = SYNACK_V4, SYNACK_PORT + 10 * mode
+        if target.startswith("synack"):
+            addr = SYNACK_V4
+            port = (BUSY_POLL_PORT if target == "synack_busypoll" else SYNACK_PORT) + 10 * mode
             server = await start_server(_hang_up, None, port, stack=stack, backlog=plan.backlog)
             stack_exit.callback(server.close)
+            if target == "synack_busypoll":
+                stack.busy_poll_us = BUSY_POLL_US
+                stack_exit.callback(setattr, stack, "busy_poll_us", 0)
             listener = server.listener
 
             def sample() -> int:
@@ -514,7 +525,7 @@ async def run_target(lab: Lab, stack: TunStack, target: str, mode: int) -> Outco
 # ----------------------------------------------------------------------------- the lab
 
 def run_lab(plan: FloodPlan = FloodPlan(), modes: Iterable[int] = (0, 1, 2),
-            targets: tuple[str, ...] = ("synack", "kernel")) -> list[Outcome]:
+            targets: tuple[str, ...] = TARGETS) -> list[Outcome]:
     """Every target in every mode, in one namespace; the targets' order alternates
     from mode to mode.  Raises SystemExit (one line) without root or /dev/net/tun."""
     problem = privilege_problem()
@@ -581,7 +592,7 @@ def main() -> None:
     parser.add_argument("--max-syn-backlog", type=int, help="tcp_max_syn_backlog / Config.max_syn_backlog")
     parser.add_argument("--timeout", type=float, help="the client's connect timeout, s")
     parser.add_argument("--modes", default="0,1,2", help="syncookies modes, e.g. 0,1,2")
-    parser.add_argument("--targets", default="synack,kernel")
+    parser.add_argument("--targets", default=",".join(TARGETS), help="of " + ", ".join(TARGETS))
     parser.add_argument("--json", metavar="FILE", help="write every outcome's figures and detail")
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C: processes killed by pid, the namespace removed.

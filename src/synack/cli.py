@@ -143,6 +143,18 @@ def parse_seed(text: str) -> int:
     return seed
 
 
+def parse_busy_poll(text: str) -> int:
+    from synack.drivers.tun import MAX_BUSY_POLL_US  # (asyncio only when needed)
+
+    try:
+        us = int(text)
+    except ValueError:
+        us = -1
+    if not 0 <= us <= MAX_BUSY_POLL_US:
+        raise argparse.ArgumentTypeError(f"not a busy poll: {text!r} (0 to {MAX_BUSY_POLL_US} µs)")
+    return us
+
+
 def parse_probability(text: str) -> float:
     """``"0.05"`` or ``"5%"`` → 0.05."""
     t = text.strip()
@@ -212,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "(default: synack)")
         if pcap:
             cmd.add_argument("--pcap", metavar="FILE", help="capture everything crossing the TUN device")
+            cmd.add_argument("--busy-poll", metavar="US", type=parse_busy_poll, default=0,
+                             help="after each burst of packets, poll the device US µs more before sleeping "
+                                  "(as Linux's net.core.busy_poll): lower latency under load, for CPU "
+                                  "(default 0: off)")
 
     def fault_options(cmd: argparse.ArgumentParser) -> None:
         faults = cmd.add_argument_group(
@@ -272,9 +288,10 @@ def cmd_net(args: argparse.Namespace, console: Console) -> int:
         if args.command in ("serve", "connect"):
             faults = commands.make_faults(args.loss, args.delay, args.duplicate, args.reorder, args.seed)
         if args.command == "serve":
-            commands.serve(args.netns, args.pcap, args.port, args.http, faults)
+            commands.serve(args.netns, args.pcap, args.port, args.http, faults, args.busy_poll)
         elif args.command == "connect":
-            commands.connect(args.netns, args.pcap, args.host, args.port, args.send, args.output, faults)
+            commands.connect(args.netns, args.pcap, args.host, args.port, args.send, args.output, faults,
+                             args.busy_poll)
         else:
             now, rows = commands.show_table(args.netns)
             if not console.is_terminal:

@@ -1,5 +1,5 @@
-"""``synack serve``/``connect`` --loss --delay --duplicate --reorder --seed: parsing
-and wiring (no privileges: the commands themselves are replaced)."""
+"""``synack serve``/``connect`` --loss --delay --duplicate --reorder --seed and
+--busy-poll: parsing and wiring (no privileges: the commands themselves are replaced)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ def test_serve_takes_the_faults_for_both_directions(calls: Calls) -> None:
     assert cli.main(["serve", "--loss", "5%", "--delay", "2.5", "--duplicate", "0.01", "--reorder", "0.02",
                      "--seed", "7"]) == 0
     ((name, args),) = calls
-    faults = args[-1]
-    assert name == "serve" and isinstance(faults, TunFaults)
+    faults, busy_poll = args[-2:]
+    assert name == "serve" and isinstance(faults, TunFaults) and busy_poll == 0
     expected = Impairments(loss=0.05, delay=2500, duplicate=0.01, reorder=0.02)
     assert faults.inbound is not None and faults.outbound is not None
     for path in (faults.inbound, faults.outbound):
@@ -41,9 +41,9 @@ def test_connect_takes_them_too_and_none_means_no_fault_layer(calls: Calls) -> N
     assert cli.main(["connect", "198.18.0.1", "80"]) == 0
     assert cli.main(["serve", "--seed", "3"]) == 0
     (_, lossy), (_, plain), (_, seeded) = calls
-    assert isinstance(lossy[-1], TunFaults) and lossy[-1].inbound is not None
-    assert lossy[-1].inbound.impairments == Impairments(loss=0.1)
-    assert plain[-1] is None and seeded[-1] is None
+    assert isinstance(lossy[-2], TunFaults) and lossy[-2].inbound is not None
+    assert lossy[-2].inbound.impairments == Impairments(loss=0.1)
+    assert plain[-2] is None and seeded[-2] is None
 
 
 @pytest.mark.parametrize("command", [["serve"], ["connect", "198.18.0.1", "80"]])
@@ -57,6 +57,9 @@ def test_connect_takes_them_too_and_none_means_no_fault_layer(calls: Calls) -> N
     ("--delay", "1e9", "not a delay"),
     ("--delay", "20ms", "not a delay: '20ms'"),
     ("--seed", "-3", "not a seed"),
+    ("--busy-poll", "-1", "not a busy poll: '-1'"),
+    ("--busy-poll", "100001", "not a busy poll: '100001' (0 to 100000 µs)"),
+    ("--busy-poll", "50us", "not a busy poll: '50us'"),
 ])
 def test_a_bad_value_is_one_line_and_status_2(command: list[str], flag: str, value: str, what: str,
                                               capsys: pytest.CaptureFixture[str],
@@ -67,6 +70,13 @@ def test_a_bad_value_is_one_line_and_status_2(command: list[str], flag: str, val
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"synack: error: argument {flag}: {what}")
     assert calls == []
+
+
+@pytest.mark.parametrize("command", [["serve"], ["connect", "198.18.0.1", "80"]])
+def test_busy_poll_reaches_the_command(command: list[str], calls: Calls) -> None:
+    assert cli.main([*command, "--busy-poll", "250"]) == 0
+    assert cli.main([*command, "--busy-poll", "100000"]) == 0
+    assert [args[-1] for _, args in calls] == [250, 100000]
 
 
 def test_make_faults() -> None:

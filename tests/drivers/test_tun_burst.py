@@ -1,21 +1,28 @@
 """A burst of packets read from the TUN device: each SYN-ACK (an answer made without
 a connection) is written as its SYN is handled, so under a SYN flood a client's
 SYN-ACK never waits behind the rest of the burst; a connection's own output (its
-ACKs) is written once the burst is handled, so ACKs of data are coalesced.
+ACKs) is written once the burst is handled, so ACKs of data are coalesced.  After a
+burst, busy polling (off by default) keeps the loop looking at the device a while
+rather than sleeping.
 
 The stack runs on one end of a datagram socket pair (no privileges)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
+import time
 from collections.abc import Awaitable
+from typing import Any
+
+import pytest
 
 from support.tunhelp import socket_device
 from synack.core.endpoint import Endpoint
 from synack.core.ip import Packet, build_packet, parse_packet
 from synack.core.wire import ACK, SYN, Options, Segment
-from synack.drivers.tun import VNET_HDR_LEN, TunStack, tun_config
+from synack.drivers.tun import MAX_BUSY_POLL_US, VNET_HDR_LEN, TunSettings, TunStack, tun_config
 
 OURS = "198.18.0.2"
 PORT = 9000
@@ -121,6 +128,98 @@ def test_a_connections_ack_waits_for_the_bursts_end_and_a_syn_ack_does_not() -> 
         assert [(p.dst, p.seg.flags) for p in after] == [("198.18.0.7", SYN | ACK), (peer, ACK)]
         dup = after[1].seg
         assert (dup.seq, dup.ack, dup.options.sack_blocks) == (iss + 1, 101, ((201, 301),))
+        stack.close()
+        far.close()
+    run(main())
+
+
+# -- busy polling --------------------------------------------------------------------------
+class LoopWatch:
+    """Records each time the event loop waits for its file descriptors (monotonic
+    time, the timeout it gives: 0 means it only looks, it does not sleep), and the
+    time of each of the stack's flushes."""
+
+    def __init__(self, stack: TunStack) -> None:
+        self.selects: list[tuple[float, float | None]] = []
+        self.flushes: list[float] = []
+        selector = stack.loop._selector  # type: ignore[attr-defined]
+        select_ = selector.select
+        flush = stack._flush
+
+        def watched_select(timeout: float | None = None) -> Any:
+            self.selects.append((time.monotonic(), timeout))
+            return select_(timeout)
+
+        def watched_flush() -> None:
+            self.flushes.append(time.monotonic())
+            flush()
+
+        selector.select = watched_select
+        stack._flush = watched_flush  # type: ignore[method-assign]
+
+    def waits_between(self, start: float, end: float) -> list[float | None]:
+        return [timeout for t, timeout in self.selects if start <= t < end]
+
+
+def test_busy_polling_keeps_the_loop_looking_not_sleeping_for_its_time_after_a_burst() -> None:
+    async def main() -> None:
+        device, far = socket_device(TunSettings(netns="unused", busy_poll_us=30_000))
+        stack = TunStack(Endpoint([OURS], tun_config()), device)
+        assert stack.busy_poll_us == 30_000
+        stack.endpoint.listen(PORT, 64)
+        watch = LoopWatch(stack)
+        _send(far, "198.18.0.1", _syn(40001, 100))
+        await _handled(stack, 1)
+        await asyncio.sleep(0.15)
+        burst = watch.flushes[0]
+        # It looks again and again; the first time it sleeps is 30 ms on, for the rest
+        # of the test's own sleep.
+        assert len(watch.waits_between(burst, burst + 0.01)) > 10
+        t, timeout = next((t, timeout) for t, timeout in watch.selects if t >= burst and timeout != 0)
+        assert t >= burst + 0.030 and timeout is not None and timeout > 0.05
+        assert not stack._busy
+        # A packet that comes while it looks is read at the next look, as ever.
+        stack.busy_poll_us = 100_000
+        _send(far, "198.18.0.7", _syn(40002, 200))
+        _send(far, "198.18.0.9", _syn(40003, 300))
+        await _handled(stack, 3)
+        assert [p.seg.dst_port for p in _read_all(far)] == [40001, 40002, 40003]
+        stack.close()
+        far.close()
+    run(main())
+
+
+def test_no_busy_polling_by_default_nor_after_a_wake_up_with_nothing_to_read() -> None:
+    async def main() -> None:
+        device, far = socket_device()
+        stack = TunStack(Endpoint([OURS], tun_config()), device)
+        stack.endpoint.listen(PORT, 64)
+        watch = LoopWatch(stack)
+        _send(far, "198.18.0.1", _syn(40001, 100))
+        await _handled(stack, 1)
+        await asyncio.sleep(0.05)
+        burst = watch.flushes[0]
+        assert stack.busy_poll_us == 0 and not stack._busy
+        assert any(timeout is None or timeout > 0.01 for timeout in watch.waits_between(burst, burst + 0.03))
+        stack.busy_poll_us = 1000
+        stack._on_readable()  # woken with nothing to read: no busy polling
+        assert not stack._busy
+        stack.close()
+        far.close()
+    run(main())
+
+
+@pytest.mark.parametrize("us", [-1, MAX_BUSY_POLL_US + 1])
+def test_a_busy_poll_out_of_range_is_refused(us: int) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"busy poll {us} µs outside 0..100000")):
+        TunSettings(busy_poll_us=us)
+
+    async def main() -> None:
+        device, far = socket_device()
+        stack = TunStack(Endpoint([OURS], tun_config()), device)
+        with pytest.raises(ValueError, match=re.escape("outside 0..100000")):
+            stack.busy_poll_us = us
+        assert stack.busy_poll_us == 0
         stack.close()
         far.close()
     run(main())

@@ -109,11 +109,14 @@ c.sendall(f"{n} {h.hexdigest()}".encode()); c.close(); print("done", flush=True)
 """
 
 
-def test_synack_client_uploads_20mb_to_a_kernel_receiver() -> None:
+@pytest.mark.parametrize("busy_poll_us", [0, 200], ids=["plain", "busy-poll"])
+def test_synack_client_uploads_20mb_to_a_kernel_receiver(busy_poll_us: int) -> None:
     blob = _blob(MB20)
 
     async def main() -> None:
-        async with tun_stack() as stack, kernel(stack.settings.netns, _RECEIVER) as k:
+        async with tun_stack(busy_poll_us=busy_poll_us) as stack, \
+                kernel(stack.settings.netns, _RECEIVER) as k:
+            assert stack.busy_poll_us == busy_poll_us
             assert await k.line() == "ready"
             reader, writer = await open_connection(KERNEL_V4, 9000)
             for i in range(0, len(blob), 1 << 20):

@@ -56,8 +56,8 @@ def socket_device(settings: TunSettings | None = None) -> tuple[TunDevice, socke
 
 
 @asynccontextmanager
-async def tun_stack(pcap: str | None = None) -> AsyncIterator[TunStack]:
-    async with open_tun(TunSettings(netns=unique_netns()), pcap=pcap) as stack:
+async def tun_stack(pcap: str | None = None, busy_poll_us: int = 0) -> AsyncIterator[TunStack]:
+    async with open_tun(TunSettings(netns=unique_netns(), busy_poll_us=busy_poll_us), pcap=pcap) as stack:
         yield stack
 
 

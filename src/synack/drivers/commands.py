@@ -76,9 +76,10 @@ def _report_counters(stack: TunStack) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _running(netns: str, pcap: str | None, faults: TunFaults | None = None) -> AsyncIterator[TunStack]:
+async def _running(netns: str, pcap: str | None, faults: TunFaults | None = None,
+                   busy_poll_us: int = 0) -> AsyncIterator[TunStack]:
     try:
-        cm = open_tun(TunSettings(netns=netns), pcap=pcap, faults=faults)
+        cm = open_tun(TunSettings(netns=netns, busy_poll_us=busy_poll_us), pcap=pcap, faults=faults)
         stack = await cm.__aenter__()
     except (NetnsError, OSError) as exc:
         raise CommandError(str(exc)) from None
@@ -106,11 +107,11 @@ def _stop_event() -> asyncio.Event:
 
 
 async def _serve(netns: str, pcap: str | None, port: int, http_dir: str | None,
-                 faults: TunFaults | None) -> None:
+                 faults: TunFaults | None, busy_poll_us: int) -> None:
     if http_dir is not None and not os.path.isdir(http_dir):
         raise CommandError(f"not a directory: {http_dir}")
     handler = http_handler(http_dir) if http_dir is not None else echo_handler
-    async with _running(netns, pcap, faults) as stack:
+    async with _running(netns, pcap, faults, busy_poll_us) as stack:
         stop = _stop_event()
         try:
             server = await start_server(handler, None, port, stack=stack, backlog=1024)
@@ -128,10 +129,10 @@ async def _serve(netns: str, pcap: str | None, port: int, http_dir: str | None,
 
 
 def serve(netns: str, pcap: str | None, port: int, http_dir: str | None,
-          faults: TunFaults | None = None) -> None:
+          faults: TunFaults | None = None, busy_poll_us: int = 0) -> None:
     """Run a server on the TUN until SIGINT/SIGTERM, then close its connections."""
     _check(netns)
-    asyncio.run(_serve(netns, pcap, port, http_dir, faults))
+    asyncio.run(_serve(netns, pcap, port, http_dir, faults, busy_poll_us))
 
 
 async def _pump_in(source: BinaryIO, writer: asyncio.StreamWriter) -> None:
@@ -167,8 +168,8 @@ async def _pump_in(source: BinaryIO, writer: asyncio.StreamWriter) -> None:
 
 
 async def _connect(netns: str, pcap: str | None, host: str, port: int, source: BinaryIO,
-                   sink: BinaryIO, faults: TunFaults | None) -> None:
-    async with _running(netns, pcap, faults) as stack:
+                   sink: BinaryIO, faults: TunFaults | None, busy_poll_us: int) -> None:
+    async with _running(netns, pcap, faults, busy_poll_us) as stack:
         stop = _stop_event()
         try:
             reader, writer = await open_connection(host, port, stack=stack)
@@ -206,7 +207,7 @@ async def _connect(netns: str, pcap: str | None, host: str, port: int, source: B
 
 
 def connect(netns: str, pcap: str | None, host: str, port: int, send: str | None, output: str | None,
-            faults: TunFaults | None = None) -> None:
+            faults: TunFaults | None = None, busy_poll_us: int = 0) -> None:
     """A netcat-like client: input (stdin or ``send``) to the peer, its bytes to
     stdout (or ``output``); half-close at the end of the input."""
     _check(netns)
@@ -219,7 +220,7 @@ def connect(netns: str, pcap: str | None, host: str, port: int, send: str | None
     except OSError as exc:
         raise CommandError(f"cannot write {output}: {exc.strerror or exc}") from None
     try:
-        asyncio.run(_connect(netns, pcap, host, port, source, sink, faults))
+        asyncio.run(_connect(netns, pcap, host, port, source, sink, faults, busy_poll_us))
     finally:
         if send:
             source.close()

@@ -39,6 +39,7 @@ import functools
 import ipaddress
 import os
 import struct
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -66,7 +67,8 @@ from .netns import (
 )
 from .stack import Stack, encode_failure, monotonic_us
 
-__all__ = ["DEFAULT_IFNAME", "MAX_MSS", "TunDevice", "TunSettings", "TunStack", "open_tun", "tun_config"]
+__all__ = ["DEFAULT_IFNAME", "MAX_BUSY_POLL_US", "MAX_MSS", "TunDevice", "TunSettings", "TunStack",
+           "open_tun", "tun_config"]
 
 # <linux/if_tun.h>
 TUNSETIFF: Final = 0x400454CA
@@ -100,6 +102,16 @@ MAX_MSS: Final = MAX_MTU - 20 - 20
 READ_BURST: Final = 128
 
 
+#: The longest busy poll allowed, µs: the event loop waits that long at most.
+MAX_BUSY_POLL_US: Final = 100_000
+
+
+def check_busy_poll(us: int) -> int:
+    if not 0 <= us <= MAX_BUSY_POLL_US:
+        raise ValueError(f"busy poll {us} µs outside 0..{MAX_BUSY_POLL_US}")
+    return us
+
+
 @dataclass(frozen=True, slots=True)
 class TunSettings:
     """How the device is set up.  Defaults: the README's addresses, MTU 65535."""
@@ -116,10 +128,13 @@ class TunSettings:
     #: Generous, so the kernel rarely drops while Python catches up (TUN-NOTES §12):
     #: every drop there is a real loss the two ends must recover from.
     txqueuelen: int = 20000
+    #: Busy polling, µs (0: off, the default): see :attr:`TunStack.busy_poll_us`.
+    busy_poll_us: int = 0
 
     def __post_init__(self) -> None:
         if not 1280 <= self.mtu <= MAX_MTU:
             raise ValueError(f"mtu {self.mtu} outside 1280..65535")
+        check_busy_poll(self.busy_poll_us)
         if not 0 < len(self.ifname) < 16:
             raise ValueError(f"interface name {self.ifname!r} must have 1..15 characters")
 
@@ -323,7 +338,25 @@ class TunStack(Stack):
         self._held_in: Held[tuple[bytes, Packet | None]] = Held(self.loop, monotonic_us, self._release_in)
         self._held_out: Held[Packet] = Held(self.loop, monotonic_us, self._release_out)
         self.set_faults(faults)
+        self._busy_ns = 0
+        self._busy_until = 0  # (monotonic ns) the loop polls rather than sleeps until then
+        self._busy = False  # _busy_poll is scheduled
+        self.busy_poll_us = self.settings.busy_poll_us
         self.loop.add_reader(self._fd, self._on_readable)
+
+    @property
+    def busy_poll_us(self) -> int:
+        """Busy polling, as Linux's ``net.core.busy_poll``: after handling a burst,
+        the event loop keeps polling the device, without sleeping, for this many µs.
+        A packet that comes in that time is read without waking the process, which
+        is most of a userspace stack's latency behind a TUN (``bench/flood_bench.py``
+        measures it); the price is CPU spent polling while traffic flows.  0 (the
+        default): off."""
+        return self._busy_ns // 1000
+
+    @busy_poll_us.setter
+    def busy_poll_us(self, us: int) -> None:
+        self._busy_ns = check_busy_poll(us) * 1000
 
     @property
     def write_errors(self) -> int:
@@ -405,6 +438,21 @@ class TunStack(Stack):
         self.packets_in += n
         if n:
             self._flush()
+            if self._busy_ns:
+                self._busy_until = time.monotonic_ns() + self._busy_ns
+                if not self._busy:
+                    self._busy = True
+                    self.loop.call_soon(self._busy_poll)
+
+    def _busy_poll(self) -> None:
+        """Keeps the event loop from sleeping until busy_poll_us after the last burst:
+        with a callback ready, each round of the loop polls the device without
+        blocking, so a packet that comes is read without a wake-up, and the loop's
+        other callbacks (the application's above all) run in between as ever."""
+        if self.closed or time.monotonic_ns() >= self._busy_until:
+            self._busy = False
+        else:
+            self.loop.call_soon(self._busy_poll)
 
     def _deliver_in(self, data: bytes, p: Packet | None, now: int) -> None:
         """What was read, to the endpoint (as :meth:`_on_readable` does)."""
