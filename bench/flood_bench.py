@@ -562,11 +562,15 @@ def results_of(outcomes: list[Outcome], full: bool = False,
         details[ok_key] = d if full else {k: d[k] for k in keep if k in d}
         details[ms_key] = {"p90_ms": d["p90_ms"], "idle_median_ms": d["idle_median_ms"],
                            **({"no_success": True} if not d["ok"] else {})}
+        if "synack_cpu_us_per_flood_syn" in d:
+            cpu_key = f"flood_cpu_us_per_syn_{o.target}_cookies{o.mode}"
+            results[cpu_key] = d["synack_cpu_us_per_flood_syn"]
+            details[cpu_key] = {"synack_cpu_s": d["synack_cpu_s"], "flood_s": d["flood_s"]}
     return results, details
 
 
 def measure_all(quick: bool = False) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
-    """Both targets in the three modes, one run (bench/run.py's rows)."""
+    """Every target in the three modes, one run (bench/run.py's rows)."""
     return results_of(run_lab(QUICK if quick else FloodPlan()))
 
 

@@ -11,11 +11,14 @@ fd00:5ac::/64 on the TUN, nothing routed out) and removed afterwards:
 - ``tun_conn_per_s``: a kernel client doing connect, 100-byte request, 100-byte
   reply, close, one after another, against a synack server (streams API);
 - ``kernel_conn_per_s``: the same client against the same server code on asyncio's
-  own sockets, over the namespace's loopback.
+  own sockets, over the namespace's loopback;
+- ``tun_conn_busypoll_per_s``: ``tun_conn_per_s`` with busy polling on
+  (``BUSY_POLL_US``): the loop looks at the device rather than sleeping between a
+  reply and the client's next packet.
 
 Each function returns its number; :func:`measure_all` returns them all from one run,
-the two connection rates as the medians of ``CONN_ROUNDS`` rounds taken in turn
-(synack, kernel, synack, ...): on a shared machine one round of each swings by
+the connection rates as the medians of ``CONN_ROUNDS`` rounds taken in turn
+(synack, kernel, synack busy-polling, synack, ...): on a shared machine one round of each swings by
 ±20 %, and their ratio by more.
 """
 
@@ -38,6 +41,9 @@ from synack.drivers.tun import TunSettings, TunStack, open_tun
 
 T = TypeVar("T")
 MB = 1 << 20
+#: The busy poll of ``tun_conn_busypoll_per_s``, µs: longer than the kernel client
+#: takes to answer (a wake-up of its own and a little Python).
+BUSY_POLL_US = 200
 #: Rounds of each connection-rate measurement in measure_all (the median is kept).
 CONN_ROUNDS = 3
 
@@ -248,11 +254,18 @@ def measure_all(quick: bool = False) -> dict[str, float]:
         }
         tun: list[float] = []
         kernel: list[float] = []
+        polled: list[float] = []
         for _ in range(CONN_ROUNDS):
             tun.append(await _tun_conn(stack, n))
             kernel.append(await _kernel_conn(netns, n))
+            stack.busy_poll_us = BUSY_POLL_US
+            try:
+                polled.append(await _tun_conn(stack, n))
+            finally:
+                stack.busy_poll_us = 0
         results["tun_conn_per_s"] = round(statistics.median(tun), 1)
         results["kernel_conn_per_s"] = round(statistics.median(kernel), 1)
+        results["tun_conn_busypoll_per_s"] = round(statistics.median(polled), 1)
         return results
     return _run(body)
 
