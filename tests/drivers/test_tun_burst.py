@@ -69,6 +69,14 @@ class Watch:
         stack.endpoint.receive_segment = receive  # type: ignore[method-assign]
 
 
+def _listening(settings: TunSettings | None = None) -> tuple[TunStack, socket.socket]:
+    """A stack listening on PORT, on one end of a socket pair; the other end."""
+    device, far = socket_device(settings)
+    stack = TunStack(Endpoint([OURS], tun_config()), device)
+    stack.endpoint.listen(PORT, 64)
+    return stack, far
+
+
 async def _handled(stack: TunStack, count: int) -> None:
     for _ in range(400):
         if stack.packets_in >= count:
@@ -79,9 +87,7 @@ async def _handled(stack: TunStack, count: int) -> None:
 
 def test_each_syn_ack_of_a_burst_leaves_before_the_next_syn_is_handled() -> None:
     async def main() -> None:
-        device, far = socket_device()
-        stack = TunStack(Endpoint([OURS], tun_config()), device)
-        stack.endpoint.listen(PORT, 64)
+        stack, far = _listening()
         watch = Watch(stack, far)
         clients = [("198.18.0.1", 40001, 100), ("198.18.0.7", 40002, 200), ("198.18.0.9", 40003, 300)]
         for src, sport, seq in clients:  # all queued before the loop reads any: one burst
@@ -106,9 +112,7 @@ def test_each_syn_ack_of_a_burst_leaves_before_the_next_syn_is_handled() -> None
 
 def test_a_connections_ack_waits_for_the_bursts_end_and_a_syn_ack_does_not() -> None:
     async def main() -> None:
-        device, far = socket_device()
-        stack = TunStack(Endpoint([OURS], tun_config()), device)
-        stack.endpoint.listen(PORT, 64)
+        stack, far = _listening()
         peer = "198.18.0.1"
         _send(far, peer, _syn(40001, 100))
         await _handled(stack, 1)
@@ -163,10 +167,8 @@ class LoopWatch:
 
 def test_busy_polling_keeps_the_loop_looking_not_sleeping_for_its_time_after_a_burst() -> None:
     async def main() -> None:
-        device, far = socket_device(TunSettings(netns="unused", busy_poll_us=30_000))
-        stack = TunStack(Endpoint([OURS], tun_config()), device)
+        stack, far = _listening(TunSettings(netns="unused", busy_poll_us=30_000))
         assert stack.busy_poll_us == 30_000
-        stack.endpoint.listen(PORT, 64)
         watch = LoopWatch(stack)
         _send(far, "198.18.0.1", _syn(40001, 100))
         await _handled(stack, 1)
@@ -191,9 +193,7 @@ def test_busy_polling_keeps_the_loop_looking_not_sleeping_for_its_time_after_a_b
 
 def test_no_busy_polling_by_default_nor_after_a_wake_up_with_nothing_to_read() -> None:
     async def main() -> None:
-        device, far = socket_device()
-        stack = TunStack(Endpoint([OURS], tun_config()), device)
-        stack.endpoint.listen(PORT, 64)
+        stack, far = _listening()
         watch = LoopWatch(stack)
         _send(far, "198.18.0.1", _syn(40001, 100))
         await _handled(stack, 1)
