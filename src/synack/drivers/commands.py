@@ -90,6 +90,8 @@ async def _running(netns: str, pcap: str | None, faults: TunFaults | None = None
         raise CommandError(str(exc)) from None
     if faults is not None:
         _say(*(f"faults, {line}" for line in faults.describe()))
+    if busy_poll_us:
+        _say(f"busy polling: after each burst the loop looks at the device for {busy_poll_us} µs")
     try:
         yield stack
     finally:
