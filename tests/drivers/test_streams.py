@@ -12,7 +12,7 @@ import synack
 from synack.core.config import Config, ms
 from synack.core.endpoint import Endpoint
 from synack.core.state import State
-from synack.drivers.stack import MemoryStack, default_stack, memory_pair, monotonic_us
+from synack.drivers.stack import NEAR_SLACK, MemoryStack, default_stack, memory_pair, monotonic_us, wake_time
 from synack.drivers.streams import SynackTransport, open_connection, start_server
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -218,7 +218,7 @@ def test_server_forgets_transports_of_finished_connections() -> None:
 
 
 def test_deadlines_close_together_share_one_wake_up() -> None:
-    """Stack.TIMER_SLACK: never before a deadline, at most that much after it."""
+    """stack.NEAR_SLACK: never before a deadline, at most that much after it."""
     class Clocked(Endpoint):
         def __init__(self) -> None:
             super().__init__(["10.0.0.9"])
@@ -245,7 +245,61 @@ def test_deadlines_close_together_share_one_wake_up() -> None:
         await asyncio.sleep(0.1)
         assert len(ep.calls) == 1
         assert first + 600 <= ep.calls[0]
-        assert ep.calls[0] <= first + stack.TIMER_SLACK + 50_000  # (a loaded machine's lateness)
+        assert ep.calls[0] <= first + NEAR_SLACK + 50_000  # (a loaded machine's lateness)
         assert stack._timer is None
+        stack.close()
+    run(main())
+
+
+@pytest.mark.parametrize(("ahead", "width"), [
+    (251_999, None),           # under 63 jiffies (HZ 250): NEAR_SLACK after the deadline
+    (252_000, 32_000),         # level 1: 8 jiffies a slot
+    (1_000_000, 32_000),       # a first SYN-ACK retransmission
+    (2_015_999, 32_000),
+    (2_016_000, 256_000),      # level 2: 64 jiffies
+    (4_000_000, 256_000),      # the third SYN-ACK timeout of a SYN-queue entry
+    (16_128_000, 2_048_000),   # level 3: 512 jiffies
+    (60_000_000, 2_048_000),   # TIME-WAIT, FIN-WAIT-2
+    (129_024_000, 16_384_000),  # level 4
+])
+def test_a_wake_up_comes_as_linuxs_timer_wheel_fires(ahead: int, width: int | None) -> None:
+    """calc_wheel_index at HZ 250: the expiry rounded up past its slot in the level
+    that its distance picks; never before the deadline."""
+    for now in (7_777_777_777, 8_000_000_000):  # (the second: a deadline on a slot's edge)
+        deadline = now + ahead
+        wake = wake_time(deadline, now)
+        if width is None:
+            assert wake == deadline + NEAR_SLACK
+        else:
+            assert wake % width == 0 and deadline < wake <= deadline + width
+
+
+def test_deadlines_in_one_slot_share_a_wake_up_and_the_stack_arms_it() -> None:
+    """Timers armed together 4 s ahead (a flood's SYN-queue entries, admitted within a
+    few ms) fire together, as Linux's in one slot of its wheel."""
+    now = 5_000_000_000
+    slot_start = (now + 4_000_000) // 256_000 * 256_000
+    assert len({wake_time(slot_start + i * 13_000 // 64, now) for i in range(64)}) == 1
+
+    class Clocked(Endpoint):
+        def __init__(self) -> None:
+            super().__init__(["10.0.0.9"])
+            self.deadline: int | None = None
+
+        def next_timeout(self) -> int | None:
+            return self.deadline
+
+    async def main() -> None:
+        ep = Clocked()
+        stack = MemoryStack(ep)
+        ep.deadline = monotonic_us() + 4_000_000
+        before = monotonic_us()
+        stack.kick()
+        await asyncio.sleep(0)
+        assert stack._timer is not None
+        when = round(stack._timer.when() * 1e6)
+        assert when % 256_000 in (0, 1, 255_999)  # (float seconds)
+        assert ep.deadline < when <= ep.deadline + 256_000
+        assert abs(when - wake_time(ep.deadline, before)) <= 256_000  # the same slot, or the next
         stack.close()
     run(main())

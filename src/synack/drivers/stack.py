@@ -50,12 +50,50 @@ from synack.core.state import State
 from synack.core.wire import NO_OPTIONS, encode_options
 
 __all__ = ["ConnectionHandler", "MemoryStack", "Stack", "default_stack", "encode_failure", "memory_pair",
-           "monotonic_us", "set_default_stack"]
+           "monotonic_us", "set_default_stack", "wake_time"]
 
 
 def monotonic_us() -> int:
     """The drivers' clock: integer microseconds of ``time.monotonic``."""
     return time.monotonic_ns() // 1000
+
+
+#: Linux's jiffy at HZ 250 (Debian's kernels, and the machines synack is measured
+#: on), µs.
+JIFFY = 4000
+#: How late the wake-up for a deadline near at hand may come, at most (µs): finer
+#: than Linux's jiffy, so that deadlines close together still share one wake-up.
+#: Most deadlines are of timers long since stopped (the core's heap keeps them:
+#: waking early is safe), one per connection, so a few thousand connections a second
+#: meant as many wake-ups for nothing.  The shortest timer by default is the 40 ms
+#: delayed ACK.
+NEAR_SLACK = 1000
+#: Linux's timer wheel (kernel/time/timer.c): 9 levels of 64 slots, each level's
+#: slots 8 times as wide as the level below's.
+_WHEEL_LEVELS = 9
+
+
+def wake_time(deadline: int, now: int) -> int:
+    """When a driver wakes for ``deadline`` (µs) when it is armed at ``now``: as
+    Linux's timer wheel fires a timer.  A deadline less than 63 jiffies (252 ms)
+    ahead: within :data:`NEAR_SLACK` after it.  Further ahead, the level the wheel
+    would keep it in decides: rounded up to the end of its slot, 32 ms wide up to
+    2.016 s ahead, 256 ms up to 16.128 s, 2.048 s up to 129 s, and so on
+    (``calc_wheel_index``).  Never before the deadline.  So timers armed close
+    together fire together, as Linux's do: the SYN-queue entries of a flood that came
+    within a few milliseconds of each other expire in one batch, before any new SYN
+    can take a freed place (``reqsk_timer_handler``'s pruning then works on the whole
+    generation, as in Linux)."""
+    delta = deadline - now
+    width, limit = JIFFY, 63 * JIFFY
+    if delta < limit:
+        return deadline + NEAR_SLACK
+    for _ in range(_WHEEL_LEVELS - 1):
+        width <<= 3
+        limit <<= 3
+        if delta < limit:
+            break
+    return (deadline // width + 1) * width
 
 
 def encode_failure(p: Packet) -> str:
@@ -106,13 +144,6 @@ class Stack(abc.ABC):
     #: Upper bound of event/segment rounds in one flush (handlers that keep producing
     #: events can never spin the loop forever).
     MAX_ROUNDS = 64
-    #: How late (µs) the wake-up for a deadline may come, at most, so that deadlines
-    #: close together share one wake-up (Linux's timer wheel batches timers too, by
-    #: a jiffy or more).  Most deadlines are of timers long since stopped (the core's
-    #: heap keeps them: waking early is safe), one per connection, so a few thousand
-    #: connections a second meant as many wake-ups for nothing.  The shortest timer
-    #: by default is the 40 ms delayed ACK.
-    TIMER_SLACK = 1000
     #: After a timer wake-up whose handling raised, the next comes no sooner than
     #: this (µs): the deadline may still be due, and must not wake the loop at once
     #: again and again.
@@ -228,7 +259,7 @@ class Stack(abc.ABC):
             self._timer = None
         self._timer_at = deadline
         if deadline is not None:
-            self._timer = self.loop.call_at((deadline + self.TIMER_SLACK) / 1e6, self._on_timer)
+            self._timer = self.loop.call_at(wake_time(deadline, monotonic_us()) / 1e6, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
