@@ -17,7 +17,8 @@ afterwards (``skflood<pid>``); nothing is routed out of it:
   sources in 198.18.128.0/17 (inside 198.18.0.0/15, away from the namespace's own
   198.18.0.0/24), to one target at a time; it stops by itself;
 - a legitimate kernel client starts a non-blocking ``connect()`` every 20 ms with a
-  timeout, records success and latency, and closes.
+  timeout shorter than its first SYN retransmission, records success and latency,
+  and closes.
 
 Where the SYN-ACKs to spoofed sources go, so the two targets are alike: the spoofed
 range is routed to ``sksink0``, a TUN device with no reader (no carrier), where every
@@ -61,9 +62,9 @@ from synack.drivers.streams import start_server
 from synack.drivers.tun import TunSettings, TunStack, open_tun, tun_config
 
 #: The benchmarking range of the namespace; spoofed sources never leave it.
-LAB_NET: Final = ipaddress.ip_network("198.18.0.0/15")
+LAB_NET: Final = ipaddress.IPv4Network("198.18.0.0/15")
 #: Spoofed sources: the upper half of 198.18.0.0/16, away from the TUN's /24.
-SPOOF_NET: Final = ipaddress.ip_network("198.18.128.0/17")
+SPOOF_NET: Final = ipaddress.IPv4Network("198.18.128.0/17")
 #: The no-carrier TUN the spoofed range is routed to (every packet sent there is dropped).
 SINK: Final = "sksink0"
 SYNACK_PORT: Final = 7000
@@ -87,8 +88,16 @@ assert all(ipaddress.ip_address(a) not in SPOOF_NET for a in (KERNEL_V4, SYNACK_
 @dataclass(frozen=True)
 class FloodPlan:
     """One lab run's knobs.  Defaults: 5,000 SYN/s for 10 s (50,000 SYNs at most),
-    backlog 64, the client every 20 ms with a 2 s timeout (its first SYN and one
-    retransmission, at 1 s)."""
+    backlog 64, the client every 20 ms with a 0.9 s timeout: each attempt is one SYN,
+    never retransmitted (the kernel's first retransmission comes at 1 s).
+
+    Why no retransmissions: the client's SYN retransmission timer runs on the same
+    timer wheel as the kernel listener's SYN-queue entries, so with syncookies 0 its
+    retransmitted SYNs go out in the very tick in which the listener prunes entries
+    (the timer softirq runs before the receive softirq) and take the freed places
+    before any flood SYN.  That measures the client sitting on the listener's kernel,
+    which no remote client does and synack cannot share; first SYNs measure the
+    listeners alike (docs/FLOOD-LAB.md)."""
 
     rate: int = 5000
     seconds: float = 10.0
@@ -99,7 +108,7 @@ class FloodPlan:
     #: for peers it has seen before (syncookies 0), which synack does not do.
     max_syn_backlog: int = 2048
     interval: float = 0.02
-    timeout: float = 2.0
+    timeout: float = 0.9
     #: Flood time before the client's first attempt (the SYN queue fills).
     warmup: float = 1.0
     #: The client alone before the flood (the path's own latency).
@@ -128,7 +137,7 @@ class FloodPlan:
 
 #: Time for the client's process to start (``ip netns exec`` + Python).
 STARTUP_ALLOWANCE: Final = 0.3
-QUICK: Final = FloodPlan(rate=2000, seconds=4.0, backlog=16, timeout=1.0, warmup=0.5, idle=0.5)
+QUICK: Final = FloodPlan(rate=2000, seconds=4.0, backlog=16, timeout=0.9, warmup=0.5, idle=0.5)
 
 
 # ----------------------------------------------------------------------------- kernel-side programs
@@ -369,6 +378,7 @@ class Outcome:
     target: str
     mode: int
     plan: FloodPlan
+    round: int = 0
     idle: list[list[Any]] = field(default_factory=list)
     flood: list[list[Any]] = field(default_factory=list)
     flood_report: dict[str, float] = field(default_factory=dict)
@@ -454,16 +464,19 @@ async def _hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
     writer.close()
 
 
-async def run_target(lab: Lab, stack: TunStack, target: str, mode: int) -> Outcome:
+async def run_target(lab: Lab, stack: TunStack, target: str, mode: int, round_: int = 0) -> Outcome:
     """The client alone, then under the flood, against ``target`` (one of :data:`TARGETS`)."""
     plan = lab.plan
-    out = Outcome(target, mode, plan)
+    out = Outcome(target, mode, plan, round_)
+    # A port of its own per mode and round: a listener's SYN_RECV entries outlive it
+    # until their timers fire, and would be counted.
+    ports = 10 * mode + 100 * round_
     netns = lab.name
     sample: Callable[[], int]
     async with contextlib.AsyncExitStack() as stack_exit:
         if target.startswith("synack"):
             addr = SYNACK_V4
-            port = (BUSY_POLL_PORT if target == "synack_busypoll" else SYNACK_PORT) + 10 * mode
+            port = (BUSY_POLL_PORT if target == "synack_busypoll" else SYNACK_PORT) + ports
             server = await start_server(_hang_up, None, port, stack=stack, backlog=plan.backlog)
             stack_exit.callback(server.close)
             if target == "synack_busypoll":
@@ -474,9 +487,7 @@ async def run_target(lab: Lab, stack: TunStack, target: str, mode: int) -> Outco
             def sample() -> int:
                 return listener.syn_queue_len
         else:
-            # A port of its own per mode: the previous listener's SYN_RECV entries
-            # linger until their timers fire, and would be counted.
-            addr, port = KERNEL_V4, KERNEL_PORT + 10 * mode
+            addr, port = KERNEL_V4, KERNEL_PORT + ports
             kernel = await stack_exit.enter_async_context(
                 KernelProgram(netns, _KERNEL_LISTENER, addr, port, plan.backlog))
             if await kernel.line(timeout=30) != "ready":
@@ -525,12 +536,15 @@ async def run_target(lab: Lab, stack: TunStack, target: str, mode: int) -> Outco
 # ----------------------------------------------------------------------------- the lab
 
 def run_lab(plan: FloodPlan = FloodPlan(), modes: Iterable[int] = (0, 1, 2),
-            targets: tuple[str, ...] = TARGETS) -> list[Outcome]:
-    """Every target in every mode, in one namespace; the targets' order alternates
-    from mode to mode.  Raises SystemExit (one line) without root or /dev/net/tun."""
+            targets: tuple[str, ...] = TARGETS, rounds: int = 1) -> list[Outcome]:
+    """Every target in every mode, ``rounds`` times, in one namespace; the targets'
+    order alternates from round to round and mode to mode.  Raises SystemExit (one
+    line) without root or /dev/net/tun."""
     problem = privilege_problem()
     if problem is not None:
         raise SystemExit(f"flood_bench: {problem}")
+    if not 1 <= rounds <= 10:
+        raise ValueError(f"rounds {rounds} outside 1..10")
 
     async def main() -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -540,46 +554,72 @@ def run_lab(plan: FloodPlan = FloodPlan(), modes: Iterable[int] = (0, 1, 2),
                 lab.sysctl("net.ipv4.tcp_max_syn_backlog", plan.max_syn_backlog)
                 config = tun_config(syncookies=mode, max_syn_backlog=plan.max_syn_backlog)
                 async with open_tun(TunSettings(netns=lab.name), config=config) as stack:
-                    for target in targets if i % 2 == 0 else targets[::-1]:
-                        outcomes.append(await asyncio.wait_for(run_target(lab, stack, target, mode),
-                                                               plan.seconds + plan.idle + 120))
+                    for r in range(rounds):
+                        for target in targets if (i + r) % 2 == 0 else targets[::-1]:
+                            outcomes.append(await asyncio.wait_for(run_target(lab, stack, target, mode, r),
+                                                                   plan.seconds + plan.idle + 120))
         return outcomes
     return asyncio.run(main())
 
 
 def results_of(outcomes: list[Outcome], full: bool = False,
                ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
-    """The results.json keys and each one's detail (the main figures, or ``full``)."""
+    """The results.json keys and each one's detail (the main figures, or ``full``).
+    A target's rounds in a mode are pooled: its success rate over all their attempts,
+    its median over all their successful connects."""
     results: dict[str, float] = {}
     details: dict[str, dict[str, Any]] = {}
+    groups: dict[tuple[str, int], list[Outcome]] = {}
     for o in outcomes:
-        ok_key = f"flood_legit_ok_{o.target}_cookies{o.mode}"
-        ms_key = f"flood_connect_ms_{o.target}_cookies{o.mode}"
-        results[ok_key] = round(o.ok_percent, 1)
-        results[ms_key] = round(o.median_ms, 3)
-        d = o.detail()
-        keep = ("attempts", "ok", "syn_queue", "flood_sent", "synack_cpu_us_per_flood_syn", "loadavg")
-        details[ok_key] = d if full else {k: d[k] for k in keep if k in d}
-        details[ms_key] = {"p90_ms": d["p90_ms"], "idle_median_ms": d["idle_median_ms"],
-                           **({"no_success": True} if not d["ok"] else {})}
-        if "synack_cpu_us_per_flood_syn" in d:
-            cpu_key = f"flood_cpu_us_per_syn_{o.target}_cookies{o.mode}"
-            results[cpu_key] = d["synack_cpu_us_per_flood_syn"]
-            details[cpu_key] = {"synack_cpu_s": d["synack_cpu_s"], "flood_s": d["flood_s"]}
+        groups.setdefault((o.target, o.mode), []).append(o)
+    for (target, mode), runs in groups.items():
+        ok_key = f"flood_legit_ok_{target}_cookies{mode}"
+        ms_key = f"flood_connect_ms_{target}_cookies{mode}"
+        attempts = sum(o.attempts for o in runs)
+        ok = [a[2] for o in runs for a in o.flood if a[1]]
+        results[ok_key] = round(100 * len(ok) / attempts if attempts else 0.0, 1)
+        results[ms_key] = round(statistics.median(ok) if ok else runs[0].plan.timeout * 1000, 3)
+        each = [o.detail() for o in runs]
+        queues = [q for d in each if (q := d["syn_queue"]) is not None]
+        details[ok_key] = {
+            "attempts": attempts, "ok": len(ok), "rounds": len(runs),
+            "ok_per_round": [d["ok"] for d in each],
+            "syn_queue": [min(q[0] for q in queues), max(q[1] for q in queues)] if queues else None,
+            "flood_sent": sum(d["flood_sent"] for d in each),
+            "loadavg": [d["loadavg"] for d in each],
+            **({"each": each} if full else {}),
+        }
+        details[ms_key] = {"median_per_round_ms": [round(o.median_ms, 3) for o in runs],
+                           "p90_ms": round(statistics.quantiles(ok, n=10)[-1], 3) if len(ok) >= 10 else None,
+                           "idle_median_ms": [d["idle_median_ms"] for d in each],
+                           **({"no_success": True} if not ok else {})}
+        if target.startswith("synack"):
+            cpu_key = f"flood_cpu_us_per_syn_{target}_cookies{mode}"
+            cpu_s = sum(o.cpu_s for o in runs)
+            sent = sum(o.flood_report.get("sent", 0) for o in runs)
+            results[cpu_key] = round(cpu_s * 1e6 / max(1, sent), 1)
+            details[cpu_key] = {"synack_cpu_s": round(cpu_s, 2), "flood_sent": int(sent)}
     return results, details
 
 
+#: Rounds of the lab in ``make bench``: one round's medians swing by a quarter on a
+#: shared machine, the kernel's as much as synack's.
+BENCH_ROUNDS: Final = 3
+
+
 def measure_all(quick: bool = False) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
-    """Every target in the three modes, one run (bench/run.py's rows)."""
-    return results_of(run_lab(QUICK if quick else FloodPlan()))
+    """Every target in the three modes (bench/run.py's rows): :data:`BENCH_ROUNDS`
+    rounds taken in turn, pooled (one with ``quick``)."""
+    return results_of(run_lab(QUICK if quick else FloodPlan(), rounds=1 if quick else BENCH_ROUNDS))
 
 
 def table(outcomes: list[Outcome]) -> str:
-    rows = [("mode", "target", "legit ok", "median ms", "p90 ms", "idle ms", "SYN queue", "flood sent")]
+    rows = [("mode", "round", "target", "legit ok", "median ms", "p90 ms", "idle ms", "SYN queue",
+             "flood sent")]
     for o in outcomes:
         d = o.detail()
         q = d["syn_queue"]
-        rows.append((f"cookies={o.mode}", o.target, f"{o.ok_percent:.1f} % of {o.attempts}",
+        rows.append((f"cookies={o.mode}", str(o.round + 1), o.target, f"{o.ok_percent:.1f} % of {o.attempts}",
                      f"{o.median_ms:.3f}" + ("" if d["ok"] else " (none ok)"),
                      "-" if d["p90_ms"] is None else f"{d['p90_ms']:.3f}", f"{o.idle_ms:.3f}",
                      "-" if q is None else f"{q[0]}..{q[1]}", f"{d['flood_sent']:,}"))
@@ -597,6 +637,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, help="the client's connect timeout, s")
     parser.add_argument("--modes", default="0,1,2", help="syncookies modes, e.g. 0,1,2")
     parser.add_argument("--targets", default=",".join(TARGETS), help="of " + ", ".join(TARGETS))
+    parser.add_argument("--rounds", type=int, default=1, help="every target this many times per mode, "
+                        f"in turn (make bench: {BENCH_ROUNDS}); results.json's figures pool them")
     parser.add_argument("--json", metavar="FILE", help="write every outcome's figures and detail")
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C: processes killed by pid, the namespace removed.
@@ -609,11 +651,12 @@ def main() -> None:
     print(f"plan: {plan.rate:,} SYN/s for {plan.seconds:g} s (cap {plan.cap:,}), backlog {plan.backlog}, "
           f"tcp_max_syn_backlog {plan.max_syn_backlog}, client every {plan.interval * 1000:g} ms, "
           f"timeout {plan.timeout:g} s", flush=True)
-    outcomes = run_lab(plan, [int(m) for m in args.modes.split(",")], tuple(args.targets.split(",")))
+    outcomes = run_lab(plan, [int(m) for m in args.modes.split(",")], tuple(args.targets.split(",")),
+                       args.rounds)
     print(table(outcomes))
     results, details = results_of(outcomes, full=True)
     for o in outcomes:
-        print(f"{o.target} cookies={o.mode}: {json.dumps(o.detail())}")
+        print(f"{o.target} cookies={o.mode} round {o.round + 1}: {json.dumps(o.detail())}")
     print(json.dumps(results))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,36 @@ def test_a_plan_stays_within_the_labs_ceilings() -> None:
         fb.FloodPlan(rate=fb.MAX_RATE, seconds=fb.MAX_SECONDS)  # more than MAX_PACKETS
     with pytest.raises(ValueError):
         fb.FloodPlan(seconds=2.0, timeout=2.0)  # no time left for the client
+
+
+def test_rounds_are_pooled_per_target_and_mode() -> None:
+    """results.json's figures: success over all the rounds' attempts, the median over
+    all their successful connects, synack's CPU over all their flood SYNs."""
+    fb = flood_bench()
+    plan = fb.FloodPlan()
+
+    def outcome(target: str, round_: int, latencies: list[float | None], cpu_s: float = 0.0) -> Any:
+        o = fb.Outcome(target, 1, plan, round_)
+        o.flood = [[0.0, ms is not None, ms if ms is not None else 900.0, "" if ms else "timeout"]
+                   for ms in latencies]
+        o.flood_report = {"sent": 1000.0, "errors": 0.0, "t0": 0.0, "t_end": 10.0, "utime": 0.0, "stime": 0.0}
+        o.cpu_s = cpu_s
+        return o
+
+    runs = [outcome("synack", 0, [0.3, 0.5, None], 0.05), outcome("kernel", 0, [0.2, 0.2, 0.2]),
+            outcome("synack", 1, [0.1, 0.4, 0.6, None], 0.03)]
+    results, details = fb.results_of(runs)
+    assert results["flood_legit_ok_synack_cookies1"] == round(100 * 5 / 7, 1)
+    assert results["flood_connect_ms_synack_cookies1"] == 0.4  # median of 0.1 0.3 0.4 0.5 0.6
+    assert results["flood_cpu_us_per_syn_synack_cookies1"] == 40.0  # 0.08 s over 2,000 SYNs
+    assert results["flood_legit_ok_kernel_cookies1"] == 100.0
+    assert results["flood_connect_ms_kernel_cookies1"] == 0.2
+    assert "flood_cpu_us_per_syn_kernel_cookies1" not in results
+    assert details["flood_legit_ok_synack_cookies1"]["ok_per_round"] == [2, 3]
+    assert details["flood_connect_ms_synack_cookies1"]["median_per_round_ms"] == [0.4, 0.4]
+    none_ok = fb.results_of([outcome("synack", 0, [None, None])])[0]
+    assert none_ok["flood_legit_ok_synack_cookies1"] == 0.0
+    assert none_ok["flood_connect_ms_synack_cookies1"] == plan.timeout * 1000
 
 
 @pytest.mark.usefixtures("tun_ok")
