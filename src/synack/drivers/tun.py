@@ -4,7 +4,9 @@
 (``IFF_TUN | IFF_NO_PI``), configures it with pyroute2 (addresses, MTU, queue
 length, link up) and runs an :class:`~synack.core.endpoint.Endpoint` on it from
 asyncio (:class:`TunStack`): packets in through the loop's reader, a burst at a
-time; segments out with one ``writev`` each; one timer.  Received packets of the common
+time; segments out with one ``writev`` each, answers made without a connection
+(SYN-ACKs, RSTs) as each packet is handled, the connections' output when the burst
+is done; one timer; busy polling on request (:attr:`TunStack.busy_poll_us`).  Received packets of the common
 kinds (IPv4 without options, IPv6 carrying TCP) are parsed here in fewer steps than
 by the core's ``receive_packet``, with the same result; any other goes to the core,
 which counts why it drops it.  Headers are written with one ``pack`` per packet.
@@ -102,7 +104,7 @@ MAX_MSS: Final = MAX_MTU - 20 - 20
 READ_BURST: Final = 128
 
 
-#: The longest busy poll allowed, µs: the event loop waits that long at most.
+#: The longest busy poll allowed, µs (after each burst, the loop polls no longer).
 MAX_BUSY_POLL_US: Final = 100_000
 
 
