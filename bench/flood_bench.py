@@ -371,6 +371,16 @@ class Lab:
 
 # ----------------------------------------------------------------------------- one target under flood
 
+def median_or_timeout(latencies: list[float], plan: FloodPlan) -> float:
+    """The median of successful connects' latencies (ms); the timeout when there are none."""
+    return statistics.median(latencies) if latencies else plan.timeout * 1000
+
+
+def p90(latencies: list[float]) -> float | None:
+    """The 90th percentile (ms), from ten successes on; else None."""
+    return round(statistics.quantiles(latencies, n=10)[-1], 3) if len(latencies) >= 10 else None
+
+
 @dataclass
 class Outcome:
     """One target in one mode: the client alone, then under flood, and the evidence."""
@@ -401,8 +411,7 @@ class Outcome:
     def median_ms(self) -> float:
         """Median connect latency of the successful attempts under flood; the timeout
         when none succeeded."""
-        ok = [a[2] for a in self.flood if a[1]]
-        return statistics.median(ok) if ok else self.plan.timeout * 1000
+        return median_or_timeout([a[2] for a in self.flood if a[1]], self.plan)
 
     @property
     def idle_ms(self) -> float:
@@ -429,7 +438,7 @@ class Outcome:
             "attempts": self.attempts,
             "ok": len(ok),
             "failed": errors,
-            "p90_ms": round(statistics.quantiles(ok, n=10)[-1], 3) if len(ok) >= 10 else None,
+            "p90_ms": p90(ok),
             "idle_median_ms": round(self.idle_ms, 3),
             "idle_ok": sum(1 for a in self.idle if a[1]),
             "idle_attempts": len(self.idle),
@@ -578,7 +587,7 @@ def results_of(outcomes: list[Outcome], full: bool = False,
         attempts = sum(o.attempts for o in runs)
         ok = [a[2] for o in runs for a in o.flood if a[1]]
         results[ok_key] = round(100 * len(ok) / attempts if attempts else 0.0, 1)
-        results[ms_key] = round(statistics.median(ok) if ok else runs[0].plan.timeout * 1000, 3)
+        results[ms_key] = round(median_or_timeout(ok, runs[0].plan), 3)
         each = [o.detail() for o in runs]
         queues = [q for d in each if (q := d["syn_queue"]) is not None]
         details[ok_key] = {
@@ -590,7 +599,7 @@ def results_of(outcomes: list[Outcome], full: bool = False,
             **({"each": each} if full else {}),
         }
         details[ms_key] = {"median_per_round_ms": [round(o.median_ms, 3) for o in runs],
-                           "p90_ms": round(statistics.quantiles(ok, n=10)[-1], 3) if len(ok) >= 10 else None,
+                           "p90_ms": p90(ok),
                            "idle_median_ms": [d["idle_median_ms"] for d in each],
                            **({"no_success": True} if not ok else {})}
         if target.startswith("synack"):
