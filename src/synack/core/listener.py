@@ -339,7 +339,7 @@ class Listener:
                 self._send_synack(half, now)
                 half.resent = True
                 stats.synack_retransmits += 1
-                half.deadline = now + min(cfg.initial_rto << half.retries, cfg.max_rto)
+                half.deadline = now + self._backoff(half.retries)
                 self._push_timer(half.deadline, key)
             return (Verdict.DUPLICATE, None)
         if flags & ACK and seg.ack != ((half.iss + 1) & MASK):
@@ -496,6 +496,14 @@ class Listener:
     def next_timeout(self) -> int | None:
         return self.timers[SYNACK]
 
+    def _backoff(self, retries: int) -> int:
+        """How long an entry's timer runs after ``retries`` timeouts: the initial RTO
+        doubled each time, at most ``Config.max_rto`` (Linux's ``reqsk_timeout``:
+        TCP_TIMEOUT_INIT << num_timeout, capped at TCP_RTO_MAX; for its own timer and
+        for a retransmitted SYN's restart alike)."""
+        cfg = self.config
+        return min(cfg.initial_rto << retries, cfg.max_rto)
+
     def handle_timeout(self, now: int) -> None:
         """SYN-ACK retransmissions that are due (1, 2, 4, 8 ... s), or the entry's end
         after ``synack_retry_limit()`` of them (Linux's ``reqsk_timer_handler`` and
@@ -521,7 +529,7 @@ class Listener:
             self._trace_timer(now, half, TimerAction.FIRED)
             host.stats.synack_retransmits += 1
             self._send_synack(half, now)
-            half.deadline = now + (cfg.initial_rto << half.retries)
+            half.deadline = now + self._backoff(half.retries)
             heapq.heappush(heap, (half.deadline, self._order, key))
             self._order += 1
         self._timers_changed()

@@ -91,6 +91,32 @@ def test_syn_received_passive_synack_retries_follow_config(iss: tuple[int, int])
     assert syn_queue_len(c) == 0
 
 
+def test_syn_received_passive_synack_backoff_is_capped_at_max_rto(iss: tuple[int, int]) -> None:
+    """1, 2, then max_rto (3 s) between SYN-ACKs, not 4 and 8; a retransmitted SYN
+    restarts the timer with the same cap (Linux's reqsk_timeout, both ways)."""
+    c = listen(*iss, Config(synack_retries=4, max_rto=seconds(3)))
+    c.deliver(peer_syn(c))
+    c.expect([our_synack(c)])
+    for t in (1, 3, 6, 9):  # 1, 2, 3, 3 s apart
+        c.expect_nothing(seconds(t) - 1)
+        c.expect([our_synack(c)], seconds(t))
+    assert c.ep.next_timeout() == seconds(12)
+    c.expect_nothing(seconds(12))
+    assert syn_queue_len(c) == 0 and c.ep.stats.timeouts == 1
+    # After two timeouts the backoff would be 4 s; the SYN's restart is capped too.
+    c = listen(*iss, Config(synack_retries=4, max_rto=seconds(3)))
+    c.deliver(peer_syn(c))
+    c.expect([our_synack(c)])
+    c.expect([our_synack(c)], seconds(1))
+    c.expect([our_synack(c)], seconds(3))
+    c.deliver(peer_syn(c), seconds(4))
+    c.expect([our_synack(c)], seconds(4))
+    assert c.ep.next_timeout() == seconds(7)
+    c.expect_nothing(seconds(7) - 1)
+    c.expect([our_synack(c)], seconds(7))
+    assert c.ep.next_timeout() == seconds(10)
+
+
 def test_syn_received_passive_retransmitted_syn_gets_the_synack_again(half_open: Case) -> None:
     c = half_open
     c.deliver(peer_syn(c), ms(300))
