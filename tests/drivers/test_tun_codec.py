@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import random
 import struct
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from synack.core.errors import MalformedSegment
 from synack.core.ip import Packet, build_packet, ipv4_header, ipv6_header, parse_packet
-from synack.core.wire import ACK, FIN, NO_OPTIONS, PSH, SYN, Options, Segment, encode_options, pack_addr
+from synack.core.wire import (
+    ACK,
+    FIN,
+    NO_OPTIONS,
+    PSH,
+    SYN,
+    Options,
+    Segment,
+    encode_options,
+    pack_addr,
+    unpack_addr,
+)
 from synack.drivers.tun import (
     _VNET_V4,
     _VNET_V6,
     MAX_MSS,
     VNET_HDR_LEN,
+    _addr_pair,
+    _packed,
     encode_offloaded,
     parse_common,
     tun_config,
@@ -126,3 +142,25 @@ def test_a_full_size_segment_with_timestamps_fits_an_ipv4_header() -> None:
     head, payload = encode_offloaded(Packet(*V4, Segment(1, 2, 3, 4, ACK, 5, options, b"x" * payload_len)))
     assert struct.unpack_from("!H", head, VNET_HDR_LEN + 2) == (65535,)  # the IPv4 total length
     assert len(head) - VNET_HDR_LEN + len(payload) == 65535
+
+
+ADDRESS_PAIRS = (st.tuples(st.ip_addresses(v=4), st.ip_addresses(v=4))
+                 | st.tuples(st.ip_addresses(v=6), st.ip_addresses(v=6)))
+
+
+@given(ADDRESS_PAIRS)
+def test_the_drivers_address_text_is_the_cores(pair: tuple[Any, Any]) -> None:
+    """The driver's own conversions (``inet_ntoa``, ``inet_pton``) give exactly the
+    core's text and bytes, so a connection's addresses compare equal whichever made them;
+    hypothesis tries the edges (v4-mapped, single zero groups, ::, 255.255.255.255)."""
+    raw = pair[0].packed + pair[1].packed
+    _addr_pair.cache_clear()
+    text = _addr_pair(raw)
+    assert text == (unpack_addr(pair[0].packed), unpack_addr(pair[1].packed)) == (str(pair[0]), str(pair[1]))
+    assert _packed(text[0]) + _packed(text[1]) == raw
+
+
+def test_packed_takes_what_inet_pton_does_not() -> None:
+    assert _packed("fe80::1%eth0") == pack_addr("fe80::1%eth0") == bytes.fromhex("fe80" + "0" * 26 + "01")
+    with pytest.raises(ValueError):
+        _packed("198.18.0.256")
