@@ -5,9 +5,11 @@
 Everything happens in one private network namespace made for the run and removed
 afterwards (``skflood<pid>``); nothing is routed out of it:
 
-- synack serves on its TUN address (198.18.0.2, port 7000 + 10·M) with
-  ``Config(syncookies=M)``;
-- a kernel listener (a Python accept-and-close loop, port 7001 + 10·M) listens on the
+- synack serves on its TUN address (198.18.0.2, port 7000 + 10·M + 100·round) with
+  ``Config(syncookies=M)``; then, as the targets "synack_busypoll" (port 7002 + ...)
+  and "synack_pinned" (7003 + ...), with busy polling, or with its process pinned to
+  one CPU (the client, the flooder and the kernel listener keep every CPU);
+- a kernel listener (a Python accept-and-close loop, port 7001 + ...) listens on the
   namespace's kernel address 198.18.0.1, with the same backlog, under
   ``net.ipv4.tcp_syncookies=M`` set inside the namespace (the sysctl is per
   namespace: the host's value is checked unchanged at the end);
@@ -51,7 +53,7 @@ import signal
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -67,15 +69,16 @@ LAB_NET: Final = ipaddress.IPv4Network("198.18.0.0/15")
 SPOOF_NET: Final = ipaddress.IPv4Network("198.18.128.0/17")
 #: The no-carrier TUN the spoofed range is routed to (every packet sent there is dropped).
 SINK: Final = "sksink0"
-SYNACK_PORT: Final = 7000
-KERNEL_PORT: Final = 7001
-BUSY_POLL_PORT: Final = 7002
+#: Each target's port in mode 0, round 1 (+ 10·mode + 100·round).
+PORTS: Final = {"synack": 7000, "kernel": 7001, "synack_busypoll": 7002, "synack_pinned": 7003}
 #: The busy poll of the "synack_busypoll" target, µs: longer than the flood's gaps
 #: between bursts (the flooder sends every 0.5 ms or so), so the SYN of a client
 #: finds synack polling rather than asleep.
 BUSY_POLL_US: Final = 500
-#: The targets: synack as it comes, synack with busy polling, the kernel.
-TARGETS: Final = ("synack", "kernel", "synack_busypoll")
+#: The targets: synack as it comes, the kernel, synack with busy polling, and synack
+#: with its process pinned to one CPU (:func:`pinned_cpu`; the lab's other programs
+#: keep every CPU).
+TARGETS: Final = ("synack", "kernel", "synack_busypoll", "synack_pinned")
 #: Ceilings no plan may pass (the flooder checks them again).
 MAX_RATE: Final = 20_000
 MAX_PACKETS: Final = 250_000
@@ -319,6 +322,9 @@ class Lab:
     def __init__(self, plan: FloodPlan) -> None:
         self.plan = plan
         self.name = f"skflood{os.getpid()}"
+        #: The CPUs this process may use as the lab starts: the client, the flooder and
+        #: the kernel listener start on all of them, even while synack is pinned.
+        self.cpus = frozenset(os.sched_getaffinity(0))
         self.ns: Namespace | None = None
         self.host_syncookies = _host_sysctl("net.ipv4.tcp_syncookies")
 
@@ -371,6 +377,12 @@ class Lab:
 
 # ----------------------------------------------------------------------------- one target under flood
 
+def pinned_cpu(cpus: Collection[int]) -> int:
+    """The CPU the "synack_pinned" target runs synack's process on: the last of those
+    it may use (the first usually takes more of the machine's interrupts)."""
+    return max(cpus)
+
+
 def median_or_timeout(latencies: list[float], plan: FloodPlan) -> float:
     """The median of successful connects' latencies (ms); the timeout when there are none."""
     return statistics.median(latencies) if latencies else plan.timeout * 1000
@@ -398,6 +410,8 @@ class Outcome:
     cpu_s: float = 0.0
     #: The machine's 1-minute load average before and after the flood (a shared machine).
     load: tuple[float, float] = (0.0, 0.0)
+    #: The CPUs synack's process could run on under the flood.
+    cpus: list[int] = field(default_factory=list)
 
     @property
     def attempts(self) -> int:
@@ -451,7 +465,8 @@ class Outcome:
             "flooder_sys_s": round(self.flood_report.get("stime", 0), 2),
             "syn_queue": [min(self.queue), max(self.queue)] if self.queue else None,
             **({"synack_cpu_s": round(self.cpu_s, 2),
-                "synack_cpu_us_per_flood_syn": round(self.cpu_s * 1e6 / max(1, sent), 1)}
+                "synack_cpu_us_per_flood_syn": round(self.cpu_s * 1e6 / max(1, sent), 1),
+                "synack_cpus": self.cpus}
                if self.target.startswith("synack") else {}),
             "loadavg": [round(x, 2) for x in self.load],
             "kernel_counters": {k: v for k, v in self.counters.items() if v},
@@ -459,8 +474,10 @@ class Outcome:
         }
 
 
-async def _client(netns: str, addr: str, port: int, plan: FloodPlan, window: float) -> list[list[Any]]:
-    async with KernelProgram(netns, _CLIENT, addr, port, plan.interval, window, plan.timeout) as client:
+async def _client(lab: Lab, addr: str, port: int, window: float) -> list[list[Any]]:
+    plan = lab.plan
+    async with KernelProgram(lab.name, _CLIENT, addr, port, plan.interval, window, plan.timeout,
+                             cpus=lab.cpus) as client:
         result: list[list[Any]] = json.loads(await client.line(timeout=window + plan.timeout + 30))
         return result
 
@@ -479,39 +496,46 @@ async def run_target(lab: Lab, stack: TunStack, target: str, mode: int, round_: 
     out = Outcome(target, mode, plan, round_)
     # A port of its own per mode and round: a listener's SYN_RECV entries outlive it
     # until their timers fire, and would be counted.
-    ports = 10 * mode + 100 * round_
+    offset = 10 * mode + 100 * round_
     netns = lab.name
     sample: Callable[[], int]
     async with contextlib.AsyncExitStack() as stack_exit:
         if target.startswith("synack"):
             addr = SYNACK_V4
-            port = (BUSY_POLL_PORT if target == "synack_busypoll" else SYNACK_PORT) + ports
+            port = PORTS[target] + offset
             server = await start_server(_hang_up, None, port, stack=stack, backlog=plan.backlog)
             stack_exit.callback(server.close)
             if target == "synack_busypoll":
                 stack.busy_poll_us = BUSY_POLL_US
                 stack_exit.callback(setattr, stack, "busy_poll_us", 0)
+            if target == "synack_pinned":
+                # This thread runs the event loop, and so synack (taskset -c N would
+                # do the same for ``synack serve``).
+                os.sched_setaffinity(0, {pinned_cpu(lab.cpus)})
+                stack_exit.callback(os.sched_setaffinity, 0, lab.cpus)
             listener = server.listener
 
             def sample() -> int:
                 return listener.syn_queue_len
         else:
-            addr, port = KERNEL_V4, KERNEL_PORT + ports
+            addr, port = KERNEL_V4, PORTS[target] + offset
             kernel = await stack_exit.enter_async_context(
-                KernelProgram(netns, _KERNEL_LISTENER, addr, port, plan.backlog))
+                KernelProgram(netns, _KERNEL_LISTENER, addr, port, plan.backlog, cpus=lab.cpus))
             if await kernel.line(timeout=30) != "ready":
                 raise RuntimeError("kernel listener did not start")
 
             def sample() -> int:
                 return lab.syn_recv(port)
-        out.idle = await _client(netns, addr, port, plan, plan.idle)
+        out.idle = await _client(lab, addr, port, plan.idle)
         load0 = os.getloadavg()[0]
+        out.cpus = sorted(os.sched_getaffinity(0))
         before = lab.counters()
         stats0 = {**stack.endpoint.stats.as_dict(), "tun_write_errors": stack.write_errors}
         cpu0 = time.process_time()
         seed = int.from_bytes(os.urandom(4), "big")
         async with KernelProgram(netns, flooder_code(), addr, port, plan.rate, plan.seconds, plan.cap, seed,
-                         SPOOF_NET, LAB_NET, f"{KERNEL_V4},{SYNACK_V4}", lab.inode) as flood:
+                         SPOOF_NET, LAB_NET, f"{KERNEL_V4},{SYNACK_V4}", lab.inode,
+                         cpus=lab.cpus) as flood:
             first = await flood.line(timeout=30)
             if not first.startswith("flooding"):
                 raise RuntimeError(f"flooder: {first}")
@@ -528,7 +552,7 @@ async def run_target(lab: Lab, stack: TunStack, target: str, mode: int, round_: 
             try:
                 # Every attempt, timeout included, ends before the flood does.
                 window = t0 + plan.seconds - plan.timeout - STARTUP_ALLOWANCE - time.monotonic()
-                out.flood = await _client(netns, addr, port, plan, window)
+                out.flood = await _client(lab, addr, port, window)
             finally:
                 stop.set()
                 await task
@@ -544,6 +568,15 @@ async def run_target(lab: Lab, stack: TunStack, target: str, mode: int, round_: 
 
 # ----------------------------------------------------------------------------- the lab
 
+def check_choice(modes: Iterable[int], targets: Iterable[str]) -> None:
+    """ValueError unless every mode is a ``tcp_syncookies`` value and every target one
+    of :data:`TARGETS`."""
+    if bad := sorted(set(modes) - {0, 1, 2}):
+        raise ValueError(f"syncookies mode {bad[0]}: 0, 1 or 2")
+    if unknown := sorted(set(targets) - set(TARGETS)):
+        raise ValueError(f"unknown target {', '.join(unknown)}: of {', '.join(TARGETS)}")
+
+
 def run_lab(plan: FloodPlan = FloodPlan(), modes: Iterable[int] = (0, 1, 2),
             targets: tuple[str, ...] = TARGETS, rounds: int = 1) -> list[Outcome]:
     """Every target in every mode, ``rounds`` times, in one namespace; the targets'
@@ -554,6 +587,7 @@ def run_lab(plan: FloodPlan = FloodPlan(), modes: Iterable[int] = (0, 1, 2),
         raise SystemExit(f"flood_bench: {problem}")
     if not 1 <= rounds <= 10:
         raise ValueError(f"rounds {rounds} outside 1..10")
+    check_choice(modes, targets)
 
     async def main() -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -656,12 +690,22 @@ def main() -> None:
     changes = {k: v for k, v in (("rate", args.rate), ("seconds", args.seconds), ("backlog", args.backlog),
                                  ("max_syn_backlog", args.max_syn_backlog), ("timeout", args.timeout))
                if v is not None}
-    plan = replace(plan, **changes)
+    try:
+        plan = replace(plan, **changes)
+        if not all(m.strip().isdigit() for m in args.modes.split(",")):
+            raise ValueError(f"--modes {args.modes!r}: syncookies modes 0, 1, 2, comma-separated")
+        modes = [int(m) for m in args.modes.split(",")]
+        targets = tuple(args.targets.split(","))
+        check_choice(modes, targets)
+    except ValueError as e:
+        raise SystemExit(f"flood_bench: {e}") from None
     print(f"plan: {plan.rate:,} SYN/s for {plan.seconds:g} s (cap {plan.cap:,}), backlog {plan.backlog}, "
           f"tcp_max_syn_backlog {plan.max_syn_backlog}, client every {plan.interval * 1000:g} ms, "
           f"timeout {plan.timeout:g} s", flush=True)
-    outcomes = run_lab(plan, [int(m) for m in args.modes.split(",")], tuple(args.targets.split(",")),
-                       args.rounds)
+    if "synack_pinned" in targets:
+        cpus = os.sched_getaffinity(0)
+        print(f"synack_pinned: synack's process on CPU {pinned_cpu(cpus)} of {sorted(cpus)}", flush=True)
+    outcomes = run_lab(plan, modes, targets, args.rounds)
     print(table(outcomes))
     results, details = results_of(outcomes, full=True)
     for o in outcomes:

@@ -32,7 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import TypeVar
 
 from synack.drivers.netns import KERNEL_V4, SYNACK_V4, privilege_problem
@@ -120,8 +120,12 @@ class KernelProgram:
     lines on standard output, its standard input a pipe (a program may end when it
     closes); killed by its pid on the way out."""
 
-    def __init__(self, netns: str, code: str, *args: object) -> None:
+    def __init__(self, netns: str, code: str, *args: object, cpus: Collection[int] | None = None) -> None:
         self.argv = ["ip", "netns", "exec", netns, sys.executable, "-c", code, *map(str, args)]
+        if cpus is not None:
+            # On these CPUs from its start (taskset, util-linux), whatever this
+            # process's own affinity is when it starts the program.
+            self.argv = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *self.argv]
         self.proc: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> KernelProgram:
