@@ -6,9 +6,11 @@ Everything happens in one private network namespace made for the run and removed
 afterwards (``skflood<pid>``); nothing is routed out of it:
 
 - synack serves on its TUN address (198.18.0.2, port 7000 + 10·M + 100·round) with
-  ``Config(syncookies=M)``; then, as the targets "synack_busypoll" (port 7002 + ...)
-  and "synack_pinned" (7003 + ...), with busy polling, or with its process pinned to
-  one CPU (the client, the flooder and the kernel listener keep every CPU);
+  ``Config(syncookies=M)``; then, as three more targets, with busy polling
+  ("synack_busypoll", port 7002 + ...), with its process pinned to one CPU while the
+  lab's other programs may use every CPU ("synack_pinned", 7003 + ...), and on a
+  CPU of its own, the lab's other programs on the others ("synack_isolated",
+  7004 + ...);
 - a kernel listener (a Python accept-and-close loop, port 7001 + ...) listens on the
   namespace's kernel address 198.18.0.1, with the same backlog, under
   ``net.ipv4.tcp_syncookies=M`` set inside the namespace (the sysctl is per
@@ -70,15 +72,17 @@ SPOOF_NET: Final = ipaddress.IPv4Network("198.18.128.0/17")
 #: The no-carrier TUN the spoofed range is routed to (every packet sent there is dropped).
 SINK: Final = "sksink0"
 #: Each target's port in mode 0, round 1 (+ 10·mode + 100·round).
-PORTS: Final = {"synack": 7000, "kernel": 7001, "synack_busypoll": 7002, "synack_pinned": 7003}
+PORTS: Final = {"synack": 7000, "kernel": 7001, "synack_busypoll": 7002, "synack_pinned": 7003,
+                "synack_isolated": 7004}
 #: The busy poll of the "synack_busypoll" target, µs: longer than the flood's gaps
 #: between bursts (the flooder sends every 0.5 ms or so), so the SYN of a client
 #: finds synack polling rather than asleep.
 BUSY_POLL_US: Final = 500
-#: The targets: synack as it comes, the kernel, synack with busy polling, and synack
-#: with its process pinned to one CPU (:func:`pinned_cpu`; the lab's other programs
-#: keep every CPU).
-TARGETS: Final = ("synack", "kernel", "synack_busypoll", "synack_pinned")
+#: The targets: synack as it comes, the kernel, synack with busy polling, synack with
+#: its process pinned to one CPU (:func:`pinned_cpu`; the lab's other programs keep
+#: every CPU), and synack on a CPU of its own (pinned there, the lab's other programs
+#: on the other CPUs: a dedicated core, as userspace stacks are run).
+TARGETS: Final = ("synack", "kernel", "synack_busypoll", "synack_pinned", "synack_isolated")
 #: Ceilings no plan may pass (the flooder checks them again).
 MAX_RATE: Final = 20_000
 MAX_PACKETS: Final = 250_000
@@ -203,7 +207,8 @@ def main():
     finally:
         s.close()
         ru = resource.getrusage(resource.RUSAGE_SELF)
-        print(sent, errors, t0, time.monotonic(), ru.ru_utime, ru.ru_stime, flush=True)
+        print(sent, errors, t0, time.monotonic(), ru.ru_utime, ru.ru_stime,
+              ",".join(map(str, sorted(os.sched_getaffinity(0)))), flush=True)
 main()
 """
 
@@ -323,7 +328,8 @@ class Lab:
         self.plan = plan
         self.name = f"skflood{os.getpid()}"
         #: The CPUs this process may use as the lab starts: the client, the flooder and
-        #: the kernel listener start on all of them, even while synack is pinned.
+        #: the kernel listener start on all of them, even while synack is pinned
+        #: (:func:`program_cpus`).
         self.cpus = frozenset(os.sched_getaffinity(0))
         self.ns: Namespace | None = None
         self.host_syncookies = _host_sysctl("net.ipv4.tcp_syncookies")
@@ -378,9 +384,19 @@ class Lab:
 # ----------------------------------------------------------------------------- one target under flood
 
 def pinned_cpu(cpus: Collection[int]) -> int:
-    """The CPU the "synack_pinned" target runs synack's process on: the last of those
-    it may use (the first usually takes more of the machine's interrupts)."""
+    """The CPU the "synack_pinned" and "synack_isolated" targets run synack's process
+    on: the last of those it may use (the first usually takes more of the machine's
+    interrupts)."""
     return max(cpus)
+
+
+def program_cpus(target: str, cpus: frozenset[int]) -> frozenset[int]:
+    """Where the lab's programs (client, flooder, kernel listener) run for ``target``:
+    every CPU, but for "synack_isolated" those other than synack's (all of them on a
+    machine of one CPU, where nothing can be isolated)."""
+    if target == "synack_isolated":
+        return cpus - {pinned_cpu(cpus)} or cpus
+    return cpus
 
 
 def median_or_timeout(latencies: list[float], plan: FloodPlan) -> float:
@@ -412,6 +428,8 @@ class Outcome:
     load: tuple[float, float] = (0.0, 0.0)
     #: The CPUs synack's process could run on under the flood.
     cpus: list[int] = field(default_factory=list)
+    #: The CPUs the flooder could run on (it says so as it ends).
+    flooder_cpus: list[int] = field(default_factory=list)
 
     @property
     def attempts(self) -> int:
@@ -468,16 +486,17 @@ class Outcome:
                 "synack_cpu_us_per_flood_syn": round(self.cpu_s * 1e6 / max(1, sent), 1),
                 "synack_cpus": self.cpus}
                if self.target.startswith("synack") else {}),
+            **({"flooder_cpus": self.flooder_cpus} if self.flooder_cpus else {}),
             "loadavg": [round(x, 2) for x in self.load],
             "kernel_counters": {k: v for k, v in self.counters.items() if v},
             **({"synack_stats": {k: v for k, v in self.stats.items() if v}} if self.stats else {}),
         }
 
 
-async def _client(lab: Lab, addr: str, port: int, window: float) -> list[list[Any]]:
+async def _client(lab: Lab, addr: str, port: int, window: float, cpus: frozenset[int]) -> list[list[Any]]:
     plan = lab.plan
     async with KernelProgram(lab.name, _CLIENT, addr, port, plan.interval, window, plan.timeout,
-                             cpus=lab.cpus) as client:
+                             cpus=cpus) as client:
         result: list[list[Any]] = json.loads(await client.line(timeout=window + plan.timeout + 30))
         return result
 
@@ -498,6 +517,7 @@ async def run_target(lab: Lab, stack: TunStack, target: str, mode: int, round_: 
     # until their timers fire, and would be counted.
     offset = 10 * mode + 100 * round_
     netns = lab.name
+    programs = program_cpus(target, lab.cpus)
     sample: Callable[[], int]
     async with contextlib.AsyncExitStack() as stack_exit:
         if target.startswith("synack"):
@@ -508,7 +528,7 @@ async def run_target(lab: Lab, stack: TunStack, target: str, mode: int, round_: 
             if target == "synack_busypoll":
                 stack.busy_poll_us = BUSY_POLL_US
                 stack_exit.callback(setattr, stack, "busy_poll_us", 0)
-            if target == "synack_pinned":
+            if target in ("synack_pinned", "synack_isolated"):
                 # This thread runs the event loop, and so synack (taskset -c N would
                 # do the same for ``synack serve``).
                 os.sched_setaffinity(0, {pinned_cpu(lab.cpus)})
@@ -520,13 +540,13 @@ async def run_target(lab: Lab, stack: TunStack, target: str, mode: int, round_: 
         else:
             addr, port = KERNEL_V4, PORTS[target] + offset
             kernel = await stack_exit.enter_async_context(
-                KernelProgram(netns, _KERNEL_LISTENER, addr, port, plan.backlog, cpus=lab.cpus))
+                KernelProgram(netns, _KERNEL_LISTENER, addr, port, plan.backlog, cpus=programs))
             if await kernel.line(timeout=30) != "ready":
                 raise RuntimeError("kernel listener did not start")
 
             def sample() -> int:
                 return lab.syn_recv(port)
-        out.idle = await _client(lab, addr, port, plan.idle)
+        out.idle = await _client(lab, addr, port, plan.idle, programs)
         load0 = os.getloadavg()[0]
         out.cpus = sorted(os.sched_getaffinity(0))
         before = lab.counters()
@@ -535,7 +555,7 @@ async def run_target(lab: Lab, stack: TunStack, target: str, mode: int, round_: 
         seed = int.from_bytes(os.urandom(4), "big")
         async with KernelProgram(netns, flooder_code(), addr, port, plan.rate, plan.seconds, plan.cap, seed,
                          SPOOF_NET, LAB_NET, f"{KERNEL_V4},{SYNACK_V4}", lab.inode,
-                         cpus=lab.cpus) as flood:
+                         cpus=programs) as flood:
             first = await flood.line(timeout=30)
             if not first.startswith("flooding"):
                 raise RuntimeError(f"flooder: {first}")
@@ -552,13 +572,14 @@ async def run_target(lab: Lab, stack: TunStack, target: str, mode: int, round_: 
             try:
                 # Every attempt, timeout included, ends before the flood does.
                 window = t0 + plan.seconds - plan.timeout - STARTUP_ALLOWANCE - time.monotonic()
-                out.flood = await _client(lab, addr, port, window)
+                out.flood = await _client(lab, addr, port, window, programs)
             finally:
                 stop.set()
                 await task
-            fields = (await flood.line(timeout=plan.seconds + 30)).split()
+            *fields, cpus = (await flood.line(timeout=plan.seconds + 30)).split()
             out.flood_report = dict(zip(("sent", "errors", "t0", "t_end", "utime", "stime"),
                                         map(float, fields), strict=True))
+            out.flooder_cpus = [int(c) for c in cpus.split(",")]
         out.cpu_s = time.process_time() - cpu0
         out.load = (load0, os.getloadavg()[0])
         out.counters = _delta(lab.counters(), before)
@@ -702,9 +723,11 @@ def main() -> None:
     print(f"plan: {plan.rate:,} SYN/s for {plan.seconds:g} s (cap {plan.cap:,}), backlog {plan.backlog}, "
           f"tcp_max_syn_backlog {plan.max_syn_backlog}, client every {plan.interval * 1000:g} ms, "
           f"timeout {plan.timeout:g} s", flush=True)
-    if "synack_pinned" in targets:
-        cpus = os.sched_getaffinity(0)
-        print(f"synack_pinned: synack's process on CPU {pinned_cpu(cpus)} of {sorted(cpus)}", flush=True)
+    if {"synack_pinned", "synack_isolated"} & set(targets):
+        cpus = frozenset(os.sched_getaffinity(0))
+        others = sorted(program_cpus("synack_isolated", cpus))
+        print(f"pinned and isolated: synack's process on CPU {pinned_cpu(cpus)} of {sorted(cpus)}; "
+              f"isolated, the lab's programs on {others}", flush=True)
     outcomes = run_lab(plan, modes, targets, args.rounds)
     print(table(outcomes))
     results, details = results_of(outcomes, full=True)

@@ -427,18 +427,22 @@ def main(argv: list[str] | None = None) -> int:
             cpu = "µs CPU per flood SYN"
             poll = f"synack_busypoll_cookies{mode}"
             pin = f"synack_pinned_cookies{mode}"
+            own = f"synack_isolated_cookies{mode}"
             for key, unit, target, rule in (
                     (f"flood_legit_ok_synack_cookies{mode}", ok, "= kernel's (>=)", f"ge:{ok_k}"),
                     (f"flood_legit_ok_{poll}", ok, "= kernel's (>=)", f"ge:{ok_k}"),
                     (f"flood_legit_ok_{pin}", ok, "= kernel's (>=)", f"ge:{ok_k}"),
+                    (f"flood_legit_ok_{own}", ok, "= kernel's (>=)", f"ge:{ok_k}"),
                     (f"flood_legit_ok_kernel_cookies{mode}", ok, "(reference)", "ge:0"),
                     (f"flood_connect_ms_synack_cookies{mode}", ms, "<= 1.5 x kernel", f"le:{1.5 * ms_k}"),
                     (f"flood_connect_ms_{poll}", ms, "<= 1.5 x kernel", f"le:{1.5 * ms_k}"),
                     (f"flood_connect_ms_{pin}", ms, "<= 1.5 x kernel", f"le:{1.5 * ms_k}"),
+                    (f"flood_connect_ms_{own}", ms, "<= 1.5 x kernel", f"le:{1.5 * ms_k}"),
                     (f"flood_connect_ms_kernel_cookies{mode}", ms, "(reference)", "ge:0"),
                     (f"flood_cpu_us_per_syn_synack_cookies{mode}", cpu, "-", "ge:0"),
                     (f"flood_cpu_us_per_syn_{poll}", cpu, "- (busy polling's price)", "ge:0"),
-                    (f"flood_cpu_us_per_syn_{pin}", cpu, "-", "ge:0")):
+                    (f"flood_cpu_us_per_syn_{pin}", cpu, "-", "ge:0"),
+                    (f"flood_cpu_us_per_syn_{own}", cpu, "-", "ge:0")):
                 benches.append((key, unit, target, lambda k=key: (flood[k], flood_detail[k]), rule))
     if not real and any_wanted("tun_", "kernel_", "flood_"):
         print("(not root or no /dev/net/tun: the TUN benchmarks and the SYN-flood lab are skipped)")

@@ -3,9 +3,9 @@
 The packet builder and the flooder's refusals need nothing; the lab itself needs
 root and /dev/net/tun (conftest.py's ``tun_ok``: skipped without them, a failure
 under CI).  A 2.5 s flood of 1,000 SYN/s against synack and a kernel listener, both
-with SYN cookies on overflow (and synack again with busy polling, and pinned to one
-CPU): the SYN queues fill, cookies take over, the legitimate client gets through, and
-the namespace and its devices are gone after.
+with SYN cookies on overflow (and synack again with busy polling, pinned to one CPU,
+and on a CPU of its own): the SYN queues fill, cookies take over, the legitimate
+client gets through, and the namespace and its devices are gone after.
 """
 
 from __future__ import annotations
@@ -124,17 +124,17 @@ def test_a_small_flood_fills_both_syn_queues_and_cookies_let_the_client_through(
     cpus = os.sched_getaffinity(0)
     outcomes = fb.run_lab(plan, modes=(1,))
     assert [(o.target, o.mode) for o in outcomes] == [("synack", 1), ("kernel", 1), ("synack_busypoll", 1),
-                                                      ("synack_pinned", 1)]
+                                                      ("synack_pinned", 1), ("synack_isolated", 1)]
     for o in outcomes:
         d = o.detail()
         assert 0.9 * plan.cap <= d["flood_sent"] <= plan.cap, d
         assert d["outside_flood"] == 0 and d["attempts"] >= 20, d
         assert o.ok_percent >= 80, d  # cookies answer the client while the queue is full
-    synack, kernel, busy, pinned = outcomes
+    synack, kernel, busy, pinned, isolated = outcomes
     # synack: the SYN queue full (backlog 16: 17 entries, as Linux's), cookies for the
     # rest; its SYN-ACKs to spoofed sources die silently in the namespace's kernel (no
-    # RST, no route out).  With busy polling or pinned, the same.
-    for o in (synack, busy, pinned):
+    # RST, no route out).  With busy polling, pinned or isolated, the same.
+    for o in (synack, busy, pinned, isolated):
         assert max(o.queue) == 17
         assert o.stats["syncookies_sent"] > 0.8 * plan.cap
         assert o.stats["syncookies_accepted"] > 0
@@ -146,18 +146,24 @@ def test_a_small_flood_fills_both_syn_queues_and_cookies_let_the_client_through(
     assert kernel.counters["TcpExt.SyncookiesSent"] > 0.8 * plan.cap
     assert kernel.counters["sksink0.tx_dropped"] > 0.8 * plan.cap
     assert not os.path.exists(f"/run/netns/skflood{os.getpid()}"), "the lab's namespace is removed"
-    # Pinned: synack's event loop (this thread) on one CPU under the flood, then all back.
-    assert pinned.cpus == [max(cpus)] and synack.cpus == busy.cpus == sorted(cpus)
+    # Pinned and isolated: synack's event loop (this thread) on one CPU under the
+    # flood, then all back; isolated, the flooder on the others (unless there are none).
+    assert pinned.cpus == isolated.cpus == [max(cpus)] and synack.cpus == busy.cpus == sorted(cpus)
+    assert synack.flooder_cpus == kernel.flooder_cpus == pinned.flooder_cpus == sorted(cpus)
+    assert isolated.flooder_cpus == (sorted(cpus - {max(cpus)}) or sorted(cpus))
     assert os.sched_getaffinity(0) == cpus, "the pinned target gives its CPUs back"
 
 
 def test_the_lab_programs_start_on_the_cpus_they_are_given() -> None:
-    """The client, the flooder and the kernel listener start on the CPUs the lab had
-    (taskset), even while "synack_pinned" has pinned this process; bad choices are
-    one-line errors."""
+    """The client, the flooder and the kernel listener start on the CPUs they are given
+    (taskset), whatever this process's own; isolated, on those synack does not use;
+    bad choices are one-line errors."""
     fb = flood_bench()
     cpus = frozenset(os.sched_getaffinity(0))
     assert fb.pinned_cpu(cpus) == max(cpus)
+    assert fb.program_cpus("synack_isolated", frozenset({0, 1, 2})) == {0, 1}
+    assert fb.program_cpus("synack_isolated", frozenset({5})) == {5}  # nothing to isolate on
+    assert fb.program_cpus("synack_pinned", frozenset({0, 1})) == fb.program_cpus("kernel", frozenset({0, 1}))
     assert fb.KernelProgram("ns", "pass", 1, cpus=frozenset({3, 0})).argv[:3] == ["taskset", "-c", "0,3"]
     assert fb.KernelProgram("ns", "pass").argv[:4] == ["ip", "netns", "exec", "ns"]
     with pytest.raises(ValueError, match="unknown target synack_fast"):
