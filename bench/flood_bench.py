@@ -51,6 +51,7 @@ import ipaddress
 import json
 import math
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -602,10 +603,12 @@ def run_lab(plan: FloodPlan = FloodPlan(), modes: Iterable[int] = (0, 1, 2),
             targets: tuple[str, ...] = TARGETS, rounds: int = 1) -> list[Outcome]:
     """Every target in every mode, ``rounds`` times, in one namespace; the targets'
     order alternates from round to round and mode to mode.  Raises SystemExit (one
-    line) without root or /dev/net/tun."""
+    line) without root, /dev/net/tun or taskset."""
     problem = privilege_problem()
     if problem is not None:
         raise SystemExit(f"flood_bench: {problem}")
+    if shutil.which("taskset") is None:
+        raise SystemExit("flood_bench: needs taskset (util-linux) to place the lab's programs on CPUs")
     if not 1 <= rounds <= 10:
         raise ValueError(f"rounds {rounds} outside 1..10")
     check_choice(modes, targets)
@@ -718,6 +721,8 @@ def main() -> None:
         modes = [int(m) for m in args.modes.split(",")]
         targets = tuple(args.targets.split(","))
         check_choice(modes, targets)
+        if not 1 <= args.rounds <= 10:
+            raise ValueError(f"--rounds {args.rounds} outside 1..10")
     except ValueError as e:
         raise SystemExit(f"flood_bench: {e}") from None
     print(f"plan: {plan.rate:,} SYN/s for {plan.seconds:g} s (cap {plan.cap:,}), backlog {plan.backlog}, "
