@@ -214,9 +214,14 @@ main()
 """
 
 
+#: :func:`build_syn`'s source, read as this module is imported: a run that reads it
+#: later would read whatever the file holds by then (an edit made meanwhile).
+_BUILD_SYN_SOURCE: Final = inspect.getsource(build_syn)
+
+
 def flooder_code() -> str:
     """The flooder's program: :func:`build_syn` and the paced loop."""
-    return "import struct\n" + inspect.getsource(build_syn) + _FLOOD_MAIN % {
+    return "import struct\n" + _BUILD_SYN_SOURCE + _FLOOD_MAIN % {
         "max_rate": MAX_RATE, "max_seconds": MAX_SECONDS, "max_packets": MAX_PACKETS}
 
 
