@@ -72,18 +72,40 @@ LAB_NET: Final = ipaddress.IPv4Network("198.18.0.0/15")
 SPOOF_NET: Final = ipaddress.IPv4Network("198.18.128.0/17")
 #: The no-carrier TUN the spoofed range is routed to (every packet sent there is dropped).
 SINK: Final = "sksink0"
-#: Each target's port in mode 0, round 1 (+ 10·mode + 100·round).
-PORTS: Final = {"synack": 7000, "kernel": 7001, "synack_busypoll": 7002, "synack_pinned": 7003,
-                "synack_isolated": 7004}
 #: The busy poll of the "synack_busypoll" target, µs: longer than the flood's gaps
 #: between bursts (the flooder sends every 0.5 ms or so), so the SYN of a client
 #: finds synack polling rather than asleep.
 BUSY_POLL_US: Final = 500
+
+
+@dataclass(frozen=True)
+class Target:
+    """How one target of the lab runs."""
+
+    #: Its listener's port in mode 0, round 1 (+ 10·mode + 100·round).
+    port: int
+    #: synack's listener (else the kernel's).
+    synack: bool = True
+    #: synack's busy polling, µs.
+    busy_poll_us: int = 0
+    #: synack's process (the thread running its event loop) on :func:`pinned_cpu`.
+    pinned: bool = False
+    #: The lab's other programs on the other CPUs (:func:`program_cpus`).
+    isolated: bool = False
+
+
 #: The targets: synack as it comes, the kernel, synack with busy polling, synack with
-#: its process pinned to one CPU (:func:`pinned_cpu`; the lab's other programs keep
-#: every CPU), and synack on a CPU of its own (pinned there, the lab's other programs
-#: on the other CPUs: a dedicated core, as userspace stacks are run).
-TARGETS: Final = ("synack", "kernel", "synack_busypoll", "synack_pinned", "synack_isolated")
+#: its process pinned to one CPU (the lab's other programs keep every CPU), and synack
+#: on a CPU of its own (pinned there, the lab's other programs on the other CPUs: a
+#: dedicated core, as userspace stacks are run).
+TARGET: Final = {
+    "synack": Target(7000),
+    "kernel": Target(7001, synack=False),
+    "synack_busypoll": Target(7002, busy_poll_us=BUSY_POLL_US),
+    "synack_pinned": Target(7003, pinned=True),
+    "synack_isolated": Target(7004, pinned=True, isolated=True),
+}
+TARGETS: Final = tuple(TARGET)
 #: Ceilings no plan may pass (the flooder checks them again).
 MAX_RATE: Final = 20_000
 MAX_PACKETS: Final = 250_000
@@ -398,9 +420,9 @@ def pinned_cpu(cpus: Collection[int]) -> int:
 
 def program_cpus(target: str, cpus: frozenset[int]) -> frozenset[int]:
     """Where the lab's programs (client, flooder, kernel listener) run for ``target``:
-    every CPU, but for "synack_isolated" those other than synack's (all of them on a
+    every CPU, but for an isolated one those other than synack's (all of them on a
     machine of one CPU, where nothing can be isolated)."""
-    if target == "synack_isolated":
+    if TARGET[target].isolated:
         return cpus - {pinned_cpu(cpus)} or cpus
     return cpus
 
@@ -491,7 +513,7 @@ class Outcome:
             **({"synack_cpu_s": round(self.cpu_s, 2),
                 "synack_cpu_us_per_flood_syn": round(self.cpu_s * 1e6 / max(1, sent), 1),
                 "synack_cpus": self.cpus}
-               if self.target.startswith("synack") else {}),
+               if TARGET[self.target].synack else {}),
             **({"flooder_cpus": self.flooder_cpus} if self.flooder_cpus else {}),
             "loadavg": [round(x, 2) for x in self.load],
             "kernel_counters": {k: v for k, v in self.counters.items() if v},
@@ -523,18 +545,19 @@ async def run_target(lab: Lab, stack: TunStack, target: str, mode: int, round_: 
     # until their timers fire, and would be counted.
     offset = 10 * mode + 100 * round_
     netns = lab.name
+    how = TARGET[target]
+    port = how.port + offset
     programs = program_cpus(target, lab.cpus)
     sample: Callable[[], int]
     async with contextlib.AsyncExitStack() as stack_exit:
-        if target.startswith("synack"):
+        if how.synack:
             addr = SYNACK_V4
-            port = PORTS[target] + offset
             server = await start_server(_hang_up, None, port, stack=stack, backlog=plan.backlog)
             stack_exit.callback(server.close)
-            if target == "synack_busypoll":
-                stack.busy_poll_us = BUSY_POLL_US
+            if how.busy_poll_us:
+                stack.busy_poll_us = how.busy_poll_us
                 stack_exit.callback(setattr, stack, "busy_poll_us", 0)
-            if target in ("synack_pinned", "synack_isolated"):
+            if how.pinned:
                 # This thread runs the event loop, and so synack (taskset -c N would
                 # do the same for ``synack serve``).
                 os.sched_setaffinity(0, {pinned_cpu(lab.cpus)})
@@ -544,7 +567,7 @@ async def run_target(lab: Lab, stack: TunStack, target: str, mode: int, round_: 
             def sample() -> int:
                 return listener.syn_queue_len
         else:
-            addr, port = KERNEL_V4, PORTS[target] + offset
+            addr = KERNEL_V4
             kernel = await stack_exit.enter_async_context(
                 KernelProgram(netns, _KERNEL_LISTENER, addr, port, plan.backlog, cpus=programs))
             if await kernel.line(timeout=30) != "ready":
@@ -665,7 +688,7 @@ def results_of(outcomes: list[Outcome], full: bool = False,
                            "p90_ms": p90(ok),
                            "idle_median_ms": [d["idle_median_ms"] for d in each],
                            **({"no_success": True} if not ok else {})}
-        if target.startswith("synack"):
+        if TARGET[target].synack:
             cpu_key = f"flood_cpu_us_per_syn_{target}_cookies{mode}"
             cpu_s = sum(o.cpu_s for o in runs)
             sent = sum(o.flood_report.get("sent", 0) for o in runs)
@@ -733,7 +756,7 @@ def main() -> None:
     print(f"plan: {plan.rate:,} SYN/s for {plan.seconds:g} s (cap {plan.cap:,}), backlog {plan.backlog}, "
           f"tcp_max_syn_backlog {plan.max_syn_backlog}, client every {plan.interval * 1000:g} ms, "
           f"timeout {plan.timeout:g} s", flush=True)
-    if {"synack_pinned", "synack_isolated"} & set(targets):
+    if any(TARGET[t].pinned for t in targets):
         cpus = frozenset(os.sched_getaffinity(0))
         others = sorted(program_cpus("synack_isolated", cpus))
         print(f"pinned and isolated: synack's process on CPU {pinned_cpu(cpus)} of {sorted(cpus)}; "
