@@ -144,15 +144,12 @@ def parse_seed(text: str) -> int:
 
 
 def parse_busy_poll(text: str) -> int:
-    from synack.drivers.tun import MAX_BUSY_POLL_US  # (asyncio only when needed)
+    from synack.drivers.tun import MAX_BUSY_POLL_US, check_busy_poll  # (asyncio only when needed)
 
     try:
-        us = int(text)
+        return check_busy_poll(int(text))
     except ValueError:
-        us = -1
-    if not 0 <= us <= MAX_BUSY_POLL_US:
-        raise argparse.ArgumentTypeError(f"not a busy poll: {text!r} (0 to {MAX_BUSY_POLL_US} µs)")
-    return us
+        raise argparse.ArgumentTypeError(f"not a busy poll: {text!r} (0 to {MAX_BUSY_POLL_US} µs)") from None
 
 
 def parse_probability(text: str) -> float:

@@ -71,7 +71,7 @@ from .netns import (
 from .stack import Stack, encode_failure, monotonic_us
 
 __all__ = ["DEFAULT_IFNAME", "MAX_BUSY_POLL_US", "MAX_MSS", "TunDevice", "TunSettings", "TunStack",
-           "open_tun", "tun_config"]
+           "check_busy_poll", "open_tun", "tun_config"]
 
 # <linux/if_tun.h>
 TUNSETIFF: Final = 0x400454CA
@@ -110,6 +110,7 @@ MAX_BUSY_POLL_US: Final = 100_000
 
 
 def check_busy_poll(us: int) -> int:
+    """``us`` if it is a busy poll allowed (0 to :data:`MAX_BUSY_POLL_US`), else ValueError."""
     if not 0 <= us <= MAX_BUSY_POLL_US:
         raise ValueError(f"busy poll {us} µs outside 0..{MAX_BUSY_POLL_US}")
     return us
