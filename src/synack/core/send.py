@@ -64,7 +64,6 @@ def default_mss(addr: str) -> int:
     return 1220 if ":" in addr else 536
 
 
-
 def _across(chunks: list[bytes], i: int, at: int, end: int) -> tuple[bytes, int, int]:
     """The octets from ``at`` in ``chunks[i]`` up to ``end`` (beyond that chunk), joined
     from views of the partial chunks so that the join is the only copy; and the
